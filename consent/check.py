@@ -1,0 +1,137 @@
+"""`check_pdf`: one consent PDF in, the verdict object of `python -m consent check` out.
+
+Never raises for a bad PDF: an unreadable file gets `error` and `social_media: "unclear"`.
+"""
+from __future__ import annotations
+
+import hashlib
+import re
+from pathlib import Path
+
+from consent.pdf import PdfContent, PdfError, read_pdf
+from consent.scope import ScopeResult, judge, signature_lines
+from consent.signatures import integrity_verdict
+
+_SIGNATURE_NAME = re.compile(r"signature|signed|firma", re.I)
+_GUARDIAN_NAME = re.compile(r"parent|guardian|representative|tutor|padre|madre|representante", re.I)
+_OPTIONAL_NAME = re.compile(r"\bif\b|witness|testigo|optional|si\s+es", re.I)
+
+
+def check_pdf(path: str | Path, *, trust_roots: list | None = None, use_ocr: bool = True) -> dict:
+    """Read and judge one consent PDF. `trust_roots`: certificates trusted as signers (default none)."""
+    path = Path(path).absolute()
+    result = _empty(path)
+    try:
+        result["sha256"] = hashlib.sha256(path.read_bytes()).hexdigest()
+    except OSError:
+        pass  # read_pdf reports the reason below
+    try:
+        content = read_pdf(path, trust_roots=trust_roots, use_ocr=use_ocr)
+    except PdfError as exc:
+        result["error"] = str(exc)
+        result["reasons"] = ["the PDF could not be read: a person must look at it"]
+        return result
+    except Exception as exc:  # noqa: BLE001 - fail closed on anything unforeseen, naming the file
+        result["error"] = f"{path.name}: unexpected error while reading the PDF ({type(exc).__name__}: {exc})"[:400]
+        result["reasons"] = ["the PDF could not be read: a person must look at it"]
+        return result
+    pages = [(p.number, p.text, p.source) for p in content.pages if p.source != "none"]
+    scope = judge(pages)
+    _fill(result, content, scope, pages)
+    return result
+
+
+def _empty(path: Path) -> dict:
+    return {
+        "path": str(path),
+        "error": None,
+        "text_source": "none",
+        "social_media": "unclear",
+        "platforms": [],
+        "excluded_platforms": [],
+        "identifiable": "unclear",
+        "expires": None,
+        "expires_event": None,
+        "signed": None,
+        "signature_valid": None,
+        "evidence": [],
+        # additions to the DESIGN.md contract
+        "reasons": [],
+        "sha256": None,
+        "pages": [],
+        "encrypted": None,
+        "expires_ambiguous": False,
+        "no_expiry_stated": False,
+        "revocation_clause": False,
+        "guardian": {"mentioned": False, "signed": None},
+        "signer_trusted": None,
+        "signature_covers_whole_file": None,
+        "signature_fields": [],
+        "signatures": [],
+        "checkboxes": [],
+        "warnings": [],
+    }
+
+
+def _fill(result: dict, content: PdfContent, scope: ScopeResult, pages: list) -> None:
+    valid, whole = integrity_verdict(content.signatures)
+    signed, guardian_signed = _signed(content, pages)
+    result.update(
+        text_source=content.text_source,
+        social_media=scope.social_media,
+        platforms=scope.platforms,
+        excluded_platforms=scope.excluded_platforms,
+        identifiable=scope.identifiable,
+        expires=scope.expires,
+        expires_event=scope.expires_event,
+        signed=signed,
+        signature_valid=valid,
+        evidence=[e.as_dict() for e in scope.evidence],
+        reasons=scope.reasons,
+        pages=[{"page": p.number, "source": p.source, "ocr_confidence": p.ocr_confidence} for p in content.pages],
+        encrypted=content.encrypted,
+        expires_ambiguous=scope.expires_ambiguous,
+        no_expiry_stated=scope.no_expiry_stated,
+        revocation_clause=scope.revocation_clause,
+        guardian={"mentioned": scope.guardian, "signed": guardian_signed},
+        signer_trusted=(all(s.trusted for s in content.signatures) if content.signatures else None),
+        signature_covers_whole_file=whole,
+        signature_fields=[{"name": f.name, "page": f.page, "signed": f.signed, "kind": f.kind}
+                          for f in content.signature_fields],
+        signatures=[s.as_dict() for s in content.signatures],
+        checkboxes=[{"page": c.page, "label": c.label, "ticked": c.ticked, "source": c.source}
+                    for c in content.checkboxes],
+        warnings=content.warnings,
+    )
+    if content.text_source == "none":
+        result["reasons"] = result["reasons"] + ["no text could be read, not even by OCR"]
+
+
+def _signed(content: PdfContent, pages: list) -> tuple[bool | None, bool | None]:
+    """(signed, guardian signed) per DESIGN.md: true when every signature place is filled, false when
+    one is empty, null when only a person can tell (wet ink on a scan, an image on the line)."""
+    people = [f for f in content.signature_fields if f.kind == "signature" or not f.signed]
+    if people:
+        guardian = [f.signed for f in people if _GUARDIAN_NAME.search(f.name)]
+        return all(f.signed for f in people), (all(guardian) if guardian else None)
+
+    typed = [f for f in content.text_fields if _SIGNATURE_NAME.search(f"{f.name} {f.label}")]
+    if typed:
+        required = [f for f in typed if not _OPTIONAL_NAME.search(f"{f.name} {f.label}")]
+        guardian = [bool(f.value) for f in typed if _GUARDIAN_NAME.search(f"{f.name} {f.label}")]
+        return (all(bool(f.value) for f in required) if required else None), (all(guardian) if guardian else None)
+
+    lines = signature_lines([p for p in pages if p[2] == "text"])
+    guardian_lines = [line.filled for line in lines if line.guardian]
+    guardian = all(guardian_lines) if guardian_lines and all(guardian_lines) else (False if guardian_lines else None)
+    if any(p.source == "ocr" for p in content.pages):
+        return None, None  # a scan: ink on paper, only a person can tell
+    required = [line for line in lines if not line.optional]
+    if not required:
+        return None, guardian
+    if all(line.filled for line in required):
+        return True, guardian
+    pages_with_images = {p.number for p in content.pages if p.has_images}
+    if any(not line.filled and line.page in pages_with_images for line in required):
+        return None, guardian  # a signature may be an image placed on the line
+    return False, guardian

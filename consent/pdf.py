@@ -1,0 +1,561 @@
+"""Read a consent PDF: text per page, form fields tied to their printed labels, signature fields,
+signature integrity, and OCR for image-only pages.
+
+pypdf reads the document structure (text, AcroForm fields, /Sig fields, encryption); pypdfium2
+supplies positions (which printed words sit beside a checkbox) and renders pages for OCR and for
+checkboxes that are only drawn on the page. Checkbox states and filled-in values are written into
+the page text at their label, so the scope analysis reads one annotated text per page:
+"☒ label" for a ticked box, "☐ label" for an empty one.
+"""
+from __future__ import annotations
+
+import io
+import logging
+import re
+import unicodedata
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pypdfium2 as pdfium
+import pypdfium2.raw as pdfium_c
+from pypdf import PdfReader
+from pypdf.constants import FieldDictionaryAttributes as FA
+from pypdf.errors import PdfReadError
+from pypdf.generic import ArrayObject, DictionaryObject
+
+from consent import ocr
+from consent.signatures import SignatureCheck, check_signatures
+
+# pypdf logs every repaired cross-reference; the reader copes and the verdict does not depend on them.
+logging.getLogger("pypdf").setLevel(logging.ERROR)
+
+TICKED, UNTICKED = "☒", "☐"
+_BOX_MIN, _BOX_MAX = 5.0, 20.0  # side, in points, of a drawn square that may be a checkbox
+_INK_THRESHOLD = 0.06  # share of dark pixels inside a drawn box that means "ticked"
+_MIN_TEXT_CHARS = 20  # fewer letters/digits than this on a page with a large image: read it by OCR
+_IMAGE_AREA_SHARE = 0.4
+
+
+class PdfError(Exception):
+    """A PDF that cannot be read; the message names the file and says why."""
+
+
+@dataclass
+class Checkbox:
+    page: int
+    label: str
+    ticked: bool
+    source: str  # "acroform" | "drawn"
+    name: str | None = None
+
+
+@dataclass
+class TextField:
+    page: int | None
+    name: str
+    label: str
+    value: str
+
+
+@dataclass
+class SignatureField:
+    name: str
+    page: int | None
+    signed: bool
+    kind: str  # "signature" | "timestamp"
+
+
+@dataclass
+class Page:
+    number: int  # from 1
+    text: str  # annotated text (checkbox marks and field values written in)
+    source: str  # "text" | "ocr" | "none"
+    has_images: bool = False
+    ocr_confidence: float | None = None
+
+
+@dataclass
+class PdfContent:
+    path: Path
+    pages: list[Page]
+    checkboxes: list[Checkbox] = field(default_factory=list)
+    text_fields: list[TextField] = field(default_factory=list)
+    signature_fields: list[SignatureField] = field(default_factory=list)
+    signatures: list[SignatureCheck] = field(default_factory=list)
+    encrypted: bool = False
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def text_source(self) -> str:
+        kinds = {p.source for p in self.pages} - {"none"}
+        if not kinds:
+            return "none"
+        return kinds.pop() if len(kinds) == 1 else "mixed"
+
+
+def read_pdf(path: str | Path, *, trust_roots: list | None = None, use_ocr: bool = True) -> PdfContent:
+    path = Path(path)
+    data = _read_bytes(path)
+    reader = _open_reader(path, data)
+    encrypted = reader.is_encrypted
+    try:
+        doc = pdfium.PdfDocument(data, password="" if encrypted else None)
+    except pdfium.PdfiumError as exc:
+        raise PdfError(f"{path.name}: the PDF is damaged and cannot be opened ({exc})") from exc
+    content = PdfContent(path=path, pages=[], encrypted=encrypted)
+    try:
+        if len(doc) == 0 or len(reader.pages) == 0:
+            raise PdfError(f"{path.name}: the PDF has no pages")
+        content.signature_fields = _signature_fields(reader)
+        for index in range(len(reader.pages)):
+            content.pages.append(_read_page(reader, doc, index, content, use_ocr))
+    finally:
+        doc.close()
+    if any(f.signed for f in content.signature_fields):
+        try:
+            content.signatures = check_signatures(data, trust_roots)
+        except Exception as exc:  # noqa: BLE001 - an unreadable signature is an invalid one
+            content.warnings.append(f"signatures could not be validated: {exc}")
+            content.signatures = [SignatureCheck(f.name, f.kind, False, None, None, False, None, error=str(exc)[:300])
+                                  for f in content.signature_fields if f.signed]
+    return content
+
+
+def _read_bytes(path: Path) -> bytes:
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError as exc:
+        raise PdfError(f"{path.name}: file not found") from exc
+    except IsADirectoryError as exc:
+        raise PdfError(f"{path.name}: is a folder, not a PDF file") from exc
+    except OSError as exc:
+        raise PdfError(f"{path.name}: cannot be read ({exc.strerror})") from exc
+    if not data:
+        raise PdfError(f"{path.name}: the file is empty")
+    if b"%PDF-" not in data[:1024]:
+        raise PdfError(f"{path.name}: not a PDF file (no %PDF header)")
+    return data
+
+
+def _open_reader(path: Path, data: bytes) -> PdfReader:
+    try:
+        reader = PdfReader(io.BytesIO(data), strict=False)
+        if reader.is_encrypted and not reader.decrypt(""):
+            raise PdfError(f"{path.name}: the PDF is password-protected; ask for an unprotected copy")
+        len(reader.pages)  # forces the page tree, where most damage shows
+        return reader
+    except PdfError:
+        raise
+    except (PdfReadError, ValueError, KeyError, TypeError, AttributeError, RecursionError) as exc:
+        raise PdfError(f"{path.name}: the PDF is damaged and cannot be read ({exc})") from exc
+    except Exception as exc:  # noqa: BLE001 - pypdf raises many kinds on malformed files
+        if "password" in str(exc).lower() or "decrypt" in str(exc).lower():
+            raise PdfError(f"{path.name}: the PDF is encrypted and cannot be decrypted ({exc})") from exc
+        raise PdfError(f"{path.name}: the PDF is damaged and cannot be read ({exc})") from exc
+
+
+# ---------------------------------------------------------------------------------------- pages
+
+def _read_page(reader: PdfReader, doc: pdfium.PdfDocument, index: int, content: PdfContent, use_ocr: bool) -> Page:
+    number = index + 1
+    try:
+        text = reader.pages[index].extract_text() or ""
+    except Exception as exc:  # noqa: BLE001 - one bad content stream must not hide the others
+        content.warnings.append(f"page {number}: text could not be extracted ({exc})")
+        text = ""
+    text = normalise_text(text)
+    page = doc[index]
+    try:
+        textpage = page.get_textpage()
+        chars = _Chars(textpage)
+        image_share = _image_area_share(page)
+        widgets = _widgets(reader.pages[index])
+        text = _annotate_widgets(text, number, widgets, chars, content)
+        text = _annotate_drawn_boxes(text, number, page, chars, widgets, content)
+        if sum(ch.isalnum() for ch in text) >= _MIN_TEXT_CHARS or image_share < _IMAGE_AREA_SHARE:
+            source = "text" if text.strip() else "none"
+            return Page(number, text, source, has_images=image_share > 0)
+        if not use_ocr:
+            return Page(number, text, "none", has_images=True)
+        result = ocr.ocr_pdf_page(page)
+        combined = (text + "\n" + normalise_text(result.text)).strip()
+        return Page(number, combined, "ocr" if combined else "none", has_images=True,
+                    ocr_confidence=result.confidence)
+    finally:
+        page.close()
+
+
+def normalise_text(text: str) -> str:
+    """NFKC (ligatures, full-width forms), one space between words, no trailing blanks."""
+    text = unicodedata.normalize("NFKC", text).replace("\u00ad", "").replace("\r\n", "\n").replace("\r", "\n")
+    lines = [re.sub(r"[ \t\u00a0\u2000-\u200b]+", " ", line).strip() for line in text.split("\n")]
+    return "\n".join(lines).strip()
+
+
+def _image_area_share(page: pdfium.PdfPage) -> float:
+    width, height = page.get_size()
+    area = 0.0
+    for obj in page.get_objects(filter=(pdfium_c.FPDF_PAGEOBJ_IMAGE,), max_depth=3):
+        left, bottom, right, top = obj.get_bounds()
+        area += max(0.0, right - left) * max(0.0, top - bottom)
+    return min(1.0, area / max(1.0, width * height))
+
+
+# ------------------------------------------------------------------------------ positioned chars
+
+class _Chars:
+    """The characters pdfium found on a page, with boxes, to find the words beside a widget."""
+
+    def __init__(self, textpage: pdfium.PdfTextPage):
+        self.textpage = textpage
+        self.count = textpage.count_chars()
+        self.chars = [chr(pdfium_c.FPDFText_GetUnicode(textpage, i)) for i in range(self.count)]
+        self.boxes = [textpage.get_charbox(i) for i in range(self.count)]
+
+    def label_right_of(self, rect, stop_x: float | None = None) -> str:
+        return self._label(rect, side="right", stop_x=stop_x)
+
+    def label_left_of(self, rect) -> str:
+        return self._label(rect, side="left")
+
+    def _label(self, rect, side: str, stop_x: float | None = None) -> str:
+        x0, y0, x1, y1 = rect
+        band = max(2.0, (y1 - y0) * 0.3)
+        on_line = [i for i in range(self.count) if self._visible(i) and y0 - band <= self._mid_y(i) <= y1 + band]
+        if side == "right":
+            candidates = sorted((i for i in on_line if self.boxes[i][0] >= x1 - 1.0), key=lambda i: self.boxes[i][0])
+        else:
+            candidates = sorted((i for i in on_line if self.boxes[i][2] <= x0 + 1.0), key=lambda i: -self.boxes[i][2])
+        picked, last_edge = [], x1 if side == "right" else x0
+        for i in candidates:
+            left, _, right, top = self.boxes[i]
+            height = max(4.0, top - self.boxes[i][1])
+            gap = left - last_edge if side == "right" else last_edge - right
+            if gap > max(14.0, 2.5 * height) or (stop_x is not None and left >= stop_x - 0.5):
+                break
+            picked.append(i)
+            last_edge = right if side == "right" else left
+        if not picked:
+            return ""
+        first, last = min(picked), max(picked)
+        text = "".join(self.chars[first:last + 1])
+        return normalise_text(text.split("\n")[0] if side == "right" else text.split("\n")[-1])
+
+    def first_right_of(self, rect) -> int | None:
+        x0, y0, x1, y1 = rect
+        band = max(2.0, (y1 - y0) * 0.3)
+        right = [i for i in range(self.count) if self._visible(i) and self.boxes[i][0] >= x1 - 1.0
+                 and y0 - band <= self._mid_y(i) <= y1 + band]
+        return min(right, key=lambda i: self.boxes[i][0], default=None)
+
+    def line_starts(self) -> list[int]:
+        """Index of the first visible character of every line pdfium found."""
+        starts, fresh = [], True
+        for i, ch in enumerate(self.chars):
+            if ch in "\r\n":
+                fresh = True
+            elif fresh and self._visible(i):
+                starts.append(i)
+                fresh = False
+        return starts
+
+    def line_of(self, index: int | None) -> int | None:
+        if index is None:
+            return None
+        while index > 0 and self.chars[index - 1] not in "\r\n":
+            index -= 1
+        return index
+
+    def line_text(self, start: int) -> str:
+        end = start
+        while end < self.count and self.chars[end] not in "\r\n":
+            end += 1
+        return normalise_text("".join(self.chars[start:end]))
+
+    def any_in(self, zone) -> bool:
+        x0, y0, x1, y1 = zone
+        return any(self._visible(i) and self.boxes[i][0] < x1 and self.boxes[i][2] > x0
+                   and self.boxes[i][1] < y1 and self.boxes[i][3] > y0 for i in range(self.count))
+
+    def _visible(self, i: int) -> bool:
+        left, bottom, right, top = self.boxes[i]
+        return not self.chars[i].isspace() and right > left and top > bottom
+
+    def _mid_y(self, i: int) -> float:
+        return (self.boxes[i][1] + self.boxes[i][3]) / 2
+
+
+# ---------------------------------------------------------------------------- AcroForm widgets
+
+@dataclass
+class _Widget:
+    kind: str  # "checkbox" | "text" | "other"
+    name: str
+    rect: tuple[float, float, float, float]
+    ticked: bool = False
+    value: str = ""
+    tooltip: str = ""
+
+
+def _inherited(obj: DictionaryObject, key: str):
+    seen = 0
+    while obj is not None and seen < 32:
+        if key in obj:
+            return obj[key]
+        obj = obj.get("/Parent")
+        obj = obj.get_object() if obj is not None else None
+        seen += 1
+    return None
+
+
+def _qualified_name(obj: DictionaryObject) -> str:
+    parts, seen = [], 0
+    while obj is not None and seen < 32:
+        if "/T" in obj:
+            parts.append(str(obj["/T"]))
+        obj = obj.get("/Parent")
+        obj = obj.get_object() if obj is not None else None
+        seen += 1
+    return ".".join(reversed(parts))
+
+
+def _widgets(pdf_page) -> list[_Widget]:
+    annots = pdf_page.get("/Annots")
+    if annots is None:
+        return []
+    widgets = []
+    for ref in annots.get_object() if isinstance(annots.get_object(), ArrayObject) else []:
+        annot = ref.get_object()
+        if not isinstance(annot, DictionaryObject) or annot.get("/Subtype") != "/Widget" or "/Rect" not in annot:
+            continue
+        x0, y0, x1, y1 = (float(v) for v in annot["/Rect"])
+        rect = (min(x0, x1), min(y0, y1), max(x0, x1), max(y0, y1))
+        field_type = _inherited(annot, FA.FT)
+        flags = int(_inherited(annot, FA.Ff) or 0)
+        name = _qualified_name(annot)
+        tooltip = str(_inherited(annot, FA.TU) or "")
+        if field_type == "/Btn" and not flags & (1 << 16):  # not a push button
+            widgets.append(_Widget("checkbox", name, rect, ticked=_is_on(annot), tooltip=tooltip))
+        elif field_type in ("/Tx", "/Ch"):
+            value = _inherited(annot, FA.V)
+            if isinstance(value, ArrayObject):
+                value = ", ".join(str(v) for v in value)
+            widgets.append(_Widget("text", name, rect, value=normalise_text(str(value or "")), tooltip=tooltip))
+    return widgets
+
+
+def _is_on(annot: DictionaryObject) -> bool:
+    state = annot.get("/AS")
+    if state is not None:
+        return str(state) not in ("/Off", "")
+    value = _inherited(annot, FA.V)
+    if value is None or str(value) == "/Off":
+        return False
+    on_states = [k for k in annot.get("/AP", {}).get("/N", {}) if k != "/Off"] if "/AP" in annot else []
+    return str(value) in on_states if on_states else False
+
+
+def _annotate_widgets(text: str, number: int, widgets: list[_Widget], chars: _Chars, content: PdfContent) -> str:
+    """Write each checkbox state before its label, and each text field value after its label."""
+    ordered = sorted(widgets, key=lambda w: (-w.rect[3], w.rect[0]))
+    cursor = 0
+    for widget in ordered:
+        if widget.kind == "checkbox":
+            stop = min((w.rect[0] for w in widgets if w is not widget and w.rect[0] > widget.rect[2]
+                        and _same_line(w.rect, widget.rect)), default=None)
+            label = chars.label_right_of(widget.rect, stop) or chars.label_left_of(widget.rect)
+            label = label or widget.tooltip or widget.name
+            content.checkboxes.append(Checkbox(number, label, widget.ticked, "acroform", widget.name))
+            text, cursor = _insert(text, label, (TICKED if widget.ticked else UNTICKED) + " ", before=True, start=cursor)
+        elif widget.kind == "text":
+            label = chars.label_left_of(widget.rect) or widget.tooltip or widget.name
+            content.text_fields.append(TextField(number, widget.name, label, widget.value))
+            if widget.value:
+                text, cursor = _insert(text, label, " " + widget.value, before=False, start=cursor)
+    return text
+
+
+def _same_line(a, b) -> bool:
+    return not (a[3] < b[1] or b[3] < a[1])
+
+
+def _insert(text: str, label: str, insertion: str, *, before: bool, start: int) -> tuple[str, int]:
+    """Insert next to the first loose match of label at or after start (or anywhere); else append a line."""
+    span = _loose_find(text, label, start) or _loose_find(text, label, 0)
+    if span is None:
+        line = f"{insertion.strip()} {label}" if before else f"{label} {insertion.strip()}"
+        text = (text + "\n" + line).strip()
+        return text, len(text)
+    at = span[0] if before else span[1]
+    return text[:at] + insertion + text[at:], at + len(insertion)
+
+
+_FOLD = str.maketrans({"’": "'", "‘": "'", "“": '"', "”": '"', "–": "-", "—": "-", "\u2010": "-", "\u2011": "-"})
+
+
+def _folded(text: str) -> tuple[str, list[int]]:
+    """Text without whitespace, case-folded, with the index in `text` of every kept character."""
+    kept, where = [], []
+    for index, ch in enumerate(text):
+        for folded in unicodedata.normalize("NFKC", ch).translate(_FOLD).casefold():
+            if not folded.isspace():
+                kept.append(folded)
+                where.append(index)
+    return "".join(kept), where
+
+
+def _loose_find(text: str, needle: str, start: int) -> tuple[int, int] | None:
+    hay, where = _folded(text)
+    pin, _ = _folded(needle)
+    if not pin:
+        return None
+    first = next((k for k, idx in enumerate(where) if idx >= start), len(where))
+    at = hay.find(pin[:60], first)
+    if at < 0:
+        return None
+    end = at + min(len(pin), 60) - 1
+    if len(pin) > 60:  # the rest of a long label must follow too, or it is not this label
+        tail = hay.find(pin[60:], end + 1)
+        if tail != end + 1:
+            return None
+        end = at + len(pin) - 1
+    return where[at], where[end] + 1
+
+
+# ------------------------------------------------------------------------------ printed marks
+
+def _annotate_drawn_boxes(text: str, number: int, page: pdfium.PdfPage, chars: _Chars,
+                          widgets: list[_Widget], content: PdfContent) -> str:
+    """Marks printed on the page rather than written as text or form fields.
+
+    Squares drawn as vector paths are checkboxes: ink inside (judged on a rendering) means ticked.
+    Any other graphic just left of a line's first word (a drawn bullet, a box made of four strokes,
+    a tick in an image) is a mark whose meaning we cannot read: the line gets "[?]", so an option
+    behind it can never count as ticked.
+    """
+    if page.get_rotation() % 360:
+        return text  # positions would need turning; the items stay unmarked and so never count
+    if not any(True for _ in page.get_objects(filter=(pdfium_c.FPDF_PAGEOBJ_PATH, pdfium_c.FPDF_PAGEOBJ_IMAGE),
+                                              max_depth=3)):
+        return text
+    scale = 3.0
+    crop_left, _, _, crop_top = page.get_cropbox()
+    gray = np.asarray(page.render(scale=scale, grayscale=True, may_draw_forms=False,
+                                  draw_annots=False).to_pil().convert("L"))
+
+    def pixels(rect):
+        x0, y0, x1, y1 = rect
+        return gray[max(0, int((crop_top - y1) * scale)):max(0, int((crop_top - y0) * scale)),
+                    max(0, int((x0 - crop_left) * scale)):max(0, int((x1 - crop_left) * scale))]
+
+    boxes = _drawn_squares(page, widgets)
+    cursor = 0
+    marked_lines: set[int] = set()
+    for rect in sorted(boxes, key=lambda r: (-r[3], r[0])):
+        x0, y0, x1, y1 = rect
+        dx, dy = (x1 - x0) * 0.25, (y1 - y0) * 0.25
+        inner = pixels((x0 + dx, y0 + dy, x1 - dx, y1 - dy))
+        ticked = inner.size > 0 and float((inner < 140).mean()) > _INK_THRESHOLD
+        stop = min((b[0] for b in boxes if b is not rect and b[0] > x1 and _same_line(b, rect)), default=None)
+        label = chars.label_right_of(rect, stop)
+        if not label:
+            continue  # a square with no words beside it is decoration, not an option
+        marked_lines.add(chars.line_of(chars.first_right_of(rect)))
+        content.checkboxes.append(Checkbox(number, label, ticked, "drawn"))
+        text, cursor = _insert(text, label, (TICKED if ticked else UNTICKED) + " ", before=True, start=cursor)
+
+    cursor = 0
+    for start in chars.line_starts():
+        if chars.line_of(start) in marked_lines or _beside_widget(chars.boxes[start], widgets):
+            continue
+        left, bottom, _, top = chars.boxes[start]
+        height = max(4.0, top - bottom)
+        zone = (left - 2.5 * height - 6.0, bottom - 0.15 * height, left - 1.0, top + 0.15 * height)
+        if chars.any_in(zone) or not _has_mark(pixels(zone), scale):
+            continue
+        label = chars.line_text(start)[:60]
+        if label:
+            text, cursor = _insert(text, label, "[?] ", before=True, start=cursor)
+    return text
+
+
+def _beside_widget(box, widgets: list[_Widget]) -> bool:
+    left, bottom, _, top = box
+    return any(w.rect[2] <= left + 1 and left - w.rect[2] < 30 and _same_line(w.rect, (0, bottom, 0, top))
+               for w in widgets)
+
+
+def _has_mark(zone: np.ndarray, scale: float) -> bool:
+    """Ink with some extent both ways (a box, dot or tick), not a lone table rule."""
+    if zone.size == 0:
+        return False
+    ink = zone < 140
+    cols, rows = np.flatnonzero(ink.any(axis=0)), np.flatnonzero(ink.any(axis=1))
+    if cols.size == 0:
+        return False
+    return (cols[-1] - cols[0] + 1) >= 2.0 * scale and (rows[-1] - rows[0] + 1) >= 2.0 * scale
+
+
+def _drawn_squares(page: pdfium.PdfPage, widgets: list[_Widget]) -> list[tuple[float, float, float, float]]:
+    squares: list[tuple[float, float, float, float]] = []
+    for obj in page.get_objects(filter=(pdfium_c.FPDF_PAGEOBJ_PATH,), max_depth=3):
+        x0, y0, x1, y1 = obj.get_bounds()
+        w, h = x1 - x0, y1 - y0
+        if not (_BOX_MIN <= w <= _BOX_MAX and _BOX_MIN <= h <= _BOX_MAX and max(w, h) <= 1.25 * min(w, h)):
+            continue
+        rect = (x0, y0, x1, y1)
+        if any(_overlap(rect, wd.rect) for wd in widgets):
+            continue  # an AcroForm widget's own frame; its state comes from the field
+        if any(_overlap(rect, s) for s in squares):
+            continue  # the same box drawn twice (fill and stroke), or a tick drawn inside it
+        squares.append(rect)
+    return squares
+
+
+def _overlap(a, b) -> bool:
+    ix = min(a[2], b[2]) - max(a[0], b[0])
+    iy = min(a[3], b[3]) - max(a[1], b[1])
+    if ix <= 0 or iy <= 0:
+        return False
+    smaller = min((a[2] - a[0]) * (a[3] - a[1]), (b[2] - b[0]) * (b[3] - b[1]))
+    return ix * iy >= 0.5 * smaller
+
+
+# ---------------------------------------------------------------------------- signature fields
+
+def _signature_fields(reader: PdfReader) -> list[SignatureField]:
+    root = reader.trailer["/Root"].get_object()
+    acroform = root.get("/AcroForm")
+    if acroform is None:
+        return []
+    page_of = {}
+    for number, page in enumerate(reader.pages, start=1):
+        for ref in (page.get("/Annots") or []):
+            if hasattr(ref, "idnum"):
+                page_of[ref.idnum] = number
+    found: list[SignatureField] = []
+
+    def walk(ref, depth: int) -> None:
+        obj = ref.get_object()
+        if not isinstance(obj, DictionaryObject) or depth > 32:
+            return
+        kids = obj.get("/Kids")
+        if kids and any("/T" in k.get_object() for k in kids):
+            for kid in kids:
+                walk(kid, depth + 1)
+            return
+        if _inherited(obj, FA.FT) != "/Sig":
+            return
+        value = obj.get("/V")
+        value = value.get_object() if value is not None else None
+        signed = isinstance(value, DictionaryObject)
+        kind = "timestamp" if signed and value.get("/Type") == "/DocTimeStamp" else "signature"
+        page = page_of.get(getattr(ref, "idnum", None))
+        if page is None and kids:
+            page = next((page_of.get(getattr(k, "idnum", None)) for k in kids), None)
+        found.append(SignatureField(_qualified_name(obj), page, signed, kind))
+
+    for ref in acroform.get_object().get("/Fields", []):
+        walk(ref, 0)
+    return found
