@@ -1,0 +1,91 @@
+"""`python -m deid redact|detect|inspect`: the stable command-line contract of DESIGN.md."""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+from deid.api import detect_file, inspect_file, redact_file
+from deid.image import ImageReadError
+from deid.profile import ProfileError, available_profiles, load_profile
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m deid", description="Veil media de-identification")
+    sub = parser.add_subparsers(dest="command", required=True)
+    redact = sub.add_parser("redact", help="write de-identified copies under new random names")
+    redact.add_argument("files", nargs="+", metavar="FILE")
+    redact.add_argument("--out", required=True, metavar="DIR")
+    redact.add_argument("--profile", default="default", help=f"one of: {', '.join(available_profiles())}")
+    redact.add_argument("--json", action="store_true")
+    detect = sub.add_parser("detect", help="print the regions redact would cover")
+    detect.add_argument("files", nargs="+", metavar="IMAGE")
+    detect.add_argument("--profile", default="default")
+    detect.add_argument("--json", action="store_true")
+    inspect = sub.add_parser("inspect", help="list identifying metadata tags (names only)")
+    inspect.add_argument("files", nargs="+", metavar="FILE")
+    inspect.add_argument("--json", action="store_true")
+    return parser
+
+
+def run_redact(args) -> int:
+    reports = []
+    for name in args.files:
+        reports.append(redact_file(name, args.out, args.profile))
+        if not args.json:
+            print(f"{name}: {_summary(reports[-1])}")
+    if args.json:
+        json.dump(reports, sys.stdout, indent=2)
+        print()
+    return 1 if any(r["error"] for r in reports) else 0
+
+
+def _summary(report: dict) -> str:
+    if report["error"]:
+        return f"ERROR {report['error']}"
+    if report["kind"] == "video":
+        return f"ok -> {report['output']} ({report.get('frames_with_regions', 0)}/{report.get('frames', 0)} frames redacted)"
+    return f"ok -> {report['output']} ({len(report['regions'])} regions)"
+
+
+def run_detect(args) -> int:
+    profile = load_profile(args.profile)
+    found, failed = {}, False
+    for name in args.files:
+        try:
+            found[name] = detect_file(name, profile)
+        except (ImageReadError, OSError) as exc:
+            found[name], failed = None, True
+            print(f"{name}: {exc}", file=sys.stderr)
+    if args.json:
+        json.dump(found, sys.stdout)
+        print()
+    else:
+        for name, regions in found.items():
+            print(f"{name}: {'unreadable' if regions is None else f'{len(regions)} regions {regions}'}")
+    return 1 if failed else 0
+
+
+def run_inspect(args) -> int:
+    entries = [inspect_file(name) for name in args.files]
+    if args.json:
+        json.dump(entries, sys.stdout, indent=2)
+        print()
+    else:
+        for e in entries:
+            tags = ", ".join(f"{t['group']}:{t['tag']}" for t in e["identifying"])
+            print(f"{e['path']}: {'ERROR ' + e['error'] if e['error'] else tags or 'no identifying tags'}")
+    return 1 if any(e["error"] for e in entries) else 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return {"redact": run_redact, "detect": run_detect, "inspect": run_inspect}[args.command](args)
+    except ProfileError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

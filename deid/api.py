@@ -1,0 +1,197 @@
+"""The engine's entry points: one report per input file, the same for the CLI, the services and the UI.
+
+`redact_file` never raises for a bad input: it returns a report with `error` set and `output` None, and
+leaves nothing behind in the output folder. An output exists under its final name only once verified.
+"""
+from __future__ import annotations
+
+import os
+import uuid
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+from PIL import Image
+
+from deid import image as image_io
+from deid.detect import ensemble, residual_detector
+from deid.formats import Format, sniff_file
+from deid.metadata import ExifToolError, identifying_tags, is_clean
+from deid.models import ModelError
+from deid.naming import filename_warnings
+from deid.profile import Profile, ProfileError, load_profile
+from deid.redact import Region, pad_and_clip, redact
+
+Progress = Callable[[float, str], None]
+EXPECTED_ERRORS = (image_io.ImageReadError, ProfileError, ExifToolError, ModelError, OSError)
+
+
+def new_report(path: Path, profile: Profile | None) -> dict:
+    return {"input": str(Path(path).absolute()), "output": None, "error": None, "kind": "unknown",
+            "profile": profile.stamp() if profile else None, "regions": [], "removed": [],
+            "filename_warnings": filename_warnings(Path(path).name),
+            "verified": {"metadata_clean": False, "faces_left": None}}
+
+
+def redact_file(path: str | Path, out_dir: str | Path, profile: str | Profile = "default", *,
+                progress: Progress | None = None, extra_regions: list[Region] | None = None,
+                removed_regions: list[Region] | None = None, cancel: Callable[[], bool] | None = None) -> dict:
+    """De-identify one photo or video into out_dir under a new random name; returns its report."""
+    path, out_dir = Path(path), Path(out_dir)
+    try:
+        prof = profile if isinstance(profile, Profile) else load_profile(profile)
+    except ProfileError as exc:
+        report = new_report(path, None)
+        report["error"] = str(exc)
+        return report
+    report = new_report(path, prof)
+    try:
+        fmt = _check_input(path)
+        report["kind"] = fmt.kind if fmt.kind in ("image", "video") else "unknown"
+        if fmt.kind == "image":
+            _redact_image(path, fmt, out_dir, prof, report, extra_regions or [], removed_regions or [])
+        elif fmt.kind == "video":
+            from deid import video
+
+            video.redact_video(path, out_dir, prof, report, progress=progress, cancel=cancel)
+        else:
+            raise image_io.ImageReadError(_not_media(fmt))
+    except EXPECTED_ERRORS as exc:
+        report["output"] = None
+        report["error"] = _message(exc)
+    if progress:
+        progress(1.0, "done")
+    return report
+
+
+def _check_input(path: Path) -> Format:
+    if not path.is_file():
+        raise image_io.ImageReadError("file not found")
+    if path.stat().st_size == 0:
+        raise image_io.ImageReadError("file is empty (0 bytes)")
+    return sniff_file(path)
+
+
+def _not_media(fmt: Format) -> str:
+    if fmt.kind == "document":
+        return f"this is a {fmt.name.upper()} document, not a photo or video"
+    return "not a photo or video format Veil can read (content not recognised)"
+
+
+def _redact_image(path: Path, fmt: Format, out_dir: Path, prof: Profile, report: dict,
+                  extra: list[Region], removed: list[Region]) -> None:
+    data = path.read_bytes()
+    report["removed"] = [f"{g}:{t}" for g, t in _input_tags(path)]
+    decoded = image_io.decode(data, fmt)
+    regions = [] if prof.keeps_faces else face_regions(decoded.rgb, prof)
+    regions = merge_review(regions, extra, removed, decoded.rgb.shape)
+    report["regions"] = regions
+    faces = prof.section("faces")
+    pixels = redact(decoded.rgb, regions, faces["method"], int(faces.get("strength", 6)))
+    encoded, ext = image_io.encode(pixels, decoded.alpha, decoded.source_format,
+                                   int(prof.section("output").get("jpeg_quality", 92)))
+    report["output"] = str(write_verified(encoded, ext, out_dir, prof, report).absolute())
+
+
+def _input_tags(path: Path) -> list[tuple[str, str]]:
+    try:
+        return identifying_tags(path)
+    except ExifToolError as exc:
+        if "not installed" in str(exc):
+            raise
+        return []  # ExifTool cannot parse it; the decoder will say whether it is an image at all
+
+
+def face_regions(rgb: np.ndarray, prof: Profile) -> list[Region]:
+    """The padded, clipped regions the profile's detector ensemble finds on an upright image."""
+    height, width = rgb.shape[:2]
+    padding = float(prof.section("faces").get("padding", 0.25))
+    found = ensemble(prof.section("detector"))(rgb)
+    regions = [pad_and_clip(d.box, padding, width, height) for d in found]
+    return [r for r in regions if r is not None]
+
+
+def merge_review(regions: list[Region], extra: list[Region], removed: list[Region], shape) -> list[Region]:
+    """Apply a reviewer's edits: drop the regions they removed, add the ones they drew (clipped)."""
+    height, width = shape[:2]
+    removed_set = {tuple(r) for r in removed}
+    kept = [r for r in regions if tuple(r) not in removed_set]
+    for r in extra:
+        clipped = pad_and_clip(tuple(r), 0.0, width, height)
+        if clipped and clipped not in kept:
+            kept.append(clipped)
+    return kept
+
+
+def write_verified(data: bytes, ext: str, out_dir: Path, prof: Profile, report: dict) -> Path:
+    """Write under a temporary name, verify, then give the final random name; delete on any failure."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    name = uuid.uuid4().hex
+    partial = out_dir / f".partial-{name}{ext}"
+    final = out_dir / f"{name}{ext}"
+    try:
+        with open(partial, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        verify_image(partial, prof, report)
+        os.replace(partial, final)
+        return final
+    finally:
+        partial.unlink(missing_ok=True)
+
+
+def verify_image(path: Path, prof: Profile, report: dict) -> None:
+    """Re-read the written file: metadata against the allow-list, and a second detector for faces left."""
+    clean, leftovers = is_clean(path)
+    report["verified"]["metadata_clean"] = clean
+    if not clean:
+        raise image_io.ImageReadError(f"output withheld: metadata left after rewriting ({', '.join(leftovers)})")
+    if prof.keeps_faces or not prof.section("verify").get("residual_faces", True):
+        return  # the identifiable profile keeps faces on purpose
+    with Image.open(path) as written:
+        rgb = np.asarray(written.convert("RGB"))
+    threshold = float(prof.section("verify").get("residual_threshold", 0.6))
+    left = residual_detector(threshold)(rgb)
+    report["verified"]["faces_left"] = len(left)
+    if left:
+        raise image_io.ImageReadError(f"output withheld: {len(left)} face(s) still detectable after redaction; "
+                                      "add a region by hand in review")
+
+
+def detect_file(path: str | Path, profile: str | Profile = "default") -> list[Region]:
+    """The regions `redact_file` would cover on an image; raises ImageReadError when it cannot be read."""
+    prof = profile if isinstance(profile, Profile) else load_profile(profile)
+    path = Path(path)
+    fmt = _check_input(path)
+    if fmt.kind != "image":
+        raise image_io.ImageReadError(_not_media(fmt) if fmt.kind != "video" else "detect takes images, not videos")
+    decoded = image_io.decode(path.read_bytes(), fmt)
+    return [] if prof.keeps_faces else face_regions(decoded.rgb, prof)
+
+
+def inspect_file(path: str | Path) -> dict:
+    """Names (never values) of the identifying tags in any file."""
+    path = Path(path)
+    entry = {"path": str(path.absolute()), "identifying": [], "error": None}
+    try:
+        _check_input(path)
+        entry["identifying"] = [{"group": g, "tag": t} for g, t in identifying_tags(path)]
+    except EXPECTED_ERRORS as exc:
+        entry["error"] = _message(exc)
+    return entry
+
+
+def _message(exc: BaseException) -> str:
+    if isinstance(exc, (image_io.ImageReadError, ProfileError, ExifToolError, ModelError)):
+        return str(exc)
+    if isinstance(exc, OSError):
+        return f"could not read or write the file ({exc.strerror or type(exc).__name__})"
+    return type(exc).__name__
+
+
+def decode_upright(data: bytes) -> np.ndarray:
+    """Upright sRGB pixels of image bytes (for previews and review)."""
+    from deid.formats import sniff
+
+    return image_io.decode(data, sniff(data[:64])).rgb

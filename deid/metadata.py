@@ -1,0 +1,71 @@
+"""Read embedded metadata with ExifTool, and judge it against an allow-list of harmless structural tags.
+
+Verification re-reads every output file: the writer is never trusted. Only tag *names* leave this module,
+never their values (values are where names, places and serial numbers live).
+"""
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+from pathlib import Path
+
+# Structural facts a decoder needs; nothing here can name a person, a place, a device or a time.
+ALLOWED: dict[str, frozenset[str]] = {
+    "ExifTool": frozenset({"ExifToolVersion"}),
+    "File": frozenset({"FileType", "FileTypeExtension", "MIMEType", "ImageWidth", "ImageHeight",
+                       "EncodingProcess", "BitsPerSample", "ColorComponents", "YCbCrSubSampling"}),
+    "JFIF": frozenset({"JFIFVersion", "ResolutionUnit", "XResolution", "YResolution"}),
+    "PNG": frozenset({"ImageWidth", "ImageHeight", "BitDepth", "ColorType", "Compression", "Filter",
+                      "Interlace"}),
+    "RIFF": frozenset({"VP8Version", "ImageWidth", "ImageHeight", "HorizontalScale", "VerticalScale",
+                       "WebP_Flags", "AlphaPreprocessing", "AlphaFiltering", "AlphaCompression"}),
+    "Composite": frozenset({"ImageSize", "Megapixels"}),
+}
+# Facts of the file system, not of the file's content: never counted as embedded metadata.
+FILESYSTEM_GROUPS = frozenset({"System"})
+# Containers add these; a video module may extend ALLOWED with its own structural tags.
+
+
+class ExifToolError(RuntimeError):
+    """ExifTool is missing or could not read a file."""
+
+
+def exiftool_path() -> str:
+    path = shutil.which("exiftool")
+    if not path:
+        raise ExifToolError("ExifTool is not installed (Debian package libimage-exiftool-perl); run `make setup`")
+    return path
+
+
+def read_tag_names(path: Path) -> list[tuple[str, str]]:
+    """Every (group, tag) ExifTool finds in the file, embedded documents and unknown tags included."""
+    cmd = [exiftool_path(), "-j", "-G1", "-a", "-u", "-s", "-ee", "-api", "LargeFileSupport=1",
+           "-charset", "filename=utf8", "--", str(path)]
+    done = subprocess.run(cmd, capture_output=True, timeout=120)
+    try:
+        records = json.loads(done.stdout.decode("utf-8", "replace") or "[]")
+    except json.JSONDecodeError as exc:
+        raise ExifToolError("ExifTool's output could not be parsed") from exc
+    if not records:
+        raise ExifToolError("ExifTool could not read the file")
+    names = []
+    for key in records[0]:
+        if key == "SourceFile":
+            continue
+        group, _, tag = key.partition(":")
+        names.append((group, tag) if tag else ("", group))
+    return names
+
+
+def identifying_tags(path: Path, allowed: dict[str, frozenset[str]] | None = None) -> list[tuple[str, str]]:
+    """The embedded tags outside the allow-list (anything ExifTool warns about counts too)."""
+    allowed = ALLOWED if allowed is None else allowed
+    return [(g, t) for g, t in read_tag_names(path)
+            if g not in FILESYSTEM_GROUPS and t not in allowed.get(g, frozenset())]
+
+
+def is_clean(path: Path, allowed: dict[str, frozenset[str]] | None = None) -> tuple[bool, list[str]]:
+    """Whether an output carries nothing outside the allow-list; the offending names when it does."""
+    left = identifying_tags(path, allowed)
+    return not left, [f"{g}:{t}" for g, t in left]

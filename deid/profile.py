@@ -1,0 +1,61 @@
+"""De-identification profiles: versioned TOML data with an id and a content hash."""
+from __future__ import annotations
+
+import hashlib
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+
+PROFILE_DIR = Path(__file__).resolve().parent.parent / "assets" / "profiles"
+METHODS = ("blur", "pixelate", "solid")
+
+
+class ProfileError(ValueError):
+    """A profile is missing or malformed."""
+
+
+@dataclass(frozen=True)
+class Profile:
+    id: str
+    sha256: str
+    settings: dict
+
+    @property
+    def keeps_faces(self) -> bool:
+        return self.settings["faces"]["action"] == "keep"
+
+    def section(self, name: str) -> dict:
+        return self.settings.get(name, {})
+
+    def stamp(self) -> dict:
+        """What every report and manifest names: which profile, exactly which bytes."""
+        return {"id": self.id, "sha256": self.sha256}
+
+
+def available_profiles() -> list[str]:
+    return sorted(p.stem for p in PROFILE_DIR.glob("*.toml"))
+
+
+def load_profile(name: str = "default") -> Profile:
+    path = Path(name) if name.endswith(".toml") else PROFILE_DIR / f"{name}.toml"
+    if not path.is_file():
+        raise ProfileError(f"unknown de-id profile {name!r}; available: {', '.join(available_profiles())}")
+    raw = path.read_bytes()
+    try:
+        settings = tomllib.loads(raw.decode("utf-8"))
+    except (UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+        raise ProfileError(f"profile {path.name} is not valid TOML: {exc}") from exc
+    _validate(path.name, settings)
+    return Profile(id=settings["id"], sha256=hashlib.sha256(raw).hexdigest(), settings=settings)
+
+
+def _validate(name: str, settings: dict) -> None:
+    faces = settings.get("faces", {})
+    if "id" not in settings:
+        raise ProfileError(f"profile {name} has no id")
+    if faces.get("action") not in ("redact", "keep"):
+        raise ProfileError(f"profile {name}: faces.action must be 'redact' or 'keep'")
+    if faces.get("method") not in METHODS:
+        raise ProfileError(f"profile {name}: faces.method must be one of {METHODS}")
+    if not 0 <= float(faces.get("padding", -1)) <= 1:
+        raise ProfileError(f"profile {name}: faces.padding must be between 0 and 1")
