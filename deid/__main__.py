@@ -29,9 +29,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def run_redact(args) -> int:
+    profile = load_profile(args.profile)  # an unknown profile is a usage error, before any file is touched
     reports = []
     for name in args.files:
-        reports.append(redact_file(name, args.out, args.profile))
+        reports.append(redact_file(name, args.out, profile))
         if not args.json:
             print(f"{name}: {_summary(reports[-1])}")
     if args.json:

@@ -1,0 +1,68 @@
+"""The command-line contract of DESIGN.md: keys, absolute paths, exit codes 0/1/2."""
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+from conftest import ROOT, image_bytes
+
+REDACT_KEYS = {"input", "output", "error", "kind", "profile", "regions", "removed", "filename_warnings", "verified"}
+
+
+def deid(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "deid", *args], cwd=ROOT, capture_output=True, text=True, timeout=300)
+
+
+def test_redact_json_reports_every_input_and_exits_1_when_one_fails(planted_jpeg, tmp_path):
+    bad = tmp_path / "notes.jpg"
+    bad.write_text("not an image")
+    out = tmp_path / "out"
+    done = deid("redact", str(planted_jpeg), str(bad), "--out", str(out), "--json")
+    assert done.returncode == 1
+    good, failed = json.loads(done.stdout)
+    assert REDACT_KEYS <= set(good) and REDACT_KEYS <= set(failed)
+    assert good["input"] == str(planted_jpeg) and Path(good["output"]).is_absolute()
+    assert good["kind"] == "image" and good["error"] is None
+    assert good["profile"]["id"] == "default" and len(good["profile"]["sha256"]) == 64
+    assert all(isinstance(v, int) for r in good["regions"] for v in r) and len(good["regions"]) == 1
+    assert good["verified"] == {"metadata_clean": True, "faces_left": 0}
+    assert failed["output"] is None and failed["error"] and failed["kind"] == "unknown"
+
+
+def test_redact_exits_0_when_all_succeed_and_prints_a_line_per_input(planted_png, tmp_path):
+    done = deid("redact", str(planted_png), "--out", str(tmp_path / "out"))
+    assert done.returncode == 0
+    assert done.stdout.count("\n") == 1 and "ok ->" in done.stdout and "1 regions" in done.stdout
+
+
+def test_usage_errors_exit_2(tmp_path):
+    assert deid("redact", "x.jpg").returncode == 2                        # --out missing
+    assert deid("redact", "x.jpg", "--out", str(tmp_path), "--profile", "nope").returncode == 2
+    assert deid("frobnicate").returncode == 2
+
+
+def test_detect_prints_regions_or_null_per_input(grace_hopper, tmp_path):
+    img = tmp_path / "face.webp"
+    img.write_bytes(image_bytes(grace_hopper, "WEBP"))
+    broken = tmp_path / "broken.jpg"
+    broken.write_bytes(b"\xff\xd8\xff\xe0garbage")
+    done = deid("detect", str(img), str(broken), "--json")
+    assert done.returncode == 1
+    found = json.loads(done.stdout)
+    assert found[str(broken)] is None and "broken.jpg" in done.stderr
+    (region,) = found[str(img)]
+    assert region[0] < 256 < region[2] and region[1] < 230 < region[3], "the box is on the face"
+
+
+def test_inspect_names_tags_never_values(planted_jpeg, tmp_path):
+    missing = tmp_path / "missing.jpg"
+    done = deid("inspect", str(planted_jpeg), str(missing), "--json")
+    assert done.returncode == 1
+    entry, absent = json.loads(done.stdout)
+    assert entry["path"] == str(planted_jpeg) and entry["error"] is None
+    tags = {(t["group"], t["tag"]) for t in entry["identifying"]}
+    assert {("IFD0", "Make"), ("GPS", "GPSLatitude"), ("XMP-dc", "Creator")} <= tags
+    assert "PlantedMakeVeil" not in done.stdout
+    assert absent["error"] == "file not found"
