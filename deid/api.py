@@ -26,25 +26,27 @@ Progress = Callable[[float, str], None]
 EXPECTED_ERRORS = (image_io.ImageReadError, ProfileError, ExifToolError, ModelError, OSError)
 
 
-def new_report(path: Path, profile: Profile | None) -> dict:
+def new_report(path: Path, profile: Profile | None, original_name: str | None = None) -> dict:
+    """An empty report; file-name warnings judge the name the person uploaded, not a temporary one."""
     return {"input": str(Path(path).absolute()), "output": None, "error": None, "kind": "unknown",
             "profile": profile.stamp() if profile else None, "regions": [], "removed": [],
-            "filename_warnings": filename_warnings(Path(path).name),
+            "filename_warnings": filename_warnings(original_name or Path(path).name),
             "verified": {"metadata_clean": False, "faces_left": None}}
 
 
 def redact_file(path: str | Path, out_dir: str | Path, profile: str | Profile = "default", *,
                 progress: Progress | None = None, extra_regions: list[Region] | None = None,
-                removed_regions: list[Region] | None = None, cancel: Callable[[], bool] | None = None) -> dict:
+                removed_regions: list[Region] | None = None, cancel: Callable[[], bool] | None = None,
+                original_name: str | None = None) -> dict:
     """De-identify one photo or video into out_dir under a new random name; returns its report."""
     path, out_dir = Path(path), Path(out_dir)
     try:
         prof = profile if isinstance(profile, Profile) else load_profile(profile)
     except ProfileError as exc:
-        report = new_report(path, None)
+        report = new_report(path, None, original_name)
         report["error"] = str(exc)
         return report
-    report = new_report(path, prof)
+    report = new_report(path, prof, original_name)
     try:
         fmt = _check_input(path)
         report["kind"] = fmt.kind if fmt.kind in ("image", "video") else "unknown"
