@@ -68,13 +68,14 @@ def _empty(path: Path) -> dict:
         "signature_covers_whole_file": None,
         "signature_fields": [],
         "signatures": [],
+        "bytes_after_eof": None,
         "checkboxes": [],
         "warnings": [],
     }
 
 
 def _fill(result: dict, content: PdfContent, scope: ScopeResult, pages: list) -> None:
-    valid, whole = integrity_verdict(content.signatures)
+    valid, whole = integrity_verdict(content.signatures, content.bytes_after_eof)
     signed, guardian_signed = _signed(content, pages)
     result.update(
         text_source=content.text_source,
@@ -99,6 +100,7 @@ def _fill(result: dict, content: PdfContent, scope: ScopeResult, pages: list) ->
         signature_fields=[{"name": f.name, "page": f.page, "signed": f.signed, "kind": f.kind}
                           for f in content.signature_fields],
         signatures=[s.as_dict() for s in content.signatures],
+        bytes_after_eof=content.bytes_after_eof,
         checkboxes=[{"page": c.page, "label": c.label, "ticked": c.ticked, "source": c.source}
                     for c in content.checkboxes],
         warnings=content.warnings,

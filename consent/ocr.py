@@ -18,7 +18,7 @@ from PIL import Image
 OCR_DPI = 300
 MAX_PIXELS = 36_000_000  # about a Letter page at 600 dpi; caps memory and time for huge pages
 LANGUAGES = "eng+spa"
-_OSD_MIN_CONFIDENCE = 5.0  # below this Tesseract's orientation guess is noise
+_OSD_MIN_CONFIDENCE = 1.0  # below this Tesseract's orientation guess is noise
 _TRUST_ROTATION = 75.0  # mean word confidence above which a rotated reading is kept without a second look
 
 # Tesseract's OpenMP threads fight each other on a small machine (7x slower on 2 cores); one each.

@@ -25,7 +25,7 @@ from pypdf.errors import PdfReadError
 from pypdf.generic import ArrayObject, DictionaryObject
 
 from consent import ocr
-from consent.signatures import SignatureCheck, check_signatures
+from consent.signatures import SignatureCheck, bytes_after_last_eof, check_signatures
 
 # pypdf logs every repaired cross-reference; the reader copes and the verdict does not depend on them.
 logging.getLogger("pypdf").setLevel(logging.ERROR)
@@ -84,6 +84,7 @@ class PdfContent:
     signature_fields: list[SignatureField] = field(default_factory=list)
     signatures: list[SignatureCheck] = field(default_factory=list)
     encrypted: bool = False
+    bytes_after_eof: bool = False  # something appended after the last %%EOF marker
     warnings: list[str] = field(default_factory=list)
 
     @property
@@ -103,7 +104,7 @@ def read_pdf(path: str | Path, *, trust_roots: list | None = None, use_ocr: bool
         doc = pdfium.PdfDocument(data, password="" if encrypted else None)
     except pdfium.PdfiumError as exc:
         raise PdfError(f"{path.name}: the PDF is damaged and cannot be opened ({exc})") from exc
-    content = PdfContent(path=path, pages=[], encrypted=encrypted)
+    content = PdfContent(path=path, pages=[], encrypted=encrypted, bytes_after_eof=bytes_after_last_eof(data))
     try:
         if len(doc) == 0 or len(reader.pages) == 0:
             raise PdfError(f"{path.name}: the PDF has no pages")
@@ -371,8 +372,12 @@ def _annotate_widgets(text: str, number: int, widgets: list[_Widget], chars: _Ch
         elif widget.kind == "text":
             label = chars.label_left_of(widget.rect) or widget.tooltip or widget.name
             content.text_fields.append(TextField(number, widget.name, label, widget.value))
-            if widget.value:
-                text, cursor = _insert(text, label, " " + widget.value, before=False, start=cursor)
+            # An empty field reads like a printed blank ("Expires on: ____"), so it introduces nothing;
+            # a filled one ends its statement, so the next printed line is not read as part of it.
+            value = widget.value.rstrip() if widget.value else "____"
+            if widget.value and not value.endswith((".", "!", "?")):
+                value += "."
+            text, cursor = _insert(text, label, " " + value, before=False, start=cursor)
     return text
 
 

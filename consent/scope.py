@@ -36,11 +36,14 @@ _PLATFORM_RES = {
     # "threads" is also a suture and a face-lift technique: only the capitalised name beside social wording
     "threads": re.compile(r"\bThreads\b"),
 }
+# Grant verbs, not the nouns: "This authorization expires" and "revoke this consent" grant nothing.
 GRANT_RE = re.compile(
-    r"\bauthori[sz]\w*|\bconsent\w*|\bpermission\b|\bpermit\w*|\bgrant\w*|\bagree\w*|\ballow\w*|\bapprov\w*"
-    r"|\brelease\b|\bgive\s+(?:my\s+)?(?:consent|permission)"
-    r"|\bautoriz\w*|\bconsiento\b|\bconsiente\b|\bconsentimiento\b|\bpermiso\b|\bpermit[oe]\b|\botorgo\b"
-    r"|\bconcedo\b|\bacepto\b|\bde\s+acuerdo\b", _F)
+    r"\bauthori[sz](?:e|es|ed|ing)\b|\bconsent(?:s|ed|ing)?\s+to\b|\b(?:I|we|hereby|also|fully)\s+consent\b"
+    r"|\bgive\s+(?:my\s+|our\s+)?consent\b|\bpermission\b|\bpermit(?:s|ted)?\b|\bgrant(?:s|ed|ing)?\b"
+    r"|\bagree(?:s|d)?\b|\ballow(?:s|ed)?\b|\bapprove(?:s|d)?\b"
+    r"|\bautoriz(?:o|a|an|amos|ar|ado|ada)\b|\bconsiento\b|\bconsiente\b"
+    r"|\b(?:doy|otorgo|presto)\s+(?:mi|el)\s+(?:consentimiento|permiso|autorizaci[oó]n)\b|\bpermiso\b"
+    r"|\bpermit[oe]\b|\botorgo\b|\bconcedo\b|\bacepto\b|\bde\s+acuerdo\b", _F)
 NEGATION_RE = re.compile(
     r"\bnot\b|n't\b|\bno\b|\bnever\b|\bnor\b|\bneither\b|\bnone\b|\bcannot\b|\brefus\w*|\bdeclin\w*|\bwithh[oe]ld\w*"
     r"|\bprohibit\w*|\bforbid\w*|\bdeny\b|\bdenied\b|\bopt(?:s|ed)?[\s-]+out\b|\bwithout\b"
@@ -123,7 +126,7 @@ class Segment:
 
     @property
     def is_option(self) -> bool:
-        return self.mark is not None
+        return self.mark is not None and self.mark != "heading"
 
     def quote(self) -> str:
         mark = {"ticked": "☒ ", "empty": "☐ ", "unknown": "[?] "}.get(self.mark or "", "")
@@ -144,68 +147,97 @@ def segment_pages(pages: list[tuple[int, str, str]]) -> list[Segment]:
 def _segment_page(number: int, text: str, source: str) -> list[Segment]:
     out: list[Segment] = []
     buffer: list[str] = []
-    state = {"bullet": False, "lead": None, "before": None, "options": None}  # options: None | "plain" | "marked"
+    # lead: the sentence or option ending in ":" or "?" that introduces the options below it;
+    # options: None until the first option under it, then "plain" (no visible mark) or "marked".
+    st = {"bullet": False, "lead": None, "before": None, "options": None}
 
-    def set_lead(seg: Segment | None, before: Segment | None) -> None:
-        state.update(lead=seg, before=before, options=None)
+    def set_lead(seg: Segment | None, before: Segment | None = None) -> None:
+        st.update(lead=seg, before=before, options=None)
 
     def flush() -> None:
         joined = " ".join(buffer).strip()
         buffer.clear()
-        bullet, state["bullet"] = state["bullet"], False
+        bullet, st["bullet"] = st["bullet"], False
         sentences = _sentences(joined)
         for sentence in sentences:
-            lead = state["lead"] if bullet else None
-            seg = Segment(number, sentence, source, "bullet" if bullet else None, lead,
-                          state["before"] if bullet else None)
-            out.append(seg)
+            out.append(Segment(number, sentence, source, "bullet" if bullet else None,
+                               st["lead"] if bullet else None, st["before"] if bullet else None))
         if not sentences:
             return
         if out[-1].text.endswith((":", "?")):
             set_lead(out[-1], out[-2] if len(out) > 1 else None)
         elif not bullet:
-            set_lead(None, None)
+            set_lead(None)
 
     for raw in text.split("\n"):
         line = raw.strip()
         if not line:
             flush()
-            set_lead(None, None)
+            set_lead(None)
             continue
         pieces = _split_marks(line)
         head, options = pieces[0], pieces[1:]
-        if head:
-            bullet = _BULLET_RE.match(head)
+        if head and not options:
             last = out[-1] if out else None
-            if bullet and not options:
+            if (not buffer and last is not None and last.mark in ("ticked", "empty", "unknown", "plain")
+                    and st["lead"] is last.lead and head[:1].islower()):
+                last.text += " " + head  # an option's words running onto the next line
+                if last.text.endswith((":", "?")):
+                    set_lead(last, last.lead)
+                continue
+            if (not buffer and st["lead"] is not None and st["options"] in (None, "plain")
+                    and not head.endswith(":") and not _is_self_contained(head) and not _BULLET_RE.match(head)):
+                # a line under a lead-in with no mark we can read: an option whose box we cannot see
+                out.append(Segment(number, head, source, "plain", st["lead"], st["before"]))
+                st["options"] = "plain"
+                continue
+            if _is_heading(head):
+                flush()
+                out.append(Segment(number, head, source, "heading"))
+                set_lead(None)
+                continue
+            bullet = _BULLET_RE.match(head)
+            if bullet:
                 flush()
                 buffer.append(head[bullet.end():].strip())
-                state["bullet"] = True
-                if state["lead"] is not None:
-                    state["options"] = state["options"] or "marked"
+                st["bullet"] = True
+                if st["lead"] is not None:
+                    st["options"] = "marked"
                 continue
-            if (not buffer and last is not None and last.is_option and last.mark != "bullet"
-                    and state["lead"] is last.lead and head[:1].islower()):
-                last.text += " " + head  # an option's words running onto the next line
-                continue
-            if (not buffer and state["lead"] is not None and state["options"] in (None, "plain")
-                    and not head.endswith(":") and not _is_self_contained(head)):
-                # a line under a lead-in with no mark we can read: an option whose box we cannot see
-                out.append(Segment(number, head, source, "plain", state["lead"], state["before"]))
-                state["options"] = "plain"
-                continue
+            if st["bullet"] and buffer and re.search(r"[.!?;]$", buffer[-1]) and head[:1].isupper():
+                flush()  # a new paragraph after a bulleted list, not more of the last bullet
+                set_lead(None)
+        if head:
             buffer.append(head)
             if options or head.endswith((":", "?")) or re.search(r"_{3,}\s*$", head):
                 flush()
         for mark, option_text in options:
             flush()
-            seg = Segment(number, option_text, source, mark, state["lead"], state["before"])
+            seg = Segment(number, option_text, source, mark, st["lead"], st["before"])
             out.append(seg)
-            state["options"] = "marked"
+            st["options"] = "marked"
             if option_text.endswith((":", "?")):
-                set_lead(seg, state["lead"])
+                set_lead(seg, st["lead"])
     flush()
     return out
+
+
+_SMALL_WORDS = {"of", "and", "the", "to", "on", "for", "a", "an", "in", "or", "at", "by", "with", "de", "la", "el",
+                "y", "en", "para", "por", "del", "los", "las", "o", "e"}
+
+
+def _is_heading(line: str) -> bool:
+    """A title or section heading: short, unpunctuated, numbered or in Title Case."""
+    numbered = re.match(r"^(?:\d{1,2}(?:\.\d{1,2})*[.)]?|[A-Z][.)]|[IVX]{1,4}[.)])\s+(?=\S)", line)
+    rest = line[numbered.end():] if numbered else line
+    if re.search(r"[.:;,?!]$", rest) or "_" in rest:
+        return False
+    words = re.findall(r"[^\W\d_][\w'’/&-]*", rest)
+    if not words or len(words) > (8 if numbered else 10):
+        return False
+    if numbered:
+        return True
+    return words[0][0].isupper() and all(w[0].isupper() or w.lower() in _SMALL_WORDS for w in words)
 
 
 def _split_marks(line: str) -> list:
@@ -341,11 +373,11 @@ def _lead_chain(seg: Segment) -> list[Segment]:
     return [s for s in (seg.lead, seg.before_lead) if s is not None]
 
 
-def _clause_of(text: str, start: int, end: int) -> str:
+def _clause_span(text: str, start: int, end: int) -> tuple[int, int]:
     breaks = list(_CLAUSE_BREAK.finditer(text))
     left = max((m.end() for m in breaks if m.end() <= start), default=0)
     right = min((m.start() for m in breaks if m.start() >= end), default=len(text))
-    return text[left:right]
+    return left, right
 
 
 def _lead_blocks(seg: Segment) -> str | None:
@@ -364,26 +396,38 @@ def _lead_blocks(seg: Segment) -> str | None:
 
 
 def _classify(mention: Mention) -> str:
+    """granted | denied | empty | unknown | no_grant | neutral, for one mention in its segment."""
     seg = mention.segment
-    if _REVOCATION.search(seg.text) or _CONDITIONAL.search(seg.text) or seg.text.endswith("?"):
-        return "neutral"  # "I may revoke ... social media", "if you do not want ... Facebook", questions
+    if (seg.mark == "heading" or seg.text.endswith("?") or _REVOCATION.search(seg.text)
+            or _CONDITIONAL.search(seg.text)):
+        return "neutral"  # titles, questions, "I may revoke ... social media", "if you do not want ..."
     if _denied(seg.text, mention.start, mention.end):
         return "denied"
+    blocked = _lead_blocks(seg) if seg.is_option else None
+    if blocked == "denied":
+        return "denied"  # "I do NOT authorize use in: ☒ social media"
+    left, right = _clause_span(seg.text, mention.start, mention.end)
+    grants = [m.start() + left for m in GRANT_RE.finditer(seg.text[left:right])]
+    grant_before = any(g < mention.start for g in grants)
+    grant_after = any(g > mention.start for g in grants)
+    lead_grant = seg.is_option and seg.lead is not None and bool(GRANT_RE.search(seg.lead.text))
+    earlier_grant = seg.is_option and seg.before_lead is not None and bool(GRANT_RE.search(seg.before_lead.text))
+    media = any(_MEDIA_USE.search(s.text) for s in [seg, *_lead_chain(seg)])
     if seg.is_option and seg.mark != "bullet":
-        blocked = _lead_blocks(seg)
-        if blocked == "denied":
-            return "denied"
+        if not (grants or lead_grant or earlier_grant):
+            return "no_grant"  # "How did you hear about us? ☒ Facebook"
         if seg.mark == "empty" or blocked == "empty":
             return "empty"
         if seg.mark in ("unknown", "plain") or blocked == "unknown":
             return "unknown"
-    own_grant = GRANT_RE.search(_clause_of(seg.text, mention.start, mention.end))
-    chain = _lead_chain(seg) if seg.is_option else []
-    if not (own_grant or any(GRANT_RE.search(lead.text) for lead in chain)):
-        return "no_grant"
-    if not any(_MEDIA_USE.search(s.text) for s in [seg, *chain]):
-        return "unknown"  # a grant, but of what? ("I authorize ... Instagram" with no photos named)
-    return "granted"
+        if not (grants or lead_grant) or not media:
+            return "unknown"  # ticked, but the grant behind it is not in plain sight
+        return "granted"
+    if grant_before or (seg.mark == "bullet" and lead_grant):
+        return "granted" if media else "unknown"
+    if grant_after or (seg.mark == "bullet" and earlier_grant):
+        return "unknown"  # "Social Media Consent: I authorize ..." may be a title run into a sentence
+    return "no_grant"
 
 
 def _judge_social_media(segments: list[Segment], result: ScopeResult) -> None:
@@ -560,10 +604,12 @@ def _explain_other_uses(segments: list[Segment], result: ScopeResult) -> None:
 # ------------------------------------------------------------------------- identifiable, expiry
 
 def _affirmed(seg: Segment) -> bool:
-    """A statement that binds: a ticked or bulleted option, or a sentence with a grant or a rule."""
+    """A statement that binds: a ticked or bulleted option, or a sentence; never a title or an "if"."""
+    if seg.mark == "heading" or _CONDITIONAL.search(seg.text) or seg.text.endswith("?"):
+        return False
     if seg.is_option:
         return seg.mark in ("ticked", "bullet") and _lead_blocks(seg) is None
-    return not _CONDITIONAL.search(seg.text)
+    return True
 
 
 def _judge_identifiable(segments: list[Segment], result: ScopeResult) -> None:
@@ -624,12 +670,15 @@ def _judge_expiry(segments: list[Segment], result: ScopeResult) -> None:
 
 
 def _event_text(rest: str) -> str | None:
-    """The event after an expiry cue ("upon the end of my treatment"), or None for a blank."""
+    """The event after an expiry cue ("upon the end of my treatment"), or None for a blank line."""
+    if ":" in rest:
+        rest = rest.rsplit(":", 1)[1]  # "expires upon this event: end of treatment" -> the filled-in part
     rest = re.sub(r"\((?:date|event|fecha|evento)[^)]*\)", " ", rest, flags=_F)
-    rest = re.sub(r"^\W*(?:on|at|upon|the\s+following\s+event|date|en|el|la|fecha)?\s*[:\-]?\s*", "", rest, flags=_F)
-    rest = re.split(r"_{3,}|\bor\s+(?:at|upon|on)\b|\bo\s+(?:al|en)\b", rest)[0]
-    rest = rest.strip(" :;,.-")
-    if not re.search(r"[A-Za-zÁÉÍÓÚÑáéíóúñ]{3,}", rest) or re.fullmatch(r"(?:date|fecha|event|evento)s?", rest, _F):
+    rest = re.split(r"_{3,}|\bor\s+(?:at|upon|on|when)\b|\bo\s+(?:al|en|cuando)\b", rest)[0]
+    rest = re.sub(r"^\W*(?:on|at|upon|when|en|el|la|al)\b", "", rest, flags=_F).strip(" :;,.-")
+    if not re.search(r"[A-Za-zÁÉÍÓÚÑáéíóúñ]{3,}", rest):
+        return None
+    if re.fullmatch(r"(?:this|the\s+following|esta|este|la\s+siguiente)?\s*(?:date|event|fecha|evento)s?", rest, _F):
         return None
     return _short(rest, 120)
 

@@ -21,10 +21,9 @@ from pyhanko_certvalidator import ValidationContext
 for _name in ("pyhanko", "pyhanko_certvalidator"):
     logging.getLogger(_name).setLevel(logging.CRITICAL)
 
-# Updates that may follow the last signature without touching what was signed.
-_PERMITTED_AFTER_LAST = (ModificationLevel.NONE, ModificationLevel.LTA_UPDATES)
-# Updates that may follow an earlier signature: later signatures and form filling (pyHanko's policy).
-_PERMITTED_BETWEEN = _PERMITTED_AFTER_LAST + (ModificationLevel.FORM_FILLING,)
+# Updates that may follow an earlier signature: later signatures, validation data and form filling
+# (pyHanko's diff policy); after the last signature only timestamps and validation data may follow.
+_PERMITTED_BETWEEN = (ModificationLevel.NONE, ModificationLevel.LTA_UPDATES, ModificationLevel.FORM_FILLING)
 
 
 @dataclass
@@ -128,7 +127,13 @@ def _coverage_name(level) -> str | None:
     }.get(level, "unclear")
 
 
-def integrity_verdict(checks: list[SignatureCheck]) -> tuple[bool | None, bool | None]:
+def bytes_after_last_eof(data: bytes) -> bool:
+    """Anything but whitespace after the final %%EOF: bytes added without even an incremental update."""
+    end = data.rfind(b"%%EOF")
+    return end >= 0 and bool(data[end + 5:].strip(b" \t\r\n\x00"))
+
+
+def integrity_verdict(checks: list[SignatureCheck], tail_garbage: bool = False) -> tuple[bool | None, bool | None]:
     """(signature_valid, covers_whole_file) per DESIGN.md; (None, None) without digital signatures.
 
     Valid only when every signature is intact, each earlier one is followed only by further
@@ -137,14 +142,21 @@ def integrity_verdict(checks: list[SignatureCheck]) -> tuple[bool | None, bool |
     """
     if not checks:
         return None, None
-    signatures = [c for c in checks if c.kind == "signature"]
     for check in checks:
         if not check.intact or check.coverage not in ("entire_file", "entire_revision"):
             return False, False
         if _level(check) not in _PERMITTED_BETWEEN:
             return False, False
-    last = signatures[-1] if signatures else checks[-1]
-    whole = last.coverage == "entire_file" or _level(last) in _PERMITTED_AFTER_LAST
+    signatures = [c for c in checks if c.kind == "signature"]
+    if tail_garbage:
+        return False, False
+    if signatures and _level(signatures[-1]) not in (ModificationLevel.NONE, ModificationLevel.LTA_UPDATES):
+        return False, False
+    # The last signature or timestamp must reach the end of the file, or be followed only by
+    # validation data. "entire_revision" with no modification at all means bytes after the signed
+    # revision that do not even form a revision: appended after signing.
+    last = checks[-1]
+    whole = last.coverage == "entire_file" or _level(last) == ModificationLevel.LTA_UPDATES
     return whole, whole
 
 
