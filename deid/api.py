@@ -107,9 +107,11 @@ def _input_tags(path: Path) -> list[tuple[str, str]]:
 def face_regions(rgb: np.ndarray, prof: Profile) -> list[Region]:
     """The padded, clipped regions the profile's detector ensemble finds on an upright image."""
     height, width = rgb.shape[:2]
-    padding = float(prof.section("faces").get("padding", 0.25))
+    faces = prof.section("faces")
+    padding, above = float(faces.get("padding", 0.25)), float(faces.get("extend_up", 0.2))
     found = ensemble(prof.section("detector"))(rgb)
-    regions = [pad_and_clip(d.box, padding, width, height) for d in found]
+    # Detectors box eyes-to-chin; hair and forehead above identify too, so grow the box upwards first.
+    regions = [pad_and_clip((d.x0, d.y0 - above * (d.y1 - d.y0), d.x1, d.y1), padding, width, height) for d in found]
     return [r for r in regions if r is not None]
 
 
