@@ -313,7 +313,11 @@ def _clause_around(text: str, start: int, end: int) -> tuple[str, str]:
     before, after = text[left:start], text[end:right]
     before = re.sub(r"\([^()]*\)", " ", before)
     after = re.sub(r"\([^()]*\)", " ", after)
-    return _NEUTRAL_NEGATIONS.sub(" including ", before), _NEUTRAL_NEGATIONS.sub(" including ", after)
+
+    def neutral(part: str) -> str:
+        # "without showing my face" limits identifiability, not the channel: judged separately
+        return _DEID.sub(" ", _NEUTRAL_NEGATIONS.sub(" including ", part))
+    return neutral(before), neutral(after)
 
 
 def _denied(text: str, start: int, end: int) -> bool:

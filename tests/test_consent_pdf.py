@@ -1,0 +1,108 @@
+"""Reading consent PDFs: form fields tied to their printed labels, scans read by OCR at a bounded
+resolution, encrypted files, and clear errors for files that cannot be read."""
+from __future__ import annotations
+
+import pytest
+
+from consent.check import check_pdf
+from consent.forms import fill_form
+from consent.ocr import MAX_PIXELS, render_scale
+from consent.pdf import PdfError, read_pdf
+from consent_fixtures import acroform_pdf, encrypt, scan_pdf, text_pdf, write
+
+GRANT = "I authorize the clinic to post my photographs on Instagram."
+
+
+def _form() -> bytes:
+    return acroform_pdf("Photo consent", [
+        {"kind": "text", "text": "I authorize the clinic to use my photographs in the places I tick below:"},
+        {"kind": "checkbox", "name": "brochure", "label": "The clinic's printed brochure"},
+        {"kind": "checkbox", "name": "social", "label": "Social media (Instagram, Facebook)"},
+        {"kind": "field", "name": "until", "label": "This authorization expires on:"},
+    ])
+
+
+def test_each_acroform_checkbox_is_tied_to_the_label_printed_beside_it(tmp_path):
+    content = read_pdf(write(tmp_path, "form.pdf", fill_form(_form(), {"social": True, "until": "2027-01-31"})))
+    states = {c.label: c.ticked for c in content.checkboxes}
+    assert states == {"The clinic's printed brochure": False, "Social media (Instagram, Facebook)": True}
+    assert "☒ Social media (Instagram, Facebook)" in content.pages[0].text
+    assert "☐ The clinic's printed brochure" in content.pages[0].text
+    assert "This authorization expires on: 2027-01-31" in content.pages[0].text
+
+
+def test_an_acroform_social_media_box_counts_only_when_ticked(tmp_path):
+    blank = check_pdf(write(tmp_path, "blank.pdf", _form()))
+    brochure = check_pdf(write(tmp_path, "brochure.pdf", fill_form(_form(), {"brochure": True})))
+    social = check_pdf(write(tmp_path, "social.pdf", fill_form(_form(), {"social": True, "until": "2027-01-31"})))
+    assert blank["social_media"] == "not_covered"
+    assert brochure["social_media"] == "not_covered"
+    assert social["social_media"] == "covered"
+    assert social["platforms"] == ["instagram", "facebook"]
+    assert social["expires"] == "2027-01-31"
+
+
+def test_text_pages_report_text_as_their_source(tmp_path):
+    result = check_pdf(write(tmp_path, "t.pdf", text_pdf(GRANT, "Page two.")))
+    assert result["text_source"] == "text"
+    assert [p["source"] for p in result["pages"]] == ["text", "text"]
+
+
+def test_an_image_only_scan_is_read_by_ocr_and_never_judged_covered_unseen(tmp_path):
+    result = check_pdf(write(tmp_path, "scan.pdf", scan_pdf("Photo consent form\n" + GRANT)))
+    assert result["text_source"] == "ocr"
+    assert result["pages"][0]["ocr_confidence"] > 60
+    assert any("Instagram" in e["text"] for e in result["evidence"])
+    # OCR can drop a "not": a grant read only by OCR waits for a person
+    assert result["social_media"] == "unclear"
+    assert result["signed"] is None  # ink on paper: only a person can tell
+
+
+def test_a_scan_lying_on_its_side_is_turned_upright_before_ocr(tmp_path):
+    result = check_pdf(write(tmp_path, "sideways.pdf", scan_pdf(
+        "Photo consent form\n" + GRANT + "\nThis page was scanned lying on its side.", rotate=90)))
+    assert result["text_source"] == "ocr"
+    assert any("Instagram" in e["text"] for e in result["evidence"])
+
+
+def test_scans_are_rendered_at_about_300_dpi_but_never_beyond_the_pixel_cap():
+    assert render_scale(612, 792) == pytest.approx(300 / 72)
+    huge = render_scale(612 * 20, 792 * 20)  # a poster-sized page
+    assert (612 * 20 * huge) * (792 * 20 * huge) <= MAX_PIXELS * 1.001
+
+
+def test_an_encrypted_pdf_with_an_empty_password_is_read(tmp_path):
+    result = check_pdf(write(tmp_path, "enc.pdf", encrypt(text_pdf(GRANT), "")))
+    assert result["error"] is None
+    assert result["encrypted"] is True
+    assert result["social_media"] == "covered"
+
+
+def test_a_password_protected_pdf_gives_a_clear_error(tmp_path):
+    result = check_pdf(write(tmp_path, "locked.pdf", encrypt(text_pdf(GRANT), "s3cret")))
+    assert result["error"] == "locked.pdf: the PDF is password-protected; ask for an unprotected copy"
+    assert result["social_media"] == "unclear"
+
+
+@pytest.mark.parametrize("name, data, reason", [
+    ("empty.pdf", b"", "the file is empty"),
+    ("letter.pdf", b"Dear patient, this is not a PDF.", "not a PDF file"),
+    ("cut.pdf", None, "damaged"),
+])
+def test_unreadable_files_give_a_clear_error_naming_the_file_and_never_covered(tmp_path, name, data, reason):
+    if data is None:
+        data = text_pdf(GRANT)[:400]  # a PDF cut short in transfer
+    result = check_pdf(write(tmp_path, name, data))
+    assert result["error"].startswith(f"{name}: ") and reason in result["error"]
+    assert result["social_media"] == "unclear"
+    assert result["path"] == str((tmp_path / name).absolute())
+
+
+def test_a_missing_file_is_an_error_not_an_exception(tmp_path):
+    result = check_pdf(tmp_path / "nowhere.pdf")
+    assert result["error"] == "nowhere.pdf: file not found"
+
+
+def test_read_pdf_raises_its_own_error_type(tmp_path):
+    with pytest.raises(PdfError, match="not a PDF"):
+        read_pdf(write(tmp_path, "x.pdf", b"GIF89a"))
