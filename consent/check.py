@@ -101,8 +101,8 @@ def _fill(result: dict, content: PdfContent, scope: ScopeResult, pages: list) ->
                           for f in content.signature_fields],
         signatures=[s.as_dict() for s in content.signatures],
         bytes_after_eof=content.bytes_after_eof,
-        checkboxes=[{"page": c.page, "label": c.label, "ticked": c.ticked, "source": c.source}
-                    for c in content.checkboxes],
+        checkboxes=[{"page": c.page, "label": c.label, "ticked": c.ticked, "source": c.source,
+                     "label_side": c.label_side} for c in content.checkboxes],
         warnings=content.warnings,
     )
     if content.text_source == "none":

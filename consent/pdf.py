@@ -9,6 +9,7 @@ the page text at their label, so the scope analysis reads one annotated text per
 """
 from __future__ import annotations
 
+import ctypes
 import io
 import logging
 import re
@@ -48,6 +49,7 @@ class Checkbox:
     ticked: bool
     source: str  # "acroform" | "drawn"
     name: str | None = None
+    label_side: str = "right"  # where the label was printed: "right", "left", "ambiguous", "none"
 
 
 @dataclass
@@ -180,7 +182,9 @@ def _read_page(reader: PdfReader, doc: pdfium.PdfDocument, index: int, content: 
         if not use_ocr:
             return Page(number, text, "none", has_images=True)
         result = ocr.ocr_pdf_page(page)
-        combined = (text + "\n" + normalise_text(result.text)).strip()
+        # Tesseract often reads a capital I standing alone as "|"
+        read = re.sub(r"(?<!\S)\|(?=\s)", "I", normalise_text(result.text))
+        combined = (text + "\n" + read).strip()
         return Page(number, combined, "ocr" if combined else "none", has_images=True,
                     ocr_confidence=result.confidence)
     finally:
@@ -214,34 +218,62 @@ class _Chars:
         self.chars = [chr(pdfium_c.FPDFText_GetUnicode(textpage, i)) for i in range(self.count)]
         self.boxes = [textpage.get_charbox(i) for i in range(self.count)]
 
-    def label_right_of(self, rect, stop_x: float | None = None) -> str:
-        return self._label(rect, side="right", stop_x=stop_x)
+    def box_label(self, rect, stop_left: float | None, stop_right: float | None) -> tuple[str, str]:
+        """(label, side) for a checkbox: the words beside it on its line.
+
+        side is "right" (box before its label, the usual layout), "left" ("Website [x]"), or
+        "ambiguous" when words sit about as close on both sides: reading the wrong neighbour would
+        move a tick to another option, so such a box is reported as unreadable.
+        """
+        right, gap_right = self._label(rect, "right", stop_right)
+        left, gap_left = self._label(rect, "left", stop_left)
+        if right and (not left or gap_right < 0.6 * gap_left):
+            return right, "right"
+        if left and (not right or gap_left < 0.6 * gap_right):
+            return left, "left"
+        return (right or left), ("ambiguous" if right or left else "none")
 
     def label_left_of(self, rect) -> str:
-        return self._label(rect, side="left")
+        return self._label(rect, "left", None)[0]
 
-    def _label(self, rect, side: str, stop_x: float | None = None) -> str:
+    def _label(self, rect, side: str, stop_x: float | None) -> tuple[str, float]:
+        """The run of words on one side of rect, and its distance from rect (inf when none)."""
         x0, y0, x1, y1 = rect
         band = max(2.0, (y1 - y0) * 0.3)
         on_line = [i for i in range(self.count) if self._visible(i) and y0 - band <= self._mid_y(i) <= y1 + band]
         if side == "right":
-            candidates = sorted((i for i in on_line if self.boxes[i][0] >= x1 - 1.0), key=lambda i: self.boxes[i][0])
+            candidates = sorted((i for i in on_line if self.boxes[i][0] >= x1 - 1.0
+                                 and (stop_x is None or self.boxes[i][0] < stop_x - 0.5)),
+                                key=lambda i: self.boxes[i][0])
         else:
-            candidates = sorted((i for i in on_line if self.boxes[i][2] <= x0 + 1.0), key=lambda i: -self.boxes[i][2])
+            candidates = sorted((i for i in on_line if self.boxes[i][2] <= x0 + 1.0
+                                 and (stop_x is None or self.boxes[i][2] > stop_x + 0.5)),
+                                key=lambda i: -self.boxes[i][2])
         picked, last_edge = [], x1 if side == "right" else x0
         for i in candidates:
             left, _, right, top = self.boxes[i]
             height = max(4.0, top - self.boxes[i][1])
             gap = left - last_edge if side == "right" else last_edge - right
-            if gap > max(14.0, 2.5 * height) or (stop_x is not None and left >= stop_x - 0.5):
+            if gap > max(14.0, 2.5 * height):
                 break
             picked.append(i)
             last_edge = right if side == "right" else left
         if not picked:
-            return ""
+            return "", float("inf")
+        nearest = picked[0]
+        distance = self.boxes[nearest][0] - x1 if side == "right" else x0 - self.boxes[nearest][2]
         first, last = min(picked), max(picked)
         text = "".join(self.chars[first:last + 1])
-        return normalise_text(text.split("\n")[0] if side == "right" else text.split("\n")[-1])
+        text = text.split("\n")[0] if side == "right" else text.split("\n")[-1]
+        return normalise_text(text), max(0.0, distance)
+
+    def font_name(self, index: int) -> str:
+        size = pdfium_c.FPDFText_GetFontInfo(self.textpage, index, None, 0, None)
+        if size <= 0:
+            return ""
+        buffer = ctypes.create_string_buffer(size)
+        pdfium_c.FPDFText_GetFontInfo(self.textpage, index, buffer, size, None)
+        return buffer.value.decode("utf-8", "replace")
 
     def first_right_of(self, rect) -> int | None:
         x0, y0, x1, y1 = rect
@@ -363,12 +395,12 @@ def _annotate_widgets(text: str, number: int, widgets: list[_Widget], chars: _Ch
     cursor = 0
     for widget in ordered:
         if widget.kind == "checkbox":
-            stop = min((w.rect[0] for w in widgets if w is not widget and w.rect[0] > widget.rect[2]
-                        and _same_line(w.rect, widget.rect)), default=None)
-            label = chars.label_right_of(widget.rect, stop) or chars.label_left_of(widget.rect)
+            others = [w.rect for w in widgets if w is not widget]
+            label, side = chars.box_label(widget.rect, *_neighbour_stops(widget.rect, others))
             label = label or widget.tooltip or widget.name
-            content.checkboxes.append(Checkbox(number, label, widget.ticked, "acroform", widget.name))
-            text, cursor = _insert(text, label, (TICKED if widget.ticked else UNTICKED) + " ", before=True, start=cursor)
+            mark = _MARKS[side == "ambiguous", widget.ticked]
+            content.checkboxes.append(Checkbox(number, label, widget.ticked, "acroform", widget.name, side))
+            text, cursor = _insert(text, label, mark, before=True, start=cursor)
         elif widget.kind == "text":
             label = chars.label_left_of(widget.rect) or widget.tooltip or widget.name
             content.text_fields.append(TextField(number, widget.name, label, widget.value))
@@ -379,6 +411,17 @@ def _annotate_widgets(text: str, number: int, widgets: list[_Widget], chars: _Ch
                 value += "."
             text, cursor = _insert(text, label, " " + value, before=False, start=cursor)
     return text
+
+
+_MARKS = {(False, True): TICKED + " ", (False, False): UNTICKED + " ", (True, True): "[?] ", (True, False): "[?] "}
+
+
+def _neighbour_stops(rect, others) -> tuple[float | None, float | None]:
+    """x where the nearest other box on the same line begins (right) or ends (left): labels stop there."""
+    line = [o for o in others if _same_line(o, rect)]
+    left = max((o[2] for o in line if o[2] <= rect[0]), default=None)
+    right = min((o[0] for o in line if o[0] >= rect[2]), default=None)
+    return left, right
 
 
 def _same_line(a, b) -> bool:
@@ -436,53 +479,62 @@ def _annotate_drawn_boxes(text: str, number: int, page: pdfium.PdfPage, chars: _
 
     Squares drawn as vector paths are checkboxes: ink inside (judged on a rendering) means ticked.
     Any other graphic just left of a line's first word (a drawn bullet, a box made of four strokes,
-    a tick in an image) is a mark whose meaning we cannot read: the line gets "[?]", so an option
-    behind it can never count as ticked.
+    a tick in an image), or a line opening with a symbol-font glyph (a Wingdings box read as a
+    letter), is a mark whose meaning we cannot read: the line gets "[?]", so an option behind it
+    can never count as ticked.
     """
     if page.get_rotation() % 360:
         return text  # positions would need turning; the items stay unmarked and so never count
-    if not any(True for _ in page.get_objects(filter=(pdfium_c.FPDF_PAGEOBJ_PATH, pdfium_c.FPDF_PAGEOBJ_IMAGE),
-                                              max_depth=3)):
-        return text
+    graphics = any(True for _ in page.get_objects(
+        filter=(pdfium_c.FPDF_PAGEOBJ_PATH, pdfium_c.FPDF_PAGEOBJ_IMAGE), max_depth=3))
     scale = 3.0
+    gray = None
+    if graphics:
+        gray = np.asarray(page.render(scale=scale, grayscale=True, may_draw_forms=False,
+                                      draw_annots=False).to_pil().convert("L"))
     crop_left, _, _, crop_top = page.get_cropbox()
-    gray = np.asarray(page.render(scale=scale, grayscale=True, may_draw_forms=False,
-                                  draw_annots=False).to_pil().convert("L"))
 
-    def pixels(rect):
+    def pixels(rect) -> np.ndarray:
         x0, y0, x1, y1 = rect
         return gray[max(0, int((crop_top - y1) * scale)):max(0, int((crop_top - y0) * scale)),
                     max(0, int((x0 - crop_left) * scale)):max(0, int((x1 - crop_left) * scale))]
 
-    boxes = _drawn_squares(page, widgets)
+    boxes = _drawn_squares(page, widgets) if graphics else []
     cursor = 0
-    marked_lines: set[int] = set()
+    marked_lines: set[int | None] = set()
     for rect in sorted(boxes, key=lambda r: (-r[3], r[0])):
         x0, y0, x1, y1 = rect
         dx, dy = (x1 - x0) * 0.25, (y1 - y0) * 0.25
         inner = pixels((x0 + dx, y0 + dy, x1 - dx, y1 - dy))
         ticked = inner.size > 0 and float((inner < 140).mean()) > _INK_THRESHOLD
-        stop = min((b[0] for b in boxes if b is not rect and b[0] > x1 and _same_line(b, rect)), default=None)
-        label = chars.label_right_of(rect, stop)
+        label, side = chars.box_label(rect, *_neighbour_stops(rect, [b for b in boxes if b is not rect]))
         if not label:
             continue  # a square with no words beside it is decoration, not an option
         marked_lines.add(chars.line_of(chars.first_right_of(rect)))
-        content.checkboxes.append(Checkbox(number, label, ticked, "drawn"))
-        text, cursor = _insert(text, label, (TICKED if ticked else UNTICKED) + " ", before=True, start=cursor)
+        content.checkboxes.append(Checkbox(number, label, ticked, "drawn", None, side))
+        text, cursor = _insert(text, label, _MARKS[side == "ambiguous", ticked], before=True, start=cursor)
 
     cursor = 0
     for start in chars.line_starts():
         if chars.line_of(start) in marked_lines or _beside_widget(chars.boxes[start], widgets):
             continue
-        left, bottom, _, top = chars.boxes[start]
-        height = max(4.0, top - bottom)
-        zone = (left - 2.5 * height - 6.0, bottom - 0.15 * height, left - 1.0, top + 0.15 * height)
-        if chars.any_in(zone) or not _has_mark(pixels(zone), scale):
-            continue
+        first = chars.chars[start]
+        mapped_mark = not (first.isalnum() or "\ue000" <= first <= "\uf8ff")  # "•", "☐": read as such
+        if mapped_mark or not _SYMBOL_FONT.search(chars.font_name(start)):
+            if gray is None:
+                continue
+            left, bottom, _, top = chars.boxes[start]
+            height = max(4.0, top - bottom)
+            zone = (left - 2.5 * height - 6.0, bottom - 0.15 * height, left - 1.0, top + 0.15 * height)
+            if chars.any_in(zone) or not _has_mark(pixels(zone), scale):
+                continue
         label = chars.line_text(start)[:60]
         if label:
             text, cursor = _insert(text, label, "[?] ", before=True, start=cursor)
     return text
+
+
+_SYMBOL_FONT = re.compile(r"wingding|webding|dingbat|symbol", re.I)
 
 
 def _beside_widget(box, widgets: list[_Widget]) -> bool:

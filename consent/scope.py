@@ -39,11 +39,18 @@ _PLATFORM_RES = {
 # Grant verbs, not the nouns: "This authorization expires" and "revoke this consent" grant nothing.
 GRANT_RE = re.compile(
     r"\bauthori[sz](?:e|es|ed|ing)\b|\bconsent(?:s|ed|ing)?\s+to\b|\b(?:I|we|hereby|also|fully)\s+consent\b"
-    r"|\bgive\s+(?:my\s+|our\s+)?consent\b|\bpermission\b|\bpermit(?:s|ted)?\b|\bgrant(?:s|ed|ing)?\b"
+    r"|\bgive\s+(?:my\s+|our\s+)?consent\b|\bgive\s+(?:\S+\s+){0,4}?permission\b|\bpermission\s+(?:is|was)\s+(?:hereby\s+)?given\b"
+    r"|\bpermit(?:s|ted)?\b|\bgrant(?:s|ed|ing)?\b"
     r"|\bagree(?:s|d)?\b|\ballow(?:s|ed)?\b|\bapprove(?:s|d)?\b"
     r"|\bautoriz(?:o|a|an|amos|ar|ado|ada)\b|\bconsiento\b|\bconsiente\b"
-    r"|\b(?:doy|otorgo|presto)\s+(?:mi|el)\s+(?:consentimiento|permiso|autorizaci[oó]n)\b|\bpermiso\b"
+    r"|\b(?:doy|otorgo|presto)\s+(?:mi|el)\s+(?:consentimiento|permiso|autorizaci[oó]n)\b"
     r"|\bpermit[oe]\b|\botorgo\b|\bconcedo\b|\bacepto\b|\bde\s+acuerdo\b", _F)
+# Who grants: the patient, in the first person or as "the undersigned / the patient" (Spanish
+# first-person verbs carry it themselves). "Patients who agree ..." or "we may ask your permission"
+# describe a grant somebody else might give.
+FIRST_PERSON_RE = re.compile(r"\bI\b|(?i:\bmy\b|\bme\b|\bthe\s+undersigned\b|\bthe\s+patient\b|\bhereby\b"
+                             r"|\bmi\b|\bmis\b|\byo\b|\bel\s+paciente\b|\bla\s+paciente\b|\bautorizo\b"
+                             r"|\bconsiento\b|\bdoy\b|\botorgo\b|\bpresto\b|\bpermito\b|\bconcedo\b|\bacepto\b)")
 NEGATION_RE = re.compile(
     r"\bnot\b|n't\b|\bno\b|\bnever\b|\bnor\b|\bneither\b|\bnone\b|\bcannot\b|\brefus\w*|\bdeclin\w*|\bwithh[oe]ld\w*"
     r"|\bprohibit\w*|\bforbid\w*|\bdeny\b|\bdenied\b|\bopt(?:s|ed)?[\s-]+out\b|\bwithout\b"
@@ -207,7 +214,10 @@ def _segment_page(number: int, text: str, source: str) -> list[Segment]:
             if st["bullet"] and buffer and re.search(r"[.!?;]$", buffer[-1]) and head[:1].isupper():
                 flush()  # a new paragraph after a bulleted list, not more of the last bullet
                 set_lead(None)
-        if head:
+        if head and options and not buffer and st["lead"] is not None and not head.endswith((":", "?")):
+            # "Website [x] Social media [ ]" under a lead-in: words before the first box are an option too
+            out.append(Segment(number, head, source, "plain", st["lead"], st["before"]))
+        elif head:
             buffer.append(head)
             if options or head.endswith((":", "?")) or re.search(r"_{3,}\s*$", head):
                 flush()
@@ -399,6 +409,11 @@ def _lead_blocks(seg: Segment) -> str | None:
     return None
 
 
+def _first_person_grant(text: str) -> bool:
+    grant = GRANT_RE.search(text)
+    return bool(grant) and bool(FIRST_PERSON_RE.search(text))
+
+
 def _classify(mention: Mention) -> str:
     """granted | denied | empty | unknown | no_grant | neutral, for one mention in its segment."""
     seg = mention.segment
@@ -412,13 +427,13 @@ def _classify(mention: Mention) -> str:
         return "denied"  # "I do NOT authorize use in: ☒ social media"
     left, right = _clause_span(seg.text, mention.start, mention.end)
     grants = [m.start() + left for m in GRANT_RE.finditer(seg.text[left:right])]
-    grant_before = any(g < mention.start for g in grants)
-    grant_after = any(g > mention.start for g in grants)
-    lead_grant = seg.is_option and seg.lead is not None and bool(GRANT_RE.search(seg.lead.text))
-    earlier_grant = seg.is_option and seg.before_lead is not None and bool(GRANT_RE.search(seg.before_lead.text))
+    grant_before = any(g < mention.start for g in grants) and bool(FIRST_PERSON_RE.search(seg.text[left:mention.start]))
+    grant_after = bool(grants) and not grant_before
+    lead_grant = seg.is_option and seg.lead is not None and _first_person_grant(seg.lead.text)
+    earlier_grant = seg.is_option and seg.before_lead is not None and _first_person_grant(seg.before_lead.text)
     media = any(_MEDIA_USE.search(s.text) for s in [seg, *_lead_chain(seg)])
     if seg.is_option and seg.mark != "bullet":
-        if not (grants or lead_grant or earlier_grant):
+        if not (grants or any(GRANT_RE.search(lead.text) for lead in _lead_chain(seg))):
             return "no_grant"  # "How did you hear about us? ☒ Facebook"
         if seg.mark == "empty" or blocked == "empty":
             return "empty"
@@ -456,14 +471,26 @@ def _judge_social_media(segments: list[Segment], result: ScopeResult) -> None:
 
     if granted:
         conflict = sorted(set(platforms) & set(excluded))
-        if generic_denial:
-            result.reasons.append("one statement grants social media and another refuses it")
-        if conflict:
-            result.reasons.append(f"platforms both granted and excluded: {', '.join(conflict)}")
-        ocr_only = all(f.mention.segment.source == "ocr" for f in granted)
-        if ocr_only:
-            result.reasons.append("the grant was read by OCR: confirm it against the page image")
-        if generic_denial or conflict or ocr_only:
+        granting_leads = {id(f.mention.segment.lead) for f in granted}
+        left_empty = [f for f in findings if f.status == "empty" and f.mention.generic
+                      and id(f.mention.segment.lead) not in granting_leads]
+        unreadable = [f for f in findings if f.status == "unknown"]
+        by_ocr = [f for f in findings if f.mention.segment.source == "ocr" and f.status not in ("neutral", "no_grant")]
+        problems = [
+            (generic_denial, "one statement grants social media and another refuses it"),
+            (conflict, f"platforms both granted and excluded: {', '.join(conflict)}"),
+            (left_empty, "a social-media option elsewhere in the form is left empty"),
+            (unreadable, "another social-media statement or option could not be read with certainty"),
+            (by_ocr, "social-media wording was read by OCR: confirm it against the page image"),
+        ]
+        for found, reason in problems:
+            if found:
+                result.reasons.append(reason)
+        for f in left_empty:
+            _add(result, f.mention.segment, "option_not_ticked")
+        for f in unreadable:
+            _add(result, f.mention.segment, "needs_review")
+        if any(found for found, _ in problems):
             result.social_media = "unclear"
         else:
             result.social_media = "covered"
@@ -501,7 +528,8 @@ def _judge_social_media(segments: list[Segment], result: ScopeResult) -> None:
 
 
 def _is_answer(seg: Segment) -> bool:
-    return seg.is_option and bool(re.match(r"^(?:yes|s[ií]|no)\b", seg.text, _F))
+    """A Yes / No option ("☒ Yes", "☐ No, thank you"), not a sentence that happens to start with "No"."""
+    return seg.is_option and bool(re.match(r"^(?:yes|s[ií]|no)\b", seg.text, _F)) and len(seg.text.split()) <= 4
 
 
 def _yes_no_findings(segments: list[Segment]) -> list[_Finding]:

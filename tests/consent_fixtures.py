@@ -74,6 +74,28 @@ def drawn_boxes_pdf(lead: str, options: list[tuple[str, bool]], after: str = "")
     return bytes(pdf.output())
 
 
+def boxes_after_labels_pdf(lead: str, options: list[tuple[str, bool]], gap: float = 4.0,
+                          spacing: float = 30.0) -> bytes:
+    """One line of options printed "Label [box]": the box follows its label by `gap` points and
+    the next label starts `spacing` points after the box."""
+    pdf = _new_pdf()
+    pdf.add_page()
+    pdf.multi_cell(0, 15, lead, new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+    y, x = pdf.get_y() + 6, 60.0
+    pdf.c_margin = 0  # the gaps are exactly as asked
+    for label, ticked in options:
+        pdf.set_xy(x, y)
+        width = pdf.get_string_width(label)
+        pdf.cell(width, 14, label)
+        box = x + width + gap
+        pdf.rect(box, y + 2, 10, 10)
+        if ticked:
+            pdf.line(box + 1.5, y + 3.5, box + 8.5, y + 10.5)
+            pdf.line(box + 1.5, y + 10.5, box + 8.5, y + 3.5)
+        x = box + 10 + spacing
+    return bytes(pdf.output())
+
+
 def bullets_drawn_pdf(lead: str, items: list[str]) -> bytes:
     """Items whose bullets are drawn dots (vector paths), not text characters."""
     pdf = _new_pdf()
@@ -113,6 +135,15 @@ def scan_pdf(text: str, *, rotate: int = 0, dpi: int = 200) -> bytes:
     image.save(buffer, format="PNG")
     scan.image(buffer, x=0, y=0, w=scan.w, h=scan.h)
     return bytes(scan.output())
+
+
+def merge(*pdfs: bytes) -> bytes:
+    writer = PdfWriter()
+    for pdf in pdfs:
+        writer.append(PdfReader(io.BytesIO(pdf)))
+    out = io.BytesIO()
+    writer.write(out)
+    return out.getvalue()
 
 
 def encrypt(pdf: bytes, user_password: str) -> bytes:

@@ -8,7 +8,7 @@ from consent.check import check_pdf
 from consent.forms import fill_form
 from consent.ocr import MAX_PIXELS, render_scale
 from consent.pdf import PdfError, read_pdf
-from consent_fixtures import acroform_pdf, encrypt, scan_pdf, text_pdf, write
+from consent_fixtures import acroform_pdf, encrypt, merge, scan_pdf, text_pdf, write
 
 GRANT = "I authorize the clinic to post my photographs on Instagram."
 
@@ -63,6 +63,14 @@ def test_a_scan_lying_on_its_side_is_turned_upright_before_ocr(tmp_path):
         "Photo consent form\n" + GRANT + "\nThis page was scanned lying on its side.", rotate=90)))
     assert result["text_source"] == "ocr"
     assert any("Instagram" in e["text"] for e in result["evidence"])
+
+
+def test_a_text_grant_beside_a_scanned_page_about_social_media_waits_for_a_person(tmp_path):
+    # The scan may say "I do not authorize ..." and OCR may have lost the "not".
+    data = merge(text_pdf(GRANT), scan_pdf("Photo consent form\nI authorize posting my photographs on social media."))
+    result = check_pdf(write(tmp_path, "mixed.pdf", data))
+    assert result["text_source"] == "mixed"
+    assert result["social_media"] == "unclear"
 
 
 def test_scans_are_rendered_at_about_300_dpi_but_never_beyond_the_pixel_cap():

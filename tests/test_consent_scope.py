@@ -8,7 +8,7 @@ import pytest
 
 from consent.check import check_pdf
 from consent.dates import find_dates
-from consent_fixtures import bullets_drawn_pdf, drawn_boxes_pdf, text_pdf, write
+from consent_fixtures import boxes_after_labels_pdf, bullets_drawn_pdf, drawn_boxes_pdf, text_pdf, write
 
 
 def judge(tmp_path, *pages: str) -> dict:
@@ -76,6 +76,12 @@ def test_a_grant_contradicted_elsewhere_is_unclear(tmp_path):
                              "I do not consent to any use of my photographs on social media.")
     assert result["social_media"] == "unclear"
     assert quotes(result, "grant") and quotes(result, "denial")
+
+
+def test_a_grant_beside_a_social_media_box_left_empty_is_unclear(tmp_path):
+    result = judge(tmp_path, "I authorize the clinic to post my photographs on social media.\n\n"
+                             "I give permission to use my photographs in:\n☐ Social media\n☒ Brochures")
+    assert result["social_media"] == "unclear"
 
 
 def test_website_and_brochures_only_are_not_covered(tmp_path):
@@ -162,6 +168,26 @@ def test_boxes_drawn_on_the_page_count_only_when_ticked(tmp_path):
     assert ticked["checkboxes"][1]["label"] == "Social media (Instagram)"
 
 
+def test_a_box_printed_after_its_label_is_tied_to_that_label(tmp_path):
+    lead = "I give permission to use my photographs in the following:"
+    website = check_pdf(write(tmp_path, "w.pdf", boxes_after_labels_pdf(
+        lead, [("Website", True), ("Social media", False)])))
+    social = check_pdf(write(tmp_path, "s.pdf", boxes_after_labels_pdf(
+        lead, [("Website", False), ("Social media", True)])))
+    assert website["social_media"] == "not_covered"
+    assert social["social_media"] == "covered"
+    assert [(c["label"], c["ticked"]) for c in website["checkboxes"]] == [("Website", True), ("Social media", False)]
+
+
+def test_a_tick_as_close_to_two_labels_is_given_to_neither(tmp_path):
+    # "Website [x] Social media [ ] Print [ ]" evenly spaced: is the tick Website's or Social media's?
+    result = check_pdf(write(tmp_path, "a.pdf", boxes_after_labels_pdf(
+        "I give permission to use my photographs in the following:",
+        [("Website", True), ("Social media", False), ("Print", False)], gap=8.0, spacing=8.0)))
+    assert result["social_media"] == "unclear"
+    assert result["checkboxes"][0]["label_side"] == "ambiguous"
+
+
 def test_options_behind_a_printed_mark_the_checker_cannot_read_are_unclear(tmp_path):
     # A drawn bullet could as well be an empty box: never "covered" on that.
     result = check_pdf(write(tmp_path, "c.pdf", bullets_drawn_pdf(
@@ -183,6 +209,16 @@ def test_yes_and_no_boxes_decide_a_question(tmp_path):
     assert no["social_media"] == "not_covered"
     assert yes["social_media"] == "covered"
     assert neither["social_media"] == "not_covered"
+
+
+@pytest.mark.parametrize("sentence", [
+    "Patients who agree to have their photographs on Instagram sign a separate form.",
+    "We may ask for your permission to post photographs on Instagram in the future.",
+    "Staff must obtain written consent before posting patient photographs on social media.",
+])
+def test_a_grant_someone_else_might_give_is_not_covered(tmp_path, sentence):
+    result = judge(tmp_path, sentence)
+    assert result["social_media"] != "covered"
 
 
 def test_a_question_alone_grants_nothing(tmp_path):
