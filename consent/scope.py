@@ -75,6 +75,13 @@ _PASSIVE_USE = re.compile(
     r"|utilizad|difundid|mostrad)\w*", _F)
 _MEDIA_USE = re.compile(r"\bphoto\w*|\bimage\w*|\bpicture\w*|\bvideo\w*|\blikeness\b|\brecording\w*|\bfootage\b"
                         r"|\bfotograf\w*|\bfoto\w*|\bimagen\w*|\bim[aá]genes\b|\bv[ií]deos?\b|\bgrabaci\w*", _F)
+# The act granted must be publishing: "authorize ... to take photographs, and I follow the clinic on
+# Instagram" grants nothing on Instagram.
+_USE_VERB = re.compile(
+    r"\bpost\w*|\bpublish\w*|\bpublication\w*|\bshar(?:e|es|ed|ing)\b|\bus(?:e|es|ed|ing)\b|\bdisplay\w*"
+    r"|\bupload\w*|\bfeatur\w*|\bappear\w*|\bshow\w*|\bdistribut\w*|\bbroadcast\w*|\bdisclos\w*|\bplac\w*"
+    r"|\bpublic\w*|\bpubliqu\w*|\bcompart\w*|\bus[oa]r?\b|\butiliz\w*|\bdifund\w*|\bdifusi[oó]n\b|\bmostr\w*|\bsub(?:ir|an)\b"
+    r"|\bdivulg\w*|\bempleo\b|\bemplear\b", _F)
 _FACE = re.compile(r"\bfaces?\b|\bfacial\b|\beyes\b|\brostro\b|\bcara\b|\bidentifiable\b|\bidentificable\b", _F)
 _VAGUE = re.compile(r"\binternet\b|\bonline\b|\bon-line\b|\bweb-based\b|\belectronic\w*\b|\bdigital\s+media\b"
                     r"|\bany\s+(?:and\s+all\s+)?(?:form\s+of\s+)?media\b|\ball\s+media\b|\ben\s+l[ií]nea\b"
@@ -427,11 +434,14 @@ def _classify(mention: Mention) -> str:
         return "denied"  # "I do NOT authorize use in: ☒ social media"
     left, right = _clause_span(seg.text, mention.start, mention.end)
     grants = [m.start() + left for m in GRANT_RE.finditer(seg.text[left:right])]
-    grant_before = any(g < mention.start for g in grants) and bool(FIRST_PERSON_RE.search(seg.text[left:mention.start]))
+    first_grant = min((g for g in grants if g < mention.start), default=None)
+    grant_before = (first_grant is not None and bool(FIRST_PERSON_RE.search(seg.text[left:mention.start]))
+                    and bool(_USE_VERB.search(seg.text[first_grant:mention.end + 40])))
     grant_after = bool(grants) and not grant_before
     lead_grant = seg.is_option and seg.lead is not None and _first_person_grant(seg.lead.text)
     earlier_grant = seg.is_option and seg.before_lead is not None and _first_person_grant(seg.before_lead.text)
     media = any(_MEDIA_USE.search(s.text) for s in [seg, *_lead_chain(seg)])
+    use = any(_USE_VERB.search(s.text) for s in [seg, *_lead_chain(seg)])
     if seg.is_option and seg.mark != "bullet":
         if not (grants or any(GRANT_RE.search(lead.text) for lead in _lead_chain(seg))):
             return "no_grant"  # "How did you hear about us? ☒ Facebook"
@@ -439,10 +449,10 @@ def _classify(mention: Mention) -> str:
             return "empty"
         if seg.mark in ("unknown", "plain") or blocked == "unknown":
             return "unknown"
-        if not (grants or lead_grant) or not media:
+        if not (grants or lead_grant) or not media or not use:
             return "unknown"  # ticked, but the grant behind it is not in plain sight
         return "granted"
-    if grant_before or (seg.mark == "bullet" and lead_grant):
+    if grant_before or (seg.mark == "bullet" and lead_grant and use):
         return "granted" if media else "unknown"
     if grant_after or (seg.mark == "bullet" and earlier_grant):
         return "unknown"  # "Social Media Consent: I authorize ..." may be a title run into a sentence

@@ -327,3 +327,47 @@ def test_spanish_de_identified_only(tmp_path):
     result = judge(tmp_path, "Autorizo la publicación de mis fotos en redes sociales sin mostrar mi rostro.")
     assert result["social_media"] == "covered"
     assert result["identifiable"] == "deidentified_only"
+
+
+# ------------------------------------------------------------------- zero false "covered" battery
+
+NEVER_COVERED = [
+    "I authorize the clinic to take photographs for my chart, and I follow the clinic on Instagram.",
+    "The clinic will not post your photographs on social media without your written consent.",
+    "I agree not to post photos of other patients on social media.",
+    "I authorize photographs for my record.\nSocial media: No",
+    "I understand the clinic may post photographs on social media only with a separate signed authorization.",
+    "I authorize the use of my photographs for teaching. Social media use requires a separate form.",
+    "Please tick the uses you DO NOT consent to:\n☒ Social media\n☐ Brochures",
+    "Optional uses (not required for treatment):\n☒ Social media\n☐ Website",
+    "I consent to treatment. I authorize release of photographs to my insurer. The clinic's Instagram is @clinic.",
+    "I authorize the clinic to use my photographs internally; social media posting is prohibited.",
+    "I hereby release the clinic from liability for photographs posted on social media by other patients.",
+    "I authorize posting on social media: ☐ Yes ☒ No",
+    "I consent to the use of my photographs on social media:\n☐ Yes\n☒ No",
+    "I authorise the clinic to keep my photographs. I do not wish them to be posted online, including social media.",
+    "I agree that photographs may be used for education, excluding social media.",
+    "Autorizo la toma de fotografías para mi historia clínica. No se publicarán en redes sociales.",
+    "Autorizo el uso de mis fotografías en la página web, pero no en redes sociales.",
+    "If I tick this box, I authorize posting on social media. ☐",
+]
+
+
+@pytest.mark.parametrize("text", NEVER_COVERED)
+def test_wording_that_does_not_grant_social_media_is_never_covered(tmp_path, text):
+    assert judge(tmp_path, text)["social_media"] != "covered"
+
+
+@pytest.mark.parametrize("text, platforms", [
+    ("I give permission for my photographs to be posted on the clinic's Instagram account.", ["instagram"]),
+    ("I hereby grant the clinic permission to use my images on social media.", []),
+    ("By signing, I consent to the publication of my photographs on Facebook and Instagram.",
+     ["instagram", "facebook"]),
+    ("The undersigned authorizes the clinic to share before-and-after photos on social media.", []),
+    ("Doy mi consentimiento para que la clínica publique mis fotos en redes sociales.", []),
+    ("I allow the clinic to upload videos of my procedure to TikTok.", ["tiktok"]),
+])
+def test_explicit_grants_in_other_words_are_covered(tmp_path, text, platforms):
+    result = judge(tmp_path, text)
+    assert result["social_media"] == "covered"
+    assert result["platforms"] == platforms
