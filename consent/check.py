@@ -9,7 +9,8 @@ import re
 from pathlib import Path
 
 from consent.pdf import PdfContent, PdfError, read_pdf
-from consent.scope import ScopeResult, judge, signature_lines
+from consent.scope import ScopeResult, judge
+from consent.signature_lines import signature_lines
 from consent.signatures import integrity_verdict
 
 _SIGNATURE_NAME = re.compile(r"signature|signed|firma", re.I)

@@ -29,7 +29,8 @@ _PATTERNS = [
     re.compile(r"\b(?P<year>\d{4})[-/.](?P<a>\d{1,2})[-/.](?P<b>\d{1,2})\b"),  # 2027-06-30
     re.compile(r"\b(?P<a>\d{1,2})[-/.](?P<b>\d{1,2})[-/.](?P<year>\d{4}|\d{2})\b"),  # 06/30/2027, 30.06.27
     re.compile(rf"\b{_MONTH}\s+{_DAY},?\s+{_YEAR}\b", re.I),  # June 30, 2027
-    re.compile(rf"\b{_DAY}\s+(?:of\s+|de\s+)?{_MONTH},?\s+(?:de(?:l)?\s+)?{_YEAR}\b", re.I),  # 30 June 2027, 30 de junio de 2027
+    # 30 June 2027, 30 de junio de 2027
+    re.compile(rf"\b{_DAY}\s+(?:of\s+|de\s+)?{_MONTH},?\s+(?:de(?:l)?\s+)?{_YEAR}\b", re.I),
     re.compile(rf"\b{_MONTH},?\s+(?:de(?:l)?\s+)?{_YEAR}\b", re.I),  # June 2027, junio de 2027
 ]
 

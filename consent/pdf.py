@@ -439,7 +439,8 @@ def _insert(text: str, label: str, insertion: str, *, before: bool, start: int) 
     return text[:at] + insertion + text[at:], at + len(insertion)
 
 
-_FOLD = str.maketrans({"’": "'", "‘": "'", "“": '"', "”": '"', "–": "-", "—": "-", "\u2010": "-", "\u2011": "-"})
+_FOLD = str.maketrans({"’": "'", "‘": "'", "“": '"', "”": '"',
+                       "–": "-", "—": "-", "\u2010": "-", "\u2011": "-"})
 
 
 def _folded(text: str) -> tuple[str, list[int]]:

@@ -114,7 +114,8 @@ def _broken(emb, kind: str, exc: Exception) -> SignatureCheck:
 
 def _empty_encapsulated_content(emb) -> bool:
     eci = emb.signed_data["encap_content_info"]
-    return eci["content_type"].native == "data" and eci["content"] is not core.VOID and not bytes(eci["content"].native or b"")
+    content = eci["content"]
+    return eci["content_type"].native == "data" and content is not core.VOID and not bytes(content.native or b"")
 
 
 def _coverage_name(level) -> str | None:
