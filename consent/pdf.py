@@ -34,8 +34,11 @@ logging.getLogger("pypdf").setLevel(logging.ERROR)
 TICKED, UNTICKED = "☒", "☐"
 _BOX_MIN, _BOX_MAX = 5.0, 20.0  # side, in points, of a drawn square that may be a checkbox
 _INK_THRESHOLD = 0.06  # share of dark pixels inside a drawn box that means "ticked"
-_MIN_TEXT_CHARS = 20  # fewer letters/digits than this on a page with a large image: read it by OCR
+# A page mostly covered by images, with little text (a scan, perhaps under a typed header), is read
+# by OCR as well: its wording must not go unseen.
+_OCR_BELOW_CHARS = 200  # letters and digits in the text layer
 _IMAGE_AREA_SHARE = 0.4
+MAX_PAGES = 100  # a consent form; anything longer is refused rather than half-read
 
 
 class PdfError(Exception):
@@ -110,6 +113,9 @@ def read_pdf(path: str | Path, *, trust_roots: list | None = None, use_ocr: bool
     try:
         if len(doc) == 0 or len(reader.pages) == 0:
             raise PdfError(f"{path.name}: the PDF has no pages")
+        if len(reader.pages) > MAX_PAGES:
+            raise PdfError(f"{path.name}: {len(reader.pages)} pages is too long for a consent form "
+                           f"(at most {MAX_PAGES}); a person must review it")
         content.signature_fields = _signature_fields(reader)
         for index in range(len(reader.pages)):
             content.pages.append(_read_page(reader, doc, index, content, use_ocr))
@@ -176,7 +182,7 @@ def _read_page(reader: PdfReader, doc: pdfium.PdfDocument, index: int, content: 
         widgets = _widgets(reader.pages[index])
         text = _annotate_widgets(text, number, widgets, chars, content)
         text = _annotate_drawn_boxes(text, number, page, chars, widgets, content)
-        if sum(ch.isalnum() for ch in text) >= _MIN_TEXT_CHARS or image_share < _IMAGE_AREA_SHARE:
+        if image_share < _IMAGE_AREA_SHARE or sum(ch.isalnum() for ch in text) >= _OCR_BELOW_CHARS:
             source = "text" if text.strip() else "none"
             return Page(number, text, source, has_images=image_share > 0)
         if not use_ocr:

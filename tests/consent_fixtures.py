@@ -114,8 +114,9 @@ def acroform_pdf(title: str, blocks: list[dict]) -> bytes:
     return render_form({"title": title, "block": blocks})
 
 
-def scan_pdf(text: str, *, rotate: int = 0, dpi: int = 200) -> bytes:
-    """An image-only PDF: a text page rendered to pixels (optionally turned), with no text layer."""
+def scan_pdf(text: str, *, rotate: int = 0, dpi: int = 200, header: str = "") -> bytes:
+    """An image-only PDF: a text page rendered to pixels (optionally turned), with no text layer
+    except an optional typed header (as a scanning app may stamp)."""
     pdf = _new_pdf()
     pdf.add_page()
     pdf.set_font("DejaVu", size=16)
@@ -134,6 +135,11 @@ def scan_pdf(text: str, *, rotate: int = 0, dpi: int = 200) -> bytes:
     buffer = io.BytesIO()
     image.save(buffer, format="PNG")
     scan.image(buffer, x=0, y=0, w=scan.w, h=scan.h)
+    if header:
+        scan.add_font("DejaVu", "", str(FONT))
+        scan.set_font("DejaVu", size=7)
+        scan.set_xy(4, 2)
+        scan.cell(0, 8, header)
     return bytes(scan.output())
 
 

@@ -65,6 +65,15 @@ def test_a_scan_lying_on_its_side_is_turned_upright_before_ocr(tmp_path):
     assert any("Instagram" in e["text"] for e in result["evidence"])
 
 
+def test_a_scan_under_a_typed_header_is_still_read_by_ocr(tmp_path):
+    data = scan_pdf("Photo consent form\nI do not authorize posting my photographs on Instagram.",
+                    header="Scanned 2025-03-01 page 1 of 1")
+    result = check_pdf(write(tmp_path, "stamped.pdf", data))
+    assert result["text_source"] == "ocr"
+    assert result["social_media"] != "covered"
+    assert any("Instagram" in e["text"] for e in result["evidence"])
+
+
 def test_a_text_grant_beside_a_scanned_page_about_social_media_waits_for_a_person(tmp_path):
     # The scan may say "I do not authorize ..." and OCR may have lost the "not".
     data = merge(text_pdf(GRANT), scan_pdf("Photo consent form\nI authorize posting my photographs on social media."))
@@ -114,3 +123,9 @@ def test_a_missing_file_is_an_error_not_an_exception(tmp_path):
 def test_read_pdf_raises_its_own_error_type(tmp_path):
     with pytest.raises(PdfError, match="not a PDF"):
         read_pdf(write(tmp_path, "x.pdf", b"GIF89a"))
+
+
+def test_a_pdf_far_longer_than_a_consent_form_is_refused_not_half_read(tmp_path):
+    result = check_pdf(write(tmp_path, "book.pdf", text_pdf(*(["A page."] * 101))))
+    assert "101 pages is too long for a consent form" in result["error"]
+    assert result["social_media"] == "unclear"
