@@ -108,6 +108,11 @@ def _fill(result: dict, content: PdfContent, scope: ScopeResult, pages: list) ->
     )
     if content.text_source == "none":
         result["reasons"] = result["reasons"] + ["no text could be read, not even by OCR"]
+    unread = [p.number for p in content.pages if p.source == "none" and p.has_images]
+    if unread:  # a scanned page left unread (OCR off) may say anything: never "covered" around it
+        result["reasons"] = result["reasons"] + [f"scanned page(s) {', '.join(map(str, unread))} not read"]
+        if result["social_media"] == "covered":
+            result["social_media"] = "unclear"
 
 
 def _signed(content: PdfContent, pages: list) -> tuple[bool | None, bool | None]:

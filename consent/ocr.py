@@ -26,6 +26,10 @@ os.environ.setdefault("OMP_THREAD_LIMIT", "1")
 _SKEW_LIMIT = 10.0  # degrees searched either way
 
 
+class OcrUnavailable(RuntimeError):
+    """Tesseract (or one of its language files) is missing or failed on this page."""
+
+
 @dataclass
 class OcrPage:
     text: str
@@ -47,7 +51,12 @@ def render_scale(width_pt: float, height_pt: float, dpi: int = OCR_DPI, max_pixe
 def ocr_pdf_page(page: pdfium.PdfPage, languages: str = LANGUAGES) -> OcrPage:
     width, height = page.get_size()
     bitmap = page.render(scale=render_scale(width, height), grayscale=True, may_draw_forms=False)
-    return ocr_image(bitmap.to_pil().convert("L"), languages)
+    try:
+        return ocr_image(bitmap.to_pil().convert("L"), languages)
+    except pytesseract.TesseractNotFoundError as exc:
+        raise OcrUnavailable("Tesseract OCR is not installed") from exc
+    except pytesseract.TesseractError as exc:
+        raise OcrUnavailable(f"Tesseract failed: {str(exc).strip()[:200]}") from exc
 
 
 def ocr_image(image: Image.Image, languages: str = LANGUAGES) -> OcrPage:

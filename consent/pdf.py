@@ -187,7 +187,10 @@ def _read_page(reader: PdfReader, doc: pdfium.PdfDocument, index: int, content: 
             return Page(number, text, source, has_images=image_share > 0)
         if not use_ocr:
             return Page(number, text, "none", has_images=True)
-        result = ocr.ocr_pdf_page(page)
+        try:
+            result = ocr.ocr_pdf_page(page)
+        except ocr.OcrUnavailable as exc:
+            raise PdfError(f"{content.path.name}: page {number} is a scan and cannot be read ({exc})") from exc
         # Tesseract often reads a capital I standing alone as "|"
         read = re.sub(r"(?<!\S)\|(?=\s)", "I", normalise_text(result.text))
         combined = (text + "\n" + read).strip()

@@ -129,3 +129,19 @@ def test_a_pdf_far_longer_than_a_consent_form_is_refused_not_half_read(tmp_path)
     result = check_pdf(write(tmp_path, "book.pdf", text_pdf(*(["A page."] * 101))))
     assert "101 pages is too long for a consent form" in result["error"]
     assert result["social_media"] == "unclear"
+
+
+def test_a_scanned_page_left_unread_keeps_the_document_from_being_covered(tmp_path):
+    path = write(tmp_path, "two.pdf", merge(text_pdf(GRANT), scan_pdf("I do not authorize social media.")))
+    result = check_pdf(path, use_ocr=False)
+    assert result["social_media"] == "unclear"
+    assert "scanned page(s) 2 not read" in result["reasons"]
+
+
+def test_without_tesseract_a_scan_is_a_clear_error(tmp_path, monkeypatch):
+    import pytesseract
+
+    monkeypatch.setattr(pytesseract.pytesseract, "tesseract_cmd", str(tmp_path / "no-tesseract-here"))
+    result = check_pdf(write(tmp_path, "scan.pdf", scan_pdf("Photo consent")))
+    assert result["error"] == "scan.pdf: page 1 is a scan and cannot be read (Tesseract OCR is not installed)"
+    assert result["social_media"] == "unclear"
