@@ -1,0 +1,292 @@
+"""Video de-identification figures: speed against a plain transcode and deface, memory, recall, file survey.
+
+    python benchmarks/video.py speed   [--seconds 20] [--no-deface]   # 720p and 1080p fps: Veil, floor, deface
+    python benchmarks/video.py memory  [--minutes 5]                  # Veil's peak memory on a 1080p clip
+    python benchmarks/video.py recall  [--set video.keyframe_every=12 ...]
+    python benchmarks/video.py survey                                  # every file of the shared video folders
+
+Run by hand on the 2-core workstation; the figures go into issue notes. The clips are synthesised at run
+time from ../shared/data/face-videos (looped, scaled to 720p or 1080p, renumbered at 30 fps) under
+benchmarks/out/ (git-ignored) and never committed. `recall` takes the image engine's full ensemble on every
+frame of each face video as the reference and reports the share of those faces Veil's video regions
+cover (a face counts as protected when at least 90 % of its box is inside the redacted regions).
+"""
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+import tomllib
+from fractions import Fraction
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+os.environ.setdefault("GLOG_minloglevel", "2")
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+import av  # noqa: E402
+import numpy as np  # noqa: E402
+
+from deid import video  # noqa: E402
+from deid.api import redact_file  # noqa: E402
+from deid.profile import load_profile  # noqa: E402
+from deid.redact import union_area_share  # noqa: E402
+
+DATA = ROOT.parent / "shared" / "data"
+FACE_VIDEOS = DATA / "face-videos"
+OUT = ROOT / "benchmarks" / "out"
+DEFACE = ROOT / "benchmarks" / ".peer-venv" / "bin" / "deface"
+SIZES = {"720p": (1280, 720), "1080p": (1920, 1080)}
+
+
+# ---------------------------------------------------------------- clips
+
+def synth_clip(size: tuple[int, int], seconds: float, path: Path) -> Path:
+    """The face videos back to back, looped to `seconds`, scaled to `size`, 30 fps, plain H.264."""
+    if path.exists():
+        return path
+    sources = sorted(FACE_VIDEOS.glob("*.mp4"))
+    if not sources:
+        raise SystemExit(f"no face videos under {FACE_VIDEOS}")
+    frames_needed = int(seconds * 30)
+    tmp = path.with_suffix(".part.mp4")
+    with av.open(str(tmp), "w") as out:
+        stream = out.add_stream("libx264", rate=30, options={"preset": "veryfast", "crf": "20"})
+        stream.width, stream.height, stream.pix_fmt = size[0], size[1], "yuv420p"
+        written = 0
+        while written < frames_needed:
+            for source in sources:
+                with av.open(str(source)) as src:
+                    for frame in src.decode(video=0):
+                        if written >= frames_needed:
+                            break
+                        scaled = frame.reformat(width=size[0], height=size[1], format="yuv420p",
+                                                interpolation="BICUBIC")
+                        scaled.pts, scaled.time_base = written, Fraction(1, 30)
+                        out.mux(stream.encode(scaled))
+                        written += 1
+        out.mux(stream.encode(None))
+    tmp.rename(path)
+    return path
+
+
+def frame_count(path: Path) -> int:
+    with av.open(str(path)) as c:
+        return sum(1 for _ in c.demux(c.streams.video[0]) if _.size)
+
+
+# ---------------------------------------------------------------- speed
+
+def floor_fps(path: Path, settings: video.Settings) -> float:
+    """Plain PyAV decode + encode with Veil's encoder settings: no detection, no redaction."""
+    out_path = OUT / "floor.mp4"
+    start, frames = time.perf_counter(), 0
+    with av.open(str(path)) as src, av.open(str(out_path), "w", format="mp4",
+                                            options={"movflags": "+faststart", "fflags": "+bitexact"}) as out:
+        source = src.streams.video[0]
+        source.thread_type = "AUTO"
+        stream = out.add_stream("libx264", rate=source.average_rate,
+                                options={"preset": settings.preset, "crf": str(settings.crf)})
+        stream.width, stream.height, stream.pix_fmt = source.width, source.height, "yuv420p"
+        stream.time_base = stream.codec_context.time_base = source.time_base
+        for frame in src.decode(source):
+            frame.pict_type = av.video.frame.PictureType.NONE
+            out.mux(stream.encode(frame))
+            frames += 1
+        out.mux(stream.encode(None))
+    out_path.unlink()
+    return frames / (time.perf_counter() - start)
+
+
+def veil_fps(path: Path, profile) -> tuple[float, float, dict]:
+    """End to end (decode, detect, track, redact, encode, verify), and the pass without verification."""
+    with tempfile.TemporaryDirectory() as out:
+        start = time.perf_counter()
+        report = redact_file(path, out, profile)
+        total = time.perf_counter() - start
+    if report["error"]:
+        print(f"  Veil error: {report['error']}")
+    frames = report.get("frames") or 1
+    return frames / total, total, report
+
+
+def deface_fps(path: Path, frames: int) -> float | None:
+    if not DEFACE.exists():
+        print("  deface not installed at benchmarks/.peer-venv; skipped")
+        return None
+    out_path = OUT / "deface-out.mp4"
+    start = time.perf_counter()
+    done = subprocess.run([str(DEFACE), str(path), "-o", str(out_path)], capture_output=True, text=True)
+    elapsed = time.perf_counter() - start
+    out_path.unlink(missing_ok=True)
+    if done.returncode != 0:
+        print(f"  deface failed: {done.stderr[-300:]}")
+        return None
+    return frames / elapsed
+
+
+def run_speed(args) -> None:
+    profile = load_profile(args.profile)
+    settings = video.Settings.of(profile)
+    redact_file(synth_clip((320, 180), 1, OUT / "warmup.mp4"), tempfile.mkdtemp(), profile)  # load models
+    print(f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f}; encoder libx264 {settings.preset} "
+          f"crf {settings.crf}; profile {profile.id}")
+    print(f"{'clip':8} {'frames':>6} {'Veil fps':>9} {'floor fps':>10} {'deface fps':>11} {'Veil/deface':>12}")
+    for name, size in SIZES.items():
+        clip = synth_clip(size, args.seconds, OUT / f"clip-{name}-{args.seconds:g}s.mp4")
+        frames = frame_count(clip)
+        floor = floor_fps(clip, settings)
+        veil, _, report = veil_fps(clip, profile)
+        peer = None if args.no_deface else deface_fps(clip, frames)
+        ratio = f"{veil / peer:.1f}x" if peer else "-"
+        print(f"{name:8} {frames:6d} {veil:9.1f} {floor:10.1f} {peer or float('nan'):11.1f} {ratio:>12}"
+              f"   ({report.get('frames_with_regions')} frames with regions; load {os.getloadavg()[0]:.1f})")
+
+
+# ---------------------------------------------------------------- memory
+
+def run_memory(args) -> None:
+    clip = synth_clip(SIZES["1080p"], args.minutes * 60, OUT / f"clip-1080p-{args.minutes:g}min.mp4")
+    code = ("import sys, tempfile; from deid.api import redact_file; "
+            "r = redact_file(sys.argv[1], tempfile.mkdtemp(), 'default'); "
+            "print(r['error'] or 'ok', r.get('frames'), r.get('frames_with_regions'))")
+    start = time.perf_counter()
+    done = subprocess.run([sys.executable, "-c", code, str(clip)], cwd=ROOT, capture_output=True, text=True)
+    elapsed = time.perf_counter() - start
+    peak_mb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+    print(f"1080p, {args.minutes:g} min: {done.stdout.strip()}; {elapsed:.0f} s; peak memory {peak_mb:.0f} MB "
+          f"(maximum resident set of the process)")
+
+
+# ---------------------------------------------------------------- recall
+
+def profile_with(overrides: list[str]):
+    """The default profile with `section.key=value` overrides, as a temporary TOML file."""
+    if not overrides:
+        return load_profile("default")
+    base = tomllib.loads((ROOT / "assets" / "profiles" / "default.toml").read_text())
+    for item in overrides:
+        key, _, value = item.partition("=")
+        section, _, name = key.partition(".")
+        base.setdefault(section, {})[name] = tomllib.loads(f"v = {value}")["v"]
+    lines = []
+    for section, values in base.items():
+        if isinstance(values, dict):
+            continue
+        lines.append(f"{section} = {json.dumps(values)}")
+    for section, values in base.items():
+        if isinstance(values, dict):
+            lines.append(f"[{section}]")
+            lines += [f"{k} = {json.dumps(v)}" for k, v in values.items()]
+    path = Path(tempfile.mkdtemp()) / "bench.toml"
+    path.write_text("\n".join(lines) + "\n")
+    return load_profile(str(path))
+
+
+def reference(source: Path, profile) -> list[list[list[float]]]:
+    """The full ensemble's face boxes on every frame of a video (cached per profile detector settings)."""
+    key = hashlib.sha256(json.dumps(profile.section("detector"), sort_keys=True).encode()).hexdigest()[:12]
+    cache = OUT / f"reference-{source.stem}-{key}.json"
+    if cache.exists():
+        return json.loads(cache.read_text())
+    full = video.ensemble(profile.section("detector"))
+    boxes = []
+    with av.open(str(source)) as c:
+        orient = None
+        for frame in c.decode(video=0):
+            orient = orient or video._orientation(frame)
+            rgb = video._to_frame(*video._upright_planes(frame, orient)).to_ndarray(format="rgb24")
+            boxes.append([list(d.box) for d in full(rgb)])
+    cache.write_text(json.dumps(boxes))
+    return boxes
+
+
+def run_recall(args) -> None:
+    profile = profile_with(args.set)
+    print(f"video settings: {video.Settings.of(profile)}")
+    grand = [0, 0]
+    for source in sorted(FACE_VIDEOS.glob("*.mp4")):
+        ref = reference(source, profile)
+        with tempfile.TemporaryDirectory() as out:
+            start = time.perf_counter()
+            report = redact_file(source, out, profile)
+            elapsed = time.perf_counter() - start
+        runs = video._RunIndex(report["regions"])
+        faces = protected = 0
+        misses = []
+        for index, boxes in enumerate(ref):
+            regions = runs.at(index)
+            for box in boxes:
+                target = [int(np.floor(box[0])), int(np.floor(box[1])), int(np.ceil(box[2])), int(np.ceil(box[3]))]
+                target = [max(0, target[0]), max(0, target[1]), target[2], target[3]]
+                faces += 1
+                if union_area_share(target, regions) >= 0.9:
+                    protected += 1
+                else:
+                    misses.append(index)
+        grand[0] += faces
+        grand[1] += protected
+        outcome = report["error"] or "ok"
+        print(f"{source.name}: {protected}/{faces} reference faces protected ({100 * protected / max(1, faces):.2f} %) "
+              f"over {len(ref)} frames; {report.get('frames_with_regions')} frames with regions; "
+              f"{elapsed:.1f} s; output: {outcome}")
+        if misses:
+            print(f"  frames with a miss: {sorted(set(misses))[:40]}")
+    print(f"all: {grand[1]}/{grand[0]} ({100 * grand[1] / max(1, grand[0]):.2f} %)")
+
+
+# ---------------------------------------------------------------- survey
+
+def ffprobe(path: Path) -> dict:
+    done = subprocess.run(["ffprobe", "-v", "error", "-show_format", "-show_streams", "-of", "json", str(path)],
+                          capture_output=True, text=True)
+    return json.loads(done.stdout or "{}")
+
+
+def run_survey(args) -> None:
+    files = sorted(p for folder in ("metadata-videos", "face-videos") for p in (DATA / folder).rglob("*")
+                   if p.is_file())
+    with tempfile.TemporaryDirectory() as out:
+        done = subprocess.run([sys.executable, "-m", "deid", "redact", *map(str, files), "--out", out, "--json"],
+                              cwd=ROOT, capture_output=True, text=True)
+        reports = json.loads(done.stdout)
+        for report in reports:
+            name = Path(report["input"]).relative_to(DATA)
+            if report["error"]:
+                print(f"ERROR  {name}: {report['error']}")
+                continue
+            probe = ffprobe(Path(report["output"]))
+            streams = probe.get("streams", [])
+            v = streams[0] if streams else {}
+            print(f"clean  {name}: {report['frames']} frames ({report['frames_with_regions']} with regions), "
+                  f"{v.get('width')}x{v.get('height')} {v.get('codec_name')} {v.get('pix_fmt')} "
+                  f"{v.get('avg_frame_rate')}, {len(streams)} stream(s), {len(report['removed'])} tags removed")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+    speed = sub.add_parser("speed")
+    speed.add_argument("--seconds", type=float, default=20)
+    speed.add_argument("--no-deface", action="store_true")
+    speed.add_argument("--profile", default="default")
+    memory = sub.add_parser("memory")
+    memory.add_argument("--minutes", type=float, default=5)
+    recall = sub.add_parser("recall")
+    recall.add_argument("--set", action="append", default=[], metavar="SECTION.KEY=VALUE")
+    sub.add_parser("survey")
+    args = parser.parse_args()
+    OUT.mkdir(parents=True, exist_ok=True)
+    {"speed": run_speed, "memory": run_memory, "recall": run_recall, "survey": run_survey}[args.command](args)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

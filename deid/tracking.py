@@ -1,0 +1,160 @@
+"""Carry faces across video frames so a face the detector misses in a frame is still covered.
+
+Pure logic, no I/O. Detections arrive frame by frame (in order); each joins the track of the same face or
+starts a new one. A track gives a box for any frame of its scene: observed frames as seen, frames between
+two observations by linear interpolation, and a few frames before the first and after the last
+observation by holding the nearest box, grown a little per frame for motion. Tracks never cross a scene
+cut. Because the video pipeline looks ahead, "before the first observation" covers frames already decoded
+but not yet written: a face found at a keyframe is also covered in the frames since the previous one.
+"""
+from __future__ import annotations
+
+import bisect
+from dataclasses import dataclass, field
+
+Box = tuple[float, float, float, float]
+
+
+def iou(a: Box, b: Box) -> float:
+    ix = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
+    iy = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
+    inter = ix * iy
+    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
+    return inter / union if union > 0 else 0.0
+
+
+def union_box(a: Box, b: Box) -> Box:
+    return (min(a[0], b[0]), min(a[1], b[1]), max(a[2], b[2]), max(a[3], b[3]))
+
+
+def grow(box: Box, share: float) -> Box:
+    """Grow a box by `share` of its size on every side."""
+    dx, dy = (box[2] - box[0]) * share, (box[3] - box[1]) * share
+    return (box[0] - dx, box[1] - dy, box[2] + dx, box[3] + dy)
+
+
+def same_face(track_box: Box, det: Box) -> float:
+    """How well a detection continues a track (0: not at all). Overlap, or centres closer than half a face."""
+    overlap = iou(track_box, det)
+    size = max(track_box[2] - track_box[0], track_box[3] - track_box[1], det[2] - det[0], det[3] - det[1])
+    dx = (track_box[0] + track_box[2] - det[0] - det[2]) / 2
+    dy = (track_box[1] + track_box[3] - det[1] - det[3]) / 2
+    near = max(0.0, 1.0 - (dx * dx + dy * dy) ** 0.5 / (0.5 * size)) if size > 0 else 0.0
+    return max(overlap, 0.5 * near)
+
+
+@dataclass
+class Track:
+    scene: int
+    frames: list[int] = field(default_factory=list)
+    boxes: list[Box] = field(default_factory=list)
+
+    @property
+    def first(self) -> int:
+        return self.frames[0]
+
+    @property
+    def last(self) -> int:
+        return self.frames[-1]
+
+    def observe(self, frame: int, box: Box) -> None:
+        if self.frames and self.frames[-1] == frame:
+            self.boxes[-1] = union_box(self.boxes[-1], box)  # two sources saw it in one frame: keep both
+        else:
+            self.frames.append(frame)
+            self.boxes.append(box)
+
+    def box_at(self, frame: int, hold: int, growth: float, max_growth: float) -> Box | None:
+        """The face's box at `frame` (None when the track says nothing about that frame)."""
+        if frame < self.first:
+            gap = self.first - frame
+            return grow(self.boxes[0], min(max_growth, growth * gap)) if gap <= hold else None
+        if frame > self.last:
+            gap = frame - self.last
+            return grow(self.boxes[-1], min(max_growth, growth * gap)) if gap <= hold else None
+        i = bisect.bisect_left(self.frames, frame)
+        if self.frames[i] == frame:
+            return self.boxes[i]
+        f0, f1 = self.frames[i - 1], self.frames[i]
+        b0, b1 = self.boxes[i - 1], self.boxes[i]
+        w = (frame - f0) / (f1 - f0)
+        mid = tuple(a + (b - a) * w for a, b in zip(b0, b1))
+        # the face may not move in a straight line between two sightings far apart: allow some slack
+        return grow(mid, min(max_growth, growth * min(frame - f0, f1 - frame)))
+
+    def forget_before(self, frame: int) -> None:
+        """Drop observations no longer needed to answer for `frame` and later (keep one before it)."""
+        i = bisect.bisect_left(self.frames, frame)
+        if i > 1:
+            del self.frames[:i - 1]
+            del self.boxes[:i - 1]
+
+
+class Tracker:
+    """Tracks of faces over a stream of frames, with scene cuts.
+
+    hold: frames a track still covers before its first and after its last observation (within its scene);
+    growth: share of the box added on every side per frame of holding or of distance from an observation;
+    min_match: least `same_face` score for a detection to continue a track.
+    """
+
+    def __init__(self, hold: int = 12, growth: float = 0.02, max_growth: float = 0.3, min_match: float = 0.1):
+        self.hold, self.growth, self.max_growth, self.min_match = hold, growth, max_growth, min_match
+        self.tracks: list[Track] = []
+        self.scene = 0
+        self.scene_start: dict[int, int] = {0: 0}
+        self.scene_end: dict[int, int] = {}
+
+    def cut(self, frame: int) -> None:
+        """A new scene starts at `frame`: no track of the old scene reaches into it, nor back out of it."""
+        self.scene_end[self.scene] = frame - 1
+        self.scene += 1
+        self.scene_start[self.scene] = frame
+
+    def observe(self, frame: int, boxes: list[Box]) -> None:
+        """Detections of one frame (frames in non-decreasing order), in pixels of the upright frame."""
+        live = [t for t in self.tracks if t.scene == self.scene and frame - t.last <= self.hold]
+        pairs = []
+        for ti, track in enumerate(live):
+            predicted = self._predict(track, frame)
+            for di, box in enumerate(boxes):
+                score = same_face(predicted, box)
+                if score >= self.min_match:
+                    pairs.append((score, ti, di))
+        taken_t, taken_d = set(), set()
+        for score, ti, di in sorted(pairs, reverse=True):
+            if ti in taken_t or di in taken_d:
+                continue
+            taken_t.add(ti)
+            taken_d.add(di)
+            live[ti].observe(frame, boxes[di])
+        for di, box in enumerate(boxes):
+            if di not in taken_d:
+                track = Track(self.scene)
+                track.observe(frame, box)
+                self.tracks.append(track)
+
+    def _predict(self, track: Track, frame: int) -> Box:
+        """Where the face should be now: its last box moved on at the speed of its last two sightings."""
+        if len(track.frames) < 2 or track.last == frame:
+            return track.boxes[-1]
+        (f0, b0), (f1, b1) = (track.frames[-2], track.boxes[-2]), (track.frames[-1], track.boxes[-1])
+        step = (frame - f1) / (f1 - f0)
+        return tuple(b + (b - a) * step for a, b in zip(b0, b1))
+
+    def boxes_at(self, frame: int) -> list[Box]:
+        """Every box to cover at `frame`."""
+        found = []
+        for track in self.tracks:
+            if not self.scene_start[track.scene] <= frame <= self.scene_end.get(track.scene, frame):
+                continue
+            box = track.box_at(frame, self.hold, self.growth, self.max_growth)
+            if box is not None:
+                found.append(box)
+        return found
+
+    def forget_before(self, frame: int) -> None:
+        """Release what cannot matter any more once every frame before `frame` is written."""
+        self.tracks = [t for t in self.tracks if t.last + self.hold >= frame]
+        for track in self.tracks:
+            track.forget_before(frame)

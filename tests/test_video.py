@@ -1,0 +1,234 @@
+"""Issue 5: videos come out upright, browser-playable, stripped, with every frame's face gone."""
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from fractions import Fraction
+from pathlib import Path
+
+import av
+import numpy as np
+import pytest
+
+from conftest import ROOT
+from deid import video
+from deid.api import redact_file
+from deid.detect import centerface
+from deid.metadata import is_clean
+from deid.profile import load_profile
+from video_fixtures import PLANTED_VIDEO, UPRIGHT_SIZE, face_position, face_sprite, phone_clip, plain_clip, \
+    upright_frames
+
+FRAMES, RATE = 30, 15
+BRAND_TAGS = {"major_brand", "minor_version", "compatible_brands"}
+# What the MP4 muxer itself writes for every track; none comes from the input.
+MUXER_STREAM_TAGS = {"language": "und", "handler_name": "VideoHandler", "vendor_id": "[0][0][0][0]"}
+
+
+def ffprobe(path: Path) -> dict:
+    done = subprocess.run(["ffprobe", "-v", "error", "-show_format", "-show_streams", "-show_frames",
+                           "-of", "json", str(path)], capture_output=True, text=True, check=True)
+    return json.loads(done.stdout)
+
+
+def decoded(path: Path) -> list[np.ndarray]:
+    with av.open(str(path)) as c:
+        return [f.to_ndarray(format="rgb24") for f in c.decode(video=0)]
+
+
+@pytest.fixture(scope="module")
+def phone(tmp_path_factory, grace_hopper) -> Path:
+    return phone_clip(tmp_path_factory.mktemp("phone") / "IMG_4711.MOV", grace_hopper, frames=FRAMES, rate=RATE)
+
+
+@pytest.fixture(scope="module")
+def redacted(phone, tmp_path_factory) -> tuple[dict, Path, list]:
+    out = tmp_path_factory.mktemp("out")
+    updates = []
+    report = redact_file(phone, out, "default", progress=lambda f, m: updates.append((f, m)))
+    assert report["error"] is None, report["error"]
+    return report, Path(report["output"]), updates
+
+
+def test_input_really_is_a_sideways_phone_clip_with_identifiers_and_sound(phone):
+    probe = ffprobe(phone)
+    kinds = [s["codec_type"] for s in probe["streams"]]
+    assert kinds == ["video", "audio"]
+    stored = probe["streams"][0]
+    assert (stored["width"], stored["height"]) == (UPRIGHT_SIZE[1], UPRIGHT_SIZE[0])
+    assert stored["side_data_list"][0]["rotation"] == 90
+    tags = probe["format"]["tags"]
+    assert tags["location"] == PLANTED_VIDEO["location"] and tags["make"] == PLANTED_VIDEO["make"]
+
+
+def test_output_is_upright_one_h264_yuv420p_stream_fast_start_without_audio(redacted):
+    report, output, _ = redacted
+    probe = ffprobe(output)
+    (stream,) = probe["streams"]
+    assert stream["codec_name"] == "h264" and stream["pix_fmt"] == "yuv420p"
+    assert (stream["width"], stream["height"]) == UPRIGHT_SIZE, "dimensions swapped: the picture stands upright"
+    assert "side_data_list" not in stream, "no display matrix left to rotate it again"
+    assert video.moov_before_mdat(output)
+    assert output.suffix == ".mp4" and len(output.stem) == 32 and "IMG" not in output.name
+
+
+def test_output_picture_matches_the_upright_original_away_from_the_face(redacted, grace_hopper):
+    _, output, _ = redacted
+    originals = list(upright_frames(grace_hopper, FRAMES))
+    for index, frame in enumerate(decoded(output)):
+        x, y = face_position(index, FRAMES)
+        keep = np.ones(frame.shape[:2], bool)
+        keep[max(0, y - 80):y + 280, max(0, x - 80):x + 230] = False   # the face and its padding
+        diff = np.abs(frame.astype(int) - originals[index].astype(int))[keep].mean()
+        assert diff < 8, f"frame {index} differs from the upright original by {diff:.1f} grey levels"
+
+
+def test_no_container_or_stream_tags_beyond_brand_fields(redacted, phone):
+    report, output, _ = redacted
+    probe = ffprobe(output)
+    assert set(probe["format"].get("tags", {})) <= BRAND_TAGS
+    for stream in probe["streams"]:
+        assert stream.get("tags", {}).items() <= MUXER_STREAM_TAGS.items()
+    clean, left = is_clean(output, video.VIDEO_ALLOWED)
+    assert clean, left
+    assert report["verified"]["metadata_clean"] is True
+    data = output.read_bytes()
+    for value in [*PLANTED_VIDEO.values(), "2021", "Lavf"]:
+        assert value.encode() not in data
+    removed = set(report["removed"])
+    assert {"UserData:Make", "UserData:Model", "UserData:GPSCoordinates", "QuickTime:CreateDate"} <= removed
+
+
+def test_same_frame_count_rate_and_timestamps(redacted, phone):
+    report, output, _ = redacted
+    source, result = ffprobe(phone), ffprobe(output)
+    assert report["frames"] == FRAMES
+    (stream,) = result["streams"]
+    assert int(stream["nb_frames"]) == FRAMES
+    assert stream["avg_frame_rate"] == stream["r_frame_rate"] == f"{RATE}/1"
+    times_in = [float(f["pts_time"]) for f in source["frames"] if f["media_type"] == "video"]
+    times_out = [float(f["pts_time"]) for f in result["frames"]]
+    assert times_out == pytest.approx(times_in, abs=1e-3)
+
+
+def test_the_face_is_gone_in_every_frame(redacted, phone, grace_hopper):
+    report, output, _ = redacted
+    sprite = face_sprite(grace_hopper)
+    originals = list(upright_frames(grace_hopper, FRAMES))
+    frames = decoded(output)
+    assert len(frames) == FRAMES
+    for index, (before, after) in enumerate(zip(originals, frames)):
+        assert centerface(before, 0.3), f"the detector sees the face in original frame {index}"
+        assert not centerface(after, 0.2), f"a face is still detectable in output frame {index}"
+        x, y = face_position(index, FRAMES)
+        eyes_to_mouth = (slice(y + 50, y + 150), slice(x + 35, x + 115))
+        change = np.abs(after[eyes_to_mouth].astype(int) - before[eyes_to_mouth].astype(int)).mean()
+        assert change > 20, f"frame {index}: the face area changed by only {change:.1f} grey levels"
+        assert np.abs(np.diff(after[eyes_to_mouth].astype(int), axis=1)).mean() < 4, "no detail left"
+    assert report["frames_with_regions"] == FRAMES
+    assert report["verified"]["faces_left"] == 0
+    assert sprite.shape[1] == 150
+
+
+def test_report_gives_regions_per_frame_as_runs(redacted):
+    report, _, _ = redacted
+    covered = set()
+    width, height = UPRIGHT_SIZE
+    for first, last, region in report["regions"]:
+        assert 0 <= first <= last < FRAMES
+        x0, y0, x1, y1 = region
+        assert all(isinstance(v, int) for v in region) and 0 <= x0 < x1 <= width and 0 <= y0 < y1 <= height
+        covered.update(range(first, last + 1))
+    assert covered == set(range(FRAMES))
+    json.dumps(report)
+
+
+def test_progress_reports_fractions_and_frames_per_second(redacted):
+    _, _, updates = redacted
+    fractions = [f for f, _ in updates]
+    assert fractions == sorted(fractions) and fractions[-1] == 1.0
+    assert any("fps" in message for _, message in updates[:-1])
+
+
+def test_variable_frame_rate_timestamps_survive(tmp_path, grace_hopper):
+    pts = [0, 40, 80, 200, 240, 400, 410, 420, 600, 700]          # milliseconds, irregular
+    clip = plain_clip(tmp_path / "vfr.mp4", upright_frames(grace_hopper, len(pts), size=(320, 240)),
+                      pts=pts, time_base=Fraction(1, 1000))
+    report = redact_file(clip, tmp_path / "out", "default")
+    assert report["error"] is None, report["error"]
+    times = [float(f["pts_time"]) for f in ffprobe(Path(report["output"]))["frames"]]
+    assert times == pytest.approx([p / 1000 for p in pts], abs=1e-3)
+
+
+def test_audio_is_kept_as_aac_only_when_the_profile_asks(phone, tmp_path):
+    text = (ROOT / "assets" / "profiles" / "default.toml").read_text()
+    keep = tmp_path / "keep-audio.toml"
+    keep.write_text(text.replace('audio = "drop"', 'audio = "keep"').replace('id = "default"', 'id = "keep-audio"'))
+    report = redact_file(phone, tmp_path / "out", load_profile(str(keep)))
+    assert report["error"] is None, report["error"]
+    probe = ffprobe(Path(report["output"]))
+    assert [(s["codec_type"], s["codec_name"]) for s in probe["streams"]] == [("video", "h264"), ("audio", "aac")]
+    assert set(probe["format"].get("tags", {})) <= BRAND_TAGS
+    assert is_clean(Path(report["output"]), video.VIDEO_ALLOWED)[0]
+
+
+def _only_partial_free(folder: Path) -> list[str]:
+    return sorted(p.name for p in folder.iterdir()) if folder.exists() else []
+
+
+def test_broken_inputs_give_clear_errors_and_leave_nothing(tmp_path, grace_hopper):
+    frames = list(upright_frames(grace_hopper, 10, size=(160, 120)))
+    whole = plain_clip(tmp_path / "whole.mp4", frames)                     # index (moov) at the end
+    cut_index = tmp_path / "cut_index.mp4"
+    cut_index.write_bytes(whole.read_bytes()[: whole.stat().st_size // 2])
+    report = redact_file(whole, tmp_path / "faststart", "default")
+    fast = Path(report["output"]).read_bytes()
+    cut_media = tmp_path / "cut_media.mp4"                                 # index first, media cut short
+    cut_media.write_bytes(fast[: len(fast) * 2 // 3])
+    empty = tmp_path / "empty.mp4"
+    empty.write_bytes(b"")
+    sound = tmp_path / "voice.m4a"
+    with av.open(str(sound), "w", format="mp4") as out:
+        stream = out.add_stream("aac", rate=48000)
+        for start in range(0, 48000, 1024):
+            frame = av.AudioFrame.from_ndarray(np.zeros((1, 1024), np.float32), format="fltp", layout="mono")
+            frame.sample_rate, frame.pts = 48000, start
+            out.mux(stream.encode(frame))
+        out.mux(stream.encode(None))
+    expected = {cut_index: "truncated", cut_media: "truncated", empty: "empty", sound: "no video stream"}
+    out = tmp_path / "out"
+    for path, reason in expected.items():
+        report = redact_file(path, out, "default")
+        assert report["output"] is None and reason in report["error"], (path.name, report["error"])
+        assert report["kind"] in ("video", "unknown")
+    assert _only_partial_free(out) == []
+
+
+def test_cancel_leaves_nothing_behind(phone, tmp_path):
+    calls = []
+
+    def cancel() -> bool:
+        calls.append(1)
+        return len(calls) > 12
+
+    out = tmp_path / "out"
+    report = redact_file(phone, out, "default", cancel=cancel)
+    assert report["output"] is None and "cancelled" in report["error"]
+    assert _only_partial_free(out) == []
+
+
+def test_identifiable_profile_keeps_faces_and_still_strips_tags(phone, tmp_path):
+    report = redact_file(phone, tmp_path / "out", "identifiable")
+    assert report["error"] is None, report["error"]
+    assert report["frames_with_regions"] == 0 and report["regions"] == []
+    assert report["verified"] == {"metadata_clean": True, "faces_left": None}
+    assert centerface(decoded(Path(report["output"]))[0], 0.3), "the face is kept"
+
+
+def test_cli_redacts_videos(phone, tmp_path):
+    done = subprocess.run([sys.executable, "-m", "deid", "redact", str(phone), "--out", str(tmp_path), "--json"],
+                          cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-500:]
+    (report,) = json.loads(done.stdout)
+    assert report["kind"] == "video" and report["frames"] == FRAMES and Path(report["output"]).is_file()
