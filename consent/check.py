@@ -1,6 +1,21 @@
 """`check_pdf`: one consent PDF in, the verdict object of `python -m consent check` out.
 
 Never raises for a bad PDF: an unreadable file gets `error` and `social_media: "unclear"`.
+
+Besides the keys DESIGN.md defines, the object carries:
+  reasons                     why the verdict is what it is, in words a reviewer can check
+  evidence[].about            grant, denial, option_not_ticked, needs_review, mention_without_grant,
+                              vague_channel, other_use, identifiable, deidentified_only, expiry,
+                              no_expiry, revocation, guardian
+  sha256, encrypted, pages    [{page, source, ocr_confidence}]
+  expires_ambiguous           a numeric date that reads two ways (the earlier was kept)
+  no_expiry_stated            the form says it never expires
+  revocation_clause           the form says how the consent can be revoked
+  guardian                    {mentioned: a parent/guardian/representative may sign, signed: bool|None}
+  signer_trusted              every digital signer chains to a given trust root (None without signatures)
+  signature_covers_whole_file the last signature reaches the end of the file, or only validation
+                              data / timestamps follow it
+  signature_fields, signatures, bytes_after_eof, checkboxes, warnings: what the reading found
 """
 from __future__ import annotations
 
