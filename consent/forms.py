@@ -221,7 +221,7 @@ def _add_fields(pdf_bytes: bytes, fields: list[_Field]) -> bytes:
             page[NameObject("/Annots")] = ArrayObject()
         page["/Annots"].append(ref)
         refs.append(ref)
-    writer._root_object[NameObject("/AcroForm")] = writer._add_object(DictionaryObject({
+    writer.root_object[NameObject("/AcroForm")] = writer._add_object(DictionaryObject({
         NameObject("/Fields"): ArrayObject(refs),
         NameObject("/DA"): TextStringObject("/Helv 10 Tf 0 g"),
         NameObject("/DR"): DictionaryObject({NameObject("/Font"): DictionaryObject({NameObject("/Helv"): font})}),
