@@ -145,3 +145,15 @@ def test_without_tesseract_a_scan_is_a_clear_error(tmp_path, monkeypatch):
     result = check_pdf(write(tmp_path, "scan.pdf", scan_pdf("Photo consent")))
     assert result["error"] == "scan.pdf: page 1 is a scan and cannot be read (Tesseract OCR is not installed)"
     assert result["social_media"] == "unclear"
+
+
+def test_a_skewed_scan_is_straightened_before_ocr():
+    import pypdfium2 as pdfium
+
+    from consent.ocr import estimate_skew
+
+    page = pdfium.PdfDocument(text_pdf("Photo consent form\n" + GRANT + "\nSigned at the clinic.\n" * 3))[0]
+    image = page.render(scale=150 / 72, grayscale=True).to_pil().convert("L")
+    tilted = image.rotate(3, expand=True, fillcolor=255)
+    assert estimate_skew(image) == pytest.approx(0, abs=0.3)
+    assert estimate_skew(tilted) == pytest.approx(-3, abs=0.4)
