@@ -1,0 +1,229 @@
+"""Record-keeping commands of `python -m consent`:
+
+    users add NAME --role ROLE [--password-stdin]     users list
+    audit verify [--json]                             audit log [--limit N] [--json]
+    lookup FILE... [--json] [--max-distance D]        takedowns [--json]
+    housekeeping [--json]                             migrate
+
+Settings come from VEIL_DATA_DIR, VEIL_DATABASE_URL, VEIL_KEY_FILE (or .streamlit/secrets.toml). Whoever
+runs these holds the key file and the database, so the command line acts as the installation's admin
+(recorded in the audit log as `cli:<login name>`).
+"""
+from __future__ import annotations
+
+import argparse
+import getpass
+import json
+import sys
+from dataclasses import asdict
+from pathlib import Path
+
+from consent.registry import ROLES
+
+
+def register(subparsers) -> None:
+    users = subparsers.add_parser("users", help="manage the people who may use Veil")
+    users_sub = users.add_subparsers(dest="users_command", required=True)
+    add = users_sub.add_parser("add", help="add a user (the first user must be an admin)")
+    add.add_argument("username")
+    add.add_argument("--role", required=True, choices=ROLES)
+    add.add_argument("--password-stdin", action="store_true", help="read the password from standard input")
+    add.set_defaults(func=users_add)
+    listing = users_sub.add_parser("list", help="list users and their roles")
+    listing.set_defaults(func=users_list)
+
+    audit = subparsers.add_parser("audit", help="the hash-chained audit log")
+    audit_sub = audit.add_subparsers(dest="audit_command", required=True)
+    verify = audit_sub.add_parser("verify", help="check the chain; exit 1 and name the first broken link if not intact")
+    verify.add_argument("--json", action="store_true")
+    verify.set_defaults(func=audit_verify)
+    log = audit_sub.add_parser("log", help="print events, newest first")
+    log.add_argument("--limit", type=int, default=50)
+    log.add_argument("--json", action="store_true")
+    log.set_defaults(func=audit_log)
+
+    lookup = subparsers.add_parser("lookup", help="find the output, release and consent a file came from")
+    lookup.add_argument("files", nargs="+", metavar="FILE")
+    lookup.add_argument("--json", action="store_true")
+    lookup.add_argument("--max-distance", type=float, default=None,
+                        help="largest perceptual-hash distance (of 64 bits) still listed")
+    lookup.set_defaults(func=lookup_files)
+
+    takedowns = subparsers.add_parser("takedowns", help="releases to take down (their consent was revoked or expired)")
+    takedowns.add_argument("--json", action="store_true")
+    takedowns.set_defaults(func=list_takedowns)
+
+    house = subparsers.add_parser("housekeeping", help="apply retention, expire consents, remove crash leftovers")
+    house.add_argument("--json", action="store_true")
+    house.set_defaults(func=run_housekeeping)
+
+    migrate = subparsers.add_parser("migrate", help="create or upgrade the database schema")
+    migrate.set_defaults(func=run_migrate)
+
+
+def _cli_actor():
+    from consent.audit import Actor
+
+    return Actor(None, f"cli:{getpass.getuser()}"[:80], "admin")
+
+
+def _open(housekeep: bool = False):
+    from consent.services import open_records
+
+    return open_records(housekeep=housekeep)
+
+
+def _fail(message: str, code: int = 1) -> int:
+    print(message, file=sys.stderr)
+    return code
+
+
+def users_add(args: argparse.Namespace) -> int:
+    from consent.services import WorkflowError, add_user
+    from consent.users import UserError
+
+    if args.password_stdin:
+        password = sys.stdin.readline().rstrip("\n")
+    else:
+        password = getpass.getpass(f"Password for {args.username}: ")
+        if password != getpass.getpass("Again: "):
+            return _fail("the passwords differ; nothing was changed")
+    records = _open()
+    try:
+        user = add_user(records, _cli_actor(), args.username, password, args.role)
+    except (UserError, WorkflowError, PermissionError) as exc:
+        return _fail(f"users add: {exc}")
+    finally:
+        records.close()
+    print(f"added {user.username} ({user.role})")
+    return 0
+
+
+def users_list(args: argparse.Namespace) -> int:
+    from consent.services import list_users
+
+    records = _open()
+    try:
+        for user in list_users(records, _cli_actor()):
+            print(f"{user['username']}\t{user['role']}\t{'active' if user['active'] else 'disabled'}")
+    finally:
+        records.close()
+    return 0
+
+
+def audit_verify(args: argparse.Namespace) -> int:
+    from consent.services import verify_audit
+
+    records = _open()
+    try:
+        verdict = verify_audit(records, _cli_actor())
+    finally:
+        records.close()
+    if args.json:
+        print(json.dumps(asdict(verdict)))
+    else:
+        print(verdict)
+    return 0 if verdict.ok else 1
+
+
+def audit_log(args: argparse.Namespace) -> int:
+    from consent.services import audit_events
+
+    records = _open()
+    try:
+        events = audit_events(records, _cli_actor(), limit=args.limit)
+    finally:
+        records.close()
+    if args.json:
+        print(json.dumps(events, indent=2))
+    else:
+        for e in events:
+            print(f"{e['seq']:>6} {e['at']} {e['actor']:<16} {e['action']:<24} {e['subject_id'] or ''}")
+    return 0
+
+
+def lookup_files(args: argparse.Namespace) -> int:
+    from consent.lookup import MAX_DISTANCE, LookupFailed
+    from consent.services import find_file
+
+    records = _open()
+    results, failed = [], False
+    try:
+        for name in args.files:
+            path = Path(name)
+            try:
+                if not path.is_file():
+                    raise LookupFailed("file not found")
+                found = find_file(records, _cli_actor(), path, args.max_distance)
+                results.append({"path": found.path, "sha256": found.sha256, "kind": found.kind, "error": None,
+                                "exact": found.exact, "matches": [asdict(m) for m in found.matches]})
+            except (LookupFailed, OSError) as exc:
+                failed = True
+                results.append({"path": str(path.absolute()), "error": f"{name}: {exc}", "matches": []})
+    finally:
+        records.close()
+    if args.json:
+        print(json.dumps(results, indent=2))
+    else:
+        for result in results:
+            print(_lookup_line(result, MAX_DISTANCE if args.max_distance is None else args.max_distance))
+    return 1 if failed else 0
+
+
+def _lookup_line(result: dict, max_distance: float) -> str:
+    if result["error"]:
+        return f"ERROR {result['error']}"
+    if not result["matches"]:
+        return f"{result['path']}: no match (nothing within distance {max_distance:g})"
+    lines = [f"{result['path']}:"]
+    for m in result["matches"]:
+        what = f"{m['what']} {m['output_id'] or m['asset_id'] or m['consent_id']}"
+        how = "same file" if m["how"] == "sha256" else f"perceptual distance {m['distance']:g}"
+        consent = m["consent"]
+        scope = (f"consent {consent['id']} ({consent['status']}, expires {consent['expires'] or 'never'})"
+                 if consent else "no consent")
+        released = ", ".join(f"{r['platform']} {r['status']}" + (f" takedown {r['takedown']}" if r["takedown"] else "")
+                             for r in m["releases"]) or "never released"
+        lines.append(f"  {what}: {how}; {scope}; {released}")
+    return "\n".join(lines)
+
+
+def list_takedowns(args: argparse.Namespace) -> int:
+    from consent.services import takedown_tasks
+
+    records = _open()
+    try:
+        tasks = takedown_tasks(records, _cli_actor())
+    finally:
+        records.close()
+    if args.json:
+        print(json.dumps([asdict(t) for t in tasks], indent=2))
+    else:
+        for t in tasks:
+            print(f"{t.id}\t{t.platform}\t{t.post_url or '(post address not recorded)'}")
+        if not tasks:
+            print("no takedowns pending")
+    return 0
+
+
+def run_housekeeping(args: argparse.Namespace) -> int:
+    from consent.services import housekeeping
+
+    records = _open()
+    try:
+        report = housekeeping(records, _cli_actor())
+    finally:
+        records.close()
+    print(json.dumps(report) if args.json else ", ".join(f"{k}: {v}" for k, v in report.items()))
+    return 0
+
+
+def run_migrate(args: argparse.Namespace) -> int:
+    from consent.registry import current_revision
+
+    records = _open()
+    try:
+        print(f"database at revision {current_revision(records.db.engine)}")
+    finally:
+        records.close()
+    return 0

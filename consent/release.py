@@ -1,0 +1,156 @@
+"""The release gate of DESIGN.md: every rule checked, every failing rule reported with its reason.
+
+`evaluate` is pure: it reads the rows it is given and decides; the service around it writes the decision,
+allowed or refused, to the audit log in the same transaction. All rules are checked even after one fails,
+so the person sees everything that stands in the way at once.
+"""
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+
+from consent.registry import Asset, Consent, Output
+
+# DESIGN.md's platform names; "twitter" is X.
+PLATFORMS = ("instagram", "facebook", "tiktok", "youtube", "x", "linkedin", "pinterest", "snapchat", "threads")
+_ALIASES = {"twitter": "x", "x.com": "x", "ig": "instagram", "fb": "facebook", "yt": "youtube"}
+
+
+@dataclass(frozen=True)
+class Reason:
+    code: str
+    message: str
+
+
+@dataclass
+class Decision:
+    allowed: bool
+    reasons: list[Reason] = field(default_factory=list)
+    release_id: str | None = None
+
+    @property
+    def codes(self) -> list[str]:
+        return [r.code for r in self.reasons]
+
+    def as_dict(self) -> dict:
+        return {"allowed": self.allowed, "release_id": self.release_id,
+                "reasons": [{"code": r.code, "message": r.message} for r in self.reasons]}
+
+
+def normalise_platform(name: str) -> str:
+    key = name.strip().lower()
+    return _ALIASES.get(key, key)
+
+
+def evaluate(*, output: Output, asset: Asset, consent: Consent | None, approver_id: str | None, platform: str,
+             today: dt.date, two_person_rule: bool = True) -> Decision:
+    reasons: list[Reason] = []
+    reasons += _output_rules(output)
+    if consent is None:
+        reasons.append(Reason("no_consent", "no consent is linked to this media"))
+    else:
+        reasons += _signature_rules(consent)
+        reasons += _status_rules(consent, today)
+        reasons += _scope_rules(consent, output, normalise_platform(platform))
+        if asset.consent_id != consent.id or asset.patient_confirmed_by is None:
+            reasons.append(Reason("patient_unconfirmed", "no person has confirmed that the consent belongs to "
+                                                         "the patient in the media"))
+    if two_person_rule and approver_id is not None and approver_id == asset.uploaded_by:
+        reasons.append(Reason("approver_is_uploader", "the approver uploaded this media; a second person must "
+                                                      "approve (two-person rule)"))
+    return Decision(allowed=not reasons, reasons=reasons)
+
+
+# -- rule 1: the output ------------------------------------------------------------------------------
+def _output_rules(output: Output) -> list[Reason]:
+    reasons = []
+    if output.error or output.blob is None:
+        reasons.append(Reason("verification_failed", "verification failed: "
+                              + (output.error or "the de-identified file was not produced")))
+    elif not output.metadata_clean:
+        reasons.append(Reason("verification_failed", "verification failed: metadata outside the allow-list "
+                                                     "remains in the output"))
+    elif not output.keeps_faces and output.faces_left != 0:
+        reasons.append(Reason("verification_failed", "verification failed: the second detector found a face "
+                                                     "left, or did not run"))
+    if output.superseded:
+        reasons.append(Reason("output_superseded", "this output was replaced by a newer rendering after review"))
+    if output.reviewed_by is None:
+        reasons.append(Reason("unreviewed", "no person has reviewed the output and confirmed that no face or "
+                                            "other identifier is visible"))
+    return reasons
+
+
+# -- rule 2: the consent is signed, active, unexpired --------------------------------------------
+def _signature_rules(consent: Consent) -> list[Reason]:
+    if consent.signature_valid is False:
+        return [Reason("signature_broken", "the consent's digital signature is not intact: the PDF was changed "
+                                           "after signing")]
+    if consent.signed is False:
+        return [Reason("unsigned", "the consent is not signed (a signature place is empty)")]
+    if consent.signature_valid is True or consent.signature_attested:
+        return []
+    return [Reason("unsigned", "the consent has no intact digital signature and no person has attested its "
+                               "handwritten signature")]
+
+
+def _status_rules(consent: Consent, today: dt.date) -> list[Reason]:
+    if consent.status == "revoked":
+        return [Reason("revoked", "the patient revoked this consent")]
+    if consent.status == "superseded":
+        return [Reason("superseded", "a newer consent of the same patient replaced this one")]
+    if consent.status == "expired":
+        return [Reason("expired", "the consent has expired")]
+    if consent.status != "active":
+        return [Reason("inactive", f"the consent is {consent.status}")]
+    ends = effective_expiry(consent)
+    if ends is not None and today >= ends:
+        return [Reason("expired", f"the consent expired on {ends.isoformat()}")]
+    return []
+
+
+def effective_expiry(consent: Consent) -> dt.date | None:
+    """The earlier of the written date and the one a person confirmed (a person may shorten, never extend)."""
+    dates = [d for d in (consent.expires, consent.confirmed_expires) if d is not None]
+    return min(dates) if dates else None
+
+
+# -- rule 3: scope --------------------------------------------------------------------------------------
+def _scope_rules(consent: Consent, output: Output, platform: str) -> list[Reason]:
+    reasons = []
+    if consent.check_error:
+        reasons.append(Reason("not_covered", "the consent PDF could not be read, so nothing in it can be relied on"))
+    elif consent.social_media == "not_covered":
+        reasons.append(Reason("not_covered", "the consent does not cover social media"))
+    if consent.confirmed_by is None or consent.confirmed_social_media is not True:
+        message = "no person has confirmed the consent's scope from the quoted evidence"
+        if consent.social_media == "unclear":
+            message = "the consent is unclear about social media and " + message
+        reasons.append(Reason("unconfirmed", message))
+    if platform not in PLATFORMS:
+        reasons.append(Reason("unknown_platform", f"{platform!r} is not a platform Veil knows"))
+    excluded = set(consent.excluded_platforms or []) | set(consent.confirmed_excluded or [])
+    granted = _granted(consent)
+    if platform in excluded:
+        reasons.append(Reason("platform_excluded", f"the consent excludes {platform}"))
+    elif granted is not None and platform not in granted:
+        reasons.append(Reason("platform_not_granted", f"the consent names {', '.join(sorted(granted))} only, "
+                                                      f"not {platform}"))
+    if output.keeps_faces and consent.identifiable == "deidentified_only":
+        reasons.append(Reason("identifiable_not_allowed", "this output keeps faces, but the consent allows "
+                                                          "de-identified images only"))
+    elif output.keeps_faces and consent.confirmed_identifiable != "allowed":
+        reasons.append(Reason("identifiable_not_allowed", "this output keeps faces, and no person confirmed that "
+                                                          "the consent allows identifiable images"))
+    return reasons
+
+
+def _granted(consent: Consent) -> set[str] | None:
+    """Named platforms (the narrower of the document and the confirmation), or None for a general grant."""
+    sets = [set(p) for p in (consent.platforms, consent.confirmed_platforms) if p]
+    if not sets:
+        return None
+    granted = sets[0]
+    for other in sets[1:]:
+        granted &= other
+    return granted

@@ -1,0 +1,227 @@
+"""Content-addressed, encrypted blob storage in the data folder.
+
+A blob's address is the SHA-256 of its plaintext; the file holds Tink StreamingAead ciphertext bound to
+that address. A blob appears under its final name only complete (temporary file in the same folder,
+fsync, `os.replace`), so a crash leaves at most a temporary file or an unreferenced blob, both of which
+`sweep` removes; neither can be mistaken for a live record. Writing the same content again replaces the
+file rather than trusting whatever is there.
+"""
+from __future__ import annotations
+
+import fcntl
+import hashlib
+import io
+import os
+import re
+import shutil
+import time
+import uuid
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import BinaryIO, Iterator
+
+import tink
+
+from consent.crypto import DecryptionError, Keys
+
+CHUNK = 1 << 20
+_ADDRESS = re.compile(r"[0-9a-f]{64}")
+TEMP_PREFIX = ".tmp-"
+
+
+class BlobMissing(FileNotFoundError):
+    """A record names a blob that is not in the store (deleted by retention, or lost)."""
+
+
+class _SyncedFile(io.FileIO):
+    """A file that reaches the disk before it closes: Tink's stream closes its destination itself."""
+
+    def close(self) -> None:
+        if not self.closed:
+            self.flush()
+            os.fsync(self.fileno())
+        super().close()
+
+
+@dataclass
+class SweepReport:
+    temp_files: int = 0
+    orphan_blobs: list[str] = field(default_factory=list)
+    work_dirs: int = 0
+
+
+def sha256_file(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(CHUNK), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+class BlobStore:
+    def __init__(self, root: Path, keys: Keys):
+        self.root = Path(root)
+        self.keys = keys
+        self.root.mkdir(parents=True, exist_ok=True, mode=0o700)
+
+    def path(self, address: str) -> Path:
+        if not _ADDRESS.fullmatch(address or ""):
+            raise ValueError("not a blob address")
+        return self.root / address[:2] / address
+
+    @staticmethod
+    def _context(address: str) -> str:
+        return f"veil/blob/{address}"
+
+    # -- writing -------------------------------------------------------------------------------
+    def put_file(self, source: Path) -> str:
+        address = sha256_file(source)
+        with open(source, "rb") as fh:
+            self._write(address, fh)
+        return address
+
+    def put_bytes(self, data: bytes) -> str:
+        address = hashlib.sha256(data).hexdigest()
+        self._write(address, io.BytesIO(data))
+        return address
+
+    def _write(self, address: str, plain: BinaryIO) -> None:
+        final = self.path(address)
+        final.parent.mkdir(exist_ok=True, mode=0o700)
+        temp = final.parent / f"{TEMP_PREFIX}{uuid.uuid4().hex}"
+        try:
+            with self.keys.encrypting_stream(_SyncedFile(temp, "w"), self._context(address)) as out:
+                for chunk in iter(lambda: plain.read(CHUNK), b""):
+                    out.write(chunk)
+            os.replace(temp, final)
+            _fsync_dir(final.parent)
+        finally:
+            temp.unlink(missing_ok=True)
+
+    # -- reading -------------------------------------------------------------------------------
+    def exists(self, address: str) -> bool:
+        return self.path(address).is_file()
+
+    @contextmanager
+    def open(self, address: str) -> Iterator[BinaryIO]:
+        """The decrypted stream; tampering shows as DecryptionError while reading."""
+        try:
+            source = open(self.path(address), "rb")
+        except FileNotFoundError:
+            raise BlobMissing(f"blob {address[:12]}… is not in the store") from None
+        with self.keys.decrypting_stream(source, self._context(address)) as stream:
+            yield stream
+
+    def read_bytes(self, address: str) -> bytes:
+        buffer = io.BytesIO()
+        self._copy(address, buffer)
+        return buffer.getvalue()
+
+    def decrypt_to(self, address: str, destination: Path) -> Path:
+        with open(destination, "xb") as out:
+            self._copy(address, out)
+        return destination
+
+    def _copy(self, address: str, out: BinaryIO) -> None:
+        digest = hashlib.sha256()
+        try:
+            with self.open(address) as stream:
+                for chunk in iter(lambda: stream.read(CHUNK), b""):
+                    digest.update(chunk)
+                    out.write(chunk)
+        except tink.TinkError as exc:
+            raise DecryptionError(f"blob {address[:12]}… was altered or is not Veil's") from exc
+        if digest.hexdigest() != address:
+            raise DecryptionError(f"blob {address[:12]}… does not hold the content its name promises")
+
+    # -- removing ------------------------------------------------------------------------------
+    def delete(self, address: str) -> bool:
+        try:
+            self.path(address).unlink()
+            return True
+        except FileNotFoundError:
+            return False
+
+    def addresses(self) -> Iterator[str]:
+        for entry in self.root.glob("??/*"):
+            if _ADDRESS.fullmatch(entry.name):
+                yield entry.name
+
+    def sweep(self, referenced: set[str], grace_seconds: float) -> SweepReport:
+        """Delete temporary files and unreferenced blobs older than the grace period (younger ones may
+        belong to another process that has not committed its record yet)."""
+        report = SweepReport()
+        cutoff = time.time() - grace_seconds
+        for entry in self.root.glob(f"??/{TEMP_PREFIX}*"):
+            if _older(entry, cutoff):
+                entry.unlink(missing_ok=True)
+                report.temp_files += 1
+        for address in list(self.addresses()):
+            if address not in referenced and _older(self.path(address), cutoff):
+                self.delete(address)
+                report.orphan_blobs.append(address)
+        return report
+
+
+def _older(path: Path, cutoff: float) -> bool:
+    try:
+        return path.stat().st_mtime <= cutoff
+    except FileNotFoundError:
+        return False
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+# -- private work folders --------------------------------------------------------------------------
+class WorkDir:
+    """A private folder for decrypted originals while the engine runs (ExifTool and the decoders need a
+    path). It holds an advisory lock while alive, so `sweep_work` can tell a crashed process's folder,
+    whose lock the kernel released, from a live one."""
+
+    def __init__(self, root: Path):
+        root.mkdir(parents=True, exist_ok=True, mode=0o700)
+        self.path = root / uuid.uuid4().hex
+        self.path.mkdir(mode=0o700)
+        self._lock = open(self.path / ".lock", "w")
+        fcntl.flock(self._lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+
+    def __enter__(self) -> Path:
+        return self.path
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def close(self) -> None:
+        shutil.rmtree(self.path, ignore_errors=True)
+        self._lock.close()
+
+
+def sweep_work(root: Path) -> int:
+    """Remove work folders left by processes that died (their lock is free)."""
+    removed = 0
+    if not root.is_dir():
+        return 0
+    for folder in root.iterdir():
+        try:
+            with open(folder / ".lock", "r") as fh:
+                fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                shutil.rmtree(folder, ignore_errors=True)
+                removed += 1
+        except BlockingIOError:
+            continue   # its process is alive
+        except (FileNotFoundError, NotADirectoryError):
+            # no lock yet: a folder being born right now, or one whose process died at birth
+            if _older(folder, time.time() - 60):
+                if folder.is_dir():
+                    shutil.rmtree(folder, ignore_errors=True)
+                else:
+                    folder.unlink(missing_ok=True)
+                removed += 1
+    return removed
