@@ -127,6 +127,15 @@ def sqlite_records(tmp_path):
     opened.close()
 
 
+@pytest.fixture(autouse=True)
+def quick_password_hashing(monkeypatch):
+    """argon2 with its cheapest parameters, so the many sign-ins of these tests take milliseconds; the
+    installation's real parameters are checked in test_registry_users.py."""
+    from argon2 import PasswordHasher
+
+    monkeypatch.setattr("consent.users._hasher", PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1))
+
+
 @dataclass
 class People:
     admin: Actor

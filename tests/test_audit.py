@@ -1,0 +1,194 @@
+"""The audit ledger: append-only events, each holding the hash of the previous one. Editing, deleting or
+reordering one row directly in the database is detected by `verify`, which names the first broken link."""
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import threading
+
+import pytest
+from sqlalchemy import text
+
+from consent import audit
+from consent import services as sv
+from consent.registry import AuditEvent
+from conftest import ROOT
+from records_fixtures import PASSWORD, add_people, make_settings, quick_password_hashing, sqlite_records  # noqa: F401
+
+
+@pytest.fixture
+def chain(sqlite_records):
+    """Twelve events: five users added, then seven sign-ins."""
+    people = add_people(sqlite_records)
+    for _ in range(7):
+        sv.authenticate(sqlite_records, "sam.staff", PASSWORD)
+    return sqlite_records, people
+
+
+def tamper(records, *statements: str) -> None:
+    """What someone with write access to the database file could do: drop the guards, change rows."""
+    with records.db.engine.begin() as conn:
+        conn.exec_driver_sql("DROP TRIGGER IF EXISTS audit_events_no_update")
+        conn.exec_driver_sql("DROP TRIGGER IF EXISTS audit_events_no_delete")
+        for statement in statements:
+            conn.execute(text(statement))
+
+
+def verdict(records):
+    with records.transaction() as session:
+        return audit.verify(session, records.keys)
+
+
+def test_an_untouched_chain_verifies(chain):
+    records, people = chain
+    result = sv.verify_audit(records, people.auditor)
+    assert result.ok and result.events == 12 and result.broken_at is None
+    assert str(result) == "audit chain intact: 12 events"
+
+
+def test_each_event_holds_the_hash_of_the_one_before(chain):
+    records, _ = chain
+    with records.transaction() as session:
+        rows = session.query(AuditEvent).order_by(AuditEvent.seq).all()
+    assert rows[0].prev_hash == audit.GENESIS
+    assert all(later.prev_hash == earlier.hash for earlier, later in zip(rows, rows[1:]))
+
+
+def test_the_database_itself_refuses_to_change_or_delete_an_event(chain):
+    records, _ = chain
+    for statement in ("UPDATE audit_events SET actor = 'someone' WHERE seq = 3", "DELETE FROM audit_events WHERE seq = 3"):
+        with pytest.raises(Exception, match="append-only"):
+            with records.db.engine.begin() as conn:
+                conn.execute(text(statement))
+    assert verdict(records).ok
+
+
+def test_editing_one_row_is_detected_at_that_row(chain):
+    records, _ = chain
+    tamper(records, "UPDATE audit_events SET details = '{\"role\":\"staff\",\"username\":\"eve\"}' WHERE seq = 5")
+    result = verdict(records)
+    assert not result.ok and result.broken_at == 5
+    assert "edited" in result.reason
+    assert "BROKEN at event 5" in str(result)
+
+
+def test_editing_the_actor_or_time_of_a_row_is_detected(chain):
+    records, _ = chain
+    tamper(records, "UPDATE audit_events SET actor = 'mia.marketing' WHERE seq = 9")
+    assert verdict(records).broken_at == 9
+
+
+def test_deleting_a_row_in_the_middle_is_detected(chain):
+    records, _ = chain
+    tamper(records, "DELETE FROM audit_events WHERE seq = 6")
+    result = verdict(records)
+    assert not result.ok and result.broken_at == 6
+    assert "missing" in result.reason
+
+
+def test_deleting_a_row_and_renumbering_the_rest_is_detected(chain):
+    records, _ = chain
+    tamper(records, "DELETE FROM audit_events WHERE seq = 6",
+           "UPDATE audit_events SET seq = seq - 1 WHERE seq > 6")
+    result = verdict(records)
+    assert not result.ok and result.broken_at == 6
+
+
+def test_deleting_the_last_rows_is_detected_by_the_sealed_head(chain):
+    records, _ = chain
+    tamper(records, "DELETE FROM audit_events WHERE seq >= 11")
+    result = verdict(records)
+    assert not result.ok and result.broken_at == 11
+    assert "cut off the end" in result.reason
+
+
+def test_reordering_two_rows_is_detected_at_the_first_of_them(chain):
+    records, _ = chain
+    tamper(records, "UPDATE audit_events SET seq = -1 WHERE seq = 4",
+           "UPDATE audit_events SET seq = 4 WHERE seq = 8",
+           "UPDATE audit_events SET seq = 8 WHERE seq = -1")
+    result = verdict(records)
+    assert not result.ok and result.broken_at == 4
+
+
+def test_an_edit_with_recomputed_hashes_is_still_caught_by_the_seals(chain):
+    """Someone who knows the hashing scheme but not the installation key rewrites the chain from row 7."""
+    records, _ = chain
+    tamper(records)
+    with records.db.engine.begin() as conn:
+        rows = conn.execute(text("SELECT seq, at, actor, actor_id, action, subject_kind, subject_id, details, "
+                                 "prev_hash FROM audit_events ORDER BY seq")).all()
+        previous = None
+        for row in rows:
+            details = '{"forged":true}' if row.seq == 7 else row.details
+            prev_hash = row.prev_hash if previous is None else previous
+            digest = audit.event_hash(row.seq, row.at, row.actor, row.actor_id, row.action, row.subject_kind,
+                                      row.subject_id, details, prev_hash)
+            conn.execute(text("UPDATE audit_events SET details = :d, prev_hash = :p, hash = :h WHERE seq = :s"),
+                         {"d": details, "p": prev_hash, "h": digest, "s": row.seq})
+            previous = digest
+        conn.execute(text("UPDATE audit_head SET hash = :h"), {"h": previous})
+    result = verdict(records)
+    assert not result.ok and result.broken_at == 7
+    assert "seal" in result.reason
+
+
+def test_appending_goes_on_after_verification_and_the_chain_stays_whole(chain):
+    records, people = chain
+    sv.authenticate(records, "mia.marketing", PASSWORD)
+    assert verdict(records).events == 13
+
+
+def test_concurrent_writers_extend_one_linear_chain(sqlite_records):
+    people = add_people(sqlite_records)
+    errors = []
+
+    def sign_in_repeatedly():
+        try:
+            for _ in range(8):
+                sv.authenticate(sqlite_records, "sol.staff", PASSWORD)
+        except Exception as exc:  # noqa: BLE001 - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=sign_in_repeatedly) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors
+    result = sv.verify_audit(sqlite_records, people.auditor)
+    assert result.ok and result.events == 5 + 32
+
+
+def test_failed_sign_ins_are_recorded_without_the_password(sqlite_records):
+    people = add_people(sqlite_records)
+    with pytest.raises(PermissionError):
+        sv.authenticate(sqlite_records, "sam.staff", "not the password at all")
+    events = sv.audit_events(sqlite_records, people.auditor, action="user.login_failed")
+    assert len(events) == 1 and events[0]["details"] == {"username": "sam.staff"}
+
+
+def test_only_auditors_and_admins_verify_the_chain(chain):
+    records, people = chain
+    with pytest.raises(PermissionError, match="may not verify audit"):
+        sv.verify_audit(records, people.staff)
+
+
+def _cli(tmp_path, *args):
+    settings = make_settings(tmp_path)
+    env = {**os.environ, "VEIL_DATA_DIR": str(settings.data_dir), "VEIL_KEY_FILE": str(settings.key_file),
+           "PYTHONPATH": str(ROOT)}
+    return subprocess.run([sys.executable, "-m", "consent", *args], capture_output=True, text=True, env=env,
+                          cwd=tmp_path)
+
+
+def test_cli_audit_verify_exits_0_when_intact_and_1_naming_the_broken_event(chain, tmp_path):
+    records, _ = chain
+    intact = _cli(tmp_path, "audit", "verify")
+    assert intact.returncode == 0, intact.stderr
+    assert "intact" in intact.stdout
+    tamper(records, "UPDATE audit_events SET action = 'user.nothing' WHERE seq = 2")
+    broken = _cli(tmp_path, "audit", "verify", "--json")
+    assert broken.returncode == 1
+    assert '"broken_at": 2' in broken.stdout
