@@ -64,13 +64,17 @@ def video_hashes(path: Path, samples: int = SAMPLES) -> list[str]:
             stream = container.streams.video[0]
             stream.thread_type = "AUTO"
             duration = _duration(container, stream)
-            step = duration / samples if duration else 0.0
+            step = duration / samples if duration > 0 else 0.0
+            every = max(1, (stream.frames or samples) // samples)   # when timestamps cannot be trusted
             hashes, next_time = [], step / 2
-            for frame in container.decode(stream):
-                when = frame.time if frame.time is not None else 0.0
-                if when + 1e-6 >= next_time or not step:
+            for index, frame in enumerate(container.decode(stream)):
+                if step and frame.time is not None:
+                    due = frame.time + 1e-6 >= next_time
+                else:
+                    due = index % every == 0
+                if due:
                     hashes.append(image_phash(frame.to_image()))
-                    next_time = when + step
+                    next_time = (frame.time or 0.0) + step
                     if len(hashes) >= samples:
                         break
     except (av.FFmpegError, IndexError, OSError) as exc:

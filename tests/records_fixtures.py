@@ -209,6 +209,53 @@ def plain_photo(path: Path, seed: int = 0, size=(320, 240)) -> Path:
     return path
 
 
+def synthetic_clip(path: Path, seed: int = 0, frames: int = 36, rate: int = 12, size=(320, 240)) -> Path:
+    """A short H.264 clip written with PyAV: coloured blobs drifting over a gradient (no face), distinct
+    per seed."""
+    import av
+
+    rng = np.random.default_rng(seed)
+    width, height = size
+    yy, xx = np.mgrid[0:height, 0:width]
+    backdrop = np.stack([xx * 255 // width, yy * 255 // height, np.full_like(xx, int(rng.integers(0, 255)))], -1)
+    blobs = [(rng.uniform(0, width), rng.uniform(0, height), rng.uniform(-4, 4), rng.uniform(-4, 4),
+              rng.uniform(20, 60), rng.integers(0, 255, 3)) for _ in range(5)]
+    with av.open(str(path), "w", format="mp4") as out:
+        stream = out.add_stream("libx264", rate=rate, options={"preset": "ultrafast", "crf": "18"})
+        stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
+        for i in range(frames):
+            frame = backdrop.copy()
+            for x, y, dx, dy, radius, colour in blobs:
+                inside = (xx - (x + dx * i)) ** 2 + (yy - (y + dy * i)) ** 2 < radius ** 2
+                frame[inside] = colour
+            out.mux(stream.encode(av.VideoFrame.from_ndarray(frame.astype(np.uint8), format="rgb24")))
+        out.mux(stream.encode(None))
+    return path
+
+
+def reencode_like_a_social_network(source: Path, target: Path, scale: float = 0.5, keep_every: int = 1,
+                                   crf: int = 32) -> Path:
+    """Decode a video and encode it again smaller, at a lower quality (and optionally fewer frames)."""
+    import av
+
+    with av.open(str(source)) as src, av.open(str(target), "w", format="mp4") as out:
+        vin = src.streams.video[0]
+        rate = vin.average_rate / keep_every
+        stream = out.add_stream("libx264", rate=rate, options={"preset": "veryfast", "crf": str(crf)})
+        stream.width = int(vin.codec_context.width * scale) // 2 * 2
+        stream.height = int(vin.codec_context.height * scale) // 2 * 2
+        stream.pix_fmt = "yuv420p"
+        kept = 0
+        for i, frame in enumerate(src.decode(vin)):
+            if i % keep_every == 0:
+                small = frame.reformat(width=stream.width, height=stream.height, format="yuv420p")
+                small.pts, small.time_base = kept, 1 / rate
+                kept += 1
+                out.mux(stream.encode(small))
+        out.mux(stream.encode(None))
+    return target
+
+
 def processed(records, people: People, source: Path | None = None, *, consent_id: str | None = None,
               profile: str = "default", review: bool = True, confirm_patient: bool = True,
               original_name: str = ORIGINAL_NAME):
