@@ -220,6 +220,17 @@ class AuditHead(Base):
     seal: Mapped[str] = mapped_column(String(128))
 
 
+class Installation(Base):
+    """One row: a MAC made with this installation's key, so a database opened with the wrong key file is
+    refused before anything is written with that key."""
+
+    __tablename__ = "installation"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    key_check: Mapped[str] = mapped_column(String(128))
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
 # -- engine ----------------------------------------------------------------------------------------
 class Database:
     """An engine and its sessions; `transaction()` is the only way services write."""

@@ -24,8 +24,9 @@ from sqlalchemy.orm import Session
 from consent import audit
 from consent.audit import SYSTEM, Actor
 from consent.config import Settings, load_settings
-from consent.crypto import Keys
-from consent.registry import (Asset, Consent, Database, Output, Release, User, field_context, utcnow)
+from consent.crypto import KeyFileError, Keys
+from consent.registry import (Asset, Consent, Database, Installation, Output, Release, User, field_context,
+                              utcnow)
 from consent.release import Decision, Reason, effective_expiry, evaluate, normalise_platform, PLATFORMS
 from consent.store import BlobStore, WorkDir, sha256_file, sweep_work
 from consent.users import (AuthenticationFailed, PermissionDenied, actor_of, check_password, count_users,
@@ -69,11 +70,22 @@ def open_records(settings: Settings | None = None, *, housekeep: bool = True) ->
     db = Database(settings.database_url)
     db.migrate()
     with db.transaction() as session:
+        _check_key(session, keys, settings)
         audit.ensure_head(session, keys)
     records = Records(settings, db, keys, BlobStore(settings.blob_dir, keys))
     if housekeep:
         housekeeping(records, SYSTEM)
     return records
+
+
+def _check_key(session: Session, keys: Keys, settings: Settings) -> None:
+    token = b"veil/installation/key-check"
+    row = session.get(Installation, 1)
+    if row is None:
+        session.add(Installation(id=1, key_check=keys.seal(token)))
+    elif not keys.seal_holds(row.key_check, token):
+        raise KeyFileError(f"{settings.key_file}: this key file does not belong to this database; "
+                           "check VEIL_KEY_FILE (a wrong key would make the records unreadable)")
 
 
 # -- views ----------------------------------------------------------------------------------------------

@@ -156,6 +156,12 @@ def upgrade() -> None:
         sa.Column("hash", HASH, nullable=False),
         sa.Column("seal", sa.String(128), nullable=False),
     )
+    op.create_table(
+        "installation",
+        sa.Column("id", sa.Integer(), primary_key=True, autoincrement=False),
+        sa.Column("key_check", sa.String(128), nullable=False),
+        sa.Column("created_at", WHEN, nullable=False),
+    )
     _append_only("audit_events")
 
 
@@ -177,5 +183,5 @@ def downgrade() -> None:
     if op.get_bind().dialect.name == "postgresql":
         op.execute("DROP TRIGGER IF EXISTS audit_events_append_only ON audit_events")
         op.execute("DROP FUNCTION IF EXISTS veil_append_only()")
-    for table in ("audit_head", "audit_events", "releases", "outputs", "assets", "consents", "users"):
+    for table in ("installation", "audit_head", "audit_events", "releases", "outputs", "assets", "consents", "users"):
         op.drop_table(table)
