@@ -7,6 +7,7 @@ else holds PHI. Blob columns hold store addresses (SHA-256 of the plaintext).
 from __future__ import annotations
 
 import datetime as dt
+import threading
 import uuid
 from contextlib import contextmanager
 from pathlib import Path
@@ -18,6 +19,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
+_MIGRATING = threading.Lock()   # Alembic's context is process-global; the database lock spans processes
 ROLES = ("staff", "marketing", "auditor", "admin")
 CONSENT_STATUSES = ("active", "revoked", "expired", "superseded")
 RELEASE_STATUSES = ("requested", "released", "refused", "withdrawn")
@@ -279,7 +281,7 @@ def migrate(engine: Engine) -> None:
 
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS_DIR))
-    with engine.begin() as connection:
+    with _MIGRATING, engine.begin() as connection:
         config.attributes["connection"] = connection
         command.upgrade(config, "head")
 

@@ -890,7 +890,7 @@ def audit_events(records: Records, actor: Actor, **filters) -> list[dict]:
 
 def find_file(records: Records, actor: Actor, path: Path, max_distance: float | None = None):
     """Look a file up (exact, then perceptual); the search itself is audited by its SHA-256."""
-    _authorize(records, actor, "lookup")
+    _authorize(records, actor, "look_up_files")
     from consent.lookup import MAX_DISTANCE, lookup
 
     with records.transaction() as session:
@@ -907,7 +907,7 @@ def housekeeping(records: Records, actor: Actor = SYSTEM, *, now: dt.datetime | 
     """Tidy after crashes and apply retention: work folders of dead processes, temporary and unreferenced
     blobs, expired consents (their releases become takedown tasks), originals and consent PDFs past their
     retention period."""
-    _authorize(records, actor, "housekeeping")
+    _authorize(records, actor, "run_housekeeping")
     now = now or utcnow()
     report = {"work_dirs": sweep_work(records.settings.work_dir)}
     freed: list[str] = []

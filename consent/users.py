@@ -34,11 +34,11 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "view_original": frozenset({"staff", "marketing", "admin"}),
     "view_consent_pdf": frozenset({"staff", "marketing", "auditor", "admin"}),
     "view_records": frozenset(ROLES),
-    "lookup": frozenset({"marketing", "auditor", "admin"}),
+    "look_up_files": frozenset({"marketing", "auditor", "admin"}),
     "verify_audit": frozenset({"auditor", "admin"}),
     "read_audit": frozenset({"auditor", "admin"}),
     "manage_users": frozenset({"admin"}),
-    "housekeeping": frozenset({"admin"}),
+    "run_housekeeping": frozenset({"admin"}),
 }
 
 _hasher = PasswordHasher()

@@ -127,6 +127,11 @@ def sqlite_records(tmp_path):
     opened.close()
 
 
+import consent.users  # noqa: E402
+
+INSTALLED_HASHER = consent.users._hasher   # the installation's real argon2 parameters, before any test swaps them
+
+
 @pytest.fixture(autouse=True)
 def quick_password_hashing(monkeypatch):
     """argon2 with its cheapest parameters, so the many sign-ins of these tests take milliseconds; the

@@ -1,0 +1,111 @@
+"""Users and roles (staff, marketing, auditor, admin) with argon2 password hashes; role checks live in the
+service layer, so the CLI and the UI obey the same rules. Run on SQLite and PostgreSQL."""
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import pytest
+from sqlalchemy import select
+
+from conftest import ROOT
+from consent import services as sv
+from consent.audit import SYSTEM
+from consent.registry import User
+from consent.users import AuthenticationFailed, PermissionDenied, UserError
+from records_fixtures import (INSTALLED_HASHER, PASSWORD, backend, consent_pdf, people, pg_server,  # noqa: F401
+                              plain_photo, quick_password_hashing, records)
+
+
+def test_passwords_are_stored_as_argon2id_hashes_with_the_installed_parameters(records, monkeypatch):
+    monkeypatch.setattr("consent.users._hasher", INSTALLED_HASHER)
+    sv.add_user(records, SYSTEM, "first.admin", PASSWORD, "admin")
+    with records.transaction() as session:
+        stored = session.execute(select(User.password_hash)).scalar_one()
+    assert stored.startswith("$argon2id$v=19$m=65536,t=3,p=4$") and PASSWORD not in stored
+    assert sv.authenticate(records, "first.admin", PASSWORD).role == "admin"
+
+
+def test_a_wrong_password_an_unknown_name_and_a_disabled_account_all_fail_alike(records, people):
+    for name, password in (("sam.staff", "wrong password here"), ("nobody", PASSWORD)):
+        with pytest.raises(AuthenticationFailed, match="wrong user name or password"):
+            sv.authenticate(records, name, password)
+    sv.set_user_active(records, people.admin, "sam.staff", False)
+    with pytest.raises(AuthenticationFailed, match="wrong user name or password"):
+        sv.authenticate(records, "sam.staff", PASSWORD)
+
+
+def test_user_names_are_case_insensitive_on_sign_in(records, people):
+    assert sv.authenticate(records, "  Sam.Staff ", PASSWORD).username == "sam.staff"
+
+
+def test_the_first_user_must_be_an_admin_and_later_users_need_an_admin(records):
+    with pytest.raises(sv.WorkflowError, match="first user must be an admin"):
+        sv.add_user(records, SYSTEM, "eager.staff", PASSWORD, "staff")
+    admin = sv.add_user(records, SYSTEM, "boss", PASSWORD, "admin")
+    staff = sv.add_user(records, admin, "sam", PASSWORD, "staff")
+    with pytest.raises(PermissionDenied, match="may not manage users"):
+        sv.add_user(records, staff, "sneaky", PASSWORD, "admin")
+
+
+def test_bad_user_names_short_passwords_unknown_roles_and_duplicates_are_refused(records, people):
+    for name, password, role, words in (("Bad Name!", PASSWORD, "staff", "user name"),
+                                        ("ok.name", "short", "staff", "at least"),
+                                        ("ok.name", PASSWORD, "doctor", "unknown role"),
+                                        ("sam.staff", PASSWORD, "staff", "already exists")):
+        with pytest.raises(UserError, match=words):
+            sv.add_user(records, people.admin, name, password, role)
+
+
+def test_a_disabled_user_or_a_changed_role_stops_working_at_the_next_action(records, people):
+    sv.set_user_active(records, people.admin, "sam.staff", False)
+    with pytest.raises(PermissionDenied, match="sign in again"):
+        sv.upload_media(records, people.staff, b"\xff\xd8\xff", "x.jpg")
+
+
+def test_role_checks_hold_in_the_service_layer(records, people, tmp_path):
+    consent = sv.register_consent(records, people.staff, consent_pdf(), "A Patient", "MRN-1")
+    photo = plain_photo(tmp_path / "p.jpg")
+    forbidden = [
+        (people.auditor, lambda a: sv.upload_media(records, a, photo, "p.jpg"), "may not upload media"),
+        (people.auditor, lambda a: sv.register_consent(records, a, consent_pdf(), "A", "B"), "may not register consent"),
+        (people.auditor, lambda a: sv.revoke_consent(records, a, consent.id), "may not revoke consent"),
+        (people.staff, lambda a: sv.export_package(records, a, [], tmp_path / "x"), "may not export package"),
+        (people.staff, lambda a: sv.verify_audit(records, a), "may not verify audit"),
+        (people.staff, lambda a: sv.find_file(records, a, photo), "may not look up files"),
+        (people.marketing, lambda a: sv.list_users(records, a), "may not manage users"),
+        (people.marketing, lambda a: sv.housekeeping(records, a), "may not run housekeeping"),
+        (people.staff, lambda a: sv.complete_takedown(records, a, "x"), "may not complete takedown"),
+    ]
+    for actor, action, words in forbidden:
+        with pytest.raises(PermissionDenied, match=words):
+            action(actor)
+    # and what each role may do, it can
+    assert sv.view_consent_pdf(records, people.auditor, consent.id).startswith(b"%PDF")
+    assert sv.verify_audit(records, people.auditor).ok
+    assert [u["username"] for u in sv.list_users(records, people.admin)] == [
+        "ada.auditor", "admin", "mia.marketing", "sam.staff", "sol.staff"]
+
+
+def _cli(records, *args, stdin: str = ""):
+    env = {**os.environ, "VEIL_DATA_DIR": str(records.settings.data_dir), "PYTHONPATH": str(ROOT),
+           "VEIL_KEY_FILE": str(records.settings.key_file), "VEIL_DATABASE_URL": records.settings.database_url}
+    return subprocess.run([sys.executable, "-m", "consent", *args], input=stdin, capture_output=True, text=True,
+                          env=env, cwd=records.settings.data_dir.parent)
+
+
+def test_cli_users_add_creates_the_first_admin_then_others_and_lists_them(records):
+    first = _cli(records, "users", "add", "clinic.admin", "--role", "admin", "--password-stdin", stdin=PASSWORD + "\n")
+    assert first.returncode == 0, first.stderr
+    assert "added clinic.admin (admin)" in first.stdout
+    second = _cli(records, "users", "add", "mia", "--role", "marketing", "--password-stdin", stdin=PASSWORD + "\n")
+    assert second.returncode == 0, second.stderr
+    again = _cli(records, "users", "add", "mia", "--role", "staff", "--password-stdin", stdin=PASSWORD + "\n")
+    assert again.returncode == 1 and "already exists" in again.stderr
+    listing = _cli(records, "users", "list")
+    assert listing.stdout.split("\n")[:2] == ["clinic.admin\tadmin\tactive", "mia\tmarketing\tactive"]
+    assert sv.authenticate(records, "mia", PASSWORD).role == "marketing"
+    added = [e for e in sv.audit_events(records, sv.authenticate(records, "clinic.admin", PASSWORD),
+                                        action="user.added")]
+    assert {e["actor"] for e in added} == {f"cli:{__import__('getpass').getuser()}"}
