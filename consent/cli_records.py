@@ -28,37 +28,37 @@ def register(subparsers) -> None:
     add.add_argument("username")
     add.add_argument("--role", required=True, choices=ROLES)
     add.add_argument("--password-stdin", action="store_true", help="read the password from standard input")
-    add.set_defaults(func=users_add)
+    add.set_defaults(func=_guarded(users_add))
     listing = users_sub.add_parser("list", help="list users and their roles")
-    listing.set_defaults(func=users_list)
+    listing.set_defaults(func=_guarded(users_list))
 
     audit = subparsers.add_parser("audit", help="the hash-chained audit log")
     audit_sub = audit.add_subparsers(dest="audit_command", required=True)
     verify = audit_sub.add_parser("verify", help="check the chain; exit 1 and name the first broken link if not intact")
     verify.add_argument("--json", action="store_true")
-    verify.set_defaults(func=audit_verify)
+    verify.set_defaults(func=_guarded(audit_verify))
     log = audit_sub.add_parser("log", help="print events, newest first")
     log.add_argument("--limit", type=int, default=50)
     log.add_argument("--json", action="store_true")
-    log.set_defaults(func=audit_log)
+    log.set_defaults(func=_guarded(audit_log))
 
     lookup = subparsers.add_parser("lookup", help="find the output, release and consent a file came from")
     lookup.add_argument("files", nargs="+", metavar="FILE")
     lookup.add_argument("--json", action="store_true")
     lookup.add_argument("--max-distance", type=float, default=None,
                         help="largest perceptual-hash distance (of 64 bits) still listed")
-    lookup.set_defaults(func=lookup_files)
+    lookup.set_defaults(func=_guarded(lookup_files))
 
     takedowns = subparsers.add_parser("takedowns", help="releases to take down (their consent was revoked or expired)")
     takedowns.add_argument("--json", action="store_true")
-    takedowns.set_defaults(func=list_takedowns)
+    takedowns.set_defaults(func=_guarded(list_takedowns))
 
     house = subparsers.add_parser("housekeeping", help="apply retention, expire consents, remove crash leftovers")
     house.add_argument("--json", action="store_true")
-    house.set_defaults(func=run_housekeeping)
+    house.set_defaults(func=_guarded(run_housekeeping))
 
     migrate = subparsers.add_parser("migrate", help="create or upgrade the database schema")
-    migrate.set_defaults(func=run_migrate)
+    migrate.set_defaults(func=_guarded(run_migrate))
 
 
 def _cli_actor():
@@ -67,10 +67,37 @@ def _cli_actor():
     return Actor(None, f"cli:{getpass.getuser()}"[:80], "admin")
 
 
+class CliError(Exception):
+    """Veil cannot open its records; the message says which setting to look at."""
+
+
 def _open(housekeep: bool = False):
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from consent.config import ConfigError
+    from consent.crypto import KeyFileError
     from consent.services import open_records
 
-    return open_records(housekeep=housekeep)
+    try:
+        return open_records(housekeep=housekeep)
+    except (ConfigError, KeyFileError) as exc:
+        raise CliError(str(exc)) from None
+    except SQLAlchemyError as exc:
+        raise CliError(f"cannot open the database (VEIL_DATABASE_URL): {type(exc).__name__}: "
+                       f"{str(exc).splitlines()[0][:200]}") from None
+    except OSError as exc:
+        raise CliError(f"cannot open the data folder (VEIL_DATA_DIR): {exc.strerror} ({exc.filename})") from None
+
+
+def _guarded(command):
+    """Turn a records that cannot be opened into one clear line and exit status 1, not a traceback."""
+    def run(args: argparse.Namespace) -> int:
+        try:
+            return command(args)
+        except CliError as exc:
+            return _fail(f"{args.command}: {exc}")
+    run.__name__ = command.__name__
+    return run
 
 
 def _fail(message: str, code: int = 1) -> int:

@@ -192,3 +192,11 @@ def test_cli_audit_verify_exits_0_when_intact_and_1_naming_the_broken_event(chai
     broken = _cli(tmp_path, "audit", "verify", "--json")
     assert broken.returncode == 1
     assert '"broken_at": 2' in broken.stdout
+
+
+def test_cli_names_a_key_file_that_others_can_read_instead_of_showing_a_traceback(chain, tmp_path):
+    records, _ = chain
+    records.settings.key_file.chmod(0o644)
+    run = _cli(tmp_path, "audit", "verify")
+    assert run.returncode == 1
+    assert "audit: " in run.stderr and "chmod 600" in run.stderr and "Traceback" not in run.stderr
