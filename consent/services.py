@@ -9,12 +9,11 @@ Slow work (the image engine) runs outside any transaction, so it never holds the
 from __future__ import annotations
 
 import datetime as dt
-import io
 import json
 import os
 import shutil
 import uuid
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Callable
 
@@ -27,8 +26,8 @@ from consent.config import Settings, load_settings
 from consent.crypto import KeyFileError, Keys
 from consent.registry import (Asset, Consent, Database, Installation, Output, Release, User, field_context,
                               utcnow)
-from consent.release import Decision, Reason, effective_expiry, evaluate, normalise_platform, PLATFORMS
-from consent.store import BlobStore, WorkDir, sha256_file, sweep_work
+from consent.release import PLATFORMS, Decision, effective_expiry, evaluate, normalise_platform
+from consent.store import BlobStore, WorkDir, sweep_work
 from consent.users import (AuthenticationFailed, PermissionDenied, actor_of, check_password, count_users,
                            create_user, require)
 
@@ -420,7 +419,9 @@ def _supersede_older(records: Records, session: Session, actor: Actor, newer: Co
     for c in older:
         c.status, c.superseded_by = "superseded", newer.id
         c.status_changed_at, c.status_changed_by = utcnow(), actor.id
-        _log(records, session, actor, "consent.superseded", "consent", c.id, by=newer.id)
+        # a newer consent that no longer grants social media withdraws what the older one allowed
+        takedowns = _end_releases(session, c.id) if newer.confirmed_social_media is False else []
+        _log(records, session, actor, "consent.superseded", "consent", c.id, by=newer.id, takedowns=takedowns)
 
 
 def list_consents(records: Records, actor: Actor, status: str | None = None) -> list[ConsentView]:
@@ -912,7 +913,7 @@ def housekeeping(records: Records, actor: Actor = SYSTEM, *, now: dt.datetime | 
     report = {"work_dirs": sweep_work(records.settings.work_dir)}
     freed: list[str] = []
     with records.transaction() as session:
-        report["expired"] = _expire_consents(records, session, actor, now.date())
+        report["expired"] = _expire_consents(records, session, actor, now.astimezone().date())
         for asset in session.scalars(select(Asset).where(Asset.original_blob.is_not(None),
                                                          Asset.delete_original_after <= now)):
             freed.append(_forget_original(records, session, actor, asset, "retention period ended"))

@@ -2,19 +2,17 @@
 network resized and re-compressed, by perceptual hash; videos by the hashes of sampled frames."""
 from __future__ import annotations
 
-import io
 import json
 import os
 import subprocess
 import sys
 
-import numpy as np
 import pytest
 from PIL import Image, ImageEnhance
 
 from conftest import ROOT
 from consent import services as sv
-from records_fixtures import (add_people, consent_pdf, grace_hopper_path, make_settings, plain_photo, processed,
+from records_fixtures import (add_people, consent_pdf, grace_hopper_path, plain_photo, processed,
                               quick_password_hashing, reencode_like_a_social_network, register,  # noqa: F401
                               sqlite_records, synthetic_clip)
 

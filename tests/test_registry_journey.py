@@ -12,7 +12,7 @@ import pytest
 from consent import services as sv
 from consent.crypto import KeyFileError
 from records_fixtures import (ORIGINAL_NAME, PATIENT_NAME, PATIENT_REF, backend, consent_pdf,  # noqa: F401
-                              grace_hopper_path, make_settings, people, pg_server, plain_photo, processed,
+                              grace_hopper_path, people, pg_server, plain_photo, processed,
                               quick_password_hashing, records, register)
 
 

@@ -10,8 +10,8 @@ import pytest
 from consent import services as sv
 from consent.services import ScopeConflict
 from consent_fixtures import self_signed_identity, sign
-from records_fixtures import (FACES_NO, PATIENT_NAME, PATIENT_REF, add_people, consent_pdf, grace_hopper_path,
-                              make_settings, plain_photo, processed, quick_password_hashing,  # noqa: F401
+from records_fixtures import (FACES_NO, PATIENT_NAME, PATIENT_REF, add_people, consent_pdf, make_settings,
+                              plain_photo, processed, quick_password_hashing,  # noqa: F401
                               register, sqlite_records)
 
 TODAY = dt.date(2026, 6, 1)
@@ -224,6 +224,18 @@ def test_a_consent_superseded_by_a_newer_one_of_the_same_patient_is_refused(clin
     sv.link_consent(records, people.staff, output.asset_id, newer.id)
     sv.confirm_patient(records, people.staff2, output.asset_id)
     assert approve(records, people, output.id).allowed
+
+
+def test_a_newer_consent_that_withdraws_social_media_turns_the_older_releases_into_takedowns(clinic, photo):
+    records, people = clinic
+    older = register(records, people)
+    _, output = processed(records, people, photo, consent_id=older.id)
+    decision = approve(records, people, output.id)
+    newer = sv.register_consent(records, people.staff, consent_pdf(grant="I authorize the clinic to keep my "
+                                                                         "photographs in my medical record."),
+                                PATIENT_NAME, PATIENT_REF)
+    sv.confirm_scope(records, people.marketing, newer.id, covers_social_media=False, identifiable="deidentified_only")
+    assert [t.id for t in sv.takedown_tasks(records, people.marketing)] == [decision.release_id]
 
 
 # -- rule 3: scope -------------------------------------------------------------------------------------------
