@@ -297,7 +297,11 @@ def register_consent(records: Records, actor: Actor, pdf: Path | bytes, patient_
         if isinstance(pdf, (bytes, bytearray)):
             path.write_bytes(pdf)
         else:
-            shutil.copyfile(pdf, path)
+            try:
+                shutil.copyfile(pdf, path)
+            except OSError as exc:   # never echo the path: it may hold the patient's name
+                raise WorkflowError(f"the consent PDF could not be read ({exc.strerror or type(exc).__name__})") \
+                    from None
         result = check_pdf(path, trust_roots=trust_roots)
         blob = records.store.put_file(path)
     now = utcnow()
@@ -484,13 +488,16 @@ def upload_media(records: Records, actor: Actor, source: Path | bytes, original_
     from deid.formats import sniff
     from deid.naming import filename_warnings
 
-    fmt = sniff(bytes(source[:64]) if isinstance(source, (bytes, bytearray)) else _head(Path(source)))
-    if fmt.kind not in ("image", "video"):
-        raise WorkflowError("this is not a photo or video Veil can read" if fmt.kind == "unknown"
-                            else f"this is a {fmt.name.upper()} document, not a photo or video")
-    blob = records.store.put_bytes(bytes(source)) if isinstance(source, (bytes, bytearray)) \
-        else records.store.put_file(Path(source))
-    size = len(source) if isinstance(source, (bytes, bytearray)) else Path(source).stat().st_size
+    in_memory = isinstance(source, (bytes, bytearray))
+    try:
+        fmt = sniff(bytes(source[:64]) if in_memory else _head(Path(source)))
+        if fmt.kind not in ("image", "video"):
+            raise WorkflowError("this is not a photo or video Veil can read" if fmt.kind == "unknown"
+                                else f"this is a {fmt.name.upper()} document, not a photo or video")
+        blob = records.store.put_bytes(bytes(source)) if in_memory else records.store.put_file(Path(source))
+        size = len(source) if in_memory else Path(source).stat().st_size
+    except OSError as exc:   # the message must not carry the path: it may hold the patient's name
+        raise WorkflowError(f"the upload could not be read ({exc.strerror or type(exc).__name__})") from None
     now = utcnow()
     with records.transaction() as session:
         if consent_id:

@@ -48,16 +48,18 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
+def _ensure_pg_user() -> None:
+    """initdb refuses to run as root: as root, the server runs as an unprivileged system user."""
+    if subprocess.run(["id", "-u", PG_USER], capture_output=True).returncode == 0:
+        return
+    made = subprocess.run(["useradd", "--system", "--no-create-home", "--shell", "/usr/sbin/nologin", PG_USER],
+                          capture_output=True, text=True)
+    if made.returncode != 0 and "already exists" not in made.stderr:
+        pytest.skip(f"cannot create the unprivileged user {PG_USER} for PostgreSQL: {made.stderr.strip()}")
+
+
 def _as_pg_user(command: list[str]) -> list[str]:
-    """initdb refuses to run as root: run the server as an unprivileged system user."""
-    if os.geteuid() != 0:
-        return command
-    if subprocess.run(["id", "-u", PG_USER], capture_output=True).returncode != 0:
-        made = subprocess.run(["useradd", "--system", "--no-create-home", "--shell", "/usr/sbin/nologin", PG_USER],
-                              capture_output=True, text=True)
-        if made.returncode != 0 and "already exists" not in made.stderr:
-            pytest.skip(f"cannot create the unprivileged user {PG_USER} for PostgreSQL: {made.stderr.strip()}")
-    return ["runuser", "-u", PG_USER, "--", *command]
+    return ["runuser", "-u", PG_USER, "--", *command] if os.geteuid() == 0 else command
 
 
 @dataclass
@@ -86,7 +88,7 @@ def pg_server():
         pytest.skip(f"PostgreSQL binaries are absent ({PG_BIN}); install Debian's postgresql to run these")
     root = Path(tempfile.mkdtemp(prefix="veil-pg-"))
     if os.geteuid() == 0:
-        _as_pg_user(["true"])
+        _ensure_pg_user()
         shutil.chown(root, PG_USER, PG_USER)
     root.chmod(0o700)
     data, port = root / "cluster", _free_port()

@@ -172,3 +172,13 @@ def test_a_file_that_is_not_a_photo_or_video_is_refused_at_upload(records, peopl
     with pytest.raises(sv.WorkflowError, match="not a photo or video"):
         sv.upload_media(records, people.staff, b"hello, this is text", "notes.txt")
     assert sv.list_assets(records, people.staff) == []
+
+
+def test_an_unreadable_upload_is_refused_without_echoing_its_name(records, people, tmp_path):
+    missing = tmp_path / ORIGINAL_NAME
+    with pytest.raises(sv.WorkflowError) as upload:
+        sv.upload_media(records, people.staff, missing, ORIGINAL_NAME)
+    with pytest.raises(sv.WorkflowError) as consent:
+        sv.register_consent(records, people.staff, tmp_path / "Quennell consent.pdf", PATIENT_NAME, PATIENT_REF)
+    assert "Quennell" not in str(upload.value) + str(consent.value)
+    assert "could not be read" in str(upload.value) and "could not be read" in str(consent.value)
