@@ -5,7 +5,9 @@
     python benchmarks/video.py recall  [--set video.keyframe_every=12 ...]
     python benchmarks/video.py survey                                  # every file of the shared video folders
 
-Run by hand on the 2-core workstation; the figures go into issue notes. The clips are synthesised at run
+Run by hand on the 2-core workstation; the figures go into issue notes. `--threads N` sets VEIL_THREADS
+(onnxruntime's intra-op threads) for Veil; the default 1 suits video, whose pipeline already runs its
+stages in parallel threads (with 2 intra-op threads, onnxruntime's spin-waiting burns the second core). The clips are synthesised at run
 time from ../shared/data/face-videos (looped, scaled to 720p or 1080p, renumbered at 30 fps) under
 benchmarks/out/ (git-ignored) and never committed. `recall` takes the image engine's full ensemble on every
 frame of each face video as the reference and reports the share of those faces Veil's video regions
@@ -137,17 +139,21 @@ def run_speed(args) -> None:
     settings = video.Settings.of(profile)
     redact_file(synth_clip((320, 180), 1, OUT / "warmup.mp4"), tempfile.mkdtemp(), profile)  # load models
     print(f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f}; encoder libx264 {settings.preset} "
-          f"crf {settings.crf}; profile {profile.id}")
+          f"crf {settings.crf}; profile {profile.id}; VEIL_THREADS={os.environ.get('VEIL_THREADS')}")
     print(f"{'clip':8} {'frames':>6} {'Veil fps':>9} {'floor fps':>10} {'deface fps':>11} {'Veil/deface':>12}")
     for name, size in SIZES.items():
         clip = synth_clip(size, args.seconds, OUT / f"clip-{name}-{args.seconds:g}s.mp4")
         frames = frame_count(clip)
         floor = floor_fps(clip, settings)
+        before = os.times()
         veil, _, report = veil_fps(clip, profile)
+        after = os.times()
+        cpu_ms = (after.user + after.system - before.user - before.system) / max(1, report.get("frames") or 1) * 1000
         peer = None if args.no_deface else deface_fps(clip, frames)
         ratio = f"{veil / peer:.1f}x" if peer else "-"
         print(f"{name:8} {frames:6d} {veil:9.1f} {floor:10.1f} {peer or float('nan'):11.1f} {ratio:>12}"
-              f"   ({report.get('frames_with_regions')} frames with regions; load {os.getloadavg()[0]:.1f})")
+              f"   (Veil CPU {cpu_ms:.0f} ms/frame; {report.get('frames_with_regions')} frames with regions; "
+              f"load {os.getloadavg()[0]:.1f})")
 
 
 # ---------------------------------------------------------------- memory
@@ -158,7 +164,8 @@ def run_memory(args) -> None:
             "r = redact_file(sys.argv[1], tempfile.mkdtemp(), 'default'); "
             "print(r['error'] or 'ok', r.get('frames'), r.get('frames_with_regions'))")
     start = time.perf_counter()
-    done = subprocess.run([sys.executable, "-c", code, str(clip)], cwd=ROOT, capture_output=True, text=True)
+    done = subprocess.run([sys.executable, "-c", code, str(clip)], cwd=ROOT, capture_output=True, text=True,
+                          env={**os.environ})
     elapsed = time.perf_counter() - start
     peak_mb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
     print(f"1080p, {args.minutes:g} min: {done.stdout.strip()}; {elapsed:.0f} s; peak memory {peak_mb:.0f} MB "
@@ -218,14 +225,16 @@ def run_recall(args) -> None:
             start = time.perf_counter()
             report = redact_file(source, out, profile)
             elapsed = time.perf_counter() - start
-        runs = video._RunIndex(report["regions"])
+        runs = video.RunIndex(report["regions"])
         faces = protected = 0
         misses = []
         for index, boxes in enumerate(ref):
             regions = runs.at(index)
             for box in boxes:
                 target = [int(np.floor(box[0])), int(np.floor(box[1])), int(np.ceil(box[2])), int(np.ceil(box[3]))]
-                target = [max(0, target[0]), max(0, target[1]), target[2], target[3]]
+                # boxes may reach past the picture's edge; only the part inside can be protected
+                target = [max(0, target[0]), max(0, target[1]), min(report["width"], target[2]),
+                          min(report["height"], target[3])]
                 faces += 1
                 if union_area_share(target, regions) >= 0.9:
                     protected += 1
@@ -282,7 +291,9 @@ def main() -> int:
     recall = sub.add_parser("recall")
     recall.add_argument("--set", action="append", default=[], metavar="SECTION.KEY=VALUE")
     sub.add_parser("survey")
+    parser.add_argument("--threads", default="1", help="VEIL_THREADS for Veil's detectors (default 1)")
     args = parser.parse_args()
+    os.environ["VEIL_THREADS"] = args.threads   # read when the first detector session is built
     OUT.mkdir(parents=True, exist_ok=True)
     {"speed": run_speed, "memory": run_memory, "recall": run_recall, "survey": run_survey}[args.command](args)
     return 0

@@ -48,6 +48,7 @@ class Track:
     scene: int
     frames: list[int] = field(default_factory=list)
     boxes: list[Box] = field(default_factory=list)
+    bridge: bool = False      # a guessed path between two tracks: covers only the frames between them
 
     @property
     def first(self) -> int:
@@ -66,12 +67,17 @@ class Track:
 
     def box_at(self, frame: int, hold: int, growth: float, max_growth: float) -> Box | None:
         """The face's box at `frame` (None when the track says nothing about that frame)."""
-        if frame < self.first:
-            gap = self.first - frame
-            return grow(self.boxes[0], min(max_growth, growth * gap)) if gap <= hold else None
-        if frame > self.last:
-            gap = frame - self.last
-            return grow(self.boxes[-1], min(max_growth, growth * gap)) if gap <= hold else None
+        if frame < self.first or frame > self.last:
+            if self.bridge:
+                return None
+            gap = self.first - frame if frame < self.first else frame - self.last
+            if gap > hold:
+                return None
+            end = 0 if frame < self.first else -1
+            still = self.boxes[end]
+            moved = tuple(v + d * (frame - self.frames[end]) for v, d in zip(still, self._velocity(end)))
+            # where it was last seen, and where it would be had it kept moving: cover both
+            return grow(union_box(still, moved), min(max_growth, growth * gap))
         i = bisect.bisect_left(self.frames, frame)
         if self.frames[i] == frame:
             return self.boxes[i]
@@ -82,12 +88,25 @@ class Track:
         # the face may not move in a straight line between two sightings far apart: allow some slack
         return grow(mid, min(max_growth, growth * min(frame - f0, f1 - frame)))
 
-    def forget_before(self, frame: int) -> None:
-        """Drop observations no longer needed to answer for `frame` and later (keep one before it)."""
+    def _velocity(self, end: int, span: int = 3) -> Box:
+        """Pixels per frame of each box edge at the track's start (end=0) or finish (end=-1), measured over
+        sightings at least `span` frames apart (one sighting: no motion known)."""
+        frames = self.frames if end == 0 else self.frames[::-1]
+        boxes = self.boxes if end == 0 else self.boxes[::-1]
+        for f, b in zip(frames[1:], boxes[1:]):
+            if abs(f - frames[0]) >= span:
+                return tuple((v - u) / (f - frames[0]) for u, v in zip(boxes[0], b))
+        if len(frames) > 1:
+            f, b = frames[-1], boxes[-1]
+            return tuple((v - u) / (f - frames[0]) for u, v in zip(boxes[0], b))
+        return (0.0, 0.0, 0.0, 0.0)
+
+    def forget_before(self, frame: int, keep: int = 4) -> None:
+        """Drop observations no longer needed for `frame` and later (a few before it measure the motion)."""
         i = bisect.bisect_left(self.frames, frame)
-        if i > 1:
-            del self.frames[:i - 1]
-            del self.boxes[:i - 1]
+        if i > keep:
+            del self.frames[:i - keep]
+            del self.boxes[:i - keep]
 
 
 class Tracker:
@@ -98,8 +117,10 @@ class Tracker:
     min_match: least `same_face` score for a detection to continue a track.
     """
 
-    def __init__(self, hold: int = 12, growth: float = 0.02, max_growth: float = 0.3, min_match: float = 0.1):
+    def __init__(self, hold: int = 12, growth: float = 0.02, max_growth: float = 0.3, min_match: float = 0.1,
+                 max_speed: float = 0.5):
         self.hold, self.growth, self.max_growth, self.min_match = hold, growth, max_growth, min_match
+        self.max_speed = max_speed
         self.tracks: list[Track] = []
         self.scene = 0
         self.scene_start: dict[int, int] = {0: 0}
@@ -113,7 +134,7 @@ class Tracker:
 
     def observe(self, frame: int, boxes: list[Box]) -> None:
         """Detections of one frame (frames in non-decreasing order), in pixels of the upright frame."""
-        live = [t for t in self.tracks if t.scene == self.scene and frame - t.last <= self.hold]
+        live = [t for t in self.tracks if not t.bridge and t.scene == self.scene and frame - t.last <= self.hold]
         pairs = []
         for ti, track in enumerate(live):
             predicted = self._predict(track, frame)
@@ -132,7 +153,24 @@ class Tracker:
             if di not in taken_d:
                 track = Track(self.scene)
                 track.observe(frame, box)
+                self._bridge(track, [t for ti, t in enumerate(live) if ti not in taken_t and t.last < frame])
                 self.tracks.append(track)
+
+    def _bridge(self, new: Track, orphans: list[Track]) -> None:
+        """A face seen only now may be one seen a few frames ago that moved too far to be matched (small
+        faces that only the sparse keyframes see): cover the straight path from each such sighting, as
+        well as holding both. Several guesses cost some extra blur; a wrong single guess would cost a face.
+        """
+        frame, box = new.first, new.boxes[0]
+        for old in orphans:
+            if old.bridge:
+                continue
+            gap, last = frame - old.last, old.boxes[-1]
+            size = max(last[2] - last[0], last[3] - last[1], box[2] - box[0], box[3] - box[1])
+            dx = (last[0] + last[2] - box[0] - box[2]) / 2
+            dy = (last[1] + last[3] - box[1] - box[3]) / 2
+            if gap > 1 and (dx * dx + dy * dy) ** 0.5 <= self.max_speed * size * gap:
+                self.tracks.append(Track(self.scene, [old.last, frame], [last, box], bridge=True))
 
     def _predict(self, track: Track, frame: int) -> Box:
         """Where the face should be now: its last box moved on at the speed of its last two sightings."""

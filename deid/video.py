@@ -22,9 +22,12 @@ from __future__ import annotations
 import collections
 import json
 import os
+import queue
 import subprocess
+import threading
 import time
 import uuid
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
@@ -38,12 +41,14 @@ from deid.detect import Detection, blazeface, centerface, ensemble, fuse, residu
 from deid.image import ImageReadError
 from deid.metadata import ALLOWED, ExifToolError, exiftool_path, identifying_tags, is_clean
 from deid.profile import Profile
-from deid.redact import pad_and_clip, redact, union_area_share
+from deid.redact import pad_and_clip, redact
 from deid.tracking import Tracker
 
 Progress = Callable[[float, str], None]
 
 MAX_PIXELS = 40_000_000          # per frame; 8K is 33 MP
+RESIDUAL_SIDE = 640              # longest side of the output frames the residual check reads
+REDACT_SIDE = 48                 # faces are redacted at most this many pixels across, then scaled up
 GRID = 8                         # regions snap outwards to this grid: even for chroma, and runs stay long
 DEMUXERS = {"mp4": "mov", "mov": "mov", "3gp": "mov", "webm": "matroska", "avi": "avi"}
 
@@ -95,24 +100,28 @@ class Settings:
     blazeface_threshold: float   # BlazeFace full-range on every frame at fast_side (0 turns it off)
     centerface_every: int        # CenterFace at fast_side on every n-th frame (0 turns it off)
     centerface_threshold: float
+    keyframe_detector: dict  # overrides of the profile's [detector] settings for the keyframe ensemble
     cut_threshold: float     # mean grey-level change of a 32x18 thumbnail that marks a scene cut
     preset: str
     crf: int
     audio: str               # "drop" or "keep"
+    verify_every: int        # the residual check reads every n-th frame of the output (1: all)
 
     @classmethod
     def of(cls, prof: Profile) -> "Settings":
         video = prof.section("video")
-        keyframe_every = max(1, int(video.get("keyframe_every", 12)))
+        keyframe_every = max(1, int(video.get("keyframe_every", 16)))
         return cls(keyframe_every=keyframe_every,
-                   hold=max(keyframe_every, int(video.get("hold", keyframe_every + 6))),
-                   fast_side=int(video.get("fast_side", 640)),
-                   blazeface_threshold=float(video.get("blazeface_threshold", 0.4)),
-                   centerface_every=int(video.get("centerface_every", 0)),
+                   hold=max(keyframe_every, int(video.get("hold", keyframe_every + 8))),
+                   fast_side=int(video.get("fast_side", 192)),
+                   blazeface_threshold=float(video.get("blazeface_threshold", 0.0)),
+                   centerface_every=int(video.get("centerface_every", 1)),
                    centerface_threshold=float(video.get("centerface_threshold", 0.3)),
+                   keyframe_detector=dict(video.get("keyframe_detector", {})),
                    cut_threshold=float(video.get("cut_threshold", 20.0)),
                    preset=str(video.get("preset", "veryfast")), crf=int(video.get("crf", 20)),
-                   audio="keep" if video.get("audio", "drop") == "keep" else "drop")
+                   audio="keep" if video.get("audio", "drop") == "keep" else "drop",
+                   verify_every=max(1, int(video.get("verify_every", 3))))
 
 
 # ---------------------------------------------------------------- entry point
@@ -201,16 +210,25 @@ def _orientation(frame: "av.VideoFrame") -> Callable[[np.ndarray], np.ndarray]:
     raise VideoReadError(f"unsupported display rotation of {theta:.0f} degrees (only multiples of 90 are supported)")
 
 
+# Full-range (JPEG) 8-bit YUV to the limited range that H.264 players assume for yuv420p.
+_LIMITED_Y = np.round(16 + np.arange(256) * 219 / 255).astype(np.uint8)
+_LIMITED_C = np.clip(np.round(128 + (np.arange(256) - 128) * 224 / 255), 16, 240).astype(np.uint8)
+
+
 def _upright_planes(frame: "av.VideoFrame", orient) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Y, U, V planes of a frame as 8-bit 4:2:0, cropped to even size, turned upright (copies)."""
-    if frame.format.name != "yuv420p":
-        frame = frame.reformat(format="yuv420p")
+    """Y, U, V planes of a frame as 8-bit limited-range 4:2:0, cropped to even size, upright (copies)."""
+    name = frame.format.name
+    full_range = name == "yuvj420p" or (not name.startswith("yuvj") and frame.color_range == 2)
+    if name not in ("yuv420p", "yuvj420p"):
+        frame = frame.reformat(format="yuv420p")   # swscale also brings yuvj4xx to limited range
     width, height = frame.width & ~1, frame.height & ~1
     planes = []
     for i, plane in enumerate(frame.planes):
         w, h = (width, height) if i == 0 else (width // 2, height // 2)
-        rows = np.frombuffer(plane, dtype=np.uint8).reshape(-1, plane.line_size)
-        planes.append(np.ascontiguousarray(orient(rows[:h, :w])))
+        rows = np.frombuffer(plane, dtype=np.uint8).reshape(-1, plane.line_size)[:h, :w]
+        if full_range:
+            rows = (_LIMITED_Y if i == 0 else _LIMITED_C)[rows]
+        planes.append(np.ascontiguousarray(orient(rows)))
     return planes[0], planes[1], planes[2]
 
 
@@ -219,54 +237,86 @@ def _to_frame(y: np.ndarray, u: np.ndarray, v: np.ndarray) -> "av.VideoFrame":
     return av.VideoFrame.from_ndarray(stacked, format="yuv420p")
 
 
+def _rgb(planes) -> np.ndarray:
+    return _to_frame(*planes).to_ndarray(format="rgb24")
+
+
 # ---------------------------------------------------------------- detection
 
 @dataclass
 class _Pending:
+    """A decoded frame waiting in the look-ahead window."""
     index: int
     pts: int
     planes: tuple[np.ndarray, np.ndarray, np.ndarray]
-    fast: list[Detection]
-    scene_start: bool
+    small: np.ndarray | None             # reduced upright RGB for the light detectors
+    scene_start: bool = False
+    fast: list[Detection] | None = None
+    full: Future | None = None           # the ensemble's detections, when a keyframe
+    last_of_scene: bool = False
 
 
 class _Finder:
-    """Per-frame light detection, keyframe ensemble, scene cuts, and the tracker that ties them."""
+    """Light detection on every frame, the ensemble on keyframes (in a worker thread), scene cuts, tracking.
 
-    def __init__(self, prof: Profile, settings: Settings, width: int, height: int):
-        self.settings, self.width, self.height = settings, width, height
-        self.full = ensemble(prof.section("detector"))
+    Frames are settled (their detections handed to the tracker) strictly in order, once the next frame has
+    been seen (to know whether a scene ends there) and the frame's ensemble run, if any, has finished.
+    """
+
+    def __init__(self, prof: Profile, settings: Settings, width: int, height: int, pool: ThreadPoolExecutor):
+        self.settings, self.width, self.height, self.pool = settings, width, height, pool
+        self.full = ensemble({**prof.section("detector"), **settings.keyframe_detector})
         self.padding = float(prof.section("faces").get("padding", 0.25))
         self.tracker = Tracker(hold=settings.hold)
-        scale = min(1.0, settings.fast_side / max(width, height))
-        self.small_size = (max(2, round(width * scale)), max(2, round(height * scale)))
-        self.back = width / self.small_size[0]
+        self.back = width / small_size(settings, width, height)[0]
         self.last_thumb: np.ndarray | None = None
         self.last_keyframe = -10**9
+        self.settled = -1
 
-    def look(self, frame: "av.VideoFrame", index: int) -> tuple[list[Detection], bool]:
-        """Light detections (full-size pixels) of an upright frame, and whether it starts a new scene."""
-        small = frame.reformat(width=self.small_size[0], height=self.small_size[1], format="rgb24",
-                               interpolation="FAST_BILINEAR").to_ndarray()
+    def look(self, item: _Pending, previous: _Pending | None) -> None:
+        """Light detections and the scene-cut test for a new frame; start the ensemble where it is due."""
         found = []
         if self.settings.blazeface_threshold > 0:
-            found += blazeface(small, self.settings.blazeface_threshold)
-        if self.settings.centerface_every and index % self.settings.centerface_every == 0:
-            found += centerface(small, self.settings.centerface_threshold)
-        thumb = np.asarray(Image.fromarray(small).convert("L").resize((32, 18), Image.BOX), dtype=np.int16)
-        cut = self.last_thumb is None or float(np.abs(thumb - self.last_thumb).mean()) > self.settings.cut_threshold
+            found += blazeface(item.small, self.settings.blazeface_threshold)
+        if self.settings.centerface_every and item.index % self.settings.centerface_every == 0:
+            found += centerface(item.small, self.settings.centerface_threshold)
+        # boxes found at reduced scale are coarse: widen them by a few reduced pixels and a tenth of their size
+        item.fast = [_widen(d.scaled(self.back), 2 * self.back) for d in found]
+        thumb = np.asarray(Image.fromarray(item.small).convert("L").resize((32, 18), Image.BOX), dtype=np.int16)
+        item.scene_start = (self.last_thumb is None
+                            or float(np.abs(thumb - self.last_thumb).mean()) > self.settings.cut_threshold)
         self.last_thumb = thumb
-        return [d.scaled(self.back) for d in found], cut
+        item.small = None
+        if item.scene_start and previous is not None:
+            self.end_of_scene(previous)
+        if item.scene_start or item.index - self.last_keyframe >= self.settings.keyframe_every:
+            self._keyframe(item)
 
-    def settle(self, item: _Pending, last_of_scene: bool) -> None:
-        """All detections of a frame are known: run the ensemble if it is a keyframe, and track."""
-        found = list(item.fast)
-        due = item.index - self.last_keyframe >= self.settings.keyframe_every
-        if item.scene_start or last_of_scene or due:
-            rgb = _to_frame(*item.planes).to_ndarray(format="rgb24")
-            found += self.full(rgb)
-            self.last_keyframe = item.index
-        self.tracker.observe(item.index, [d.box for d in fuse(found)])
+    def end_of_scene(self, item: _Pending) -> None:
+        """The last frame of a scene (or of the video) is a keyframe too: it closes the scene's tracks."""
+        item.last_of_scene = True
+        if item.full is None:
+            self._keyframe(item)
+
+    def _keyframe(self, item: _Pending) -> None:
+        self.last_keyframe = item.index
+        item.full = self.pool.submit(lambda planes: self.full(_rgb(planes)), item.planes)
+
+    def settle(self, window: collections.deque, newest_seen: int, wait: bool) -> None:
+        """Hand every frame whose detections are complete to the tracker, in order."""
+        for item in window:
+            if item.index <= self.settled:
+                continue
+            if item.index >= newest_seen and not item.last_of_scene:
+                return                        # its successor decides whether a scene ends here
+            if item.full is not None and not item.full.done() and not wait:
+                return
+            found = list(item.fast) + (item.full.result() if item.full is not None else [])
+            item.full = None
+            if item.scene_start and item.index > 0:
+                self.tracker.cut(item.index)
+            self.tracker.observe(item.index, [d.box for d in fuse(found)])
+            self.settled = item.index
 
     def regions(self, index: int) -> list[list[int]]:
         """Padded regions to redact in a frame, snapped outwards to the grid, without duplicates."""
@@ -280,7 +330,31 @@ class _Finder:
             y1 = min(self.height, -(-region[3] // GRID) * GRID)
             if [x0, y0, x1, y1] not in out:
                 out.append([x0, y0, x1, y1])
-        return out
+        self.tracker.forget_before(index + 1)
+        return _drop_contained(out)
+
+
+def _drop_contained(regions: list[list[int]]) -> list[list[int]]:
+    """Regions not lying wholly inside another (two tracks on one face give nested boxes)."""
+    def inside(a, b):
+        return a != b and b[0] <= a[0] and b[1] <= a[1] and a[2] <= b[2] and a[3] <= b[3]
+    return [r for r in regions if not any(inside(r, other) for other in regions)]
+
+
+def _widen(det: Detection, pixels: float) -> Detection:
+    dx = pixels + 0.1 * (det.x1 - det.x0)
+    dy = pixels + 0.1 * (det.y1 - det.y0)
+    return Detection(det.x0 - dx, det.y0 - dy, det.x1 + dx, det.y1 + dy, det.score, det.source)
+
+
+def small_size(settings: Settings, width: int, height: int) -> tuple[int, int]:
+    return _fit((width, height), settings.fast_side)
+
+
+def _fit(size: tuple[int, int], side: int) -> tuple[int, int]:
+    """A size with the same shape whose longest side is at most `side` (even numbers)."""
+    scale = min(1.0, side / max(size))
+    return max(2, round(size[0] * scale)) & ~1, max(2, round(size[1] * scale)) & ~1
 
 
 def _redact_planes(planes, regions: list[list[int]], method: str, strength: int):
@@ -289,16 +363,29 @@ def _redact_planes(planes, regions: list[list[int]], method: str, strength: int)
     Blurring and pixelating are linear, so doing them on Y, U and V is doing them on the colours; chroma
     planes take the same regions at half size, hence the same number of cells across a face.
     """
-    y, u, v = planes
-    half = [[x0 // 2, y0 // 2, x1 // 2, y1 // 2] for x0, y0, x1, y1 in regions]
+    y, u, v = (p.copy() for p in planes)
+    for x0, y0, x1, y1 in regions:
+        for plane, k in ((y, 1), (u, 2), (v, 2)):
+            patch = plane[y0 // k:y1 // k, x0 // k:x1 // k]
+            if patch.size:
+                patch[...] = _redact_patch(patch, method, strength, fill=16 if k == 1 else 128)
+    return y, u, v
+
+
+def _redact_patch(patch: np.ndarray, method: str, strength: int, fill: int) -> np.ndarray:
+    """One plane's patch made unrecognisable by the image engine's `redact`, run on a copy at most
+    REDACT_SIDE pixels across its short side and scaled back up: `redact` first averages the patch down
+    to `strength` cells, so the result is the same, for a fraction of the work on large faces."""
     if method == "solid":
-        y, u, v = y.copy(), u.copy(), v.copy()
-        for (x0, y0, x1, y1), (a0, b0, a1, b1) in zip(regions, half):
-            y[y0:y1, x0:x1] = 16      # black in limited-range YUV
-            u[b0:b1, a0:a1] = 128     # no colour
-            v[b0:b1, a0:a1] = 128
-        return y, u, v
-    return redact(y, regions, method, strength), redact(u, half, method, strength), redact(v, half, method, strength)
+        return np.full_like(patch, fill)      # black luma, colourless chroma (limited-range YUV)
+    h, w = patch.shape
+    scale = min(1.0, REDACT_SIDE / min(h, w))
+    if scale == 1.0:
+        return redact(patch, [[0, 0, w, h]], method, strength)
+    size = (max(1, round(w * scale)), max(1, round(h * scale)))
+    small = np.asarray(Image.fromarray(patch).resize(size, Image.BOX))
+    done = redact(small, [[0, 0, size[0], size[1]]], method, strength)
+    return np.asarray(Image.fromarray(done).resize((w, h), Image.NEAREST if method == "pixelate" else Image.BILINEAR))
 
 
 # ---------------------------------------------------------------- the pass
@@ -334,46 +421,51 @@ class Written:
     audio: bool
 
 
+@dataclass
+class _Source:
+    """What the reader learnt from the first frame."""
+    width: int
+    height: int
+    colour: dict
+
+
 class _Writer:
     """The output file: H.264 yuv420p video (and AAC audio when kept), opened on the first frame."""
 
-    def __init__(self, partial: Path, settings: Settings):
-        self.partial, self.settings = partial, settings
+    def __init__(self, partial: Path, settings: Settings, stream, audio_source):
+        self.partial, self.settings, self.stream, self.audio_source = partial, settings, stream, audio_source
         self.container = None
         self.video = self.audio = None
         self.pending_audio: list = []
+        self.frames = 0
 
-    def open(self, width: int, height: int, source: "av.video.stream.VideoStream", first: "av.VideoFrame",
-             audio_source) -> None:
+    def open(self, source: _Source) -> None:
         self.container = av.open(str(self.partial), "w", format="mp4",
                                  options={"movflags": "+faststart", "fflags": "+bitexact"})
-        rate = source.average_rate or source.guessed_rate or Fraction(30)
+        rate = self.stream.average_rate or self.stream.guessed_rate or Fraction(30)
         video = self.container.add_stream("libx264", rate=rate,
                                           options={"preset": self.settings.preset, "crf": str(self.settings.crf)})
-        video.width, video.height, video.pix_fmt = width, height, "yuv420p"
-        video.time_base = source.time_base
-        video.codec_context.time_base = source.time_base
-        for attr in ("colorspace", "color_range", "color_primaries", "color_trc"):
-            value = getattr(first, attr, None)
-            if value:
-                setattr(video.codec_context, attr, value)
+        video.width, video.height, video.pix_fmt = source.width, source.height, "yuv420p"
+        video.time_base = video.codec_context.time_base = self.stream.time_base
+        for attr, value in source.colour.items():
+            setattr(video.codec_context, attr, value)
         self.video = video
-        if audio_source is not None:
-            ctx = audio_source.codec_context
+        if self.audio_source is not None:
+            ctx = self.audio_source.codec_context
             self.audio = self.container.add_stream("aac", rate=ctx.sample_rate or 48000)
             self.audio.layout = "stereo" if (ctx.channels or 2) >= 2 else "mono"
             self.audio.bit_rate = 128_000
+        for frame in self.pending_audio:
+            self.container.mux(self.audio.encode(frame))
+        self.pending_audio = []
 
     def write_video(self, frame: "av.VideoFrame") -> None:
         self.container.mux(self.video.encode(frame))
-        if self.pending_audio:
-            for audio in self.pending_audio:
-                self.container.mux(self.audio.encode(audio))
-            self.pending_audio = []
+        self.frames += 1
 
     def write_audio(self, frame: "av.AudioFrame") -> None:
         frame.pts = None  # the encoder numbers samples from zero, in step with the video's first frame
-        if self.video is None or self.container is None:
+        if self.container is None:
             self.pending_audio.append(frame)
         else:
             self.container.mux(self.audio.encode(frame))
@@ -381,11 +473,8 @@ class _Writer:
     def close(self) -> None:
         if self.container is None:
             return
-        if self.video is not None:
-            self.container.mux(self.video.encode(None))
+        self.container.mux(self.video.encode(None))
         if self.audio is not None:
-            for audio in self.pending_audio:
-                self.container.mux(self.audio.encode(audio))
             self.container.mux(self.audio.encode(None))
         self.container.close()
         self.container = None
@@ -399,107 +488,213 @@ class _Writer:
             self.container = None
 
 
+class _Stage(threading.Thread):
+    """A pipeline thread that hands its exception to the main thread instead of dying silently."""
+
+    def __init__(self, name: str, work: Callable[[], None], stop: threading.Event):
+        super().__init__(name=name, daemon=True)
+        self.work, self.stop, self.error = work, stop, None
+
+    def run(self) -> None:
+        try:
+            self.work()
+        except BaseException as exc:  # noqa: BLE001 - re-raised in the main thread
+            self.error = exc
+            self.stop.set()
+
+
+def _put(q: queue.Queue, item, stop: threading.Event) -> None:
+    while not stop.is_set():
+        try:
+            q.put(item, timeout=0.1)
+            return
+        except queue.Full:
+            continue
+
+
+def _get(q: queue.Queue, stop: threading.Event, stage: _Stage):
+    while True:
+        try:
+            return q.get(timeout=0.1)
+        except queue.Empty:
+            if stop.is_set() or not stage.is_alive():
+                try:
+                    return q.get_nowait()      # it may have handed over its last item while we waited
+                except queue.Empty:
+                    raise _Stopped() from None
+
+
+class _Stopped(Exception):
+    """Another stage failed or the pass was cancelled."""
+
+
 def _transcode(path: Path, partial: Path, prof: Profile, settings: Settings, report: dict,
                progress: Progress | None, cancel: Callable[[], bool] | None) -> Written:
+    """Decode (thread), detect and track (here), redact and encode (thread), with bounded queues between."""
     container = _open_input(path)
-    writer = _Writer(partial, settings)
+    stop = threading.Event()
+    stages: list[_Stage] = []
+    writer = None
     try:
-        return _pass(container, writer, prof, settings, report, progress, cancel)
-    except BaseException:
-        writer.abandon()
-        raise
+        stream = _first_video_stream(container)
+        audio_source = container.streams.audio[0] if settings.audio == "keep" and container.streams.audio else None
+        writer = _Writer(partial, settings, stream, audio_source)
+        decoded: queue.Queue = queue.Queue(maxsize=8)
+        to_encode: queue.Queue = queue.Queue(maxsize=8)
+        faces = prof.section("faces")
+        reader = _Stage("veil-decode", lambda: _read(container, stream, audio_source, settings, decoded, stop), stop)
+        encoder = _Stage("veil-encode", lambda: _encode(writer, to_encode, faces, stop, reader), stop)
+        stages = [reader, encoder]
+        for stage in stages:
+            stage.start()
+        runs = _main_loop(prof, settings, stream, container, decoded, to_encode, stop, reader, encoder,
+                          progress, cancel)
+        encoder.join()
+        if encoder.error:
+            raise encoder.error
+        report["frames"] = writer.frames
+        report["width"], report["height"] = writer.video.width, writer.video.height
+        report["frames_with_regions"] = runs.frames_with_regions
+        report["regions"] = runs.finish(writer.frames - 1)
+        return Written(writer.frames, writer.video.width, writer.video.height, writer.audio is not None)
+    except av.FFmpegError as exc:
+        raise VideoReadError(f"video could not be processed ({_av_reason(exc)})") from None
     finally:
+        stop.set()
+        for stage in stages:
+            stage.join()
+        if writer is not None:
+            writer.abandon()
         container.close()
 
 
-def _pass(container, writer: _Writer, prof: Profile, settings: Settings, report: dict,
-          progress: Progress | None, cancel: Callable[[], bool] | None) -> Written:
-    source = _first_video_stream(container)
-    source.thread_type = "AUTO"
-    audio_source = None
-    if settings.audio == "keep" and container.streams.audio:
-        audio_source = container.streams.audio[0]
-    declared = source.frames
-    total = declared or max(1, int((float(container.duration or 0) / 1e6) * float(source.guessed_rate or 30)))
-    faces = prof.section("faces")
-    method, strength = faces.get("method", "blur"), int(faces.get("strength", 6))
-    redacts = not prof.keeps_faces
-    window: collections.deque[_Pending] = collections.deque()
-    runs = _Runs()
-    finder: _Finder | None = None
-    orient = None
-    size = None
-    state = {"index": 0, "written": 0, "last_pts": None, "first_pts": None}
-    lookahead = max(settings.hold, settings.keyframe_every) + 1
-    started = time.monotonic()
-    last_report = [0.0]
-
-    def emit(item: _Pending) -> None:
-        regions = finder.regions(item.index) if redacts else []
-        runs.add(item.index, regions)
-        planes = _redact_planes(item.planes, regions, method, strength) if regions else item.planes
-        frame = _to_frame(*planes)
-        frame.pts, frame.time_base = item.pts, source.time_base
-        writer.write_video(frame)
-        state["written"] += 1
-        if redacts:
-            finder.tracker.forget_before(item.index + 1)
-        if progress and time.monotonic() - last_report[0] > 0.5:
-            last_report[0] = time.monotonic()
-            fps = state["written"] / max(1e-6, last_report[0] - started)
-            progress(min(0.99, state["written"] / total), f"{state['written']} of ~{total} frames, {fps:.1f} fps")
-
-    def settle_and_flush(last_of_scene: bool, keep: int) -> None:
-        # the newest frame before `keep` more is settled; then everything far enough behind it is written
-        if redacts and window:
-            finder.settle(window[-1], last_of_scene)
-        while len(window) > keep:
-            emit(window.popleft())
-
-    streams = [source] + ([audio_source] if audio_source is not None else [])
+def _read(container, stream, audio_source, settings: Settings, out: queue.Queue, stop: threading.Event) -> None:
+    """Decoder thread: upright planes and a reduced RGB copy of every frame, and audio frames when kept."""
+    stream.thread_type = "AUTO"
+    orient, size, state, small = None, None, {"last_pts": None, "first_pts": None}, None
+    index = 0
+    streams = [stream] + ([audio_source] if audio_source is not None else [])
     try:
         for packet in container.demux(*streams):
+            if stop.is_set():
+                return
             if packet.stream.type == "audio":
-                for audio in packet.decode():
-                    writer.write_audio(audio)
+                for frame in packet.decode():
+                    _put(out, ("audio", frame), stop)
                 continue
             for frame in packet.decode():
-                if cancel is not None and cancel():
-                    raise VideoCancelled("cancelled; nothing was written")
                 if orient is None:
                     orient = _orientation(frame)
                 planes = _upright_planes(frame, orient)
                 if size is None:
                     size = (planes[0].shape[1], planes[0].shape[0])
-                    if min(size) < 2:
-                        raise VideoReadError("video frames are too small to encode")
-                    writer.open(size[0], size[1], source, frame, audio_source)
-                    finder = _Finder(prof, settings, *size) if redacts else None
+                    if min(size) < 16:
+                        raise VideoReadError(f"video frames are too small ({size[0]}x{size[1]})")
+                    small = small_size(settings, *size)
+                    _put(out, ("source", _Source(size[0], size[1], _colour(frame))), stop)
                 elif (planes[0].shape[1], planes[0].shape[0]) != size:
                     raise VideoReadError("the picture size changes within the video; Veil cannot re-encode that safely")
-                pts = _next_pts(frame, state, source)
-                fast, cut = finder.look(_to_frame(*planes), state["index"]) if redacts else ([], False)
-                if redacts and window:
-                    settle_and_flush(last_of_scene=cut and state["index"] > 0, keep=lookahead)
-                    if cut:
-                        finder.tracker.cut(state["index"])
-                window.append(_Pending(state["index"], pts, planes, fast, cut))
-                state["index"] += 1
-                if not redacts:
-                    settle_and_flush(False, 0)
+                reduced = _to_frame(*planes).reformat(width=small[0], height=small[1], format="rgb24",
+                                                       interpolation="FAST_BILINEAR").to_ndarray()
+                _put(out, ("video", _Pending(index, _next_pts(frame, state, stream), planes, reduced)), stop)
+                index += 1
     except av.FFmpegError as exc:
-        raise VideoReadError(f"damaged video data after {state['index']} frames ({_av_reason(exc)})") from None
-    if state["index"] == 0:
+        raise VideoReadError(f"damaged video data after {index} frames ({_av_reason(exc)})") from None
+    if index == 0:
         raise VideoReadError("the video stream holds no decodable frames (damaged or truncated)")
-    if declared and state["index"] < declared - 1:
-        raise VideoReadError(f"damaged or truncated video: only {state['index']} of its {declared} frames "
+    if stream.frames and index < stream.frames - 1:
+        raise VideoReadError(f"damaged or truncated video: only {index} of its {stream.frames} frames "
                              "could be decoded")
-    settle_and_flush(last_of_scene=True, keep=0)
-    writer.close()
-    report["frames"] = state["written"]
-    report["frames_with_regions"] = runs.frames_with_regions
-    report["regions"] = runs.finish(state["written"] - 1)
-    return Written(state["written"], size[0], size[1], writer.audio is not None)
+    _put(out, ("end", index), stop)
+
+
+def _colour(frame: "av.VideoFrame") -> dict:
+    """Colour tags to carry to the encoder (the pixels stay as they are, in limited range)."""
+    tags = {attr: getattr(frame, attr) for attr in ("colorspace", "color_primaries", "color_trc")
+            if getattr(frame, attr, None) not in (None, 0, 2)}   # 2: unspecified
+    tags["color_range"] = 1   # MPEG (limited)
+    return tags
+
+
+def _main_loop(prof, settings, stream, container, decoded, to_encode, stop, reader, encoder,
+               progress, cancel) -> _Runs:
+    """Detect, track and decide the regions of every frame, in order, behind a look-ahead window."""
+    redacts = not prof.keeps_faces
+    lookahead = max(settings.hold, settings.keyframe_every) + 1
+    window: collections.deque[_Pending] = collections.deque()
+    runs = _Runs()
+    finder = None
+    total = stream.frames or max(1, int(float(container.duration or 0) / 1e6 * float(stream.guessed_rate or 30)))
+    started, last_report, emitted = time.monotonic(), 0.0, 0
+    pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="veil-ensemble")
+    try:
+        while True:
+            if encoder.error or reader.error:
+                raise (encoder.error or reader.error)
+            if cancel is not None and cancel():
+                raise VideoCancelled("cancelled; nothing was written")
+            kind, payload = _get(decoded, stop, reader)
+            if kind == "audio":
+                _put(to_encode, ("audio", payload), stop)
+                continue
+            if kind == "source":
+                _put(to_encode, ("source", payload), stop)
+                if redacts:
+                    finder = _Finder(prof, settings, payload.width, payload.height, pool)
+                continue
+            done = kind == "end"
+            if not done:
+                if redacts:
+                    finder.look(payload, window[-1] if window else None)
+                window.append(payload)
+            elif redacts and window:
+                finder.end_of_scene(window[-1])
+            if redacts:
+                newest = window[-1].index if window else -1
+                finder.settle(window, newest, wait=done or len(window) > 3 * lookahead)
+                ready = newest if done else finder.settled - lookahead
+            else:
+                ready = window[-1].index if window else -1
+            while window and window[0].index <= ready:
+                item = window.popleft()
+                regions = finder.regions(item.index) if redacts else []
+                runs.add(item.index, regions)
+                _put(to_encode, ("video", (item, regions)), stop)
+                emitted += 1
+            if progress and time.monotonic() - last_report > 0.5:
+                last_report = time.monotonic()
+                fps = emitted / max(1e-6, last_report - started)
+                progress(min(0.99, emitted / total), f"{emitted} of ~{total} frames, {fps:.1f} fps")
+            if done:
+                _put(to_encode, ("end", None), stop)
+                return runs
+    except _Stopped:
+        raise (encoder.error or reader.error or VideoReadError("video processing stopped")) from None
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _encode(writer: _Writer, inbox: queue.Queue, faces: dict, stop: threading.Event, reader: _Stage) -> None:
+    """Encoder thread: redact each frame's regions and write it, with the audio, in arrival order."""
+    method, strength = faces.get("method", "blur"), int(faces.get("strength", 6))
+    while not stop.is_set():
+        try:
+            kind, payload = inbox.get(timeout=0.1)
+        except queue.Empty:
+            continue
+        if kind == "end":
+            writer.close()
+            return
+        if kind == "source":
+            writer.open(payload)
+        elif kind == "audio":
+            writer.write_audio(payload)
+        else:
+            item, regions = payload
+            planes = _redact_planes(item.planes, regions, method, strength) if regions else item.planes
+            frame = _to_frame(*planes)
+            frame.pts, frame.time_base = item.pts, writer.stream.time_base
+            writer.write_video(frame)
 
 
 def _next_pts(frame: "av.VideoFrame", state: dict, source) -> int:
@@ -520,11 +715,10 @@ def _next_pts(frame: "av.VideoFrame", state: dict, source) -> int:
 # ---------------------------------------------------------------- verification
 
 def verify_video(path: Path, prof: Profile, settings: Settings, report: dict, written: Written) -> None:
-    """Re-read the written file: tags against the allow-list, structure, frame count, faces left.
+    """Re-read the written file: tags against the allow-list, structure, frame count, and faces left.
 
-    A face "left" is one the second detector finds that is neither centred on a region redacted in that
-    frame nor at least half inside redacted regions: a blurred head keeps a head's outline, and a cluster of
-    blurred faces can look like one big face to a detector.
+    Faces left: the profile's residual detector (a differently-built model that confirms each proposal)
+    reads every `verify_every`-th frame of the output; any face it finds withholds the output.
     """
     clean, leftovers = is_clean(path, VIDEO_ALLOWED)
     clean = clean and _dates_zero(path)
@@ -534,9 +728,8 @@ def verify_video(path: Path, prof: Profile, settings: Settings, report: dict, wr
     if not moov_before_mdat(path):
         raise VideoReadError("output withheld: the MP4 is not fast-start (index after the media data)")
     check_faces = not prof.keeps_faces and prof.section("verify").get("residual_faces", True)
-    threshold = float(prof.section("verify").get("residual_threshold", 0.6))
-    detector = residual_detector(threshold) if check_faces else None
-    frames, faces_left, frames_with_faces = 0, 0, []
+    detector = residual_detector(float(prof.section("verify").get("residual_threshold", 0.6))) if check_faces else None
+    frames, checked, faces_left, frames_with_faces = 0, 0, 0, []
     with av.open(str(path)) as out:
         kinds = sorted(s.type for s in out.streams)
         expected = ["audio", "video"] if written.audio else ["video"]
@@ -546,31 +739,29 @@ def verify_video(path: Path, prof: Profile, settings: Settings, report: dict, wr
         if stream.codec_context.name != "h264":
             raise VideoReadError("output withheld: the video is not H.264")
         stream.thread_type = "AUTO"
-        scale = min(1.0, 1024 / max(written.width, written.height))
-        small = (max(2, round(written.width * scale)), max(2, round(written.height * scale)))
-        back = written.width / small[0]
-        runs = _RunIndex(report["regions"])
+        small = _fit((written.width, written.height), RESIDUAL_SIDE)
         for frame in out.decode(stream):
             if frame.format.name != "yuv420p":
                 raise VideoReadError(f"output withheld: pixels are {frame.format.name}, not yuv420p")
-            if detector is not None:
+            if detector is not None and frames % settings.verify_every == 0:
                 found = detector(frame.reformat(width=small[0], height=small[1], format="rgb24").to_ndarray())
-                left = [d for d in found if not _on_redacted(d.scaled(back).box, runs.at(frames))]
-                if left:
-                    faces_left += len(left)
+                checked += 1
+                if found:
+                    faces_left += len(found)
                     frames_with_faces.append(frames)
             frames += 1
     report["verified"]["faces_left"] = faces_left if check_faces else None
+    report["verified"]["frames_checked"] = checked
     if frames != written.frames:
         raise VideoReadError(f"output withheld: {frames} frames read back, {written.frames} written")
     if faces_left:
         shown = ", ".join(str(f) for f in frames_with_faces[:5]) + (" ..." if len(frames_with_faces) > 5 else "")
-        raise VideoReadError(f"output withheld: a face is still detectable in {len(frames_with_faces)} frame(s) "
-                             f"(frames {shown}); review the video")
+        raise VideoReadError(f"output withheld: a face is still detectable in {len(frames_with_faces)} of the "
+                             f"{checked} frames checked (frames {shown}); review the video")
 
 
-class _RunIndex:
-    """The regions of each frame, read back from the runs in frame order."""
+class RunIndex:
+    """The regions of each frame, read back from a report's runs in frame order."""
 
     def __init__(self, runs: list[list]):
         self.runs = sorted(runs, key=lambda run: run[0])
@@ -582,15 +773,6 @@ class _RunIndex:
             self.next += 1
         self.active = [run for run in self.active if run[1] >= index]
         return [run[2] for run in self.active]
-
-
-def _on_redacted(box, regions: list[list[int]]) -> bool:
-    """Whether a detection is the blur itself: centred on a redacted region, or at least half redacted."""
-    cx, cy = (box[0] + box[2]) / 2, (box[1] + box[3]) / 2
-    if any(r[0] <= cx < r[2] and r[1] <= cy < r[3] for r in regions):
-        return True
-    target = [int(box[0]), int(box[1]), int(np.ceil(box[2])), int(np.ceil(box[3]))]
-    return bool(regions) and union_area_share(target, regions) >= 0.5
 
 
 def _dates_zero(path: Path) -> bool:

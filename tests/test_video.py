@@ -222,7 +222,7 @@ def test_identifiable_profile_keeps_faces_and_still_strips_tags(phone, tmp_path)
     report = redact_file(phone, tmp_path / "out", "identifiable")
     assert report["error"] is None, report["error"]
     assert report["frames_with_regions"] == 0 and report["regions"] == []
-    assert report["verified"] == {"metadata_clean": True, "faces_left": None}
+    assert report["verified"]["metadata_clean"] is True and report["verified"]["faces_left"] is None
     assert centerface(decoded(Path(report["output"]))[0], 0.3), "the face is kept"
 
 
@@ -232,3 +232,18 @@ def test_cli_redacts_videos(phone, tmp_path):
     assert done.returncode == 0, done.stderr[-500:]
     (report,) = json.loads(done.stdout)
     assert report["kind"] == "video" and report["frames"] == FRAMES and Path(report["output"]).is_file()
+
+
+def test_an_output_with_a_face_still_detectable_is_withheld(phone, tmp_path):
+    text = (ROOT / "assets" / "profiles" / "default.toml").read_text()
+    blind = tmp_path / "blind.toml"                       # detectors that see nothing
+    blind.write_text(text.replace("[detector]", "[detector]\nthreshold = 2.0\nthreshold_small = 2.0\n"
+                                  "threshold_tiny = 2.0")
+                     .replace("centerface_threshold = 0.3", "centerface_threshold = 2.0")
+                     .replace("blazeface_threshold = 0.5", "blazeface_threshold = 2.0")
+                     .replace('audio = "drop"', 'audio = "drop"\ncenterface_every = 0'))
+    out = tmp_path / "out"
+    report = redact_file(phone, out, load_profile(str(blind)))
+    assert report["output"] is None and "face is still detectable" in report["error"]
+    assert report["verified"]["faces_left"] > 0
+    assert _only_partial_free(out) == []
