@@ -1,12 +1,33 @@
-"""Veil: the Streamlit workstation. Pages are thin; every rule lives in deid/ and consent/."""
-import os
+"""Veil: the Streamlit workstation. Pages are listed by role; an anonymous visitor sees the sign-in only.
 
-import streamlit as st
+Pages are thin: each calls one consent.services function per user action, and the service checks the
+role again, so hiding a page is convenience, not the lock.
+"""
+import os
 
 os.environ.setdefault("GLOG_minloglevel", "2")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
+import streamlit as st  # noqa: E402
+
+from ui import session  # noqa: E402
+
 st.set_page_config(page_title="Veil", page_icon="🛡️", layout="wide")
 
-pages = [st.Page("pages/deidentify.py", title="De-identify media", icon="🫥", default=True)]
-st.navigation(pages).run()
+actor = session.current_actor()
+if actor is None:
+    st.navigation([st.Page("pages/login.py", title="Sign in", icon=":material/login:", default=True)],
+                  position="hidden").run()
+else:
+    session.records()   # fail with a clear message before any page if the records cannot be opened
+    with st.sidebar:
+        st.markdown(f"Signed in as **{actor.username}** ({actor.role})")
+        if st.button("Sign out", key="sign_out", icon=":material/logout:"):
+            session.sign_out()
+            if session.oidc_configured() and st.user.is_logged_in:
+                st.logout()   # also end the identity provider's cookie, or it would sign straight back in
+            st.rerun()
+    session.idle_watch()
+    pages = [st.Page(p.script, title=p.title, icon=p.icon, url_path=p.key, default=p.key == "home")
+             for p in session.pages_for(actor)]
+    st.navigation(pages).run()

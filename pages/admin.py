@@ -1,0 +1,75 @@
+"""Admin: users and roles, the de-identification profiles in use, and the retention policies."""
+import pandas as pd
+import streamlit as st
+
+from consent import services
+from consent.registry import ROLES
+from deid.profile import PROFILE_DIR, ProfileError, available_profiles, load_profile
+from ui.session import FAILED, attempt, page_actor, records
+
+actor = page_actor("admin")
+rec = records()
+NOTE = "admin_note"
+
+st.title("Administration")
+if note := st.session_state.pop(NOTE, None):
+    st.success(note)
+users_tab, profiles_tab, retention_tab = st.tabs(["Users and roles", "De-id profiles", "Retention"])
+
+with users_tab:
+    users = attempt("Listing users", services.list_users, rec, actor)
+    if users is not FAILED:
+        st.dataframe(pd.DataFrame(users), hide_index=True, width="stretch")
+        with st.form("add_user", clear_on_submit=True):
+            st.markdown("**Add a user**")
+            name_col, role_col = st.columns(2)
+            username = name_col.text_input("User name")
+            role = role_col.selectbox("Role", ROLES)
+            password = st.text_input("Initial password (at least 10 characters)", type="password")
+            if st.form_submit_button("Add user", type="primary"):
+                made = attempt(f"Adding {username.strip() or 'the user'}", services.add_user, rec, actor, username,
+                               password, role)
+                if made is not FAILED:
+                    st.session_state[NOTE] = f"User {made.username} added as {made.role}."
+                    st.rerun()
+        others = [u["username"] for u in users if u["username"] != actor.username]
+        if others:
+            st.markdown("**Enable or disable an account**")
+            who = st.selectbox("User", others, key="admin_who")
+            active = next(u["active"] for u in users if u["username"] == who)
+            if st.button(f"Disable {who}" if active else f"Enable {who}", key="admin_toggle"):
+                if attempt("Changing the account", services.set_user_active, rec, actor, who,
+                           not active) is not FAILED:
+                    st.session_state[NOTE] = f"{who} {'disabled' if active else 'enabled'}."
+                    st.rerun()
+
+with profiles_tab:
+    st.caption("Profiles are versioned data in assets/profiles/; every report and manifest names the profile's "
+               "id and SHA-256.")
+    for name in available_profiles():
+        try:
+            profile = load_profile(name)
+        except ProfileError as exc:
+            st.error(f"{name}.toml: {exc}")
+            continue
+        with st.expander(f"{profile.id} · {profile.settings.get('description', '')}"):
+            st.markdown(f"SHA-256 `{profile.sha256}` · faces: {profile.settings['faces']['action']} "
+                        f"({profile.settings['faces']['method']})")
+            st.code((PROFILE_DIR / f"{name}.toml").read_text(encoding="utf-8"), language="toml")
+
+with retention_tab:
+    s = rec.settings
+    st.markdown("\n".join([
+        f"- Originals never released are deleted after **{s.original_retention_days} days**"
+        f" (VEIL_ORIGINAL_RETENTION_DAYS).",
+        f"- Originals are deleted on release: **{'yes' if s.delete_original_on_release else 'no'}**"
+        " (VEIL_DELETE_ORIGINAL_ON_RELEASE).",
+        f"- Consent PDFs are kept **{s.consent_retention_years} years** (VEIL_CONSENT_RETENTION_YEARS).",
+        f"- Two-person rule (the approver is not the uploader): **{'on' if s.two_person_rule else 'off'}**"
+        " (VEIL_TWO_PERSON_RULE).",
+        f"- Data folder: `{s.data_dir}`"]))
+    st.caption("Policies are set in the environment or .streamlit/secrets.toml and take effect on restart.")
+    if st.button("Apply retention now", icon=":material/cleaning_services:"):
+        report = attempt("Housekeeping", services.housekeeping, rec, actor)
+        if report is not FAILED:
+            st.success("Housekeeping done: " + ", ".join(f"{k.replace('_', ' ')}: {v}" for k, v in report.items()))

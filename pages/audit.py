@@ -1,0 +1,106 @@
+"""Audit: the event timeline, chain verification, look-up by dropping any file, exports, and charts of
+what was released under which consent and which consents end soon."""
+import datetime as dt
+import tempfile
+import uuid
+from pathlib import Path
+
+import altair as alt
+import pandas as pd
+import streamlit as st
+
+from consent import services
+from ui.session import FAILED, attempt, page_actor, records
+from ui.views import days_left, events_csv, events_frame, events_json, short
+
+actor = page_actor("audit")
+rec = records()
+today = dt.date.today()
+
+st.title("Audit")
+timeline_tab, verify_tab, lookup_tab, charts_tab = st.tabs(["Timeline", "Chain verification", "Look-up", "Charts"])
+
+with verify_tab:
+    st.write("Every event holds the hash of the one before it, sealed with the installation key: an edited, "
+             "removed or reordered event breaks the chain at that point.")
+    if st.button("Verify the chain", type="primary", icon=":material/link:"):
+        verdict = attempt("Verifying the audit chain", services.verify_audit, rec, actor)
+        if verdict is not FAILED:
+            (st.success if verdict.ok else st.error)(str(verdict))
+
+with timeline_tab:
+    events = attempt("Reading the audit log", services.audit_events, rec, actor)
+    if events is not FAILED:
+        actions = sorted({e["action"] for e in events})
+        pick_col, subject_col = st.columns(2)
+        chosen = pick_col.multiselect("Actions", actions, key="audit_actions")
+        subject = subject_col.text_input("Record id (or its first characters)", key="audit_subject").strip().lower()
+        shown = [e for e in events if (not chosen or e["action"] in chosen)
+                 and (not subject or (e["subject_id"] or "").startswith(subject))]
+        st.dataframe(events_frame(shown), hide_index=True, width="stretch")
+        csv_col, json_col = st.columns(2)
+        stamp = today.isoformat()
+        csv_col.download_button("Export CSV", events_csv(shown), file_name=f"veil-audit-{stamp}.csv",
+                                mime="text/csv", icon=":material/download:", on_click="ignore")
+        json_col.download_button("Export JSON", events_json(shown), file_name=f"veil-audit-{stamp}.json",
+                                 mime="application/json", icon=":material/download:", on_click="ignore")
+
+with lookup_tab:
+    st.write("Drop any file (a published photo or video, a downloaded copy, a consent PDF) to find the output, "
+             "release and consent it belongs to. Re-encoded or resized copies are matched by their look.")
+    dropped = st.file_uploader("File to look up", key="lookup_file")
+    if dropped is not None:
+        with tempfile.TemporaryDirectory(prefix="veil-lookup-") as tmp:
+            path = Path(tmp) / uuid.uuid4().hex       # the dropped file's name is never stored
+            path.write_bytes(dropped.getvalue())
+            result = attempt(f"{dropped.name}: look-up", services.find_file, rec, actor, path)
+        if result is not FAILED:
+            if not result.matches:
+                st.warning(f"{dropped.name}: not found in Veil's records (SHA-256 {result.sha256[:16]}…).")
+            for m in result.matches:
+                with st.container(border=True):
+                    how = "the exact file" if m.how == "sha256" else f"looks alike (distance {m.distance:g} of 64)"
+                    st.markdown(f"**{m.what.replace('_', ' ')}** · {how} · output {short(m.output_id)} · "
+                                f"consent {short(m.consent_id)}")
+                    if m.consent:
+                        c = m.consent
+                        st.markdown(f"Consent {short(c['id'])}: **{c['status']}**, social media "
+                                    f"{c['social_media'].replace('_', ' ')}, platforms "
+                                    f"{', '.join(c['platforms'] or []) or 'any not excluded'}, ends "
+                                    f"{c['expires'] or 'no date'}, scope confirmed: {'yes' if c['confirmed'] else 'no'}")
+                    if m.releases:
+                        st.markdown("\n".join(
+                            f"- Release {short(r['id'])}: **{r['status']}** for {r['platform']}"
+                            + (f" on {r['released_at'][:10]}" if r["released_at"] else "")
+                            + (f" · post {r['post_url']}" if r["post_url"] else "")
+                            + (f" · takedown {r['takedown']}" if r["takedown"] else "") for r in m.releases))
+                    else:
+                        st.caption("Never released.")
+
+with charts_tab:
+    releases = attempt("Listing releases", services.list_releases, rec, actor, "released")
+    consents = attempt("Listing consents", services.list_consents, rec, actor, "active")
+    if releases is not FAILED:
+        st.markdown("**What was released under which consent**")
+        if releases:
+            frame = pd.DataFrame([{"consent": short(r.consent_id), "platform": r.platform,
+                                   "state": "taken down" if r.takedown == "done" else
+                                   "takedown pending" if r.takedown else "standing"} for r in releases])
+            st.altair_chart(alt.Chart(frame).mark_bar().encode(
+                y=alt.Y("consent:N", title="Consent"), x=alt.X("count():Q", title="Releases"),
+                color=alt.Color("platform:N", title="Platform"), tooltip=["consent", "platform", "state",
+                                                                           "count()"]), width="stretch")
+        else:
+            st.caption("Nothing released yet.")
+    if consents is not FAILED:
+        st.markdown("**Consents ending within 90 days**")
+        ending = [{"consent": short(c.id), "days left": days_left(c, today), "ends": c.effective_expiry}
+                  for c in consents if c.effective_expiry and 0 < days_left(c, today) <= 90]
+        if ending:
+            frame = pd.DataFrame(ending)
+            st.altair_chart(alt.Chart(frame).mark_bar().encode(
+                y=alt.Y("consent:N", sort="x", title="Consent"), x=alt.X("days left:Q", title="Days left"),
+                color=alt.condition(alt.datum["days left"] <= 30, alt.value("#dc2626"), alt.value("#0f766e")),
+                tooltip=["consent", "ends", "days left"]), width="stretch")
+        else:
+            st.caption("No active consent ends within 90 days.")

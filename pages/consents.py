@@ -1,0 +1,125 @@
+"""Consents: each with its status badge and verdict, the quoted evidence highlighted, the scope a person
+confirms from that evidence, and revocation with a reason (its releases become takedown tasks)."""
+import datetime as dt
+
+import pandas as pd
+import streamlit as st
+
+from consent import services
+from consent.release import PLATFORMS
+from ui.session import FAILED, attempt, may, page_actor, records, remember
+from ui.views import BADGES, badge, consent_label, consent_state, escape_md, highlight, short, yes_no
+
+actor = page_actor("consents")
+rec = records()
+today = dt.date.today()
+NOTE = "consents_note"
+
+st.title("Consents")
+if note := st.session_state.pop(NOTE, None):
+    st.success(note)
+consents = attempt("Listing consents", services.list_consents, rec, actor)
+if consents is FAILED:
+    st.stop()
+if not consents:
+    st.info("No consent is registered yet. Consents are registered at intake.")
+    st.stop()
+
+st.dataframe(pd.DataFrame([{
+    "consent": short(c.id), "status": BADGES[consent_state(c, today)][0], "registered": c.registered_at[:10],
+    "social media": c.social_media.replace("_", " "), "platforms": ", ".join(c.confirmed_platforms
+                                                                            or c.platforms) or "any",
+    "ends": c.effective_expiry or ("at an event" if c.has_expiry_event else "—"),
+    "signed": yes_no(c.signed, "?"), "scope confirmed": yes_no(c.confirmed)} for c in consents]),
+    hide_index=True, width="stretch")
+
+by_id = {c.id: c for c in consents}
+cid = st.selectbox("Consent", list(by_id), format_func=lambda i: consent_label(by_id[i], today), key="consent_pick")
+c = by_id[cid]
+state = consent_state(c, today)
+st.markdown(f"### Consent {short(c.id)} {badge(state)}")
+
+details = remember(f"consent:{c.id}", lambda: attempt("Opening the consent", services.consent_details, rec, actor,
+                                                      c.id))
+if details is not FAILED:
+    st.markdown(f"Patient: **{escape_md(details['patient_name'])}** · reference "
+                f"{escape_md(details['patient_ref'])}")
+
+verdict, evidence = st.columns(2)
+with verdict:
+    st.markdown("**The checker's verdict**")
+    if c.check_error:
+        st.error(f"The PDF could not be read: {c.check_error}")
+    st.markdown("\n".join([
+        f"- Social media: **{c.social_media.replace('_', ' ')}**",
+        f"- Platforms named: {', '.join(c.platforms) or 'none (a general grant, if covered)'}",
+        f"- Platforms excluded: {', '.join(c.excluded_platforms) or 'none'}",
+        f"- Identifiable images: {c.identifiable.replace('_', ' ')}",
+        f"- Ends: {c.expires or (escape_md(details['expires_event']) if details is not FAILED and details.get('expires_event') else 'no date written')}",
+        f"- Signed: {yes_no(c.signed)} · digital signature intact: {yes_no(c.signature_valid, 'none')}"
+        + (" · handwritten signature attested by a person" if c.signature_attested else ""),
+        f"- Text read from: {c.text_source}"]))
+    if c.confirmed:
+        st.markdown("**Scope a person confirmed**")
+        st.markdown("\n".join([
+            f"- Covers social media: {yes_no(c.confirmed_social_media)}",
+            f"- Platforms: {', '.join(c.confirmed_platforms or []) or 'any not excluded'}",
+            f"- Excluded: {', '.join(c.confirmed_excluded or []) or 'none'}",
+            f"- Identifiable images: {(c.confirmed_identifiable or '').replace('_', ' ')}",
+            f"- Ends: {c.effective_expiry or 'no date'}"]))
+with evidence:
+    st.markdown("**Quoted evidence**")
+    quotes = details.get("evidence", []) if details is not FAILED else []
+    if not quotes:
+        st.caption("The checker quoted no passage.")
+    for quote in quotes:
+        about = str(quote.get("about", "")).replace("_", " ")
+        st.markdown(f"> {highlight(str(quote.get('text', '')))}\n>\n> — page {quote.get('page', '?')}"
+                    + (f" · {escape_md(about)}" if about else ""))
+    if c.pdf_kept and may(actor, "view_consent_pdf"):
+        st.download_button("Open the consent PDF", data=lambda: services.view_consent_pdf(rec, actor, c.id),
+                           file_name=f"consent-{short(c.id)}.pdf", mime="application/pdf", key=f"pdf_{c.id}",
+                           on_click="ignore", icon=":material/picture_as_pdf:")
+
+if c.status == "active" and may(actor, "confirm_scope"):
+    st.subheader("Confirm the scope")
+    st.caption("Read the quoted evidence. You may narrow what the document grants, never widen it.")
+    with st.form(f"scope_{c.id}"):
+        covers = st.checkbox("The quoted evidence grants use on social media", value=c.social_media == "covered")
+        options = ["deidentified_only", "allowed"]
+        identifiable = st.radio("Identifiable images", options, horizontal=True,
+                                index=1 if (c.confirmed_identifiable or c.identifiable) == "allowed" else 0,
+                                format_func=lambda v: {"allowed": "allowed (faces may be shown)",
+                                                       "deidentified_only": "de-identified only"}[v])
+        platforms = st.multiselect("Platforms granted (leave empty for a general grant)",
+                                   c.platforms or list(PLATFORMS), default=c.confirmed_platforms or c.platforms)
+        excluded = st.multiselect("Platforms excluded", list(PLATFORMS),
+                                  default=c.confirmed_excluded or c.excluded_platforms)
+        ends = st.date_input("Ends on (leave empty when no date is written)",
+                             value=dt.date.fromisoformat(c.effective_expiry) if c.effective_expiry else None)
+        attested = False
+        if c.signature_valid is not True:
+            attested = st.checkbox("I have seen the patient's handwritten signature on this document",
+                                   value=c.signature_attested)
+        if st.form_submit_button("Confirm the scope", type="primary"):
+            done = attempt("Confirming the scope", services.confirm_scope, rec, actor, c.id,
+                           covers_social_media=covers, identifiable=identifiable, platforms=platforms,
+                           excluded_platforms=excluded, expires=ends, signature_attested=attested)
+            if done is not FAILED:
+                st.session_state[NOTE] = f"Scope of consent {short(c.id)} confirmed."
+                st.rerun()
+
+if c.status != "revoked" and may(actor, "revoke_consent"):
+    st.subheader("Revoke")
+    with st.form(f"revoke_{c.id}"):
+        reason = st.text_input("Reason (for example: the patient withdrew consent by e-mail on …)")
+        if st.form_submit_button("Revoke this consent", icon=":material/block:"):
+            if not reason.strip():
+                st.error("Give the reason for the revocation.")
+            else:
+                takedowns = attempt("Revoking the consent", services.revoke_consent, rec, actor, c.id,
+                                    reason.strip())
+                if takedowns is not FAILED:
+                    st.session_state[NOTE] = (f"Consent {short(c.id)} revoked; {len(takedowns)} release(s) became "
+                                              "takedown tasks.")
+                    st.rerun()

@@ -1,0 +1,58 @@
+"""Start page: what needs this person's attention: consents ending within 30 days, open takedown tasks,
+and the work waiting for their role."""
+import datetime as dt
+
+import streamlit as st
+
+from consent import services
+from ui.session import FAILED, attempt, may, page_actor, records
+from ui.views import EXPIRY_WARNING_DAYS, expiring_soon, short
+
+actor = page_actor("home")
+rec = records()
+today = dt.date.today()
+st.title(f"Welcome, {actor.username}")
+st.caption(f"Role: {actor.role}")
+
+consents = attempt("Listing consents", services.list_consents, rec, actor)
+tasks = attempt("Listing takedown tasks", services.takedown_tasks, rec, actor)
+if consents is FAILED or tasks is FAILED:
+    st.stop()
+
+left, right = st.columns(2)
+with left:
+    st.subheader(f"Consents ending within {EXPIRY_WARNING_DAYS} days")
+    soon = expiring_soon(consents, today)
+    if not soon:
+        st.success("No consent ends within the next 30 days.")
+    for c in soon:
+        left_days = (dt.date.fromisoformat(c.effective_expiry) - today).days
+        st.warning(f"Consent {short(c.id)} ends on {c.effective_expiry} ({left_days} day(s) left).")
+with right:
+    st.subheader("Open takedown tasks")
+    if not tasks:
+        st.success("No takedown task is open.")
+    for r in tasks:
+        where = r.post_url or "post address not recorded"
+        st.error(f"Take down the {r.platform} post of output {short(r.output_id)}: {where}")
+    if tasks:
+        st.page_link("pages/takedowns.py", label="Go to the takedown tasks", icon=":material/arrow_forward:")
+
+st.subheader("Waiting for you")
+if may(actor, "review"):
+    outputs = attempt("Listing outputs", services.list_outputs, rec, actor)
+    if outputs is not FAILED:
+        waiting = [o for o in outputs if not o.superseded and not o.reviewed]
+        st.write(f"{len(waiting)} output(s) waiting for review.")
+        if waiting:
+            st.page_link("pages/review.py", label="Review them", icon=":material/arrow_forward:")
+if may(actor, "confirm_scope"):
+    unconfirmed = [c for c in consents if c.status == "active" and not c.confirmed]
+    st.write(f"{len(unconfirmed)} active consent(s) whose scope no person has confirmed yet.")
+if may(actor, "approve_release"):
+    requests = attempt("Listing releases", services.list_releases, rec, actor, "requested")
+    if requests is not FAILED:
+        st.write(f"{len(requests)} release request(s) waiting for a decision.")
+if may(actor, "read_audit"):
+    st.page_link("pages/audit.py", label="Audit: timeline, chain verification and look-up",
+                 icon=":material/arrow_forward:")

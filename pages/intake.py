@@ -1,0 +1,144 @@
+"""Intake: a batch of photos and videos with the patient's consent (a new PDF, or one already registered).
+Each file is kept encrypted, de-identified and verified; progress is shown, and each file's warnings and
+errors name the file. Outputs are not downloadable here: only an approved release is."""
+import datetime as dt
+
+import streamlit as st
+
+from consent import services
+from deid.profile import available_profiles
+from ui.session import FAILED, attempt, outcome, page_actor, records, remember
+from ui.views import consent_label, escape_md, short
+
+actor = page_actor("intake")
+rec = records()
+today = dt.date.today()
+RESULTS = "intake_results"
+
+st.title("Intake")
+st.caption("Upload a patient's photos and videos with their consent. Faces are blurred, every tag and the file "
+           "name are removed, and each output is re-read and verified before it is kept.")
+
+st.subheader("1 · The patient's consent")
+mode = st.radio("Consent", ["Upload the signed consent PDF", "Use a consent already registered"],
+                key="intake_mode", horizontal=True, label_visibility="collapsed")
+pdf = patient_name = patient_ref = chosen = None
+if mode.startswith("Upload"):
+    pdf = st.file_uploader("Consent PDF", type=["pdf"], key="intake_pdf")
+    name_col, ref_col = st.columns(2)
+    patient_name = name_col.text_input("Patient's name (as on the consent)", key="intake_patient_name").strip()
+    patient_ref = ref_col.text_input("Patient reference (record number)", key="intake_patient_ref").strip()
+else:
+    active = attempt("Listing consents", services.list_consents, rec, actor, "active")
+    if active is FAILED:
+        st.stop()
+    if not active:
+        st.info("No active consent is registered yet; upload the consent PDF instead.")
+    by_id = {c.id: c for c in active}
+    chosen = st.selectbox("Consent", list(by_id), format_func=lambda cid: consent_label(by_id[cid], today),
+                          index=None, placeholder="Choose a consent", key="intake_consent")
+    if chosen:
+        details = remember(f"consent:{chosen}", lambda: attempt("Opening the consent", services.consent_details,
+                                                                  rec, actor, chosen))
+        if details is not FAILED:
+            st.info(f"Patient on this consent: **{escape_md(details['patient_name'])}** "
+                    f"(reference {escape_md(details['patient_ref'])})")
+
+st.subheader("2 · Photos and videos")
+files = st.file_uploader("Photos and videos", accept_multiple_files=True, key="intake_media",
+                         help="JPEG, PNG, HEIC, WebP, AVIF, TIFF photos; MP4, MOV, WebM videos. Content decides, "
+                              "not the file name.")
+profiles = available_profiles()
+profile = st.selectbox("De-identification profile", profiles, index=profiles.index("default"), key="intake_profile",
+                       help="'default' redacts every face; 'identifiable' keeps faces (released only under a "
+                            "consent that allows identifiable images) and still strips all metadata and names.")
+
+consent_ready = bool(chosen) or bool(pdf and patient_name and patient_ref)
+if files and not consent_ready:
+    st.caption("Add the consent (the PDF with the patient's name and reference, or a registered one) to continue.")
+go = st.button(f"Register and de-identify {len(files or [])} file(s)", type="primary", key="intake_go",
+               disabled=not (files and consent_ready))
+
+
+def register_consent() -> str | None:
+    view = attempt(f"{pdf.name}: registering the consent", services.register_consent, rec, actor, pdf.getvalue(),
+                   patient_name, patient_ref)
+    if view is FAILED:
+        return None
+    if view.check_error:
+        st.error(f"{pdf.name}: the consent could not be read ({view.check_error}); nothing in it can be relied "
+                 "on, so a release will be refused.")
+    elif view.social_media != "covered":
+        st.warning(f"{pdf.name}: the checker found social-media use {view.social_media.replace('_', ' ')}; a "
+                   "release will be refused unless a person confirms a written grant.")
+    else:
+        st.success(f"{pdf.name}: registered as consent {short(view.id)}; social-media use covered.")
+    return view.id
+
+
+def process_batch(consent_id: str) -> list[dict]:
+    """Keep, de-identify and verify each file; one file's failure never stops the others."""
+    results, bar = [], st.progress(0.0, text="Starting…")
+    for index, upload in enumerate(files):
+        label = f"{index + 1} of {len(files)}: {upload.name}"
+        bar.progress(index / len(files), text=f"Keeping {label}")
+        result = {"name": upload.name, "warnings": [], "error": None, "asset_id": None, "output": None}
+        asset, result["error"] = outcome(upload.name, services.upload_media, rec, actor, upload.getvalue(),
+                                         upload.name, consent_id)
+        if asset is FAILED:
+            results.append(result)
+            continue
+        result.update(asset_id=asset.id, warnings=asset.filename_warnings, kind=asset.kind)
+
+        def progress(fraction: float, message: str, index=index, label=label) -> None:
+            bar.progress(min(1.0, (index + max(0.0, min(1.0, fraction))) / len(files)),
+                         text=f"De-identifying {label} · {message}")
+
+        output, result["error"] = outcome(upload.name, services.process, rec, actor, asset.id, profile,
+                                          progress=progress)
+        if output is not FAILED:
+            result["output"] = output
+            result["error"] = f"{upload.name}: {output.error}" if output.error else None
+        results.append(result)
+    bar.progress(1.0, text=f"Done: {len(files)} file(s)")
+    return results
+
+
+if go:
+    consent_id = chosen or register_consent()
+    if consent_id:
+        st.session_state[RESULTS] = process_batch(consent_id)
+        names = st.session_state.setdefault("asset_names", {})   # this session only, to label review items
+        names.update({r["asset_id"]: r["name"] for r in st.session_state[RESULTS] if r["asset_id"]})
+
+results = st.session_state.get(RESULTS, [])
+if results:
+    st.subheader("3 · Results")
+    done = [r for r in results if r["output"] is not None and not r["error"]]
+    st.write(f"{len(done)} of {len(results)} file(s) de-identified and verified; they now wait for review.")
+for r in results:
+    with st.container(border=True):
+        picture, text = st.columns([1, 4])
+        o = r["output"]
+        with text:
+            st.markdown(f"**{escape_md(r['name'])}**")
+            for warning in r["warnings"]:
+                st.warning(f"{r['name']}: {warning}. The output gets a new random name.")
+            if r["error"]:
+                st.error(r["error"])
+                continue
+            if o.kind == "image":
+                found = f"{len(o.regions)} region(s) redacted"
+            else:
+                found = f"{o.frames_with_regions or 0} of {o.frames or 0} frame(s) with regions redacted"
+            st.success(f"{r['name']}: {found}; {len(o.removed_tags)} metadata tag(s) removed; verified clean "
+                       f"(profile {o.profile['id']}). It now waits for review.")
+        preview = attempt(f"{r['name']}: preview", services.preview_output, rec, actor, o.id)
+        if preview is not FAILED:
+            with picture:
+                if o.kind == "image":
+                    st.image(preview, caption="De-identified", width="stretch")
+                else:
+                    st.video(preview)
+if results:
+    st.page_link("pages/review.py", label="Review the outputs", icon=":material/arrow_forward:")

@@ -1,0 +1,110 @@
+"""Release: request a release of a reviewed output for a platform, run the gate (its answer with every
+reason), download the release package of approved files, and record the post's address afterwards.
+This is the only way an output leaves Veil."""
+import tempfile
+from pathlib import Path
+
+import pandas as pd
+import streamlit as st
+
+from consent import services
+from consent.release import PLATFORMS
+from ui.session import FAILED, attempt, may, page_actor, records
+from ui.views import short, zip_folder
+
+actor = page_actor("release")
+rec = records()
+DECISIONS, PACKAGE, NOTE = "release_decisions", "release_package", "release_note"
+
+st.title("Release")
+if note := st.session_state.pop(NOTE, None):
+    st.success(note)
+outputs = attempt("Listing outputs", services.list_outputs, rec, actor)
+releases = attempt("Listing releases", services.list_releases, rec, actor)
+if outputs is FAILED or releases is FAILED:
+    st.stop()
+outputs_by_id = {o.id: o for o in outputs}
+
+# -- request ---------------------------------------------------------------------------------------------------
+st.subheader("Request a release")
+ready = [o for o in reversed(outputs) if o.reviewed and not o.superseded and o.sha256]
+if not ready:
+    st.info("No reviewed output yet. Outputs appear here once a person has confirmed their review.")
+else:
+    with st.form("request"):
+        output_id = st.selectbox("Reviewed output", [o.id for o in ready],
+                                 format_func=lambda i: f"output {short(i)} · {outputs_by_id[i].kind} · profile "
+                                                       f"{outputs_by_id[i].profile['id']}")
+        platform = st.selectbox("Platform", PLATFORMS)
+        if st.form_submit_button("Request the release"):
+            made = attempt("Requesting the release", services.request_release, rec, actor, output_id, platform)
+            if made is not FAILED:
+                st.session_state[NOTE] = f"Release {short(made.id)} requested for {made.platform}."
+                st.rerun()
+
+# -- decide ----------------------------------------------------------------------------------------------------
+st.subheader("Decide")
+open_requests = [r for r in releases if r.status in ("requested", "refused")]
+decisions = st.session_state.setdefault(DECISIONS, {})
+if not open_requests:
+    st.caption("No release request is waiting.")
+for r in open_requests:
+    with st.container(border=True):
+        st.markdown(f"**Release {short(r.id)}** · output {short(r.output_id)} · {r.platform} · consent "
+                    f"{short(r.consent_id)} · {r.status}")
+        decision = decisions.get(r.id)
+        reasons = [x.message for x in decision.reasons] if decision else r.reasons
+        if r.status == "refused" or decision is not None:
+            st.error("The gate refused this release:\n" + "\n".join(f"- {m}" for m in reasons))
+        if may(actor, "approve_release"):
+            label = "Check the gate again and approve" if r.status == "refused" else "Check the gate and approve"
+            if st.button(label, key=f"approve_{r.id}", type="primary", icon=":material/verified:"):
+                decision = attempt("Approving the release", services.approve_release, rec, actor, r.id)
+                if decision is not FAILED:
+                    if decision.allowed:
+                        decisions.pop(r.id, None)
+                        st.session_state[NOTE] = f"Release {short(r.id)} approved for {r.platform}: every rule holds."
+                    else:
+                        decisions[r.id] = decision
+                    st.rerun()
+        else:
+            st.caption("Marketing approves releases.")
+
+# -- released ------------------------------------------------------------------------------------------------
+st.subheader("Released")
+standing = [r for r in releases if r.status == "released" and r.takedown is None]
+if not standing:
+    st.caption("No standing release.")
+else:
+    st.dataframe(pd.DataFrame([{"release": short(r.id), "output": short(r.output_id), "platform": r.platform,
+                                "consent": short(r.consent_id), "approved": (r.decided_at or "")[:16].replace("T", " "),
+                                "post": r.post_url or "not recorded"} for r in standing]),
+                 hide_index=True, width="stretch")
+    if may(actor, "export_package"):
+        by_id = {r.id: r for r in standing}
+        chosen = st.multiselect("Files for the release package", list(by_id), default=list(by_id),
+                                format_func=lambda i: f"{short(i)} · {by_id[i].platform}", key="package_pick")
+        if st.button("Build the release package", disabled=not chosen, icon=":material/inventory_2:"):
+            with tempfile.TemporaryDirectory(prefix="veil-package-") as tmp:
+                folder = attempt("Building the release package", services.export_package, rec, actor, chosen,
+                                 Path(tmp))
+                if folder is not FAILED:
+                    st.session_state[PACKAGE] = (f"{folder.name}.zip", zip_folder(folder))
+        if package := st.session_state.get(PACKAGE):
+            st.download_button("Download the release package (zip)", package[1], file_name=package[0],
+                               mime="application/zip", type="primary", icon=":material/download:",
+                               key="package_download")
+            st.caption("The package holds the released files under their random names and manifest.json "
+                       "(checksums, consent, scope, expiry, profile, reviewer, approver); no patient name.")
+    if may(actor, "record_post"):
+        with st.form("post"):
+            st.markdown("**Record where it was posted**")
+            rid = st.selectbox("Release", [r.id for r in standing],
+                               format_func=lambda i: f"{short(i)} · {next(r.platform for r in standing if r.id == i)}")
+            url = st.text_input("Post address (URL)")
+            if st.form_submit_button("Save the post address"):
+                if not url.strip().lower().startswith(("https://", "http://")):
+                    st.error("Enter the post's full address, starting with https://")
+                elif attempt("Recording the post", services.record_post, rec, actor, rid, url) is not FAILED:
+                    st.session_state[NOTE] = f"Post address of release {short(rid)} recorded."
+                    st.rerun()

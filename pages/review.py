@@ -1,0 +1,167 @@
+"""Review: the original (regions drawn) beside the de-identified output. A person confirms the consent is
+this patient's, adds a region by dragging a rectangle on the picture (or typing its corners), removes a
+false one, re-renders, and ticks the checklist before the output counts as reviewed."""
+import datetime as dt
+
+import streamlit as st
+
+from consent import services
+from deid.api import decode_upright
+from ui.session import FAILED, attempt, page_actor, records, remember
+from ui.views import CHECKLIST, brushed_box, consent_label, escape_md, region_chart, short
+
+actor = page_actor("review")
+rec = records()
+today = dt.date.today()
+CHOICE, NEXT, NOTE = "review_choice", "review_next", "review_note"
+
+st.title("Review")
+if note := st.session_state.pop(NOTE, None):
+    st.success(note)
+
+outputs = attempt("Listing outputs", services.list_outputs, rec, actor)
+assets = attempt("Listing media", services.list_assets, rec, actor)
+if outputs is FAILED or assets is FAILED:
+    st.stop()
+assets = {a.id: a for a in assets}
+waiting = {o.id: o for o in reversed(outputs) if not o.superseded and not o.reviewed}
+if not waiting:
+    st.info("Nothing waits for review. New uploads appear here after intake.")
+    st.stop()
+
+names = st.session_state.get("asset_names", {})
+
+
+def label(output_id: str) -> str:
+    o = waiting[output_id]
+    a = assets[o.asset_id]
+    shown = names.get(a.id, f"{o.kind} uploaded by {a.uploaded_by}")
+    state = "verification failed" if o.error else f"{len(o.regions)} region(s)"
+    return f"{shown} · output {short(o.id)} · {state}"
+
+
+if (chosen := st.session_state.pop(NEXT, None)) in waiting:
+    st.session_state[CHOICE] = chosen
+output_id = st.selectbox("Output to review", list(waiting), format_func=label, key=CHOICE)
+o = waiting[output_id]
+asset = assets[o.asset_id]
+
+# -- same patient ------------------------------------------------------------------------------------------
+st.subheader("Same patient?")
+if asset.consent_id is None:
+    st.warning("No consent is linked to this media. Link the patient's consent:")
+    active = attempt("Listing consents", services.list_consents, rec, actor, "active")
+    if active is not FAILED and active:
+        by_id = {c.id: c for c in active}
+        pick = st.selectbox("Consent", list(by_id), format_func=lambda cid: consent_label(by_id[cid], today),
+                            key=f"link_{asset.id}")
+        if st.button("Link this consent", key=f"link_go_{asset.id}"):
+            if attempt("Linking the consent", services.link_consent, rec, actor, asset.id, pick) is not FAILED:
+                st.rerun()
+else:
+    details = remember(f"consent:{asset.consent_id}", lambda: attempt(
+        "Opening the consent", services.consent_details, rec, actor, asset.consent_id))
+    if details is not FAILED:
+        st.markdown(f"The linked consent {short(asset.consent_id)} was signed for "
+                    f"**{escape_md(details['patient_name'])}** (reference {escape_md(details['patient_ref'])}).")
+    if asset.patient_confirmed:
+        st.success("A person confirmed that this media shows the patient of the consent.")
+    elif st.button("Yes: the person in this media is the patient named on the consent", key=f"same_{asset.id}",
+                   icon=":material/how_to_reg:"):
+        if attempt("Confirming the patient", services.confirm_patient, rec, actor, asset.id) is not FAILED:
+            st.rerun()
+
+# -- side by side --------------------------------------------------------------------------------------------
+st.subheader("Original and de-identified")
+if o.error:
+    st.error(f"Verification failed: {o.error}")
+original = remember(f"original:{asset.id}", lambda: attempt("Opening the original", services.view_original,
+                                                            rec, actor, asset.id))
+left, right = st.columns(2)
+rgb = None
+adds_key, remove_key = f"adds_{o.id}", f"remove_{o.id}"
+adds = st.session_state.setdefault(adds_key, [])
+corners = [f"corner_{k}_{o.id}" for k in ("x0", "y0", "x1", "y1")]
+with left:
+    if original is FAILED:
+        st.info("The original cannot be shown; regions can no longer be edited.")
+    elif o.kind == "image":
+        rgb = remember(f"pixels:{asset.id}", lambda: decode_upright(original))
+        height, width = rgb.shape[:2]
+        brush = brushed_box((st.session_state.get(f"draw_{o.id}") or {}).get("selection"), "draw", width, height)
+        if brush and brush != st.session_state.get(f"brushed_{o.id}"):
+            st.session_state[f"brushed_{o.id}"] = brush      # a new rectangle was dragged: fill the corners
+            for key, value in zip(corners, brush):
+                st.session_state[key] = value
+        typed = [int(st.session_state.get(k, 0)) for k in corners]
+        pending = typed if typed[2] > typed[0] and typed[3] > typed[1] else None
+        removing = [o.regions[n - 1] for n in st.session_state.get(remove_key, []) if 0 < n <= len(o.regions)]
+        st.altair_chart(region_chart(rgb, o.regions, removing, adds, pending, o.regions_added), on_select="rerun",
+                        selection_mode="draw", key=f"draw_{o.id}", width="content")
+        st.caption("Original, upright. Orange: found and covered (numbered); grey dashed: to remove; blue: "
+                   "drawn by you; cyan: the one you are drawing. Drag a rectangle on the picture to mark a region "
+                   "to cover; double-click to clear it.")
+    else:
+        st.video(original)
+        st.caption("Original video")
+with right:
+    preview = attempt("Opening the output", services.preview_output, rec, actor, o.id) if not o.error else FAILED
+    if preview is not FAILED:
+        if o.kind == "image":
+            st.image(preview, caption=f"De-identified and verified · {len(o.regions)} region(s) covered")
+        else:
+            st.video(preview)
+            st.caption(f"De-identified · {o.frames_with_regions or 0} of {o.frames or 0} frame(s) with regions")
+
+# -- edit regions ----------------------------------------------------------------------------------------------
+def add_pending(box: list[int]) -> None:
+    st.session_state[adds_key] = adds + [box]
+    for key in corners:
+        st.session_state[key] = 0
+
+
+if rgb is not None:
+    st.subheader("Regions")
+    height, width = rgb.shape[:2]
+    cols = st.columns(4)
+    for col, key, name, limit in zip(cols, corners, ("left x0", "top y0", "right x1", "bottom y1"),
+                                     (width, height, width, height)):
+        col.number_input(f"{name} (px)", min_value=0, max_value=limit, step=1, key=key)
+    typed = [int(st.session_state.get(k, 0)) for k in corners]
+    valid = typed[2] > typed[0] and typed[3] > typed[1]
+    st.button("Add this region", key=f"add_{o.id}", disabled=not valid, on_click=add_pending, args=(typed,),
+              icon=":material/add_box:")
+    if adds:
+        st.write("Regions you drew: " + ", ".join(f"[{', '.join(map(str, b))}]" for b in adds))
+        st.button("Forget the regions I drew", key=f"forget_{o.id}",
+                  on_click=lambda: st.session_state.update({adds_key: []}))
+    st.multiselect("Remove false detections", list(range(1, len(o.regions) + 1)), key=remove_key,
+                   format_func=lambda n: f"#{n} [{', '.join(map(str, o.regions[n - 1]))}]",
+                   help="A region numbered on the picture that covers nothing identifying.")
+    removals = [o.regions[n - 1] for n in st.session_state.get(remove_key, [])]
+    if st.button("Re-render with these changes", type="primary", key=f"render_{o.id}",
+                 disabled=not (adds or removals), icon=":material/refresh:"):
+        with st.spinner("Re-rendering and verifying…"):
+            new = attempt("Re-rendering", services.review, rec, actor, o.id, add_regions=adds,
+                          remove_regions=removals)
+        if new is not FAILED:
+            st.session_state[NEXT] = new.id
+            st.session_state[NOTE] = (f"Re-rendered as output {short(new.id)}: {len(new.regions)} region(s)"
+                                      + (f"; verification failed: {new.error}" if new.error else "; verified."))
+            st.rerun()
+elif o.kind == "video":
+    st.info("Regions of a video cannot be edited here. If a face is left, process the video again with another "
+            "profile, or do not release it.")
+
+# -- checklist -----------------------------------------------------------------------------------------------
+st.subheader("Checklist")
+st.write("Look at the de-identified output. Tick each item once you are sure it shows nothing that could identify "
+         "the patient:")
+ticks = [st.checkbox(item, key=f"check_{o.id}_{n}") for n, item in enumerate(CHECKLIST)]
+if not all(ticks):
+    st.caption(f"{len(CHECKLIST) - sum(ticks)} item(s) left to tick before you can confirm.")
+if st.button("Confirm the review", type="primary", key=f"confirm_{o.id}", disabled=not all(ticks) or bool(o.error),
+             icon=":material/task_alt:"):
+    if attempt("Confirming the review", services.confirm_review, rec, actor, o.id) is not FAILED:
+        st.session_state[NOTE] = f"Output {short(o.id)} reviewed: no face or other identifier is visible."
+        st.rerun()

@@ -1,0 +1,138 @@
+"""Fixtures for the workstation tests: a fresh installation in a temporary folder, its users, records
+seeded through consent.services (the same functions the pages call), and the app under AppTest."""
+from __future__ import annotations
+
+import datetime as dt
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from conftest import ROOT, grace_hopper_path
+from consent import services
+from consent.audit import SYSTEM, Actor
+from consent.config import load_settings
+from consent_fixtures import self_signed_identity, sign, text_pdf
+
+PASSWORDS = {"admin": "admin-password-1", "sam": "staff-password-1", "mia": "market-password-1",
+             "otto": "audit-password-1"}
+PATIENT = ("Ada Example", "MRN-000123")      # invented for the tests
+
+
+def covered_consent_pdf(extra: str = "") -> bytes:
+    """A consent the checker judges covered, digitally signed (so the gate's signature rule holds)."""
+    text = ("Photography consent\n\nI authorize the clinic to post my photographs on Instagram and Facebook.\n\n"
+            + (extra + "\n\n" if extra else "") + f"Patient: {PATIENT[0]}")
+    return sign(text_pdf(text), _identity())
+
+
+_IDENTITY = []
+
+
+def _identity():
+    if not _IDENTITY:
+        _IDENTITY.append(self_signed_identity("Ada Example"))
+    return _IDENTITY[0]
+
+
+def not_covered_consent_pdf() -> bytes:
+    return text_pdf("Treatment consent\n\nI do not authorize any use of my photographs on social media.")
+
+
+@dataclass
+class Veil:
+    """One installation: its records and a signed-in actor per role."""
+    records: services.Records
+    admin: Actor
+    staff: Actor
+    marketing: Actor
+    auditor: Actor
+
+    def actor(self, role: str) -> Actor:
+        return {"admin": self.admin, "staff": self.staff, "marketing": self.marketing, "auditor": self.auditor}[role]
+
+
+def open_installation(data_dir: Path, monkeypatch) -> services.Records:
+    monkeypatch.setenv("VEIL_DATA_DIR", str(data_dir / "data"))
+    monkeypatch.setenv("VEIL_KEY_FILE", str(data_dir / "keys" / "keyset.json"))
+    monkeypatch.delenv("VEIL_DATABASE_URL", raising=False)
+    return services.open_records(load_settings())
+
+
+@pytest.fixture
+def empty_veil(tmp_path, monkeypatch) -> services.Records:
+    records = open_installation(tmp_path, monkeypatch)
+    yield records
+    records.close()
+
+
+@pytest.fixture
+def veil(tmp_path, monkeypatch) -> Veil:
+    records = open_installation(tmp_path, monkeypatch)
+    admin = services.add_user(records, SYSTEM, "admin", PASSWORDS["admin"], "admin")
+    staff = services.add_user(records, admin, "sam", PASSWORDS["sam"], "staff")
+    marketing = services.add_user(records, admin, "mia", PASSWORDS["mia"], "marketing")
+    auditor = services.add_user(records, admin, "otto", PASSWORDS["otto"], "auditor")
+    yield Veil(records, admin, staff, marketing, auditor)
+    records.close()
+
+
+def register(veil: Veil, pdf: bytes | None = None, actor: Actor | None = None):
+    return services.register_consent(veil.records, actor or veil.staff, pdf or covered_consent_pdf(), *PATIENT)
+
+
+def processed_photo(veil: Veil, consent_id: str | None, actor: Actor | None = None):
+    """grace_hopper.jpg uploaded under the consent and de-identified; returns (asset, output)."""
+    actor = actor or veil.staff
+    asset = services.upload_media(veil.records, actor, grace_hopper_path(), "photo.jpg", consent_id)
+    return asset, services.process(veil.records, actor, asset.id)
+
+
+def ready_to_release(veil: Veil):
+    """A reviewed photo under a covered consent whose scope and patient were confirmed: the gate allows it."""
+    consent = register(veil)
+    asset, output = processed_photo(veil, consent.id)
+    services.confirm_patient(veil.records, veil.staff, asset.id)
+    services.confirm_review(veil.records, veil.staff, output.id)
+    services.confirm_scope(veil.records, veil.marketing, consent.id, covers_social_media=True,
+                           identifiable="deidentified_only", platforms=["instagram"])
+    return consent, asset, output
+
+
+def released(veil: Veil, platform: str = "instagram"):
+    consent, asset, output = ready_to_release(veil)
+    release = services.request_release(veil.records, veil.marketing, output.id, platform)
+    decision = services.approve_release(veil.records, veil.marketing, release.id)
+    assert decision.allowed, decision.reasons
+    return consent, output, release
+
+
+def app(actor: Actor | None = None, page: str | None = None, timeout: float = 60) -> AppTest:
+    """The whole app (app.py with its navigation), signed in as actor, on page (e.g. "pages/review.py")."""
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=timeout)
+    if actor is not None:
+        at.session_state["actor"] = actor
+    if page:
+        at.switch_page(page)
+    return at.run()
+
+
+def texts(at: AppTest) -> str:
+    """Every piece of text on the page, one per line, to assert on what a person reads."""
+    parts = []
+    for kind in ("title", "header", "subheader", "markdown", "caption", "info", "success", "warning", "error",
+                 "text"):
+        parts += [str(e.value) for e in getattr(at, kind)]
+    return "\n".join(parts)
+
+
+def days_from_today(days: int) -> str:
+    return (dt.date.today() + dt.timedelta(days=days)).strftime("%B %-d, %Y")
+
+
+def copy_sample(tmp_path: Path, name: str) -> Path:
+    target = tmp_path / name
+    shutil.copyfile(grace_hopper_path(), target)
+    return target

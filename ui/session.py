@@ -1,0 +1,205 @@
+"""Who is signed in, the open records, the page list by role, and the guard each page starts with.
+
+Roles come from consent.users.PERMISSIONS, the same table the service layer enforces: a page is listed
+for a role that may do its main action, and every action is checked again by the service.
+"""
+from __future__ import annotations
+
+import logging
+import os
+import time
+from dataclasses import dataclass
+from typing import Any, Callable
+
+import streamlit as st
+
+from consent import services
+from consent.audit import Actor
+from consent.config import ConfigError, load_settings
+from consent.lookup import LookupFailed
+from consent.users import PERMISSIONS, AuthenticationFailed, PermissionDenied, UserError
+
+log = logging.getLogger("veil.ui")
+
+ACTOR, LAST_SEEN, NOTICE = "actor", "last_seen", "signin_notice"
+DEFAULT_TIMEOUT_MINUTES = 30
+
+
+@dataclass(frozen=True)
+class PageSpec:
+    key: str
+    script: str
+    title: str
+    icon: str
+    needs: str          # the permission (consent.users.PERMISSIONS) that opens the page
+
+
+PAGES = (
+    PageSpec("home", "pages/home.py", "Start", ":material/home:", "view_records"),
+    PageSpec("intake", "pages/intake.py", "Intake", ":material/upload_file:", "upload_media"),
+    PageSpec("review", "pages/review.py", "Review", ":material/visibility:", "review"),
+    PageSpec("consents", "pages/consents.py", "Consents", ":material/contract:", "view_records"),
+    PageSpec("release", "pages/release.py", "Release", ":material/publish:", "request_release"),
+    PageSpec("takedowns", "pages/takedowns.py", "Takedowns", ":material/unpublished:", "view_records"),
+    PageSpec("audit", "pages/audit.py", "Audit", ":material/fact_check:", "read_audit"),
+    PageSpec("admin", "pages/admin.py", "Admin", ":material/admin_panel_settings:", "manage_users"),
+)
+PAGE = {p.key: p for p in PAGES}
+
+
+def may(actor: Actor | None, action: str) -> bool:
+    """Whether the role may do this (to show or hide a control; the service checks again)."""
+    return actor is not None and actor.role in PERMISSIONS[action]
+
+
+def pages_for(actor: Actor | None) -> list[PageSpec]:
+    return [p for p in PAGES if may(actor, p.needs)]
+
+
+# -- the open records ------------------------------------------------------------------------------------
+@st.cache_resource(show_spinner="Opening Veil's records…")
+def _open(data_dir: str, database_url: str, key_file: str, _settings) -> services.Records:
+    return services.open_records(_settings)
+
+
+def records() -> services.Records:
+    """The records of this installation (opened once per process and per data folder)."""
+    try:
+        settings = load_settings()
+        return _open(str(settings.data_dir), settings.database_url, str(settings.key_file), settings)
+    except ConfigError as exc:
+        st.error(f"Veil cannot start: {exc}")
+    except Exception as exc:  # a locked database, an unreadable key file: say so, never a traceback
+        log.error("opening the records failed: %s", type(exc).__name__)
+        st.error(f"Veil cannot open its records: {exc}")
+    st.stop()
+
+
+# -- service calls ---------------------------------------------------------------------------------------
+FAILED = object()
+EXPECTED = (PermissionDenied, AuthenticationFailed, UserError, services.RecordNotFound, services.WorkflowError,
+            LookupFailed, ValueError, OSError)
+
+
+def outcome(what: str, fn: Callable[..., Any], *args, **kwargs) -> tuple[Any, str | None]:
+    """Run one service call: (its value, None), or (FAILED, a message saying what failed and why)."""
+    try:
+        return fn(*args, **kwargs), None
+    except EXPECTED as exc:
+        return FAILED, f"{what}: {exc}"
+    except Exception as exc:  # a defect: the type goes to the server log (no message: it may hold PHI)
+        log.error("%s failed unexpectedly: %s", what, type(exc).__name__)
+        return FAILED, (f"{what} failed unexpectedly ({type(exc).__name__}). Nothing was changed; please tell "
+                        "your administrator.")
+
+
+def attempt(what: str, fn: Callable[..., Any], *args, **kwargs) -> Any:
+    """Run one service call. A refusal or failure is shown as an error naming what failed and why, and
+    FAILED is returned; the page carries on without a traceback."""
+    value, message = outcome(what, fn, *args, **kwargs)
+    if message:
+        st.error(message)
+    return value
+
+
+# -- the signed-in person -----------------------------------------------------------------------------------
+def timeout_seconds() -> float:
+    raw = os.environ.get("VEIL_SESSION_TIMEOUT_MINUTES", "")
+    try:
+        minutes = float(raw) if raw else DEFAULT_TIMEOUT_MINUTES
+    except ValueError:
+        minutes = DEFAULT_TIMEOUT_MINUTES
+    return max(minutes, 1.0) * 60
+
+
+def current_actor(touch: bool = True) -> Actor | None:
+    """The signed-in person, or None; an idle session past the timeout is signed out first."""
+    actor = st.session_state.get(ACTOR)
+    if actor is None:
+        return None
+    now = time.time()
+    if now - st.session_state.get(LAST_SEEN, now) > timeout_seconds():
+        sign_out(notice=f"You were signed out after {timeout_seconds() / 60:.0f} minutes without activity.")
+        return None
+    if touch:
+        st.session_state[LAST_SEEN] = now
+    return actor
+
+
+def sign_in(actor: Actor) -> None:
+    st.session_state.clear()
+    st.session_state[ACTOR] = actor
+    st.session_state[LAST_SEEN] = time.time()
+
+
+def sign_out(notice: str | None = None) -> None:
+    """Forget everything this session held (cached patient names and previews included)."""
+    st.session_state.clear()
+    if notice:
+        st.session_state[NOTICE] = notice
+
+
+def page_actor(page_key: str) -> Actor:
+    """The guard at the top of every page: signed in, and the role may open this page."""
+    actor = current_actor(touch=False)
+    if actor is None:
+        st.warning("Sign in to use Veil.")
+        st.stop()
+    spec = PAGE[page_key]
+    if not may(actor, spec.needs):
+        st.error(f"The {spec.title} page is not open to the {actor.role} role.")
+        st.stop()
+    return actor
+
+
+def remember(key: str, compute: Callable[[], Any]) -> Any:
+    """Compute once per session (for audited views such as a consent's patient name); FAILED is not kept."""
+    cache = st.session_state.setdefault("_remembered", {})
+    if key not in cache:
+        value = compute()
+        if value is FAILED:
+            return FAILED
+        cache[key] = value
+    return cache[key]
+
+
+@st.fragment(run_every=60)
+def idle_watch() -> None:
+    """Runs on its own every minute without counting as activity: an idle screen is signed out and
+    stops showing records."""
+    if st.session_state.get(ACTOR) is not None and current_actor(touch=False) is None:
+        st.rerun(scope="app")
+
+
+# -- single sign-on (OIDC through st.login, only when configured) ------------------------------------------
+def oidc_configured() -> bool:
+    """True when secrets.toml has an [auth] section and Authlib (which st.login needs) is installed."""
+    try:
+        if not st.secrets.load_if_toml_exists() or "auth" not in st.secrets:
+            return False
+        import authlib  # noqa: F401
+    except Exception:
+        return False
+    return True
+
+
+def oidc_actor(records: services.Records) -> Actor | None:
+    """The local account matching the identity provider's verified e-mail (its part before the @): the
+    provider proves who the person is; Veil's own user list says what they may do."""
+    from consent.registry import user_by_name
+    from consent.users import actor_of
+
+    info = st.user
+    email = str(info.get("email") or "").strip().lower()
+    if not info.get("is_logged_in") or "@" not in email or info.get("email_verified") is False:
+        return None
+    with records.db.sessions() as db:
+        user = user_by_name(db, email.split("@", 1)[0])
+        return actor_of(user) if user is not None and user.active else None
+
+
+def has_users(records: services.Records) -> bool:
+    from consent.users import count_users
+
+    with records.db.sessions() as db:
+        return count_users(db) > 0

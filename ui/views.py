@@ -1,0 +1,190 @@
+"""Presentation helpers: badges, highlighted evidence, the region editor chart, exports. No business rules:
+what is expiring, allowed or covered is decided in consent/; here it is only shown."""
+from __future__ import annotations
+
+import base64
+import csv
+import datetime as dt
+import io
+import json
+import re
+import zipfile
+from pathlib import Path
+
+import altair as alt
+import numpy as np
+import pandas as pd
+from PIL import Image
+
+EXPIRY_WARNING_DAYS = 30
+CHECKLIST = ("Faces", "Tattoos and birthmarks", "Jewellery", "Name badges and wristbands", "Screens and documents",
+             "People in the background", "Reflections")
+BADGES = {  # label and Streamlit colour of each consent state shown to people
+    "active": ("Active", "green"),
+    "expiring": ("Expiring within 30 days", "orange"),
+    "expired": ("Expired", "gray"),
+    "revoked": ("Revoked", "red"),
+    "superseded": ("Superseded", "gray"),
+}
+
+
+def short(record_id: str | None) -> str:
+    return record_id[:8] if record_id else "—"
+
+
+def days_left(consent, today: dt.date) -> int | None:
+    """Days until the consent's effective end (as the service computed it), or None for no end date."""
+    ends = getattr(consent, "effective_expiry", None)
+    return None if ends is None else (dt.date.fromisoformat(ends) - today).days
+
+
+def consent_state(consent, today: dt.date) -> str:
+    """active, expiring (within 30 days), expired, revoked or superseded: the badge a person sees."""
+    if consent.status != "active":
+        return consent.status if consent.status in BADGES else "expired"
+    left = days_left(consent, today)
+    if left is not None and left <= 0:
+        return "expired"
+    if left is not None and left <= EXPIRY_WARNING_DAYS:
+        return "expiring"
+    return "active"
+
+
+def badge(state: str) -> str:
+    label, colour = BADGES[state]
+    return f":{colour}-badge[{label}]"
+
+
+def expiring_soon(consents, today: dt.date, days: int = EXPIRY_WARNING_DAYS) -> list:
+    return sorted((c for c in consents if c.status == "active" and (left := days_left(c, today)) is not None
+                   and 0 < left <= days), key=lambda c: c.effective_expiry)
+
+
+def consent_label(consent, today: dt.date) -> str:
+    label, _ = BADGES[consent_state(consent, today)]
+    return f"Consent {short(consent.id)} · {label} · registered {consent.registered_at[:10]} · " \
+           f"social media: {consent.social_media.replace('_', ' ')}"
+
+
+_MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~$:])")
+_KEYWORDS = re.compile(r"\b(social[- ]media|instagram|facebook|tiktok|youtube|twitter|linkedin|pinterest|snapchat|"
+                       r"threads|authori[sz]e\w*|consent\w*|agree\w*|not|never|no|expires?\w*|until|"
+                       r"identifiable|de-?identified|redes sociales|autorizo|no autorizo)\b", re.IGNORECASE)
+
+
+def escape_md(text: str) -> str:
+    return _MD_SPECIAL.sub(r"\\\1", text)
+
+
+def highlight(quote: str) -> str:
+    """Markdown of a quoted passage with the words the verdict rests on highlighted."""
+    parts, last = [], 0
+    for match in _KEYWORDS.finditer(quote):
+        parts.append(escape_md(quote[last:match.start()]))
+        parts.append(f":orange-background[**{escape_md(match.group(0))}**]")
+        last = match.end()
+    parts.append(escape_md(quote[last:]))
+    return "".join(parts)
+
+
+def yes_no(value: bool | None, unknown: str = "a person must check") -> str:
+    return {True: "yes", False: "no", None: unknown}[value]
+
+
+# -- the region editor -------------------------------------------------------------------------------------
+DISPLAY_SIDE = 440
+
+
+def _data_url(rgb: np.ndarray, max_side: int = 1000) -> str:
+    img = Image.fromarray(rgb)
+    scale = min(1.0, max_side / max(img.size))
+    if scale < 1.0:
+        img = img.resize((round(img.width * scale), round(img.height * scale)), Image.BILINEAR)
+    buffer = io.BytesIO()
+    img.save(buffer, "JPEG", quality=85)
+    return "data:image/jpeg;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
+
+
+def _boxes(regions: list, kind: str, start: int = 1) -> pd.DataFrame:
+    rows = [{"x0": r[0], "y0": r[1], "x1": r[2], "y1": r[3], "kind": kind, "label": f"#{n}"}
+            for n, r in enumerate(regions, start=start)]
+    return pd.DataFrame(rows, columns=["x0", "y0", "x1", "y1", "kind", "label"])
+
+
+def region_chart(rgb: np.ndarray, regions: list, removing: list, adding: list, pending: list | None,
+                 drawn_before: list = (), brush_name: str = "draw") -> alt.LayerChart:
+    """The upright original with its regions drawn: detected ones orange and numbered, those marked for removal
+    grey and dashed, drawn ones blue, the one being drawn cyan; and a brush: dragging a rectangle on it selects
+    a new region, in image pixels."""
+    height, width = rgb.shape[:2]
+    scale = min(1.0, DISPLAY_SIDE / max(width, height))
+    x = alt.X("x0:Q", scale=alt.Scale(domain=[0, width], nice=False, zero=False), axis=None)
+    y = alt.Y("y0:Q", scale=alt.Scale(domain=[0, height], nice=False, zero=False, reverse=True), axis=None)
+    picture = pd.DataFrame({"x0": [0], "y0": [0], "x1": [width], "y1": [height], "url": [_data_url(rgb)]})
+    brush = alt.selection_interval(name=brush_name, encodings=["x", "y"], clear="dblclick")
+    layers = [alt.Chart(picture).mark_image(aspect=False).encode(x=x, y=y, x2="x1:Q", y2="y1:Q", url="url:N")
+              .add_params(brush)]
+    colours = alt.Scale(domain=["detected", "to remove", "drawn", "pending"],
+                        range=["#ff4000", "#9ca3af", "#2563eb", "#06b6d4"])
+    frames = pd.concat([_boxes([r for r in regions if r not in removing and r not in drawn_before], "detected"),
+                        _boxes([r for r in regions if r not in removing and r in drawn_before], "drawn"),
+                        _boxes(removing, "to remove"), _boxes(adding, "drawn"),
+                        _boxes([pending] if pending else [], "pending")], ignore_index=True)
+    if len(frames):
+        numbered = pd.concat([_boxes(regions, "detected")], ignore_index=True)
+        base = alt.Chart(frames).encode(x=x, y=y)
+        layers.append(base.mark_rect(fill=None, strokeWidth=3).encode(
+            x2="x1:Q", y2="y1:Q", stroke=alt.Stroke("kind:N", scale=colours, legend=None),
+            strokeDash=alt.condition(alt.datum.kind == "to remove", alt.value([6, 4]), alt.value([1, 0]))))
+        if len(numbered):
+            layers.append(alt.Chart(numbered).mark_text(align="left", baseline="top", dx=4, dy=4, fontSize=14,
+                                                        fontWeight="bold", color="#ff4000")
+                          .encode(x=x, y=y, text="label:N"))
+    return alt.layer(*layers).properties(width=round(width * scale), height=round(height * scale)) \
+        .configure_view(strokeWidth=0)
+
+
+def brushed_box(selection, brush_name: str, width: int, height: int) -> list[int] | None:
+    """The rectangle dragged on the chart, in whole image pixels clipped to the picture, or None."""
+    try:
+        box = selection[brush_name]   # keyed by the encoded fields (x0, y0) of the picture layer
+        xs, ys = sorted(box["x0"]), sorted(box["y0"])
+    except (KeyError, TypeError, ValueError):
+        return None
+    x0, x1 = max(0, int(xs[0])), min(width, int(round(xs[1])))
+    y0, y1 = max(0, int(ys[0])), min(height, int(round(ys[1])))
+    return [x0, y0, x1, y1] if x1 > x0 and y1 > y0 else None
+
+
+# -- exports -----------------------------------------------------------------------------------------------
+def zip_folder(folder: Path) -> bytes:
+    """The release package folder as a zip, its files at the top level."""
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        for path in sorted(Path(folder).iterdir()):
+            if path.is_file():
+                archive.write(path, arcname=path.name)
+    return buffer.getvalue()
+
+
+EVENT_COLUMNS = ("seq", "at", "actor", "action", "subject_kind", "subject_id", "details", "hash")
+
+
+def events_csv(events: list[dict]) -> str:
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=EVENT_COLUMNS)
+    writer.writeheader()
+    for event in events:
+        writer.writerow({**{k: event.get(k) for k in EVENT_COLUMNS},
+                         "details": json.dumps(event.get("details"), sort_keys=True)})
+    return buffer.getvalue()
+
+
+def events_json(events: list[dict]) -> str:
+    return json.dumps(events, indent=2, sort_keys=True) + "\n"
+
+
+def events_frame(events: list[dict]) -> pd.DataFrame:
+    return pd.DataFrame([{"#": e["seq"], "when (UTC)": e["at"][:19].replace("T", " "), "who": e["actor"],
+                          "action": e["action"], "subject": f"{e['subject_kind'] or ''} {short(e['subject_id'])}"
+                          .strip(), "details": json.dumps(e["details"], sort_keys=True)} for e in events])
