@@ -175,7 +175,7 @@ def run_memory(args) -> None:
 # ---------------------------------------------------------------- recall
 
 def profile_with(overrides: list[str]):
-    """The default profile with `section.key=value` overrides, as a temporary TOML file."""
+    """The default profile with `section.key=value` overrides (TOML values), as a temporary profile file."""
     if not overrides:
         return load_profile("default")
     base = tomllib.loads((ROOT / "assets" / "profiles" / "default.toml").read_text())
@@ -183,23 +183,26 @@ def profile_with(overrides: list[str]):
         key, _, value = item.partition("=")
         section, _, name = key.partition(".")
         base.setdefault(section, {})[name] = tomllib.loads(f"v = {value}")["v"]
-    lines = []
+    lines = [f"{k} = {toml_value(v)}" for k, v in base.items() if not isinstance(v, dict)]
     for section, values in base.items():
         if isinstance(values, dict):
-            continue
-        lines.append(f"{section} = {json.dumps(values)}")
-    for section, values in base.items():
-        if isinstance(values, dict):
-            lines.append(f"[{section}]")
-            lines += [f"{k} = {json.dumps(v)}" for k, v in values.items()]
+            lines += [f"[{section}]"] + [f"{k} = {toml_value(v)}" for k, v in values.items()]
     path = Path(tempfile.mkdtemp()) / "bench.toml"
     path.write_text("\n".join(lines) + "\n")
     return load_profile(str(path))
 
 
+def toml_value(value) -> str:
+    if isinstance(value, dict):
+        return "{" + ", ".join(f"{k} = {toml_value(v)}" for k, v in value.items()) + "}"
+    return json.dumps(value)
+
+
 def reference(source: Path, profile) -> list[list[list[float]]]:
-    """The full ensemble's face boxes on every frame of a video (cached per profile detector settings)."""
-    key = hashlib.sha256(json.dumps(profile.section("detector"), sort_keys=True).encode()).hexdigest()[:12]
+    """The full ensemble's face boxes on every frame of a video (cached per detector settings and code)."""
+    detector_code = (ROOT / "deid" / "detect.py").read_bytes()   # a retuned detector is a new reference
+    key = hashlib.sha256(json.dumps(profile.section("detector"), sort_keys=True).encode()
+                         + detector_code).hexdigest()[:12]
     cache = OUT / f"reference-{source.stem}-{key}.json"
     if cache.exists():
         return json.loads(cache.read_text())

@@ -28,7 +28,7 @@ import threading
 import time
 import uuid
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
 from typing import Callable
@@ -49,6 +49,7 @@ Progress = Callable[[float, str], None]
 MAX_PIXELS = 40_000_000          # per frame; 8K is 33 MP
 RESIDUAL_SIDE = 640              # longest side of the output frames the residual check reads
 REDACT_SIDE = 48                 # faces are redacted at most this many pixels across, then scaled up
+PASS_SHARE = 0.95                # of the progress bar: the redacting pass; the rest is verification
 GRID = 8                         # regions snap outwards to this grid: even for chroma, and runs stay long
 DEMUXERS = {"mp4": "mov", "mov": "mov", "3gp": "mov", "webm": "matroska", "avi": "avi"}
 
@@ -139,7 +140,7 @@ def redact_video(path: str | Path, out_dir: str | Path, prof: Profile, report: d
     try:
         try:
             written = _transcode(path, partial, prof, settings, report, progress, cancel)
-            verify_video(partial, prof, settings, report, written)
+            verify_video(partial, prof, settings, report, written, progress, cancel)
         except av.FFmpegError as exc:
             raise VideoReadError(f"video could not be processed ({_av_reason(exc)})") from None
         os.replace(partial, final)
@@ -419,6 +420,8 @@ class Written:
     width: int
     height: int
     audio: bool
+    checked: int = 0                                  # frames the residual detector read
+    found: dict = field(default_factory=dict)         # frame -> faces it found there
 
 
 @dataclass
@@ -542,9 +545,10 @@ def _transcode(path: Path, partial: Path, prof: Profile, settings: Settings, rep
         decoded: queue.Queue = queue.Queue(maxsize=8)
         to_encode: queue.Queue = queue.Queue(maxsize=8)
         faces = prof.section("faces")
+        checker = _Checker(prof, settings, stop)
         reader = _Stage("veil-decode", lambda: _read(container, stream, audio_source, settings, decoded, stop), stop)
-        encoder = _Stage("veil-encode", lambda: _encode(writer, to_encode, faces, stop, reader), stop)
-        stages = [reader, encoder]
+        encoder = _Stage("veil-encode", lambda: _encode(writer, to_encode, faces, stop, checker), stop)
+        stages = [reader, encoder, checker.stage]
         for stage in stages:
             stage.start()
         runs = _main_loop(prof, settings, stream, container, decoded, to_encode, stop, reader, encoder,
@@ -552,11 +556,13 @@ def _transcode(path: Path, partial: Path, prof: Profile, settings: Settings, rep
         encoder.join()
         if encoder.error:
             raise encoder.error
+        checker.finish()
         report["frames"] = writer.frames
         report["width"], report["height"] = writer.video.width, writer.video.height
         report["frames_with_regions"] = runs.frames_with_regions
         report["regions"] = runs.finish(writer.frames - 1)
-        return Written(writer.frames, writer.video.width, writer.video.height, writer.audio is not None)
+        return Written(writer.frames, writer.video.width, writer.video.height, writer.audio is not None,
+                       checker.checked, checker.found)
     except av.FFmpegError as exc:
         raise VideoReadError(f"video could not be processed ({_av_reason(exc)})") from None
     finally:
@@ -651,7 +657,7 @@ def _main_loop(prof, settings, stream, container, decoded, to_encode, stop, read
                 finder.end_of_scene(window[-1])
             if redacts:
                 newest = window[-1].index if window else -1
-                finder.settle(window, newest, wait=done or len(window) > 3 * lookahead)
+                finder.settle(window, newest, wait=done or len(window) > 2 * lookahead)
                 ready = newest if done else finder.settled - lookahead
             else:
                 ready = window[-1].index if window else -1
@@ -664,7 +670,8 @@ def _main_loop(prof, settings, stream, container, decoded, to_encode, stop, read
             if progress and time.monotonic() - last_report > 0.5:
                 last_report = time.monotonic()
                 fps = emitted / max(1e-6, last_report - started)
-                progress(min(0.99, emitted / total), f"{emitted} of ~{total} frames, {fps:.1f} fps")
+                progress(PASS_SHARE * min(1.0, emitted / total),
+                         f"redacting: frame {emitted} of ~{total}, {fps:.1f} fps")
             if done:
                 _put(to_encode, ("end", None), stop)
                 return runs
@@ -674,7 +681,49 @@ def _main_loop(prof, settings, stream, container, decoded, to_encode, stop, read
         pool.shutdown(wait=True, cancel_futures=True)
 
 
-def _encode(writer: _Writer, inbox: queue.Queue, faces: dict, stop: threading.Event, reader: _Stage) -> None:
+class _Checker:
+    """The residual check, in a thread of its own: the profile's residual detector reads every n-th
+    redacted frame, reduced, exactly as it goes to the encoder (lossy coding cannot add a face)."""
+
+    def __init__(self, prof: Profile, settings: Settings, stop: threading.Event):
+        self.every, self.stop = settings.verify_every, stop
+        verify = prof.section("verify")
+        self.detector = None
+        if not prof.keeps_faces and verify.get("residual_faces", True):
+            self.detector = residual_detector(float(verify.get("residual_threshold", 0.6)))
+        self.inbox: queue.Queue = queue.Queue(maxsize=4)
+        self.checked, self.found = 0, {}
+        self.stage = _Stage("veil-check", self._run, stop)
+
+    def offer(self, index: int, frame: "av.VideoFrame") -> None:
+        if self.detector is None or index % self.every:
+            return
+        size = _fit((frame.width, frame.height), RESIDUAL_SIDE)
+        small = frame.reformat(width=size[0], height=size[1], format="rgb24").to_ndarray()
+        _put(self.inbox, (index, small, frame.width / size[0]), self.stop)
+
+    def finish(self) -> None:
+        _put(self.inbox, None, self.stop)
+        self.stage.join()
+        if self.stage.error:
+            raise self.stage.error
+
+    def _run(self) -> None:
+        while not self.stop.is_set():
+            try:
+                item = self.inbox.get(timeout=0.1)
+            except queue.Empty:
+                continue
+            if item is None:
+                return
+            index, small, back = item
+            faces = self.detector(small)
+            self.checked += 1
+            if faces:
+                self.found[index] = [[round(v * back) for v in d.box] for d in faces]
+
+
+def _encode(writer: _Writer, inbox: queue.Queue, faces: dict, stop: threading.Event, checker: _Checker) -> None:
     """Encoder thread: redact each frame's regions and write it, with the audio, in arrival order."""
     method, strength = faces.get("method", "blur"), int(faces.get("strength", 6))
     while not stop.is_set():
@@ -695,6 +744,7 @@ def _encode(writer: _Writer, inbox: queue.Queue, faces: dict, stop: threading.Ev
             frame = _to_frame(*planes)
             frame.pts, frame.time_base = item.pts, writer.stream.time_base
             writer.write_video(frame)
+            checker.offer(item.index, frame)
 
 
 def _next_pts(frame: "av.VideoFrame", state: dict, source) -> int:
@@ -714,22 +764,22 @@ def _next_pts(frame: "av.VideoFrame", state: dict, source) -> int:
 
 # ---------------------------------------------------------------- verification
 
-def verify_video(path: Path, prof: Profile, settings: Settings, report: dict, written: Written) -> None:
-    """Re-read the written file: tags against the allow-list, structure, frame count, and faces left.
-
-    Faces left: the profile's residual detector (a differently-built model that confirms each proposal)
-    reads every `verify_every`-th frame of the output; any face it finds withholds the output.
+def verify_video(path: Path, prof: Profile, settings: Settings, report: dict, written: Written,
+                 progress: Progress | None = None, cancel: Callable[[], bool] | None = None) -> None:
+    """Re-read the written file: tags against the allow-list, fast start, streams, every frame decodable and
+    counted; and withhold it if the residual check (run during the pass) found a face on any frame it read.
     """
     clean, leftovers = is_clean(path, VIDEO_ALLOWED)
     clean = clean and _dates_zero(path)
     report["verified"]["metadata_clean"] = clean
+    check_faces = not prof.keeps_faces and prof.section("verify").get("residual_faces", True)
+    report["verified"]["faces_left"] = sum(len(f) for f in written.found.values()) if check_faces else None
+    report["verified"]["frames_checked"] = written.checked
     if not clean:
         raise VideoReadError(f"output withheld: metadata left after rewriting ({', '.join(leftovers) or 'dates'})")
     if not moov_before_mdat(path):
         raise VideoReadError("output withheld: the MP4 is not fast-start (index after the media data)")
-    check_faces = not prof.keeps_faces and prof.section("verify").get("residual_faces", True)
-    detector = residual_detector(float(prof.section("verify").get("residual_threshold", 0.6))) if check_faces else None
-    frames, checked, faces_left, frames_with_faces = 0, 0, 0, []
+    frames = 0
     with av.open(str(path)) as out:
         kinds = sorted(s.type for s in out.streams)
         expected = ["audio", "video"] if written.audio else ["video"]
@@ -739,25 +789,25 @@ def verify_video(path: Path, prof: Profile, settings: Settings, report: dict, wr
         if stream.codec_context.name != "h264":
             raise VideoReadError("output withheld: the video is not H.264")
         stream.thread_type = "AUTO"
-        small = _fit((written.width, written.height), RESIDUAL_SIDE)
+        started, last_report = time.monotonic(), 0.0
         for frame in out.decode(stream):
             if frame.format.name != "yuv420p":
                 raise VideoReadError(f"output withheld: pixels are {frame.format.name}, not yuv420p")
-            if detector is not None and frames % settings.verify_every == 0:
-                found = detector(frame.reformat(width=small[0], height=small[1], format="rgb24").to_ndarray())
-                checked += 1
-                if found:
-                    faces_left += len(found)
-                    frames_with_faces.append(frames)
             frames += 1
-    report["verified"]["faces_left"] = faces_left if check_faces else None
-    report["verified"]["frames_checked"] = checked
+            if cancel is not None and cancel():
+                raise VideoCancelled("cancelled; nothing was written")
+            if progress and time.monotonic() - last_report > 0.5:
+                last_report = time.monotonic()
+                fps = frames / max(1e-6, last_report - started)
+                progress(PASS_SHARE + (0.99 - PASS_SHARE) * frames / max(1, written.frames),
+                         f"verifying: frame {frames} of {written.frames}, {fps:.1f} fps")
     if frames != written.frames:
         raise VideoReadError(f"output withheld: {frames} frames read back, {written.frames} written")
-    if faces_left:
-        shown = ", ".join(str(f) for f in frames_with_faces[:5]) + (" ..." if len(frames_with_faces) > 5 else "")
-        raise VideoReadError(f"output withheld: a face is still detectable in {len(frames_with_faces)} of the "
-                             f"{checked} frames checked (frames {shown}); review the video")
+    if check_faces and written.found:
+        shown = sorted(written.found)
+        listed = ", ".join(str(f) for f in shown[:5]) + (" ..." if len(shown) > 5 else "")
+        raise VideoReadError(f"output withheld: a face is still detectable in {len(shown)} of the "
+                             f"{written.checked} frames checked (frames {listed}); review the video")
 
 
 class RunIndex:

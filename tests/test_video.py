@@ -18,7 +18,7 @@ from deid.detect import centerface
 from deid.metadata import is_clean
 from deid.profile import load_profile
 from video_fixtures import PLANTED_VIDEO, UPRIGHT_SIZE, face_position, face_sprite, phone_clip, plain_clip, \
-    upright_frames
+    profile_variant, upright_frames
 
 FRAMES, RATE = 30, 15
 BRAND_TAGS = {"major_brand", "minor_version", "compatible_brands"}
@@ -162,9 +162,7 @@ def test_variable_frame_rate_timestamps_survive(tmp_path, grace_hopper):
 
 
 def test_audio_is_kept_as_aac_only_when_the_profile_asks(phone, tmp_path):
-    text = (ROOT / "assets" / "profiles" / "default.toml").read_text()
-    keep = tmp_path / "keep-audio.toml"
-    keep.write_text(text.replace('audio = "drop"', 'audio = "keep"').replace('id = "default"', 'id = "keep-audio"'))
+    keep = profile_variant(tmp_path, "keep-audio", {"video": {"audio": "keep"}})
     report = redact_file(phone, tmp_path / "out", load_profile(str(keep)))
     assert report["error"] is None, report["error"]
     probe = ffprobe(Path(report["output"]))
@@ -235,13 +233,11 @@ def test_cli_redacts_videos(phone, tmp_path):
 
 
 def test_an_output_with_a_face_still_detectable_is_withheld(phone, tmp_path):
-    text = (ROOT / "assets" / "profiles" / "default.toml").read_text()
-    blind = tmp_path / "blind.toml"                       # detectors that see nothing
-    blind.write_text(text.replace("[detector]", "[detector]\nthreshold = 2.0\nthreshold_small = 2.0\n"
-                                  "threshold_tiny = 2.0")
-                     .replace("centerface_threshold = 0.3", "centerface_threshold = 2.0")
-                     .replace("blazeface_threshold = 0.5", "blazeface_threshold = 2.0")
-                     .replace('audio = "drop"', 'audio = "drop"\ncenterface_every = 0'))
+    never = 2.0                                           # no score reaches it: detectors that see nothing
+    blind = profile_variant(tmp_path, "blind", {
+        "detector": {"threshold": never, "threshold_small": never, "threshold_tiny": never,
+                     "centerface_threshold": never, "blazeface_threshold": never},
+        "video": {"centerface_every": 0}})
     out = tmp_path / "out"
     report = redact_file(phone, out, load_profile(str(blind)))
     assert report["output"] is None and "face is still detectable" in report["error"]

@@ -6,6 +6,8 @@ phones write: creation time, an ISO 6709 location (the ©xyz atom), make and mod
 """
 from __future__ import annotations
 
+import json
+import tomllib
 from fractions import Fraction
 from pathlib import Path
 
@@ -99,4 +101,20 @@ def plain_clip(path: Path, frames_rgb, rate: int | Fraction = 15, pts: list[int]
             frame.time_base = time_base or Fraction(1, rate) if not isinstance(rate, Fraction) else 1 / rate
             out.mux(video.encode(frame))
         out.mux(video.encode(None))
+    return path
+
+
+def profile_variant(folder: Path, name: str, changes: dict[str, dict]) -> Path:
+    """The default profile with some settings changed, written as a profile file of its own."""
+    root = Path(__file__).resolve().parent.parent
+    settings = tomllib.loads((root / "assets" / "profiles" / "default.toml").read_text())
+    settings["id"] = name
+    for section, values in changes.items():
+        settings.setdefault(section, {}).update(values)
+    lines = [f"{k} = {json.dumps(v)}" for k, v in settings.items() if not isinstance(v, dict)]
+    for section, values in settings.items():
+        if isinstance(values, dict):
+            lines += [f"[{section}]"] + [f"{k} = {json.dumps(v)}" for k, v in values.items()]
+    path = folder / f"{name}.toml"
+    path.write_text("\n".join(lines) + "\n")
     return path
