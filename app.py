@@ -1,7 +1,8 @@
 """Veil: the Streamlit workstation. Pages are listed by role; an anonymous visitor sees the sign-in only.
 
 Pages are thin: each calls one consent.services function per user action, and the service checks the
-role again, so hiding a page is convenience, not the lock.
+role again, so hiding a page is convenience, not the lock. They live in app_pages/, not pages/: Streamlit
+runs a script in a folder named pages/ directly when its address is asked for, without this file's gate.
 """
 import os
 
@@ -16,7 +17,7 @@ st.set_page_config(page_title="Veil", page_icon="🛡️", layout="wide")
 
 actor = session.current_actor()
 if actor is None:
-    st.navigation([st.Page("pages/login.py", title="Sign in", icon=":material/login:", default=True)],
+    st.navigation([st.Page("app_pages/login.py", title="Sign in", icon=":material/login:", default=True)],
                   position="hidden").run()
 else:
     session.records()   # fail with a clear message before any page if the records cannot be opened

@@ -115,12 +115,16 @@ def test_the_whole_journey_from_first_start_to_takedown(tmp_path, planted_jpeg):
     with streamlit_app(env) as url, chromium_page(VIEWPORT) as page:
         you = Journey(page)
         try:
-            page.goto(url)
+            page.goto(f"{url}/admin")   # asking for a page by its address shows the sign-in and nothing else
 
             # First start: the visitor sees nothing but the form for the first administrator.
             you.see("Create the first administrator")
+            assert page.get_by_text("Administration").count() == 0
             assert page.locator('[data-testid="stSidebarNav"]').count() == 0
+            you.see("The page that you have requested does not seem to exist")
             you.shot("first-start-asks-for-an-administrator")
+            page.get_by_role("dialog").get_by_role("button").first.click()   # close "Page not found"
+            page.get_by_role("dialog").wait_for(state="hidden")
             you.fill("User name", "admin")
             you.fill("Password (at least 10 characters)", PASSWORDS["admin"])
             you.fill("Repeat the password", PASSWORDS["admin"])

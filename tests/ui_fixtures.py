@@ -110,12 +110,21 @@ def released(veil: Veil, platform: str = "instagram"):
 
 
 def app(actor: Actor | None = None, page: str | None = None, timeout: float = 60) -> AppTest:
-    """The whole app (app.py with its navigation), signed in as actor, on page (e.g. "pages/review.py")."""
+    """The whole app (app.py with its navigation), signed in as actor, on page (e.g. "app_pages/review.py")."""
     at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=timeout)
     if actor is not None:
         at.session_state["actor"] = actor
+    at.run()
     if page:
-        at.switch_page(page)
+        at.switch_page(page).run()   # raises ValueError when the role's navigation does not list the page
+    return at
+
+
+def page_alone(actor: Actor | None, page: str, timeout: float = 60) -> AppTest:
+    """One page script run on its own, as if its address were asked for without going through app.py."""
+    at = AppTest.from_file(str(ROOT / page), default_timeout=timeout)
+    if actor is not None:
+        at.session_state["actor"] = actor
     return at.run()
 
 
@@ -136,3 +145,22 @@ def copy_sample(tmp_path: Path, name: str) -> Path:
     target = tmp_path / name
     shutil.copyfile(grace_hopper_path(), target)
     return target
+
+
+def widget(at: AppTest, kind: str, label: str):
+    """The widget of that kind whose label starts with label (AppTest finds widgets by key or by index)."""
+    found = [w for w in getattr(at, kind) if str(getattr(w, "label", "")).startswith(label)]
+    assert found, f"no {kind} labelled {label!r}; have {[getattr(w, 'label', None) for w in getattr(at, kind)]}"
+    return found[0]
+
+
+def button(at: AppTest, label: str):
+    return widget(at, "button", label)
+
+
+def has_button(at: AppTest, label: str) -> bool:
+    return any(str(b.label).startswith(label) for b in at.button)
+
+
+def click(at: AppTest, label: str) -> AppTest:
+    return button(at, label).click().run()

@@ -35,14 +35,14 @@ class PageSpec:
 
 
 PAGES = (
-    PageSpec("home", "pages/home.py", "Start", ":material/home:", "view_records"),
-    PageSpec("intake", "pages/intake.py", "Intake", ":material/upload_file:", "upload_media"),
-    PageSpec("review", "pages/review.py", "Review", ":material/visibility:", "review"),
-    PageSpec("consents", "pages/consents.py", "Consents", ":material/contract:", "view_records"),
-    PageSpec("release", "pages/release.py", "Release", ":material/publish:", "request_release"),
-    PageSpec("takedowns", "pages/takedowns.py", "Takedowns", ":material/unpublished:", "view_records"),
-    PageSpec("audit", "pages/audit.py", "Audit", ":material/fact_check:", "read_audit"),
-    PageSpec("admin", "pages/admin.py", "Admin", ":material/admin_panel_settings:", "manage_users"),
+    PageSpec("home", "app_pages/home.py", "Start", ":material/home:", "view_records"),
+    PageSpec("intake", "app_pages/intake.py", "Intake", ":material/upload_file:", "upload_media"),
+    PageSpec("review", "app_pages/review.py", "Review", ":material/visibility:", "review"),
+    PageSpec("consents", "app_pages/consents.py", "Consents", ":material/contract:", "view_records"),
+    PageSpec("release", "app_pages/release.py", "Release", ":material/publish:", "request_release"),
+    PageSpec("takedowns", "app_pages/takedowns.py", "Takedowns", ":material/unpublished:", "view_records"),
+    PageSpec("audit", "app_pages/audit.py", "Audit", ":material/fact_check:", "read_audit"),
+    PageSpec("admin", "app_pages/admin.py", "Admin", ":material/admin_panel_settings:", "manage_users"),
 )
 PAGE = {p.key: p for p in PAGES}
 

@@ -66,7 +66,7 @@ def consent_label(consent, today: dt.date) -> str:
            f"social media: {consent.social_media.replace('_', ' ')}"
 
 
-_MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~$:])")
+_MD_SPECIAL = re.compile(r"([\\`*_\[\]#|<>~$])")   # inline Markdown and Streamlit directives
 _KEYWORDS = re.compile(r"\b(social[- ]media|instagram|facebook|tiktok|youtube|twitter|linkedin|pinterest|snapchat|"
                        r"threads|authori[sz]e\w*|consent\w*|agree\w*|not|never|no|expires?\w*|until|"
                        r"identifiable|de-?identified|redes sociales|autorizo|no autorizo)\b", re.IGNORECASE)

@@ -36,7 +36,7 @@ with right:
         where = r.post_url or "post address not recorded"
         st.error(f"Take down the {r.platform} post of output {short(r.output_id)}: {where}")
     if tasks:
-        st.page_link("pages/takedowns.py", label="Go to the takedown tasks", icon=":material/arrow_forward:")
+        st.page_link("app_pages/takedowns.py", label="Go to the takedown tasks", icon=":material/arrow_forward:")
 
 st.subheader("Waiting for you")
 if may(actor, "review"):
@@ -45,7 +45,7 @@ if may(actor, "review"):
         waiting = [o for o in outputs if not o.superseded and not o.reviewed]
         st.write(f"{len(waiting)} output(s) waiting for review.")
         if waiting:
-            st.page_link("pages/review.py", label="Review them", icon=":material/arrow_forward:")
+            st.page_link("app_pages/review.py", label="Review them", icon=":material/arrow_forward:")
 if may(actor, "confirm_scope"):
     unconfirmed = [c for c in consents if c.status == "active" and not c.confirmed]
     st.write(f"{len(unconfirmed)} active consent(s) whose scope no person has confirmed yet.")
@@ -54,5 +54,5 @@ if may(actor, "approve_release"):
     if requests is not FAILED:
         st.write(f"{len(requests)} release request(s) waiting for a decision.")
 if may(actor, "read_audit"):
-    st.page_link("pages/audit.py", label="Audit: timeline, chain verification and look-up",
+    st.page_link("app_pages/audit.py", label="Audit: timeline, chain verification and look-up",
                  icon=":material/arrow_forward:")

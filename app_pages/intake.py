@@ -141,4 +141,4 @@ for r in results:
                 else:
                     st.video(preview)
 if results:
-    st.page_link("pages/review.py", label="Review the outputs", icon=":material/arrow_forward:")
+    st.page_link("app_pages/review.py", label="Review the outputs", icon=":material/arrow_forward:")

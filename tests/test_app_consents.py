@@ -1,0 +1,82 @@
+"""Consents: status badges (active, expiring within 30 days, expired, revoked), the verdict with the quoted
+evidence highlighted, the scope a person confirms (never wider than the document), revocation with a
+reason turning releases into takedown tasks."""
+from __future__ import annotations
+
+import datetime as dt
+
+from consent import services
+from ui_fixtures import (PATIENT, app, click, covered_consent_pdf, days_from_today, has_button,  # noqa: F401
+                         not_covered_consent_pdf, register, released, texts, veil, widget)
+
+
+def _status_column(at) -> dict[str, str]:
+    frame = at.dataframe[0].value
+    return dict(zip(frame["consent"], frame["status"]))
+
+
+def test_each_consent_carries_its_status_badge(veil):
+    active = register(veil)
+    soon = register(veil, covered_consent_pdf(f"This authorization expires on {days_from_today(10)}."))
+    ended = register(veil, covered_consent_pdf(f"This authorization expires on {days_from_today(-3)}."))
+    revoked = register(veil)
+    services.revoke_consent(veil.records, veil.marketing, revoked.id, "withdrawn")
+    at = app(veil.marketing, "app_pages/consents.py")
+    assert _status_column(at) == {active.id[:8]: "Active", soon.id[:8]: "Expiring within 30 days",
+                                  ended.id[:8]: "Expired", revoked.id[:8]: "Revoked"}
+    widget(at, "selectbox", "Consent").set_value(soon.id)
+    at.run()
+    assert f"### Consent {soon.id[:8]} :orange-badge[Expiring within 30 days]" in texts(at)
+
+
+def test_the_verdict_and_the_quoted_evidence_are_shown_with_the_key_words_highlighted(veil):
+    register(veil)
+    at = app(veil.auditor, "app_pages/consents.py")
+    shown = texts(at)
+    assert f"Patient: **{PATIENT[0]}**" in shown
+    assert "Social media: **covered**" in shown and "Platforms named: instagram, facebook" in shown
+    assert "Signed: yes · digital signature intact: yes" in shown
+    assert ":orange-background[**authorize**]" in shown and ":orange-background[**Instagram**]" in shown
+    assert at.download_button[0].label == "Open the consent PDF"
+    assert "Confirm the scope" not in shown and "Revoke" not in shown      # an auditor only reads
+
+
+def test_marketing_confirms_the_scope_from_the_evidence(veil):
+    consent = register(veil)
+    at = app(veil.marketing, "app_pages/consents.py")
+    widget(at, "multiselect", "Platforms granted").set_value(["instagram"])
+    at = click(at, "Confirm the scope")
+    assert f"Scope of consent {consent.id[:8]} confirmed." in texts(at)
+    (view,) = services.list_consents(veil.records, veil.admin)
+    assert view.confirmed and view.confirmed_social_media is True
+    assert view.confirmed_platforms == ["instagram"] and view.confirmed_identifiable == "deidentified_only"
+
+
+def test_a_scope_wider_than_the_document_is_refused_with_the_reason(veil):
+    register(veil, not_covered_consent_pdf())
+    at = app(veil.marketing, "app_pages/consents.py")
+    widget(at, "checkbox", "The quoted evidence grants use on social media").check()
+    at = click(at, "Confirm the scope")
+    assert "Confirming the scope: the document does not grant social-media use" in texts(at)
+    assert not at.exception
+    assert not services.list_consents(veil.records, veil.admin)[0].confirmed
+
+
+def test_staff_may_not_confirm_a_scope(veil):
+    register(veil)
+    at = app(veil.staff, "app_pages/consents.py")
+    assert "Confirm the scope" not in texts(at) and not has_button(at, "Confirm the scope")
+
+
+def test_revoking_needs_a_reason_and_turns_releases_into_takedown_tasks(veil):
+    consent, output, release = released(veil)
+    at = app(veil.marketing, "app_pages/consents.py")
+    at = click(at, "Revoke this consent")
+    assert "Give the reason for the revocation." in texts(at)
+    assert services.list_consents(veil.records, veil.admin)[0].status == "active"
+    widget(at, "text_input", "Reason").input("The patient withdrew consent by phone")
+    at = click(at, "Revoke this consent")
+    assert f"Consent {consent.id[:8]} revoked; 1 release(s) became takedown tasks." in texts(at)
+    assert ":red-badge[Revoked]" in texts(at)
+    assert [t.id for t in services.takedown_tasks(veil.records, veil.admin)] == [release.id]
+    assert not has_button(at, "Revoke this consent")

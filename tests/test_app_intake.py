@@ -1,0 +1,68 @@
+"""Intake: a batch of photos and videos with the consent PDF (or an existing consent); progress; each file's
+warnings and errors name the file; the outputs wait for review and cannot be downloaded here."""
+from __future__ import annotations
+
+from consent import services
+from conftest import grace_hopper_path
+from ui_fixtures import (PATIENT, app, button, click, covered_consent_pdf, not_covered_consent_pdf, register,  # noqa: F401
+                         texts, veil, widget)
+
+
+def _upload_media(at, *files):
+    widget(at, "file_uploader", "Photos and videos").set_value(list(files))
+    return at.run()
+
+
+PHOTO = ("anna_smith_2024-03-01.jpg", grace_hopper_path().read_bytes(), "image/jpeg")
+NOT_MEDIA = ("scan_notes.jpg", b"these are notes, not a photo", "image/jpeg")
+
+
+def test_staff_uploads_a_photo_and_its_consent_pdf_and_sees_results_warnings_and_errors(veil):
+    at = app(veil.staff, "app_pages/intake.py")
+    assert button(at, "Register and de-identify").disabled            # nothing to do yet
+    widget(at, "file_uploader", "Consent PDF").set_value(("consent.pdf", covered_consent_pdf(), "application/pdf"))
+    at = _upload_media(at.run(), PHOTO, NOT_MEDIA)
+    assert button(at, "Register and de-identify 2 file(s)").disabled   # the patient is not named yet
+    widget(at, "text_input", "Patient's name").input(PATIENT[0])
+    widget(at, "text_input", "Patient reference").input(PATIENT[1])
+    at = click(at.run(), "Register and de-identify 2 file(s)")
+
+    shown = texts(at)
+    assert not at.exception
+    assert "consent.pdf: registered as consent" in shown and "social-media use covered" in shown
+    assert "anna_smith_2024-03-01.jpg: file name contains a date" in shown
+    assert "anna_smith_2024-03-01.jpg: file name contains 2 word(s) that may be a person's name" in shown
+    assert "scan_notes.jpg: this is not a photo or video Veil can read" in shown
+    assert "1 of 2 file(s) de-identified and verified" in shown
+    assert at.get("progress")[0].value == 100
+    assert not at.download_button                                      # outputs leave only through a release
+
+    (consent,) = services.list_consents(veil.records, veil.admin)
+    (asset,) = services.list_assets(veil.records, veil.admin)
+    (output,) = services.list_outputs(veil.records, veil.admin)
+    assert asset.consent_id == consent.id and output.asset_id == asset.id and not output.reviewed
+    assert services.consent_details(veil.records, veil.admin, consent.id)["patient_name"] == PATIENT[0]
+
+
+def test_a_consent_the_checker_does_not_find_covering_social_media_is_registered_with_a_warning(veil):
+    at = app(veil.staff, "app_pages/intake.py")
+    widget(at, "file_uploader", "Consent PDF").set_value(("form.pdf", not_covered_consent_pdf(), "application/pdf"))
+    at = _upload_media(at.run(), PHOTO)
+    widget(at, "text_input", "Patient's name").input(PATIENT[0])
+    widget(at, "text_input", "Patient reference").input(PATIENT[1])
+    at = click(at.run(), "Register and de-identify 1 file(s)")
+    assert "form.pdf: the checker found social-media use not covered; a release will be refused" in texts(at)
+
+
+def test_media_can_be_added_under_a_consent_already_registered(veil):
+    consent = register(veil)
+    at = app(veil.staff, "app_pages/intake.py")
+    widget(at, "radio", "Consent").set_value("Use a consent already registered")
+    at.run()
+    widget(at, "selectbox", "Consent").set_value(consent.id)
+    at.run()
+    assert f"Patient on this consent: **{PATIENT[0]}**" in texts(at)
+    at = click(_upload_media(at, PHOTO), "Register and de-identify 1 file(s)")
+    assert "1 of 1 file(s) de-identified and verified" in texts(at)
+    assert [a.consent_id for a in services.list_assets(veil.records, veil.admin)] == [consent.id]
+    assert len(services.list_consents(veil.records, veil.admin)) == 1

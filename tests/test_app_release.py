@@ -1,0 +1,73 @@
+"""Release: the gate's answer with every reason; approval for a platform; the release package; the post's
+address recorded afterwards. Outputs leave Veil only this way."""
+from __future__ import annotations
+
+from consent import services
+from ui_fixtures import (app, button, click, has_button, processed_photo, ready_to_release, register,  # noqa: F401
+                         released, texts, veil, widget)
+
+
+def test_the_gate_refuses_with_every_reason_that_stands_in_the_way(veil):
+    consent = register(veil)
+    asset, output = processed_photo(veil, consent.id)
+    pending = services.request_release(veil.records, veil.staff, output.id, "tiktok")
+    at = click(app(veil.marketing, "app_pages/release.py"), "Check the gate and approve")
+    shown = texts(at)
+    assert "The gate refused this release:" in shown
+    for reason in ("no person has reviewed the output",
+                   "no person has confirmed the consent's scope from the quoted evidence",
+                   "the consent names facebook, instagram only, not tiktok",
+                   "no person has confirmed that the consent belongs to the patient in the media"):
+        assert reason in shown
+    assert {r.id: r.status for r in services.list_releases(veil.records, veil.admin)}[pending.id] == "refused"
+    assert has_button(at, "Check the gate again and approve")
+
+
+def test_the_approver_may_not_be_the_uploader(veil):
+    consent = register(veil)
+    asset, output = processed_photo(veil, consent.id, actor=veil.marketing)
+    services.confirm_patient(veil.records, veil.staff, asset.id)
+    services.confirm_review(veil.records, veil.staff, output.id)
+    services.confirm_scope(veil.records, veil.marketing, consent.id, covers_social_media=True,
+                           identifiable="deidentified_only")
+    services.request_release(veil.records, veil.marketing, output.id, "instagram")
+    at = click(app(veil.marketing, "app_pages/release.py"), "Check the gate and approve")
+    assert "the approver uploaded this media; a second person must approve (two-person rule)" in texts(at)
+
+
+def test_marketing_requests_approves_downloads_the_package_and_records_the_post(veil):
+    consent, asset, output = ready_to_release(veil)
+    at = app(veil.marketing, "app_pages/release.py")
+    widget(at, "selectbox", "Platform").set_value("instagram")
+    at = click(at, "Request the release")
+    assert "requested for instagram" in texts(at)
+    at = click(at, "Check the gate and approve")
+    assert "approved for instagram: every rule holds" in texts(at)
+    (release,) = services.list_releases(veil.records, veil.admin, "released")
+    assert release.output_id == output.id and release.consent_id == consent.id
+
+    at = click(at, "Build the release package")
+    (download,) = at.download_button
+    assert download.label == "Download the release package (zip)"
+    assert [e["action"] for e in services.audit_events(veil.records, veil.admin, action="package.exported")]
+
+    widget(at, "text_input", "Post address").input("instagram.com/p/abc")
+    at = click(at, "Save the post address")
+    assert "Enter the post's full address, starting with https://" in texts(at)
+    widget(at, "text_input", "Post address").input("https://www.instagram.com/p/abc/")
+    at = click(at, "Save the post address")
+    assert f"Post address of release {release.id[:8]} recorded." in texts(at)
+    assert services.list_releases(veil.records, veil.admin)[0].post_url == "https://www.instagram.com/p/abc/"
+
+
+def test_staff_may_request_but_not_approve_nor_download(veil):
+    consent, asset, output = ready_to_release(veil)
+    at = click(app(veil.staff, "app_pages/release.py"), "Request the release")
+    assert "requested for instagram" in texts(at)
+    assert "Marketing approves releases." in texts(at)
+    assert not has_button(at, "Check the gate and approve")
+    released_elsewhere = services.list_releases(veil.records, veil.admin)[0]
+    services.approve_release(veil.records, veil.marketing, released_elsewhere.id)
+    at = app(veil.staff, "app_pages/release.py")
+    assert not has_button(at, "Build the release package") and not at.download_button
+    assert not any(f.label.startswith("Post address") for f in at.text_input)
