@@ -87,7 +87,8 @@ with charts_tab:
                                    "state": "taken down" if r.takedown == "done" else
                                    "takedown pending" if r.takedown else "standing"} for r in releases])
             st.altair_chart(alt.Chart(frame).mark_bar().encode(
-                y=alt.Y("consent:N", title="Consent"), x=alt.X("count():Q", title="Releases"),
+                y=alt.Y("consent:N", title="Consent"),
+                x=alt.X("count():Q", title="Releases", axis=alt.Axis(tickMinStep=1, format="d")),
                 color=alt.Color("platform:N", title="Platform"), tooltip=["consent", "platform", "state",
                                                                            "count()"]), width="stretch")
         else:

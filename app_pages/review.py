@@ -86,7 +86,12 @@ with left:
     if original is FAILED:
         st.info("The original cannot be shown; regions can no longer be edited.")
     elif o.kind == "image":
-        rgb = remember(f"pixels:{asset.id}", lambda: decode_upright(original))
+        rgb = remember(f"pixels:{asset.id}", lambda: attempt("Reading the original", decode_upright, original))
+        rgb = None if rgb is FAILED else rgb
+    else:
+        st.video(original)
+        st.caption("Original video")
+    if rgb is not None:
         height, width = rgb.shape[:2]
         brush = brushed_box((st.session_state.get(f"draw_{o.id}") or {}).get("selection"), "draw", width, height)
         if brush and brush != st.session_state.get(f"brushed_{o.id}"):
@@ -101,9 +106,6 @@ with left:
         st.caption("Original, upright. Orange: found and covered (numbered); grey dashed: to remove; blue: "
                    "drawn by you; cyan: the one you are drawing. Drag a rectangle on the picture to mark a region "
                    "to cover; double-click to clear it.")
-    else:
-        st.video(original)
-        st.caption("Original video")
 with right:
     preview = attempt("Opening the output", services.preview_output, rec, actor, o.id) if not o.error else FAILED
     if preview is not FAILED:

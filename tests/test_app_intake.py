@@ -66,3 +66,25 @@ def test_media_can_be_added_under_a_consent_already_registered(veil):
     assert "1 of 1 file(s) de-identified and verified" in texts(at)
     assert [a.consent_id for a in services.list_assets(veil.records, veil.admin)] == [consent.id]
     assert len(services.list_consents(veil.records, veil.admin)) == 1
+
+
+def test_a_video_goes_through_intake_with_progress_and_into_review(veil, tmp_path, grace_hopper):
+    from video_fixtures import phone_clip
+
+    clip = phone_clip(tmp_path / "clip.mov", grace_hopper, frames=12, rate=12)
+    consent = register(veil)
+    at = app(veil.staff, "app_pages/intake.py")
+    widget(at, "radio", "Consent").set_value("Use a consent already registered")
+    widget(at.run(), "selectbox", "Consent").set_value(consent.id)
+    at = click(_upload_media(at.run(), ("IMG_0042.MOV", clip.read_bytes(), "video/quicktime")),
+               "Register and de-identify 1 file(s)")
+    assert not at.exception, [e.value for e in at.exception]
+    assert "IMG_0042.MOV: 12 of 12 frame(s) with regions redacted" in texts(at)
+    assert at.get("video")
+    (output,) = services.list_outputs(veil.records, veil.admin)
+    assert output.kind == "video" and output.error is None
+
+    at = app(veil.staff, "app_pages/review.py")
+    assert len(at.get("video")) == 2                       # the original and the de-identified clip
+    assert "Regions of a video cannot be edited here" in texts(at)
+    assert len(at.checkbox) == 7

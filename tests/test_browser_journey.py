@@ -237,6 +237,10 @@ def test_the_whole_journey_from_first_start_to_takedown(tmp_path, planted_jpeg):
             you.see(entry["consent_id"][:8])
             you.see(re.compile(r"Release \w+: released for instagram"))
             you.shot("audit-look-up-finds-the-released-file")
+            page.get_by_role("tab", name="Charts").click()
+            you.see("What was released under which consent")
+            expect(page.locator('[data-testid="stVegaLiteChart"]')).to_have_count(1)
+            you.shot("audit-chart-releases-per-consent")
             you.sign_out()
 
             # Marketing revokes the consent; the release becomes a takedown task.
@@ -249,6 +253,9 @@ def test_the_whole_journey_from_first_start_to_takedown(tmp_path, planted_jpeg):
             you.see("Not done")
             you.see("https://www.instagram.com/p/veil-test-post/")
             you.shot("revoked-consent-takedown-task-open")
+            you.go("Start", "Welcome, mia")
+            you.see(re.compile(r"Take down the instagram post of output \w+: https://www.instagram.com/p/veil-test-post/"))
+            you.shot("start-page-shows-the-open-takedown-task")
         except Exception:
             you.shot("FAILED-here")   # what the browser showed when the journey broke
             raise

@@ -62,11 +62,23 @@ def _open(data_dir: str, database_url: str, key_file: str, _settings) -> service
     return services.open_records(_settings)
 
 
+@st.cache_resource(ttl=3600, show_spinner=False)
+def _tidy(data_dir: str, _records: services.Records) -> None:
+    """Apply retention and expiry at most hourly while the app runs (not only at start): a consent that
+    ends today turns its releases into takedown tasks within the hour."""
+    try:
+        services.housekeeping(_records)
+    except Exception as exc:  # never block a page on housekeeping; the next hour tries again
+        log.error("housekeeping failed: %s", type(exc).__name__)
+
+
 def records() -> services.Records:
     """The records of this installation (opened once per process and per data folder)."""
     try:
         settings = load_settings()
-        return _open(str(settings.data_dir), settings.database_url, str(settings.key_file), settings)
+        opened = _open(str(settings.data_dir), settings.database_url, str(settings.key_file), settings)
+        _tidy(str(settings.data_dir), opened)
+        return opened
     except ConfigError as exc:
         st.error(f"Veil cannot start: {exc}")
     except Exception as exc:  # a locked database, an unreadable key file: say so, never a traceback
