@@ -6,7 +6,8 @@ import pytest
 from consent import services
 from consent.users import AuthenticationFailed
 from deid.profile import load_profile
-from ui_fixtures import PASSWORDS, app, click, texts, veil, widget  # noqa: F401
+from ui_fixtures import PASSWORDS, app, click, texts, widget
+from ui_fixtures import people_template, veil  # noqa: F401  (pytest fixtures)
 
 
 def test_the_administrator_adds_a_user_with_a_role(veil):

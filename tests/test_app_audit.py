@@ -6,7 +6,8 @@ from sqlalchemy import update
 
 from consent import services
 from consent.registry import AuditEvent
-from ui_fixtures import app, button, click, covered_consent_pdf, days_from_today, register, released, texts, veil, widget  # noqa: F401
+from ui_fixtures import app, click, covered_consent_pdf, days_from_today, register, released, texts, widget
+from ui_fixtures import people_template, veil  # noqa: F401  (pytest fixtures)
 
 
 def test_the_auditor_verifies_an_intact_chain(veil):

@@ -4,7 +4,8 @@ from __future__ import annotations
 import pytest
 
 from consent import services
-from ui_fixtures import app, covered_consent_pdf, days_from_today, register, released, texts, veil  # noqa: F401
+from ui_fixtures import app, covered_consent_pdf, days_from_today, register, released, texts
+from ui_fixtures import people_template, veil  # noqa: F401  (pytest fixtures)
 
 
 @pytest.mark.parametrize("role", ["staff", "marketing", "auditor", "admin"])

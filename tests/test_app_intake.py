@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from consent import services
 from conftest import grace_hopper_path
-from ui_fixtures import (PATIENT, app, button, click, covered_consent_pdf, not_covered_consent_pdf, register,  # noqa: F401
-                         texts, veil, widget)
+from ui_fixtures import (PATIENT, app, button, click, covered_consent_pdf, not_covered_consent_pdf, register, texts,
+                         widget)
+from ui_fixtures import people_template, veil  # noqa: F401  (pytest fixtures)
 
 
 def _upload_media(at, *files):

@@ -7,8 +7,8 @@ import time
 import pytest
 
 from consent import services
-from ui_fixtures import (PASSWORDS, app, click, empty_veil, has_button, page_alone, released, texts,  # noqa: F401
-                         veil, widget)
+from ui_fixtures import PASSWORDS, app, click, has_button, page_alone, released, texts, widget
+from ui_fixtures import people_template, veil, empty_veil  # noqa: F401  (pytest fixtures)
 
 
 def test_first_start_asks_for_the_first_administrator_and_signs_them_in(empty_veil):

@@ -3,8 +3,8 @@ address recorded afterwards. Outputs leave Veil only this way."""
 from __future__ import annotations
 
 from consent import services
-from ui_fixtures import (app, button, click, has_button, processed_photo, ready_to_release, register,  # noqa: F401
-                         released, texts, veil, widget)
+from ui_fixtures import app, click, has_button, processed_photo, ready_to_release, register, texts, widget
+from ui_fixtures import people_template, veil  # noqa: F401  (pytest fixtures)
 
 
 def test_the_gate_refuses_with_every_reason_that_stands_in_the_way(veil):

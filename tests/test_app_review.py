@@ -7,7 +7,8 @@ import pytest
 
 from consent import services
 from ui.views import CHECKLIST
-from ui_fixtures import PATIENT, app, button, click, processed_photo, register, texts, veil, widget  # noqa: F401
+from ui_fixtures import PATIENT, app, button, click, processed_photo, register, texts, widget
+from ui_fixtures import people_template, veil  # noqa: F401  (pytest fixtures)
 
 
 @pytest.fixture

@@ -8,7 +8,8 @@ import pytest
 from consent import services
 from consent.audit import Actor
 from ui.session import PAGE, pages_for
-from ui_fixtures import app, click, page_alone, released, texts, veil  # noqa: F401
+from ui_fixtures import app, click, page_alone, released, texts
+from ui_fixtures import people_template, veil  # noqa: F401  (pytest fixtures)
 
 OPEN = {
     "staff": {"home", "intake", "review", "consents", "release", "takedowns"},

@@ -2,7 +2,8 @@
 from __future__ import annotations
 
 from consent import services
-from ui_fixtures import app, click, has_button, released, texts, veil  # noqa: F401
+from ui_fixtures import app, click, has_button, released, texts
+from ui_fixtures import people_template, veil  # noqa: F401  (pytest fixtures)
 
 
 def test_a_revocation_opens_a_task_that_marketing_marks_done(veil):

@@ -3,6 +3,7 @@ seeded through consent.services (the same functions the pages call), and the app
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,13 +29,9 @@ def covered_consent_pdf(extra: str = "") -> bytes:
     return sign(text_pdf(text), _identity())
 
 
-_IDENTITY = []
-
-
+@functools.cache
 def _identity():
-    if not _IDENTITY:
-        _IDENTITY.append(self_signed_identity("Ada Example"))
-    return _IDENTITY[0]
+    return self_signed_identity("Clinic Test Signer")
 
 
 def not_covered_consent_pdf() -> bytes:
@@ -68,14 +65,37 @@ def empty_veil(tmp_path, monkeypatch) -> services.Records:
     records.close()
 
 
-@pytest.fixture
-def veil(tmp_path, monkeypatch) -> Veil:
-    records = open_installation(tmp_path, monkeypatch)
+def _add_people(records: services.Records) -> dict[str, Actor]:
     admin = services.add_user(records, SYSTEM, "admin", PASSWORDS["admin"], "admin")
-    staff = services.add_user(records, admin, "sam", PASSWORDS["sam"], "staff")
-    marketing = services.add_user(records, admin, "mia", PASSWORDS["mia"], "marketing")
-    auditor = services.add_user(records, admin, "otto", PASSWORDS["otto"], "auditor")
-    yield Veil(records, admin, staff, marketing, auditor)
+    return {"admin": admin, "staff": services.add_user(records, admin, "sam", PASSWORDS["sam"], "staff"),
+            "marketing": services.add_user(records, admin, "mia", PASSWORDS["mia"], "marketing"),
+            "auditor": services.add_user(records, admin, "otto", PASSWORDS["otto"], "auditor")}
+
+
+@pytest.fixture(scope="session")
+def people_template(tmp_path_factory) -> tuple[Path, dict[str, Actor]]:
+    """An installation with its four users, built once: password hashing is slow on purpose (argon2), so
+    each test starts from a copy of it instead."""
+    folder = tmp_path_factory.mktemp("veil-people")
+    with pytest.MonkeyPatch.context() as patch:
+        records = open_installation(folder, patch)
+        actors = _add_people(records)
+        records.close()
+    return folder, actors
+
+
+def copy_installation(template: Path, target: Path) -> None:
+    for part in ("data", "keys"):
+        shutil.copytree(template / part, target / part)
+
+
+@pytest.fixture
+def veil(tmp_path, monkeypatch, people_template) -> Veil:
+    """A fresh installation (a copy of the template) with an admin, staff (sam), marketing (mia), auditor (otto)."""
+    template, actors = people_template
+    copy_installation(template, tmp_path)
+    records = open_installation(tmp_path, monkeypatch)
+    yield Veil(records, actors["admin"], actors["staff"], actors["marketing"], actors["auditor"])
     records.close()
 
 
@@ -139,12 +159,6 @@ def texts(at: AppTest) -> str:
 
 def days_from_today(days: int) -> str:
     return (dt.date.today() + dt.timedelta(days=days)).strftime("%B %-d, %Y")
-
-
-def copy_sample(tmp_path: Path, name: str) -> Path:
-    target = tmp_path / name
-    shutil.copyfile(grace_hopper_path(), target)
-    return target
 
 
 def widget(at: AppTest, kind: str, label: str):
