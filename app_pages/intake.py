@@ -56,7 +56,8 @@ profile = st.selectbox("De-identification profile", profiles, index=profiles.ind
 consent_ready = bool(chosen) or bool(pdf and patient_name and patient_ref)
 if files and not consent_ready:
     st.caption("Add the consent (the PDF with the patient's name and reference, or a registered one) to continue.")
-go = st.button(f"Register and de-identify {len(files or [])} file(s)", type="primary", key="intake_go",
+action = "Register and de-identify" if mode.startswith("Upload") else "De-identify"
+go = st.button(f"{action} {len(files or [])} file(s)", type="primary", key="intake_go",
                disabled=not (files and consent_ready))
 
 

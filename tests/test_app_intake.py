@@ -63,7 +63,7 @@ def test_media_can_be_added_under_a_consent_already_registered(veil):
     widget(at, "selectbox", "Consent").set_value(consent.id)
     at.run()
     assert f"Patient on this consent: **{PATIENT[0]}**" in texts(at)
-    at = click(_upload_media(at, PHOTO), "Register and de-identify 1 file(s)")
+    at = click(_upload_media(at, PHOTO), "De-identify 1 file(s)")
     assert "1 of 1 file(s) de-identified and verified" in texts(at)
     assert [a.consent_id for a in services.list_assets(veil.records, veil.admin)] == [consent.id]
     assert len(services.list_consents(veil.records, veil.admin)) == 1
@@ -78,7 +78,7 @@ def test_a_video_goes_through_intake_with_progress_and_into_review(veil, tmp_pat
     widget(at, "radio", "Consent").set_value("Use a consent already registered")
     widget(at.run(), "selectbox", "Consent").set_value(consent.id)
     at = click(_upload_media(at.run(), ("IMG_0042.MOV", clip.read_bytes(), "video/quicktime")),
-               "Register and de-identify 1 file(s)")
+               "De-identify 1 file(s)")
     assert not at.exception, [e.value for e in at.exception]
     assert "IMG_0042.MOV: 12 of 12 frame(s) with regions redacted" in texts(at)
     assert at.get("video")
