@@ -67,7 +67,8 @@ with lookup_tab:
                         st.markdown(f"Consent {short(c['id'])}: **{c['status']}**, social media "
                                     f"{c['social_media'].replace('_', ' ')}, platforms "
                                     f"{', '.join(c['platforms'] or []) or 'any not excluded'}, ends "
-                                    f"{c['expires'] or 'no date'}, scope confirmed: {'yes' if c['confirmed'] else 'no'}")
+                                    f"{c['expires'] or 'no date'}, scope confirmed: "
+                                    f"{'yes' if c['confirmed'] else 'no'}")
                     if m.releases:
                         st.markdown("\n".join(
                             f"- Release {short(r['id'])}: **{r['status']}** for {r['platform']}"

@@ -45,6 +45,7 @@ if details is not FAILED:
     st.markdown(f"Patient: **{escape_md(details['patient_name'])}** · reference "
                 f"{escape_md(details['patient_ref'])}")
 
+ends_at_event = escape_md(details.get("expires_event") or "") if details is not FAILED else ""
 verdict, evidence = st.columns(2)
 with verdict:
     st.markdown("**The checker's verdict**")
@@ -55,7 +56,7 @@ with verdict:
         f"- Platforms named: {', '.join(c.platforms) or 'none (a general grant, if covered)'}",
         f"- Platforms excluded: {', '.join(c.excluded_platforms) or 'none'}",
         f"- Identifiable images: {c.identifiable.replace('_', ' ')}",
-        f"- Ends: {c.expires or (escape_md(details['expires_event']) if details is not FAILED and details.get('expires_event') else 'no date written')}",
+        f"- Ends: {c.expires or ends_at_event or 'no date written'}",
         f"- Signed: {yes_no(c.signed)} · digital signature intact: {yes_no(c.signature_valid, 'none')}"
         + (" · handwritten signature attested by a person" if c.signature_attested else ""),
         f"- Text read from: {c.text_source}"]))

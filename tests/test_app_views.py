@@ -43,7 +43,8 @@ def test_a_dragged_rectangle_becomes_whole_pixels_clipped_to_the_picture():
 def test_exports_hold_every_event(tmp_path):
     events = [{"seq": 1, "at": "2026-05-01T10:00:00", "actor": "sam", "action": "media.uploaded",
                "subject_kind": "asset", "subject_id": "a1", "details": {"kind": "image"}, "hash": "ab"}]
-    assert events_csv(events).splitlines()[1] == '1,2026-05-01T10:00:00,sam,media.uploaded,asset,a1,"{""kind"": ""image""}",ab'
+    assert events_csv(events).splitlines()[1] == \
+        '1,2026-05-01T10:00:00,sam,media.uploaded,asset,a1,"{""kind"": ""image""}",ab'
     assert json.loads(events_json(events)) == events
     (tmp_path / "manifest.json").write_text("{}")
     (tmp_path / "abc.jpg").write_bytes(b"x")

@@ -254,7 +254,8 @@ def test_the_whole_journey_from_first_start_to_takedown(tmp_path, planted_jpeg):
             you.see("https://www.instagram.com/p/veil-test-post/")
             you.shot("revoked-consent-takedown-task-open")
             you.go("Start", "Welcome, mia")
-            you.see(re.compile(r"Take down the instagram post of output \w+: https://www.instagram.com/p/veil-test-post/"))
+            you.see(re.compile(r"Take down the instagram post of output \w+: "
+                               r"https://www\.instagram\.com/p/veil-test-post/"))
             you.shot("start-page-shows-the-open-takedown-task")
         except Exception:
             you.shot("FAILED-here")   # what the browser showed when the journey broke
