@@ -198,13 +198,12 @@ def toml_value(value) -> str:
     return json.dumps(value)
 
 
-def reference(source: Path, profile) -> list[list[list[float]]]:
-    """The full ensemble's face boxes on every frame of a video (cached per detector settings and code)."""
-    detector_code = (ROOT / "deid" / "detect.py").read_bytes()   # a retuned detector is a new reference
-    key = hashlib.sha256(json.dumps(profile.section("detector"), sort_keys=True).encode()
-                         + detector_code).hexdigest()[:12]
+def reference(source: Path, profile, fresh: bool = False) -> list[list[list[float]]]:
+    """The full ensemble's face boxes on every frame of a video, cached per detector settings; `fresh`
+    recomputes them (do so once deid/detect.py has changed)."""
+    key = hashlib.sha256(json.dumps(profile.section("detector"), sort_keys=True).encode()).hexdigest()[:12]
     cache = OUT / f"reference-{source.stem}-{key}.json"
-    if cache.exists():
+    if cache.exists() and not fresh:
         return json.loads(cache.read_text())
     full = video.ensemble(profile.section("detector"))
     boxes = []
@@ -223,7 +222,7 @@ def run_recall(args) -> None:
     print(f"video settings: {video.Settings.of(profile)}")
     grand = [0, 0]
     for source in sorted(FACE_VIDEOS.glob("*.mp4")):
-        ref = reference(source, profile)
+        ref = reference(source, profile, args.fresh)
         with tempfile.TemporaryDirectory() as out:
             start = time.perf_counter()
             report = redact_file(source, out, profile)
@@ -293,6 +292,7 @@ def main() -> int:
     memory.add_argument("--minutes", type=float, default=5)
     recall = sub.add_parser("recall")
     recall.add_argument("--set", action="append", default=[], metavar="SECTION.KEY=VALUE")
+    recall.add_argument("--fresh", action="store_true", help="recompute the reference detections")
     sub.add_parser("survey")
     parser.add_argument("--threads", default="1", help="VEIL_THREADS for Veil's detectors (default 1)")
     args = parser.parse_args()

@@ -9,8 +9,9 @@ patches go through RGB, so colours elsewhere are untouched.
 
 Output: H.264 yuv420p in MP4, `+faststart` (plays while downloading), bit-exact muxing (no encoder tag),
 the first video stream only, every frame with its original timestamp (variable frame rate survives),
-no metadata carried over, audio dropped unless the profile keeps it (re-encoded AAC). The written file is
-verified (ExifTool allow-list, structure, frame count, a second detector on its frames) before it gets its
+no metadata carried over, audio dropped unless the profile keeps it (re-encoded AAC). A second,
+differently-built detector reads every few frames as they go to the encoder, and the written file is
+re-read (ExifTool allow-list, fast start, streams, every frame decodable and counted) before it gets its
 final random name; on any error or cancel nothing is left behind.
 
 Report (filled in place): "frames", "frames_with_regions", and "regions" as runs
@@ -49,6 +50,9 @@ Progress = Callable[[float, str], None]
 MAX_PIXELS = 40_000_000          # per frame; 8K is 33 MP
 RESIDUAL_SIDE = 640              # longest side of the output frames the residual check reads
 REDACT_SIDE = 48                 # faces are redacted at most this many pixels across, then scaled up
+# The ensemble's costliest views (mirrored and turned copies, enlarged windows) are left to the image
+# engine: on video the per-frame detector and the tracker cover what they add (benchmarks/video.py recall).
+KEYFRAME_DETECTOR = {"mirror": False, "turns": False, "upscale": 0}
 PASS_SHARE = 0.95                # of the progress bar: the redacting pass; the rest is verification
 GRID = 8                         # regions snap outwards to this grid: even for chroma, and runs stay long
 DEMUXERS = {"mp4": "mov", "mov": "mov", "3gp": "mov", "webm": "matroska", "avi": "avi"}
@@ -56,8 +60,8 @@ DEMUXERS = {"mp4": "mov", "mov": "mov", "3gp": "mov", "webm": "matroska", "avi":
 # Structural QuickTime/MP4 boxes that the writer below produces; none can name a person, place or device.
 # Dates are allowed by name only because the writer sets them to zero; `_dates_zero` checks the values.
 _TRACK_TAGS = frozenset({
-    "TrackHeaderVersion", "ColorProfiles", "TrackCreateDate", "TrackModifyDate", "TrackID", "TrackDuration", "TrackLayer",
-    "TrackVolume", "MatrixStructure", "ImageWidth", "ImageHeight", "Unknown_edts", "MediaHeaderVersion",
+    "TrackHeaderVersion", "ColorProfiles", "TrackCreateDate", "TrackModifyDate", "TrackID", "TrackDuration",
+    "TrackLayer", "TrackVolume", "MatrixStructure", "ImageWidth", "ImageHeight", "Unknown_edts", "MediaHeaderVersion",
     "MediaCreateDate", "MediaModifyDate", "MediaTimeScale", "MediaDuration", "MediaLanguageCode",
     "HandlerType", "HandlerDescription", "GraphicsMode", "OpColor", "CompressorID", "SourceImageWidth",
     "SourceImageHeight", "XResolution", "YResolution", "BitDepth", "AVCConfiguration", "BufferSize",
@@ -118,7 +122,7 @@ class Settings:
                    blazeface_threshold=float(video.get("blazeface_threshold", 0.0)),
                    centerface_every=int(video.get("centerface_every", 1)),
                    centerface_threshold=float(video.get("centerface_threshold", 0.3)),
-                   keyframe_detector=dict(video.get("keyframe_detector", {})),
+                   keyframe_detector=dict(video.get("keyframe_detector", KEYFRAME_DETECTOR)),
                    cut_threshold=float(video.get("cut_threshold", 20.0)),
                    preset=str(video.get("preset", "veryfast")), crf=int(video.get("crf", 20)),
                    audio="keep" if video.get("audio", "drop") == "keep" else "drop",
@@ -159,8 +163,8 @@ def _input_tags(path: Path) -> list[tuple[str, str]]:
 
 
 def _av_reason(exc: BaseException) -> str:
-    text = getattr(exc, "strerror", None) or str(exc).split(":")[0] or type(exc).__name__
-    return text.strip()[:120]
+    """FFmpeg's reason, without the file name its messages carry (it may name the patient)."""
+    return str(getattr(exc, "strerror", None) or type(exc).__name__).strip()[:120]
 
 
 # ---------------------------------------------------------------- input

@@ -175,18 +175,18 @@ def _only_partial_free(folder: Path) -> list[str]:
     return sorted(p.name for p in folder.iterdir()) if folder.exists() else []
 
 
-def test_broken_inputs_give_clear_errors_and_leave_nothing(tmp_path, grace_hopper):
+def test_broken_inputs_give_clear_errors_and_leave_nothing_behind(tmp_path, grace_hopper):
     frames = list(upright_frames(grace_hopper, 10, size=(160, 120)))
     whole = plain_clip(tmp_path / "whole.mp4", frames)                     # index (moov) at the end
-    cut_index = tmp_path / "cut_index.mp4"
+    cut_index = tmp_path / "rosa_perez_cut_index.mp4"
     cut_index.write_bytes(whole.read_bytes()[: whole.stat().st_size // 2])
     report = redact_file(whole, tmp_path / "faststart", "default")
     fast = Path(report["output"]).read_bytes()
-    cut_media = tmp_path / "cut_media.mp4"                                 # index first, media cut short
+    cut_media = tmp_path / "rosa_perez_cut_media.mp4"                      # index first, media cut short
     cut_media.write_bytes(fast[: len(fast) * 2 // 3])
-    empty = tmp_path / "empty.mp4"
+    empty = tmp_path / "rosa_perez_empty.mp4"
     empty.write_bytes(b"")
-    sound = tmp_path / "voice.m4a"
+    sound = tmp_path / "rosa_perez_voice.m4a"
     with av.open(str(sound), "w", format="mp4") as out:
         stream = out.add_stream("aac", rate=48000)
         for start in range(0, 48000, 1024):
@@ -199,6 +199,7 @@ def test_broken_inputs_give_clear_errors_and_leave_nothing(tmp_path, grace_hoppe
     for path, reason in expected.items():
         report = redact_file(path, out, "default")
         assert report["output"] is None and reason in report["error"], (path.name, report["error"])
+        assert "rosa" not in report["error"].lower(), "the message never repeats the file's name"
         assert report["kind"] in ("video", "unknown")
     assert _only_partial_free(out) == []
 
