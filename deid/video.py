@@ -255,6 +255,7 @@ class _Pending:
     pts: int
     planes: tuple[np.ndarray, np.ndarray, np.ndarray]
     small: np.ndarray | None             # reduced upright RGB for the light detectors
+    duration: int | None = None          # in the source stream's time base
     scene_start: bool = False
     fast: list[Detection] | None = None
     full: Future | None = None           # the ensemble's detections, when a keyframe
@@ -451,7 +452,10 @@ class _Writer:
                                  options={"movflags": "+faststart", "fflags": "+bitexact"})
         rate = self.stream.average_rate or self.stream.guessed_rate or Fraction(30)
         video = self.container.add_stream("libx264", rate=rate,
-                                          options={"preset": self.settings.preset, "crf": str(self.settings.crf)})
+                                          options={"preset": self.settings.preset, "crf": str(self.settings.crf),
+                                                   # no B-frames: decode order is display order, so every
+                                                   # frame keeps its own time and duration (VFR included)
+                                                   "bf": "0"})
         video.width, video.height, video.pix_fmt = source.width, source.height, "yuv420p"
         video.time_base = video.codec_context.time_base = self.stream.time_base
         for attr, value in source.colour.items():
@@ -606,7 +610,8 @@ def _read(container, stream, audio_source, settings: Settings, out: queue.Queue,
                     raise VideoReadError("the picture size changes within the video; Veil cannot re-encode that safely")
                 reduced = _to_frame(*planes).reformat(width=small[0], height=small[1], format="rgb24",
                                                        interpolation="FAST_BILINEAR").to_ndarray()
-                _put(out, ("video", _Pending(index, _next_pts(frame, state, stream), planes, reduced)), stop)
+                item = _Pending(index, _next_pts(frame, state, stream), planes, reduced, duration=frame.duration)
+                _put(out, ("video", item), stop)
                 index += 1
     except av.FFmpegError as exc:
         raise VideoReadError(f"damaged video data after {index} frames ({_av_reason(exc)})") from None
@@ -747,6 +752,8 @@ def _encode(writer: _Writer, inbox: queue.Queue, faces: dict, stop: threading.Ev
             planes = _redact_planes(item.planes, regions, method, strength) if regions else item.planes
             frame = _to_frame(*planes)
             frame.pts, frame.time_base = item.pts, writer.stream.time_base
+            if item.duration:
+                frame.duration = item.duration
             writer.write_video(frame)
             checker.offer(item.index, frame)
 
