@@ -100,6 +100,16 @@ def test_no_container_or_stream_tags_beyond_brand_fields(redacted, phone):
     assert {"UserData:Make", "UserData:Model", "UserData:GPSCoordinates", "QuickTime:CreateDate"} <= removed
 
 
+@pytest.mark.parametrize("rotation", [-90, 180, 0])
+def test_every_display_rotation_comes_out_upright(rotation, tmp_path, grace_hopper):
+    clip = phone_clip(tmp_path / "turned.mov", grace_hopper, frames=4, rate=15, audio=False, rotation=rotation)
+    report = redact_file(clip, tmp_path / "out", "identifiable")       # faces kept: the pixels compare whole
+    assert report["error"] is None, report["error"]
+    for original, frame in zip(upright_frames(grace_hopper, 4), decoded(Path(report["output"]))):
+        assert frame.shape == original.shape
+        assert np.abs(frame.astype(int) - original.astype(int)).mean() < 4
+
+
 def test_same_frame_count_rate_and_timestamps(redacted, phone):
     report, output, _ = redacted
     source, result = ffprobe(phone), ffprobe(output)

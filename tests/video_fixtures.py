@@ -53,21 +53,23 @@ def upright_frames(grace_hopper: np.ndarray, frames: int, size=UPRIGHT_SIZE):
 
 
 def phone_clip(path: Path, grace_hopper: np.ndarray, *, frames: int = 30, rate: int = 15,
-               audio: bool = True, metadata: bool = True) -> Path:
-    """A MOV stored sideways (display rotation 90) with a moving face, phone tags and an AAC track."""
+               audio: bool = True, metadata: bool = True, rotation: int = 90) -> Path:
+    """A MOV stored turned (display rotation 90 by default) with a moving face, phone tags and AAC sound."""
     with av.open(str(path), "w", format="mov") as out:
         if metadata:
             out.metadata.update(PLANTED_VIDEO)
         video = out.add_stream("libx264", rate=rate, options={"preset": "ultrafast", "crf": "18"})
-        video.width, video.height = UPRIGHT_SIZE[1], UPRIGHT_SIZE[0]   # stored landscape
+        sideways = rotation % 180 != 0
+        video.width, video.height = UPRIGHT_SIZE[::-1] if sideways else UPRIGHT_SIZE
         video.pix_fmt = "yuv420p"
-        video.set_display_rotation(90)
+        video.set_display_rotation(rotation)
         sound = None
         if audio:
             sound = out.add_stream("aac", rate=48000)
             sound.layout = "mono"
         for i, upright in enumerate(upright_frames(grace_hopper, frames)):
-            stored = np.ascontiguousarray(np.rot90(upright, -1))   # turning it 90° back shows it upright
+            # a player turns the stored picture by `rotation` degrees counter-clockwise to show it upright
+            stored = np.ascontiguousarray(np.rot90(upright, -rotation // 90))
             frame = av.VideoFrame.from_ndarray(stored, format="rgb24")
             frame.pts, frame.time_base = i, Fraction(1, rate)
             out.mux(video.encode(frame))
