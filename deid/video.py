@@ -38,7 +38,7 @@ import av
 import numpy as np
 from PIL import Image
 
-from deid.detect import Detection, blazeface, centerface, ensemble, fuse, residual_detector
+from deid.detect import Detection, blazeface, centerface, ensemble, fuse, resize_longest, residual_detector
 from deid.image import ImageReadError
 from deid.metadata import ALLOWED, ExifToolError, exiftool_path, identifying_tags, is_clean
 from deid.profile import Profile
@@ -53,6 +53,10 @@ REDACT_SIDE = 48                 # faces are redacted at most this many pixels a
 # The ensemble's costliest views (mirrored and turned copies, enlarged windows) are left to the image
 # engine: on video the per-frame detector and the tracker cover what they add (benchmarks/video.py recall).
 KEYFRAME_DETECTOR = {"mirror": False, "turns": False, "upscale": 0}
+TILE_PIXELS = 1280 * 736          # keyframe tiles: a 720p frame is one tile
+TILE_OVERLAP = 256
+OVERVIEW_SIDE = 960
+QUEUED = 4                       # frames queued between pipeline stages
 PASS_SHARE = 0.95                # of the progress bar: the redacting pass; the rest is verification
 GRID = 8                         # regions snap outwards to this grid: even for chroma, and runs stay long
 DEMUXERS = {"mp4": "mov", "mov": "mov", "3gp": "mov", "webm": "matroska", "avi": "avi"}
@@ -271,7 +275,7 @@ class _Finder:
 
     def __init__(self, prof: Profile, settings: Settings, width: int, height: int, pool: ThreadPoolExecutor):
         self.settings, self.width, self.height, self.pool = settings, width, height, pool
-        self.full = ensemble({**prof.section("detector"), **settings.keyframe_detector})
+        self.full = _tiled(ensemble({**prof.section("detector"), **settings.keyframe_detector}))
         self.padding = float(prof.section("faces").get("padding", 0.25))
         self.tracker = Tracker(hold=settings.hold)
         self.back = width / small_size(settings, width, height)[0]
@@ -338,6 +342,43 @@ class _Finder:
                 out.append([x0, y0, x1, y1])
         self.tracker.forget_before(index + 1)
         return _drop_contained(out)
+
+
+def _tiled(detector: Callable[[np.ndarray], list[Detection]]) -> Callable[[np.ndarray], list[Detection]]:
+    """The keyframe detector at full resolution on overlapping tiles of at most TILE_PIXELS, plus once on
+    the whole frame reduced to OVERVIEW_SIDE for faces larger than the overlap: the detector's working
+    memory then stays that of a 720p frame whatever the video's size (a 4K frame in one piece needs GBs)."""
+
+    def detect(rgb: np.ndarray) -> list[Detection]:
+        height, width = rgb.shape[:2]
+        tiles = _tiles(width, height)
+        if len(tiles) == 1:
+            return detector(rgb)
+        found = []
+        for x0, y0, x1, y1 in tiles:
+            found += [d.scaled(1.0, x0, y0) for d in detector(np.ascontiguousarray(rgb[y0:y1, x0:x1]))]
+        overview, back = resize_longest(rgb, OVERVIEW_SIDE)
+        found += [d.scaled(back) for d in detector(overview)]
+        return fuse(found)
+
+    return detect
+
+
+def _tiles(width: int, height: int) -> list[tuple[int, int, int, int]]:
+    """A grid of tiles overlapping by TILE_OVERLAP pixels, each at most TILE_PIXELS in area."""
+    cols = rows = 1
+    while True:
+        tw = min(width, -(-(width + (cols - 1) * TILE_OVERLAP) // cols))
+        th = min(height, -(-(height + (rows - 1) * TILE_OVERLAP) // rows))
+        if tw * th <= TILE_PIXELS:
+            break
+        if tw >= th:
+            cols += 1
+        else:
+            rows += 1
+    xs = [round(i * (width - tw) / (cols - 1)) if cols > 1 else 0 for i in range(cols)]
+    ys = [round(j * (height - th) / (rows - 1)) if rows > 1 else 0 for j in range(rows)]
+    return [(x, y, x + tw, y + th) for y in ys for x in xs]
 
 
 def _drop_contained(regions: list[list[int]]) -> list[list[int]]:
@@ -550,8 +591,8 @@ def _transcode(path: Path, partial: Path, prof: Profile, settings: Settings, rep
         stream = _first_video_stream(container)
         audio_source = container.streams.audio[0] if settings.audio == "keep" and container.streams.audio else None
         writer = _Writer(partial, settings, stream, audio_source)
-        decoded: queue.Queue = queue.Queue(maxsize=8)
-        to_encode: queue.Queue = queue.Queue(maxsize=8)
+        decoded: queue.Queue = queue.Queue(maxsize=QUEUED)
+        to_encode: queue.Queue = queue.Queue(maxsize=QUEUED)
         faces = prof.section("faces")
         checker = _Checker(prof, settings, stop)
         reader = _Stage("veil-decode", lambda: _read(container, stream, audio_source, settings, decoded, stop), stop)
@@ -666,7 +707,8 @@ def _main_loop(prof, settings, stream, container, decoded, to_encode, stop, read
                 finder.end_of_scene(window[-1])
             if redacts:
                 newest = window[-1].index if window else -1
-                finder.settle(window, newest, wait=done or len(window) > 2 * lookahead)
+                # memory stays bounded: beyond this the ensemble's results are waited for
+                finder.settle(window, newest, wait=done or len(window) > lookahead + settings.keyframe_every)
                 ready = newest if done else finder.settled - lookahead
             else:
                 ready = window[-1].index if window else -1
