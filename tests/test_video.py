@@ -254,3 +254,18 @@ def test_an_output_with_a_face_still_detectable_is_withheld(phone, tmp_path):
     assert report["output"] is None and "face is still detectable" in report["error"]
     assert report["verified"]["faces_left"] > 0
     assert _only_partial_free(out) == []
+
+
+@pytest.mark.parametrize("size", [(1280, 720), (1920, 1080), (1080, 1920), (3840, 2160), (176, 144)])
+def test_keyframe_tiles_cover_the_frame_overlapping_and_stay_small(size):
+    width, height = size
+    tiles = video._tiles(width, height)
+    seen = np.zeros((height, width), bool)
+    for x0, y0, x1, y1 in tiles:
+        assert (x1 - x0) * (y1 - y0) <= video.TILE_PIXELS or (x1 - x0, y1 - y0) == size
+        seen[y0:y1, x0:x1] = True
+    assert seen.all()
+    if len(tiles) > 1:
+        starts = sorted({x0 for x0, _, _, _ in tiles})
+        ends = sorted({x1 for _, _, x1, _ in tiles})
+        assert all(e - s >= video.TILE_OVERLAP for s, e in zip(starts[1:], ends[:-1]))
