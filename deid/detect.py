@@ -3,13 +3,13 @@
 Each detector is a callable `rgb uint8 HxWx3 array -> list[Detection]` in pixel coordinates of that array.
 
 The ensemble looks at one image through several *views*: CenterFace (onnxruntime) at half, native and
-double scale (optionally each mirrored too), CenterFace on copies turned a quarter either way (people
-lying down), and BlazeFace full-range (MediaPipe Tasks). A face is kept when the views that can see a face
-of its size agree on it: the mean, over those views, of the best score each gives to a box overlapping it
-reaches the profile's threshold for that size. Agreement between views, rather than one view's score, is
-what lets low thresholds find hard faces without scattering regions over skin and fabric. The
-double-scale view, the costly one, runs only on windows of the image where the native view sees a hint
-of a small face.
+double scale (the cheap half-scale one also mirrored), CenterFace on copies turned a quarter either way
+(people lying down), and BlazeFace full-range (MediaPipe Tasks). A face is kept when the views that can
+see a face of its size agree on it: the mean, over those views, of the best score each gives to a box
+overlapping it reaches the profile's threshold for that size. Agreement between views, rather than one
+view's score, is what lets low thresholds find hard faces without scattering regions over skin and
+fabric. The double-scale view, the costly one, runs only on windows of the image where the native view
+sees a hint of a small face.
 
 The residual checker is built differently: BlazeFace short-range proposes faces on the whole output and
 on ever smaller tiles, and each proposal is looked at again on a crop framed around it; only a confirmed
@@ -396,7 +396,7 @@ DEFAULTS = {
     "threshold_small": 0.2,    # ... 16 to 32 px ...
     "threshold": 0.125,        # ... and larger (working-image px)
     "threshold_turned": 0.6,   # agreement needed from the views of a quarter-turned copy
-    "mirror": True,            # every upright CenterFace view also on the mirrored image
+    "mirror": [0.5],           # scales of the upright CenterFace views that also look at the mirrored image
     "turns": True,             # CenterFace on copies turned a quarter either way, at half scale
     "blazeface": True,         # BlazeFace full-range on the whole working image
     "upscale": 2.0,            # CenterFace on enlarged windows where small faces may be (0 turns it off)
@@ -407,16 +407,19 @@ DEFAULTS = {
 
 def _views(settings: dict) -> list[View]:
     """The views of a profile. Face-size ranges are where each view finds faces at all (measured on WIDER)."""
+    mirror = settings["mirror"]
+    mirrored = {0.5, 1.0, float(settings["upscale"])} if mirror is True else {float(m) for m in mirror or []}
     views = [View("cf_half", "centerface", 0.5, min_face=24), View("cf", "centerface", 1.0, min_face=8)]
-    if settings["mirror"]:
-        views += [View("cf_half_m", "centerface", 0.5, True, min_face=24),
-                  View("cf_m", "centerface", 1.0, True, min_face=8)]
+    if 0.5 in mirrored:
+        views.append(View("cf_half_m", "centerface", 0.5, True, min_face=24))
+    if 1.0 in mirrored:
+        views.append(View("cf_m", "centerface", 1.0, True, min_face=8))
     if settings["blazeface"]:
         views.append(View("bf", "blazeface", 1.0, min_face=40))
     up = float(settings["upscale"])
     if up > 1:
         views.append(View("cf_up", "centerface", up, max_face=768 / up))
-        if settings["mirror"]:
+        if up in mirrored:
             views.append(View("cf_up_m", "centerface", up, True, max_face=768 / up))
     if settings["turns"]:
         views += [View("cf_left", "centerface", 0.5, turn=1, min_face=24),

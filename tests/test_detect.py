@@ -118,6 +118,25 @@ def test_a_turned_face_is_protected(name, quarter_turns, wheel_faces, default_pr
     assert protected(face, regions), f"face {face}, regions {regions}"
 
 
+# Stored pixels for each EXIF orientation, such that a viewer shows the upright image.
+STORED_FOR_ORIENTATION = {3: Image.Transpose.ROTATE_180, 6: Image.Transpose.ROTATE_90, 8: Image.Transpose.ROTATE_270}
+
+
+@pytest.mark.parametrize("orientation", sorted(STORED_FOR_ORIENTATION))
+def test_a_photo_stored_turned_with_an_orientation_tag_is_searched_upright(orientation, wheel_faces, tmp_path):
+    """`python -m deid detect` regions are in the upright image's pixels, whatever way the camera stored it."""
+    from deid.api import detect_file
+
+    image, face = pasted(wheel_faces["astronaut"], FACE_BOXES["astronaut"], 60, (480, 640), at=(300, 200))
+    exif = Image.Exif()
+    exif[0x0112] = orientation
+    path = tmp_path / "turned.jpg"
+    Image.fromarray(image).transpose(STORED_FOR_ORIENTATION[orientation]).save(path, "JPEG", quality=92, exif=exif)
+    regions = detect_file(path)
+    assert all(r[2] <= 640 and r[3] <= 480 for r in regions), "regions are in upright pixels"
+    assert protected(face, regions)
+
+
 def test_a_face_half_hidden_by_a_mask_is_protected(wheel_faces, default_profile):
     image = wheel_faces["grace_hopper"].copy()
     x0, y0, x1, y1 = FACE_BOXES["grace_hopper"]
