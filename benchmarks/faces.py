@@ -11,6 +11,10 @@ as neither). Excess area is the mean share of an image redacted outside every an
 image cover reading, decoding and detecting, after one warm-up image, with both cores available.
 Figures are printed for the even-numbered images (sorted order, from 0; where thresholds are chosen),
 the odd-numbered ones, and the whole set. Run by hand; the figures go into issue notes.
+
+With --residual it also measures the residual check of verification: how many images it would block
+once every annotated face is redacted with the profile's padding and blur (it should block none), and
+which share of the unredacted faces it finds, per size.
 """
 from __future__ import annotations
 
@@ -179,6 +183,40 @@ def print_table(title: str, rows: dict[str, dict]) -> None:
               + f"{'':10}{v['excess'] / max(d['excess'], 1e-9):7.2f}x{v['seconds'] / max(d['seconds'], 1e-9):7.2f}x")
 
 
+def residual_figures(paths: list[str], faces: dict, profile_name: str) -> None:
+    """Residual check on images whose annotated faces are all redacted, and on the untouched images."""
+    from PIL import Image
+
+    from deid.detect import iou, residual_detector
+    from deid.profile import load_profile
+    from deid.redact import pad_and_clip, redact
+
+    profile = load_profile(profile_name)
+    settings = profile.section("faces")
+    padding, above = float(settings.get("padding", 0.2)), float(settings.get("extend_up", 0.2))
+    check = residual_detector(float(profile.section("verify").get("residual_threshold", 0.6)))
+    blocked, seconds, found = 0, [], {name: [0, 0] for _lo, _hi, name in BUCKETS}
+    for path in paths:
+        with Image.open(path) as img:
+            rgb = np.asarray(img.convert("RGB"))
+        height, width = rgb.shape[:2]
+        regions = [r for r in (pad_and_clip((x0, y0 - above * (y1 - y0), x1, y1), padding, width, height)
+                               for (x0, y0, x1, y1), _valid in faces[path]) if r]
+        start = time.perf_counter()
+        blocked += bool(check(redact(rgb, regions, settings.get("method", "blur"), int(settings.get("strength", 6)))))
+        seconds.append(time.perf_counter() - start)
+        left = check(rgb)
+        for box, valid in faces[path]:
+            if valid:
+                name = next(n for lo, hi, n in BUCKETS if lo <= max(box[2] - box[0], box[3] - box[1]) < hi)
+                found[name][1] += 1
+                found[name][0] += any(iou(d.box, tuple(box)) >= 0.3 for d in left)
+    print(f"\nresidual check: blocks {blocked}/{len(paths)} images whose annotated faces are all redacted; "
+          f"{np.mean(seconds):.3f} s per image")
+    print("share of unredacted faces it finds: "
+          + "  ".join(f"{name} {hit / n:.2f}" for name, (hit, n) in found.items() if n))
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("dataset", type=Path)
@@ -187,6 +225,7 @@ def main() -> int:
     parser.add_argument("--every", type=int, default=1, help="keep every Nth image")
     parser.add_argument("--no-peer", action="store_true", help="skip deface")
     parser.add_argument("--peer-venv", type=Path, default=PEER_VENV)
+    parser.add_argument("--residual", action="store_true", help="also measure the residual check")
     parser.add_argument("--save", type=Path, help="write every image's regions and seconds to this JSON file")
     args = parser.parse_args()
     faces = load_faces(args.dataset)
@@ -210,6 +249,8 @@ def main() -> int:
             print_table(f"{title}, {len(chosen)}", {who: summarise([scored[who][p] for p in chosen],
                                                                    [results[who][p]["seconds"] for p in chosen])
                                                     for who in results})
+    if args.residual:
+        residual_figures(paths, faces, args.profile)
     return 0
 
 
