@@ -21,7 +21,7 @@ import atexit
 import os
 import threading
 from dataclasses import dataclass
-from typing import Callable, Protocol
+from typing import Protocol
 
 import numpy as np
 from PIL import Image
@@ -392,9 +392,9 @@ DEFAULTS = {
     "max_side": 2048,          # the working image: larger images are scaled down to this longest side
     "floor": 0.05,             # lowest score a view reports
     "link": 0.4,               # overlap (IoU) at which boxes of two views are the same face
-    "threshold_tiny": 0.25,    # mean agreement of the upright views needed for faces under 16 px ...
+    "threshold_tiny": 0.2,     # mean agreement of the upright views needed for faces under 16 px ...
     "threshold_small": 0.2,    # ... 16 to 32 px ...
-    "threshold": 0.125,        # ... and larger (working-image px)
+    "threshold": 0.1,          # ... and larger (working-image px)
     "threshold_turned": 0.6,   # agreement needed from the views of a quarter-turned copy
     "mirror": [0.5],           # scales of the upright CenterFace views that also look at the mirrored image
     "turns": True,             # CenterFace on copies turned a quarter either way, at half scale
