@@ -1,10 +1,11 @@
 """Videos: decode, turn upright, find and follow every face, redact, encode a brand-new browser-playable MP4.
 
 One pass, constant memory: frames stream from the decoder through a short look-ahead window to the
-encoder. Each frame gets a light detector at reduced scale; the profile's full ensemble runs every few
-frames (keyframes), on the first frame of every scene and on the last one before a cut; a tracker carries
-each face between sightings (interpolating, and holding a few frames either side), so a face the light
-detector misses in a frame is still covered. Pixels stay in YUV from decoder to encoder; only the redacted
+encoder. Each frame gets a light detector (CenterFace) at reduced scale; the profile's ensemble, without
+its costliest views, runs at full resolution on tiles every few frames (keyframes), on the first frame of
+every scene and on the last one before a cut, in a worker thread; a tracker carries each face between
+sightings (interpolating, bridging, and holding a few frames either side), so a face the light detector
+misses in a frame is still covered. Settings: the profile's [video] section (see `Settings`). Pixels stay in YUV from decoder to encoder; only the redacted
 patches go through RGB, so colours elsewhere are untouched.
 
 Output: H.264 yuv420p in MP4, `+faststart` (plays while downloading), bit-exact muxing (no encoder tag),
@@ -52,7 +53,7 @@ RESIDUAL_SIDE = 640              # longest side of the output frames the residua
 REDACT_SIDE = 48                 # faces are redacted at most this many pixels across, then scaled up
 # The ensemble's costliest views (mirrored and turned copies, enlarged windows) are left to the image
 # engine: on video the per-frame detector and the tracker cover what they add (benchmarks/video.py recall).
-KEYFRAME_DETECTOR = {"mirror": False, "turns": False, "upscale": 0}
+KEYFRAME_DETECTOR = {"mirror": [], "turns": False, "upscale": 0}
 TILE_PIXELS = 1280 * 736          # keyframe tiles: a 720p frame is one tile
 TILE_OVERLAP = 256
 OVERVIEW_SIDE = 960
