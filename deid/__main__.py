@@ -5,8 +5,7 @@ import argparse
 import json
 import sys
 
-from deid.api import detect_file, inspect_file, redact_file
-from deid.image import ImageReadError
+from deid.api import detect_file, error_message, inspect_file, redact_file
 from deid.profile import ProfileError, available_profiles, load_profile
 
 
@@ -55,9 +54,9 @@ def run_detect(args) -> int:
     for name in args.files:
         try:
             found[name] = detect_file(name, profile)
-        except (ImageReadError, OSError) as exc:
+        except Exception as exc:  # noqa: BLE001 - `null` for this file, the others are still done
             found[name], failed = None, True
-            print(f"{name}: {exc}", file=sys.stderr)
+            print(f"{name}: {error_message(exc)}", file=sys.stderr)
     if args.json:
         json.dump(found, sys.stdout)
         print()

@@ -15,15 +15,16 @@ from PIL import Image
 
 from deid import image as image_io
 from deid.detect import ensemble, residual_detector
-from deid.formats import Format, sniff_file
-from deid.metadata import ExifToolError, identifying_tags, is_clean
+from deid.formats import Format, sniff, sniff_file
+from deid.metadata import ExifToolError, identifying_tags, is_clean, removed_tags
 from deid.models import ModelError
 from deid.naming import filename_warnings
 from deid.profile import Profile, ProfileError, load_profile
 from deid.redact import Region, pad_and_clip, redact
 
 Progress = Callable[[float, str], None]
-EXPECTED_ERRORS = (image_io.ImageReadError, ProfileError, ExifToolError, ModelError, OSError)
+# Errors whose message is written for the person who uploaded the file (never a path).
+EXPLAINED_ERRORS = (image_io.ImageReadError, ProfileError, ExifToolError, ModelError)
 
 
 def new_report(path: Path, profile: Profile | None, original_name: str | None = None) -> dict:
@@ -58,9 +59,9 @@ def redact_file(path: str | Path, out_dir: str | Path, profile: str | Profile = 
             video.redact_video(path, out_dir, prof, report, progress=progress, cancel=cancel)
         else:
             raise image_io.ImageReadError(_not_media(fmt))
-    except EXPECTED_ERRORS as exc:
+    except Exception as exc:  # noqa: BLE001 - one bad file must not stop a batch; the reason is reported
         report["output"] = None
-        report["error"] = _message(exc)
+        report["error"] = error_message(exc)
     if progress:
         progress(1.0, "done")
     return report
@@ -83,7 +84,7 @@ def _not_media(fmt: Format) -> str:
 def _redact_image(path: Path, fmt: Format, out_dir: Path, prof: Profile, report: dict,
                   extra: list[Region], removed: list[Region]) -> None:
     data = path.read_bytes()
-    report["removed"] = [f"{g}:{t}" for g, t in _input_tags(path)]
+    report["removed"] = removed_tags(path)
     decoded = image_io.decode(data, fmt)
     regions = [] if prof.keeps_faces else face_regions(decoded.rgb, prof)
     regions = merge_review(regions, extra, removed, decoded.rgb.shape)
@@ -93,15 +94,6 @@ def _redact_image(path: Path, fmt: Format, out_dir: Path, prof: Profile, report:
     encoded, ext = image_io.encode(pixels, decoded.alpha, decoded.source_format,
                                    int(prof.section("output").get("jpeg_quality", 92)))
     report["output"] = str(write_verified(encoded, ext, out_dir, prof, report).absolute())
-
-
-def _input_tags(path: Path) -> list[tuple[str, str]]:
-    try:
-        return identifying_tags(path)
-    except ExifToolError as exc:
-        if "not installed" in str(exc):
-            raise
-        return []  # ExifTool cannot parse it; the decoder will say whether it is an image at all
 
 
 def face_regions(rgb: np.ndarray, prof: Profile) -> list[Region]:
@@ -181,21 +173,20 @@ def inspect_file(path: str | Path) -> dict:
     try:
         _check_input(path)
         entry["identifying"] = [{"group": g, "tag": t} for g, t in identifying_tags(path)]
-    except EXPECTED_ERRORS as exc:
-        entry["error"] = _message(exc)
+    except Exception as exc:  # noqa: BLE001 - reported per file
+        entry["error"] = error_message(exc)
     return entry
 
 
-def _message(exc: BaseException) -> str:
-    if isinstance(exc, (image_io.ImageReadError, ProfileError, ExifToolError, ModelError)):
+def error_message(exc: BaseException) -> str:
+    """What to tell the person about a failed file: the reason, never a path (paths may hold a name)."""
+    if isinstance(exc, EXPLAINED_ERRORS):
         return str(exc)
     if isinstance(exc, OSError):
         return f"could not read or write the file ({exc.strerror or type(exc).__name__})"
-    return type(exc).__name__
+    return f"unexpected error ({type(exc).__name__}); the file was not de-identified and nothing was written"
 
 
 def decode_upright(data: bytes) -> np.ndarray:
     """Upright sRGB pixels of image bytes (for previews and review)."""
-    from deid.formats import sniff
-
     return image_io.decode(data, sniff(data[:64])).rgb

@@ -61,9 +61,9 @@ def decode(data: bytes, fmt: Format) -> Decoded:
                              "(possible decompression bomb)") from None
     except UnidentifiedImageError:
         raise ImageReadError(f"file looks like {fmt.name.upper()} but cannot be decoded") from None
+    except ImageReadError:
+        raise
     except (OSError, SyntaxError, ValueError, EOFError) as exc:
-        if isinstance(exc, ImageReadError):
-            raise
         raise ImageReadError(f"damaged or truncated {fmt.name.upper()} image ({_short(exc)})") from None
 
 
@@ -104,8 +104,8 @@ def _apply_icc(img: Image.Image, icc: bytes) -> Image.Image:
 def _plain_rgb(img: Image.Image) -> Image.Image:
     if img.mode in ("I;16", "I;16B", "I;16L", "I"):
         arr = np.asarray(img, dtype=np.float64)
-        peak = arr.max() or 1.0
-        img = Image.fromarray((arr * (255.0 / max(peak, 255.0 if peak <= 255 else 65535.0))).astype(np.uint8))
+        full_scale = 65535.0 if arr.max() > 255 else 255.0  # 16-bit samples, or 8-bit values held in a wider mode
+        img = Image.fromarray(np.clip(arr * (255.0 / full_scale), 0, 255).astype(np.uint8))
     if img.mode == "F":
         img = Image.fromarray(np.clip(np.asarray(img), 0, 255).astype(np.uint8))
     return img.convert("RGB")

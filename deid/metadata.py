@@ -28,13 +28,17 @@ FILESYSTEM_GROUPS = frozenset({"System"})
 
 
 class ExifToolError(RuntimeError):
-    """ExifTool is missing or could not read a file."""
+    """ExifTool could not read a file."""
+
+
+class ExifToolMissing(ExifToolError):
+    """ExifTool is not installed: nothing can be verified, so nothing may be released."""
 
 
 def exiftool_path() -> str:
     path = shutil.which("exiftool")
     if not path:
-        raise ExifToolError("ExifTool is not installed (Debian package libimage-exiftool-perl); run `make setup`")
+        raise ExifToolMissing("ExifTool is not installed (Debian package libimage-exiftool-perl); run `make setup`")
     return path
 
 
@@ -69,3 +73,16 @@ def is_clean(path: Path, allowed: dict[str, frozenset[str]] | None = None) -> tu
     """Whether an output carries nothing outside the allow-list; the offending names when it does."""
     left = identifying_tags(path, allowed)
     return not left, [f"{g}:{t}" for g, t in left]
+
+
+def removed_tags(path: Path, allowed: dict[str, frozenset[str]] | None = None) -> list[str]:
+    """Names ("GROUP:Tag") of an input's identifying tags, for the report of what de-identification removed.
+
+    A file ExifTool cannot parse yields none (the decoder then says whether it is media at all); a missing
+    ExifTool is an error, since then no output could be verified either."""
+    try:
+        return [f"{g}:{t}" for g, t in identifying_tags(path, allowed)]
+    except ExifToolMissing:
+        raise
+    except ExifToolError:
+        return []

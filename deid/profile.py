@@ -8,6 +8,9 @@ from pathlib import Path
 
 PROFILE_DIR = Path(__file__).resolve().parent.parent / "assets" / "profiles"
 METHODS = ("blur", "pixelate", "solid")
+# Numbers the engine reads, with their allowed range: checked once here, not at every use.
+NUMBERS = (("faces", "padding", 0, 1), ("faces", "extend_up", 0, 1), ("faces", "strength", 1, 64),
+           ("verify", "residual_threshold", 0, 1), ("output", "jpeg_quality", 1, 100))
 
 
 class ProfileError(ValueError):
@@ -57,5 +60,10 @@ def _validate(name: str, settings: dict) -> None:
         raise ProfileError(f"profile {name}: faces.action must be 'redact' or 'keep'")
     if faces.get("method") not in METHODS:
         raise ProfileError(f"profile {name}: faces.method must be one of {METHODS}")
-    if not 0 <= float(faces.get("padding", -1)) <= 1:
-        raise ProfileError(f"profile {name}: faces.padding must be between 0 and 1")
+    for section, key, low, high in NUMBERS:
+        value = settings.get(section, {}).get(key)
+        if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float))
+                                  or not low <= value <= high):
+            raise ProfileError(f"profile {name}: {section}.{key} must be a number from {low} to {high}")
+    if "padding" not in faces:
+        raise ProfileError(f"profile {name}: faces.padding is required")
