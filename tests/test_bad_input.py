@@ -70,3 +70,13 @@ def test_exif_orientation_is_applied_to_pixels(orientation, grace_hopper, tmp_pa
         assert img.size == (512, 600)
         corner = np.asarray(img.convert("RGB"), dtype=int)[500:600, 0:100]
         assert np.abs(corner - grace_hopper[500:600, 0:100]).mean() < 3
+
+
+def test_an_unwritable_output_folder_is_a_reason_without_a_path(grace_hopper, tmp_path):
+    src = tmp_path / "jane_doe.jpg"
+    src.write_bytes(image_bytes(grace_hopper, "JPEG"))
+    blocked = tmp_path / "not_a_folder"
+    blocked.write_text("a file where the output folder should be")
+    report = redact_file(src, blocked)
+    assert report["output"] is None and report["error"].startswith("could not read or write the file")
+    assert "jane" not in report["error"] and str(tmp_path) not in report["error"]
