@@ -1,6 +1,6 @@
 """Video de-identification figures: speed against a plain transcode and deface, memory, recall, file survey.
 
-    python benchmarks/video.py speed   [--seconds 20] [--no-deface]   # 720p and 1080p fps: Veil, floor, deface
+    python benchmarks/video.py speed   [--seconds 20] [--no-deface] [--size 720p]   # fps: Veil, floor, deface
     python benchmarks/video.py memory  [--minutes 5]                  # Veil's peak memory on a 1080p clip
     python benchmarks/video.py recall  [--set video.keyframe_every=12 ...]
     python benchmarks/video.py survey                                  # every file of the shared video folders
@@ -142,6 +142,8 @@ def run_speed(args) -> None:
           f"crf {settings.crf}; profile {profile.id}; VEIL_THREADS={os.environ.get('VEIL_THREADS')}")
     print(f"{'clip':8} {'frames':>6} {'Veil fps':>9} {'floor fps':>10} {'deface fps':>11} {'Veil/deface':>12}")
     for name, size in SIZES.items():
+        if args.size and name not in args.size:
+            continue
         clip = synth_clip(size, args.seconds, OUT / f"clip-{name}-{args.seconds:g}s.mp4")
         frames = frame_count(clip)
         floor = floor_fps(clip, settings)
@@ -288,6 +290,7 @@ def main() -> int:
     speed.add_argument("--seconds", type=float, default=20)
     speed.add_argument("--no-deface", action="store_true")
     speed.add_argument("--profile", default="default")
+    speed.add_argument("--size", action="append", choices=sorted(SIZES), help="only this clip size (repeatable)")
     memory = sub.add_parser("memory")
     memory.add_argument("--minutes", type=float, default=5)
     recall = sub.add_parser("recall")
