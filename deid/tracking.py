@@ -12,15 +12,9 @@ from __future__ import annotations
 import bisect
 from dataclasses import dataclass, field
 
+from deid.detect import iou
+
 Box = tuple[float, float, float, float]
-
-
-def iou(a: Box, b: Box) -> float:
-    ix = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
-    iy = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
-    inter = ix * iy
-    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
-    return inter / union if union > 0 else 0.0
 
 
 def union_box(a: Box, b: Box) -> Box:
@@ -33,14 +27,18 @@ def grow(box: Box, share: float) -> Box:
     return (box[0] - dx, box[1] - dy, box[2] + dx, box[3] + dy)
 
 
+def centre_gap(a: Box, b: Box) -> tuple[float, float]:
+    """Distance between the two boxes' centres, and the longest side of either (the face's size)."""
+    dx = (a[0] + a[2] - b[0] - b[2]) / 2
+    dy = (a[1] + a[3] - b[1] - b[3]) / 2
+    return (dx * dx + dy * dy) ** 0.5, max(a[2] - a[0], a[3] - a[1], b[2] - b[0], b[3] - b[1])
+
+
 def same_face(track_box: Box, det: Box) -> float:
     """How well a detection continues a track (0: not at all). Overlap, or centres closer than half a face."""
-    overlap = iou(track_box, det)
-    size = max(track_box[2] - track_box[0], track_box[3] - track_box[1], det[2] - det[0], det[3] - det[1])
-    dx = (track_box[0] + track_box[2] - det[0] - det[2]) / 2
-    dy = (track_box[1] + track_box[3] - det[1] - det[3]) / 2
-    near = max(0.0, 1.0 - (dx * dx + dy * dy) ** 0.5 / (0.5 * size)) if size > 0 else 0.0
-    return max(overlap, 0.5 * near)
+    distance, size = centre_gap(track_box, det)
+    near = max(0.0, 1.0 - distance / (0.5 * size)) if size > 0 else 0.0
+    return max(iou(track_box, det), 0.5 * near)
 
 
 @dataclass
@@ -93,13 +91,11 @@ class Track:
         sightings at least `span` frames apart (one sighting: no motion known)."""
         frames = self.frames if end == 0 else self.frames[::-1]
         boxes = self.boxes if end == 0 else self.boxes[::-1]
-        for f, b in zip(frames[1:], boxes[1:]):
-            if abs(f - frames[0]) >= span:
-                return tuple((v - u) / (f - frames[0]) for u, v in zip(boxes[0], b))
-        if len(frames) > 1:
-            f, b = frames[-1], boxes[-1]
-            return tuple((v - u) / (f - frames[0]) for u, v in zip(boxes[0], b))
-        return (0.0, 0.0, 0.0, 0.0)
+        if len(frames) < 2:
+            return (0.0, 0.0, 0.0, 0.0)
+        # the nearest sighting far enough away, else the farthest there is
+        i = next((i for i, f in enumerate(frames) if abs(f - frames[0]) >= span), len(frames) - 1)
+        return tuple((v - u) / (frames[i] - frames[0]) for u, v in zip(boxes[0], boxes[i]))
 
     def forget_before(self, frame: int, keep: int = 4) -> None:
         """Drop observations no longer needed for `frame` and later (a few before it measure the motion)."""
@@ -166,10 +162,8 @@ class Tracker:
             if old.bridge:
                 continue
             gap, last = frame - old.last, old.boxes[-1]
-            size = max(last[2] - last[0], last[3] - last[1], box[2] - box[0], box[3] - box[1])
-            dx = (last[0] + last[2] - box[0] - box[2]) / 2
-            dy = (last[1] + last[3] - box[1] - box[3]) / 2
-            if gap > 1 and (dx * dx + dy * dy) ** 0.5 <= self.max_speed * size * gap:
+            distance, size = centre_gap(last, box)
+            if gap > 1 and distance <= self.max_speed * size * gap:
                 self.tracks.append(Track(self.scene, [old.last, frame], [last, box], bridge=True))
 
     def _predict(self, track: Track, frame: int) -> Box:
