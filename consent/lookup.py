@@ -18,7 +18,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from consent.registry import Asset, Consent, Output, Release
-from consent.store import sha256_file
+from deid.models import sha256_file
 
 MAX_DISTANCE = 12          # of 64 bits; a resized, re-compressed copy lands well under this
 SAMPLES = 24               # frames sampled from a video, spread over its length

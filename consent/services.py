@@ -485,12 +485,12 @@ def upload_media(records: Records, actor: Actor, source: Path | bytes, original_
     """Keep an original encrypted. Its name is stored encrypted; only descriptions of what in the name
     could identify the patient are kept in clear."""
     _authorize(records, actor, "upload_media")
-    from deid.formats import sniff
+    from deid.formats import sniff, sniff_file
     from deid.naming import filename_warnings
 
     in_memory = isinstance(source, (bytes, bytearray))
     try:
-        fmt = sniff(bytes(source[:64]) if in_memory else _head(Path(source)))
+        fmt = sniff(bytes(source[:64])) if in_memory else sniff_file(source)
         if fmt.kind not in ("image", "video"):
             raise WorkflowError("this is not a photo or video Veil can read" if fmt.kind == "unknown"
                                 else f"this is a {fmt.name.upper()} document, not a photo or video")
@@ -513,11 +513,6 @@ def upload_media(records: Records, actor: Actor, source: Path | bytes, original_
         _log(records, session, actor, "media.uploaded", "asset", asset.id, sha256=blob, kind=fmt.kind,
              consent_id=consent_id)
         return _asset_view(asset, actor.username)
-
-
-def _head(path: Path) -> bytes:
-    with open(path, "rb") as fh:
-        return fh.read(64)
 
 
 def link_consent(records: Records, actor: Actor, asset_id: str, consent_id: str | None) -> AssetView:

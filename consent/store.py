@@ -24,6 +24,7 @@ from typing import BinaryIO, Iterator
 import tink
 
 from consent.crypto import DecryptionError, Keys
+from deid.models import sha256_file
 
 CHUNK = 1 << 20
 _ADDRESS = re.compile(r"[0-9a-f]{64}")
@@ -51,14 +52,6 @@ class SweepReport:
     work_dirs: int = 0
 
 
-def sha256_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(CHUNK), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
 class BlobStore:
     def __init__(self, root: Path, keys: Keys):
         self.root = Path(root)
@@ -76,7 +69,7 @@ class BlobStore:
 
     # -- writing -------------------------------------------------------------------------------
     def put_file(self, source: Path) -> str:
-        address = sha256_file(source)
+        address = sha256_file(Path(source))
         with open(source, "rb") as fh:
             self._write(address, fh)
         return address
