@@ -120,20 +120,37 @@ class LookupResult:
         return any(m.how == "sha256" for m in self.matches)
 
 
-def lookup(session: Session, path: Path, max_distance: float = MAX_DISTANCE, limit: int = 10) -> LookupResult:
+@dataclass(frozen=True)
+class Fingerprint:
+    """What a query file is matched by: computed before the database is touched, since decoding a video
+    takes seconds and must not hold the records' write lock."""
+
+    path: str
+    sha256: str
+    kind: str
+    image_hash: str | None = None
+    frame_hashes: list[str] | None = None
+
+
+def fingerprint(path: Path) -> Fingerprint:
     path = Path(path)
-    digest = sha256_file(path)
     kind = file_kind(path)
-    matches = _exact(session, digest)
-    if kind == "image":
-        matches += _similar_images(session, image_hash_of(path), max_distance, exclude=digest)
-    elif kind == "video":
-        matches += _similar_videos(session, video_hashes(path), max_distance, exclude=digest)
-    for match in matches:
-        _describe(session, match)
+    return Fingerprint(str(path.absolute()), sha256_file(path), kind,
+                       image_hash=image_hash_of(path) if kind == "image" else None,
+                       frame_hashes=video_hashes(path) if kind == "video" else None)
+
+
+def match(session: Session, query: Fingerprint, max_distance: float = MAX_DISTANCE, limit: int = 10) -> LookupResult:
+    matches = _exact(session, query.sha256)
+    if query.image_hash:
+        matches += _similar_images(session, query.image_hash, max_distance, exclude=query.sha256)
+    elif query.frame_hashes:
+        matches += _similar_videos(session, query.frame_hashes, max_distance, exclude=query.sha256)
+    for found in matches:
+        _describe(session, found)
     exact = [m for m in matches if m.how == "sha256"]
     similar = sorted((m for m in matches if m.how != "sha256"), key=lambda m: m.distance)[:limit]
-    return LookupResult(str(path.absolute()), digest, kind, exact + similar)
+    return LookupResult(query.path, query.sha256, query.kind, exact + similar)
 
 
 def _exact(session: Session, digest: str) -> list[Match]:

@@ -894,10 +894,11 @@ def audit_events(records: Records, actor: Actor, **filters) -> list[dict]:
 def find_file(records: Records, actor: Actor, path: Path, max_distance: float | None = None):
     """Look a file up (exact, then perceptual); the search itself is audited by its SHA-256."""
     _authorize(records, actor, "look_up_files")
-    from consent.lookup import MAX_DISTANCE, lookup
+    from consent.lookup import MAX_DISTANCE, fingerprint, match
 
+    query = fingerprint(Path(path))   # the slow part (decoding), outside the transaction
     with records.transaction() as session:
-        result = lookup(session, Path(path), MAX_DISTANCE if max_distance is None else max_distance)
+        result = match(session, query, MAX_DISTANCE if max_distance is None else max_distance)
         _log(records, session, actor, "lookup", None, None, sha256=result.sha256,
              matches=[{"what": m.what, "how": m.how, "distance": m.distance, "output_id": m.output_id}
                       for m in result.matches])
