@@ -9,7 +9,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass, field
 
-from consent.registry import Asset, Consent, Output
+from consent.registry import Asset, Consent, Output, Release
 
 # DESIGN.md's platform names; "twitter" is X.
 PLATFORMS = ("instagram", "facebook", "tiktok", "youtube", "x", "linkedin", "pinterest", "snapchat", "threads")
@@ -63,22 +63,26 @@ def evaluate(*, output: Output, asset: Asset, consent: Consent | None, approver_
 
 # -- rule 1: the output ------------------------------------------------------------------------------
 def _output_rules(output: Output) -> list[Reason]:
-    reasons = []
-    if output.error or output.blob is None:
-        reasons.append(Reason("verification_failed", "verification failed: "
-                              + (output.error or "the de-identified file was not produced")))
-    elif not output.metadata_clean:
-        reasons.append(Reason("verification_failed", "verification failed: metadata outside the allow-list "
-                                                     "remains in the output"))
-    elif not output.keeps_faces and output.faces_left != 0:
-        reasons.append(Reason("verification_failed", "verification failed: the second detector found a face "
-                                                     "left, or did not run"))
+    reasons = [failed] if (failed := _verification_failure(output)) else []
     if output.superseded:
         reasons.append(Reason("output_superseded", "this output was replaced by a newer rendering after review"))
     if output.reviewed_by is None:
         reasons.append(Reason("unreviewed", "no person has reviewed the output and confirmed that no face or "
                                             "other identifier is visible"))
     return reasons
+
+
+def _verification_failure(output: Output) -> Reason | None:
+    if output.error or output.blob is None:
+        return Reason("verification_failed", "verification failed: "
+                      + (output.error or "the de-identified file was not produced"))
+    if not output.metadata_clean:
+        return Reason("verification_failed", "verification failed: metadata outside the allow-list remains in "
+                                             "the output")
+    if not output.keeps_faces and output.faces_left != 0:
+        return Reason("verification_failed", "verification failed: the second detector found a face left, or "
+                                             "did not run")
+    return None
 
 
 # -- rule 2: the consent is signed, active, unexpired --------------------------------------------
@@ -154,3 +158,23 @@ def _granted(consent: Consent) -> set[str] | None:
     for other in sets[1:]:
         granted &= other
     return granted
+
+
+# -- after approval ----------------------------------------------------------------------------------------
+def standing_reasons(release: Release, output: Output, consent: Consent | None, today: dt.date) -> list[Reason]:
+    """Why an approved release no longer lets its file leave Veil (empty when it stands). Every download and
+    export asks, not only the approval: a consent ends on its date even before housekeeping turns its
+    releases into takedown tasks."""
+    reasons = []
+    if release.status != "released":
+        reasons.append(Reason("not_released", f"the release is {release.status}, not released"))
+    elif release.takedown is not None:
+        reasons.append(Reason("taken_down", "the release was taken down" if release.takedown == "done"
+                              else "a takedown of the release is pending"))
+    if failed := _verification_failure(output):
+        reasons.append(failed)
+    if consent is None:
+        reasons.append(Reason("no_consent", "no consent is linked to the release"))
+    else:
+        reasons += _status_rules(consent, today)
+    return reasons

@@ -26,7 +26,7 @@ from consent.config import Settings, load_settings
 from consent.crypto import KeyFileError, Keys
 from consent.registry import (Asset, Consent, Database, Installation, Output, Release, User, field_context,
                               utcnow)
-from consent.release import PLATFORMS, Decision, effective_expiry, evaluate, normalise_platform
+from consent.release import PLATFORMS, Decision, effective_expiry, evaluate, normalise_platform, standing_reasons
 from consent.store import BlobStore, WorkDir, sweep_work
 from consent.users import (AuthenticationFailed, PermissionDenied, actor_of, check_password, count_users,
                            create_user, require)
@@ -812,19 +812,33 @@ def complete_takedown(records: Records, actor: Actor, release_id: str) -> Releas
         return _release_view(release)
 
 
-def download_output(records: Records, actor: Actor, output_id: str) -> tuple[str, bytes]:
-    """A released output's file (opaque name, bytes), while its consent still stands."""
+def download_output(records: Records, actor: Actor, output_id: str, *,
+                    today: dt.date | None = None) -> tuple[str, bytes]:
+    """A released output's file (opaque name, bytes), while one of its releases still stands."""
     _authorize(records, actor, "download_output")
+    today = today or dt.date.today()
     with records.transaction() as session:
         output = _get(session, Output, output_id)
-        _refuse_if_revoked(session, output)
-        released = session.scalar(select(Release).where(Release.output_id == output.id,
-                                                        Release.status == "released", Release.takedown.is_(None)))
-        if released is None:
+        releases = session.scalars(select(Release).where(Release.output_id == output.id,
+                                                         Release.status == "released")).all()
+        if not releases:
             raise WorkflowError("only a released output can be downloaded; request a release first")
+        problems = {r.id: _standing_problems(session, r, today) for r in releases}
+        standing = [rid for rid, why in problems.items() if not why]
+        if not standing:
+            why = dict.fromkeys(m for messages in problems.values() for m in messages)
+            raise WorkflowError(f"this output can no longer be downloaded: {'; '.join(why)}")
         data = records.store.read_bytes(output.blob)
-        _log(records, session, actor, "output.downloaded", "output", output.id, sha256=output.sha256)
+        _log(records, session, actor, "output.downloaded", "output", output.id, sha256=output.sha256,
+             release_id=standing[0])
         return output.name, data
+
+
+def _standing_problems(session: Session, release: Release, today: dt.date) -> list[str]:
+    """The one rule for a file leaving Veil after approval, shared by download and export."""
+    output = session.get(Output, release.output_id)
+    consent = session.get(Consent, release.consent_id) if release.consent_id else None
+    return [r.message for r in standing_reasons(release, output, consent, today)]
 
 
 def export_package(records: Records, actor: Actor, release_ids: list[str], out_dir: Path, *,
@@ -857,15 +871,13 @@ def export_package(records: Records, actor: Actor, release_ids: list[str], out_d
 
 def _export_one(records: Records, session: Session, release_id: str, folder: Path, today: dt.date) -> dict:
     release = _get(session, Release, release_id)
-    if release.status != "released" or release.takedown is not None:
-        raise WorkflowError(f"release {release_id} is {release.takedown and 'taken down' or release.status}; "
+    problems = _standing_problems(session, release, today)
+    if problems:
+        raise WorkflowError(f"release {release_id} cannot be exported ({'; '.join(problems)}); "
                             "only standing releases can be exported")
     output = session.get(Output, release.output_id)
     consent = session.get(Consent, release.consent_id)
     ends = effective_expiry(consent)
-    if consent.status != "active" or (ends is not None and today >= ends):
-        raise WorkflowError(f"the consent of release {release_id} is no longer valid ({consent.status}"
-                            f"{', ended ' + ends.isoformat() if ends and today >= ends else ''})")
     data = records.store.read_bytes(output.blob)   # checks the content against its address
     (folder / output.name).write_bytes(data)
     return {"file": output.name, "sha256": output.sha256, "release_id": release.id, "output_id": output.id,

@@ -375,6 +375,22 @@ def test_the_two_person_rule_can_be_switched_off(tmp_path, photo):
         records.close()
 
 
+# -- after approval ------------------------------------------------------------------------------------------
+def test_a_released_file_cannot_leave_once_its_consent_has_ended_even_before_housekeeping_notices(clinic, photo,
+                                                                                                  tmp_path):
+    records, people = clinic
+    consent = register(records, people, consent_pdf(expiry="This authorization expires on 2026-12-31."))
+    _, output = processed(records, people, photo, consent_id=consent.id)
+    decision = approve(records, people, output.id)
+    assert sv.download_output(records, people.marketing, output.id, today=dt.date(2026, 12, 30))[0] == output.name
+    with pytest.raises(sv.WorkflowError, match="no longer be downloaded: the consent expired on 2026-12-31"):
+        sv.download_output(records, people.marketing, output.id, today=dt.date(2026, 12, 31))
+    with pytest.raises(sv.WorkflowError, match="expired on 2026-12-31.*only standing releases"):
+        sv.export_package(records, people.marketing, [decision.release_id], tmp_path / "pkg",
+                          today=dt.date(2027, 1, 1))
+    assert not list((tmp_path / "pkg").iterdir())
+
+
 # -- who may decide ------------------------------------------------------------------------------------------
 def test_staff_and_auditors_cannot_approve_or_confirm_scope(clinic, photo):
     records, people = clinic
