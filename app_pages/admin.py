@@ -5,15 +5,9 @@ import streamlit as st
 from consent import services
 from consent.registry import ROLES
 from deid.profile import PROFILE_DIR, ProfileError, available_profiles, load_profile
-from ui.session import FAILED, attempt, page_actor, records
+from ui.session import FAILED, attempt, open_page, rerun_with_note
 
-actor = page_actor("admin")
-rec = records()
-NOTE = "admin_note"
-
-st.title("Administration")
-if note := st.session_state.pop(NOTE, None):
-    st.success(note)
+actor, rec = open_page("admin", "Administration")
 users_tab, profiles_tab, retention_tab = st.tabs(["Users and roles", "De-id profiles", "Retention"])
 
 with users_tab:
@@ -30,8 +24,7 @@ with users_tab:
                 made = attempt(f"Adding {username.strip() or 'the user'}", services.add_user, rec, actor, username,
                                password, role)
                 if made is not FAILED:
-                    st.session_state[NOTE] = f"User {made.username} added as {made.role}."
-                    st.rerun()
+                    rerun_with_note("admin", f"User {made.username} added as {made.role}.")
         others = [u["username"] for u in users if u["username"] != actor.username]
         if others:
             st.markdown("**Enable or disable an account**")
@@ -40,8 +33,7 @@ with users_tab:
             if st.button(f"Disable {who}" if active else f"Enable {who}", key="admin_toggle"):
                 if attempt("Changing the account", services.set_user_active, rec, actor, who,
                            not active) is not FAILED:
-                    st.session_state[NOTE] = f"{who} {'disabled' if active else 'enabled'}."
-                    st.rerun()
+                    rerun_with_note("admin", f"{who} {'disabled' if active else 'enabled'}.")
 
 with profiles_tab:
     st.caption("Profiles are versioned data in assets/profiles/; every report and manifest names the profile's "

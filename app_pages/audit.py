@@ -10,14 +10,11 @@ import pandas as pd
 import streamlit as st
 
 from consent import services
-from ui.session import FAILED, attempt, page_actor, records
+from ui.session import FAILED, attempt, open_page
 from ui.views import days_left, events_csv, events_frame, events_json, short
 
-actor = page_actor("audit")
-rec = records()
+actor, rec = open_page("audit", "Audit")
 today = dt.date.today()
-
-st.title("Audit")
 timeline_tab, verify_tab, lookup_tab, charts_tab = st.tabs(["Timeline", "Chain verification", "Look-up", "Charts"])
 
 with verify_tab:

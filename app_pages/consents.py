@@ -7,17 +7,11 @@ import streamlit as st
 
 from consent import services
 from consent.release import PLATFORMS
-from ui.session import FAILED, attempt, may, page_actor, records, remember
+from ui.session import FAILED, attempt, may, open_page, remember, rerun_with_note
 from ui.views import BADGES, badge, consent_label, consent_state, escape_md, highlight, short, yes_no
 
-actor = page_actor("consents")
-rec = records()
+actor, rec = open_page("consents", "Consents")
 today = dt.date.today()
-NOTE = "consents_note"
-
-st.title("Consents")
-if note := st.session_state.pop(NOTE, None):
-    st.success(note)
 consents = attempt("Listing consents", services.list_consents, rec, actor)
 if consents is FAILED:
     st.stop()
@@ -107,8 +101,7 @@ if c.status == "active" and may(actor, "confirm_scope"):
                            covers_social_media=covers, identifiable=identifiable, platforms=platforms,
                            excluded_platforms=excluded, expires=ends, signature_attested=attested)
             if done is not FAILED:
-                st.session_state[NOTE] = f"Scope of consent {short(c.id)} confirmed."
-                st.rerun()
+                rerun_with_note("consents", f"Scope of consent {short(c.id)} confirmed.")
 
 if c.status != "revoked" and may(actor, "revoke_consent"):
     st.subheader("Revoke")
@@ -121,6 +114,5 @@ if c.status != "revoked" and may(actor, "revoke_consent"):
                 takedowns = attempt("Revoking the consent", services.revoke_consent, rec, actor, c.id,
                                     reason.strip())
                 if takedowns is not FAILED:
-                    st.session_state[NOTE] = (f"Consent {short(c.id)} revoked; {len(takedowns)} release(s) became "
-                                              "takedown tasks.")
-                    st.rerun()
+                    rerun_with_note("consents", f"Consent {short(c.id)} revoked; {len(takedowns)} release(s) "
+                                                "became takedown tasks.")

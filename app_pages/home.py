@@ -5,11 +5,10 @@ import datetime as dt
 import streamlit as st
 
 from consent import services
-from ui.session import FAILED, attempt, may, page_actor, records
+from ui.session import FAILED, attempt, may, open_page
 from ui.views import EXPIRY_WARNING_DAYS, expiring_soon, short
 
-actor = page_actor("home")
-rec = records()
+actor, rec = open_page("home", None)
 today = dt.date.today()
 st.title(f"Welcome, {actor.username}")
 st.caption(f"Role: {actor.role}")

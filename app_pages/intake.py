@@ -7,15 +7,13 @@ import streamlit as st
 
 from consent import services
 from deid.profile import available_profiles
-from ui.session import FAILED, attempt, outcome, page_actor, records, remember
+from ui.session import FAILED, attempt, open_page, outcome, remember
 from ui.views import consent_label, escape_md, short
 
-actor = page_actor("intake")
-rec = records()
+actor, rec = open_page("intake", "Intake")
 today = dt.date.today()
 RESULTS = "intake_results"
 
-st.title("Intake")
 st.caption("Upload a patient's photos and videos with their consent. Faces are blurred, every tag and the file "
            "name are removed, and each output is re-read and verified before it is kept.")
 

@@ -9,16 +9,11 @@ import streamlit as st
 
 from consent import services
 from consent.release import PLATFORMS
-from ui.session import FAILED, attempt, may, page_actor, records
+from ui.session import FAILED, attempt, may, open_page, rerun_with_note
 from ui.views import short, zip_folder
 
-actor = page_actor("release")
-rec = records()
-DECISIONS, PACKAGE, NOTE = "release_decisions", "release_package", "release_note"
-
-st.title("Release")
-if note := st.session_state.pop(NOTE, None):
-    st.success(note)
+actor, rec = open_page("release", "Release")
+DECISIONS, PACKAGE = "release_decisions", "release_package"
 outputs = attempt("Listing outputs", services.list_outputs, rec, actor)
 releases = attempt("Listing releases", services.list_releases, rec, actor)
 if outputs is FAILED or releases is FAILED:
@@ -39,8 +34,7 @@ else:
         if st.form_submit_button("Request the release"):
             made = attempt("Requesting the release", services.request_release, rec, actor, output_id, platform)
             if made is not FAILED:
-                st.session_state[NOTE] = f"Release {short(made.id)} requested for {made.platform}."
-                st.rerun()
+                rerun_with_note("release", f"Release {short(made.id)} requested for {made.platform}.")
 
 # -- decide ----------------------------------------------------------------------------------------------------
 st.subheader("Decide")
@@ -63,9 +57,9 @@ for r in open_requests:
                 if decision is not FAILED:
                     if decision.allowed:
                         decisions.pop(r.id, None)
-                        st.session_state[NOTE] = f"Release {short(r.id)} approved for {r.platform}: every rule holds."
-                    else:
-                        decisions[r.id] = decision
+                        rerun_with_note("release", f"Release {short(r.id)} approved for {r.platform}: every rule "
+                                                   "holds.")
+                    decisions[r.id] = decision
                     st.rerun()
         else:
             st.caption("Marketing approves releases.")
@@ -106,5 +100,4 @@ else:
                 if not url.strip().lower().startswith(("https://", "http://")):
                     st.error("Enter the post's full address, starting with https://")
                 elif attempt("Recording the post", services.record_post, rec, actor, rid, url) is not FAILED:
-                    st.session_state[NOTE] = f"Post address of release {short(rid)} recorded."
-                    st.rerun()
+                    rerun_with_note("release", f"Post address of release {short(rid)} recorded.")

@@ -7,17 +7,12 @@ import streamlit as st
 
 from consent import services
 from deid.api import decode_upright
-from ui.session import FAILED, attempt, page_actor, records, remember
+from ui.session import FAILED, attempt, open_page, remember, rerun_with_note
 from ui.views import CHECKLIST, brushed_box, consent_label, escape_md, region_chart, short
 
-actor = page_actor("review")
-rec = records()
+actor, rec = open_page("review", "Review")
 today = dt.date.today()
-CHOICE, NEXT, NOTE = "review_choice", "review_next", "review_note"
-
-st.title("Review")
-if note := st.session_state.pop(NOTE, None):
-    st.success(note)
+CHOICE, NEXT = "review_choice", "review_next"
 
 outputs = attempt("Listing outputs", services.list_outputs, rec, actor)
 assets = attempt("Listing media", services.list_assets, rec, actor)
@@ -148,9 +143,8 @@ if rgb is not None:
                           remove_regions=removals)
         if new is not FAILED:
             st.session_state[NEXT] = new.id
-            st.session_state[NOTE] = (f"Re-rendered as output {short(new.id)}: {len(new.regions)} region(s)"
+            rerun_with_note("review", f"Re-rendered as output {short(new.id)}: {len(new.regions)} region(s)"
                                       + (f"; verification failed: {new.error}" if new.error else "; verified."))
-            st.rerun()
 elif o.kind == "video":
     st.info("Regions of a video cannot be edited here. If a face is left, process the video again with another "
             "profile, or do not release it.")
@@ -165,5 +159,4 @@ if not all(ticks):
 if st.button("Confirm the review", type="primary", key=f"confirm_{o.id}", disabled=not all(ticks) or bool(o.error),
              icon=":material/task_alt:"):
     if attempt("Confirming the review", services.confirm_review, rec, actor, o.id) is not FAILED:
-        st.session_state[NOTE] = f"Output {short(o.id)} reviewed: no face or other identifier is visible."
-        st.rerun()
+        rerun_with_note("review", f"Output {short(o.id)} reviewed: no face or other identifier is visible.")

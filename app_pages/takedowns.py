@@ -3,16 +3,10 @@ person marks it done once the post is gone."""
 import streamlit as st
 
 from consent import services
-from ui.session import FAILED, attempt, may, page_actor, records
+from ui.session import FAILED, attempt, may, open_page, rerun_with_note
 from ui.views import short
 
-actor = page_actor("takedowns")
-rec = records()
-NOTE = "takedowns_note"
-
-st.title("Takedown tasks")
-if note := st.session_state.pop(NOTE, None):
-    st.success(note)
+actor, rec = open_page("takedowns", "Takedown tasks")
 releases = attempt("Listing releases", services.list_releases, rec, actor)
 if releases is FAILED:
     st.stop()
@@ -34,5 +28,4 @@ for r in tasks:
         if not done and may(actor, "complete_takedown"):
             if st.button("Mark as taken down", key=f"takedown_{r.id}", icon=":material/done:"):
                 if attempt("Recording the takedown", services.complete_takedown, rec, actor, r.id) is not FAILED:
-                    st.session_state[NOTE] = f"Takedown of release {short(r.id)} recorded as done."
-                    st.rerun()
+                    rerun_with_note("takedowns", f"Takedown of release {short(r.id)} recorded as done.")

@@ -9,7 +9,7 @@ import logging
 import os
 import time
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any, Callable, NoReturn
 
 import streamlit as st
 
@@ -162,6 +162,24 @@ def page_actor(page_key: str) -> Actor:
         st.error(f"The {spec.title} page is not open to the {actor.role} role.")
         st.stop()
     return actor
+
+
+def open_page(page_key: str, title: str | None) -> tuple[Actor, services.Records]:
+    """The start of every page: the guard, the open records, the title (None: the page writes its own), and
+    the note the last action on this page left for after its rerun (see `rerun_with_note`)."""
+    actor = page_actor(page_key)
+    opened = records()
+    if title:
+        st.title(title)
+    if note := st.session_state.pop(f"{page_key}_note", None):
+        st.success(note)
+    return actor, opened
+
+
+def rerun_with_note(page_key: str, note: str) -> NoReturn:
+    """After an action succeeded: run the page again (showing the new state) with note at its top, once."""
+    st.session_state[f"{page_key}_note"] = note
+    st.rerun()
 
 
 def remember(key: str, compute: Callable[[], Any]) -> Any:
