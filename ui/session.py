@@ -99,8 +99,10 @@ def outcome(what: str, fn: Callable[..., Any], *args, **kwargs) -> tuple[Any, st
         return fn(*args, **kwargs), None
     except EXPECTED as exc:
         return FAILED, f"{what}: {exc}"
-    except Exception as exc:  # a defect: the type goes to the server log (no message: it may hold PHI)
-        log.error("%s failed unexpectedly: %s", what, type(exc).__name__)
+    except Exception as exc:  # a defect: the server log gets the function and the type, never `what` nor the
+        # message (`what` may name an uploaded file, the message may quote a patient's name)
+        log.error("%s failed unexpectedly: %s", getattr(fn, "__qualname__", "a service call"),
+                  type(exc).__name__)
         return FAILED, (f"{what} failed unexpectedly ({type(exc).__name__}). Nothing was changed; please tell "
                         "your administrator.")
 
