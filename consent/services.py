@@ -25,7 +25,7 @@ from consent.audit import SYSTEM, Actor
 from consent.config import Settings, load_settings
 from consent.crypto import KeyFileError, Keys
 from consent.registry import (Asset, Consent, Database, Installation, Output, Release, User, field_context,
-                              utcnow)
+                              user_by_name, utcnow)
 from consent.release import PLATFORMS, Decision, effective_expiry, evaluate, normalise_platform, standing_reasons
 from consent.store import BlobStore, WorkDir, sweep_work
 from consent.users import (AuthenticationFailed, PermissionDenied, actor_of, check_password, count_users,
@@ -235,19 +235,42 @@ def _log(records: Records, session: Session, actor: Actor, action: str, subject_
 
 # -- users -------------------------------------------------------------------------------------------
 def authenticate(records: Records, username: str, password: str) -> Actor:
+    """Local sign-in; audited either way (the name tried, never the password)."""
     with records.transaction() as session:
         try:
             user = check_password(session, username, password)
         except AuthenticationFailed:
-            failed = True
-        else:
-            failed = False
-            _log(records, session, actor_of(user), "user.login", "user", user.id)
-    if failed:
-        with records.transaction() as session:
-            _log(records, session, SYSTEM, "user.login_failed", "user", None, username=username.strip().lower()[:64])
+            user = None
+        actor = _record_sign_in(records, session, user, username)
+    if actor is None:
         raise AuthenticationFailed("wrong user name or password")
-    return actor_of(user)
+    return actor
+
+
+def authenticate_external(records: Records, username: str, issuer: str) -> Actor:
+    """Organisation sign-in: the identity provider `issuer` has proved who the person is; the active Veil
+    account of that user name says what they may do. Audited either way, naming the issuer."""
+    issuer = (issuer or "").strip()
+    if not issuer:
+        raise AuthenticationFailed("the organisation sign-in did not name its identity provider; sign-in refused")
+    name = username.strip().lower()
+    with records.transaction() as session:
+        user = user_by_name(session, name)
+        actor = _record_sign_in(records, session, user if user is not None and user.active else None, name,
+                                via=issuer[:200])
+    if actor is None:
+        raise AuthenticationFailed(f"the organisation account has no active Veil account named {name[:64]!r}; "
+                                   "ask an administrator to add or enable it")
+    return actor
+
+
+def _record_sign_in(records: Records, session: Session, user: User | None, tried: str, **how) -> Actor | None:
+    if user is None:
+        _log(records, session, SYSTEM, "user.login_failed", "user", None, username=tried.strip().lower()[:64], **how)
+        return None
+    actor = actor_of(user)
+    _log(records, session, actor, "user.login", "user", user.id, **how)
+    return actor
 
 
 def add_user(records: Records, actor: Actor, username: str, password: str, role: str) -> Actor:

@@ -36,6 +36,25 @@ def test_a_wrong_password_an_unknown_name_and_a_disabled_account_all_fail_alike(
         sv.authenticate(records, "sam.staff", PASSWORD)
 
 
+ISSUER = "https://login.example-clinic.test"
+
+
+def test_organisation_sign_in_opens_the_active_account_of_that_name_and_is_audited_with_its_issuer(records, people):
+    actor = sv.authenticate_external(records, " Mia.Marketing ", ISSUER)
+    assert (actor.username, actor.role) == ("mia.marketing", "marketing")
+    sv.set_user_active(records, people.admin, "sam.staff", False)
+    for name in ("sam.staff", "nobody"):
+        with pytest.raises(AuthenticationFailed, match=f"no active Veil account named '{name}'"):
+            sv.authenticate_external(records, name, ISSUER)
+    with pytest.raises(AuthenticationFailed, match="did not name its identity provider"):
+        sv.authenticate_external(records, "mia.marketing", " ")
+    [signed_in] = sv.audit_events(records, people.auditor, action="user.login")
+    assert signed_in["actor"] == "mia.marketing" and signed_in["details"] == {"via": ISSUER}
+    failed = sv.audit_events(records, people.auditor, action="user.login_failed", newest_first=False)
+    assert [e["details"] for e in failed] == [{"username": "sam.staff", "via": ISSUER},
+                                              {"username": "nobody", "via": ISSUER}]
+
+
 def test_user_names_are_case_insensitive_on_sign_in(records, people):
     assert sv.authenticate(records, "  Sam.Staff ", PASSWORD).username == "sam.staff"
 
