@@ -3,31 +3,38 @@
 Pages are rendered at about 300 dpi whatever the resolution of the embedded scan (a 2400 dpi scan
 would otherwise make a gigapixel bitmap), upright per Tesseract's orientation detection (OSD),
 and straightened by a projection-profile skew estimate before recognition.
+
+Tesseract is run with the page image on its standard input and its answer on standard output: a
+consent page shows the patient's name and signature, so neither the image nor the text read from
+it is ever written to a temporary file (pytesseract writes both to the shared temp folder).
 """
 from __future__ import annotations
 
+import io
 import math
 import os
+import subprocess
 from dataclasses import dataclass
 
 import numpy as np
 import pypdfium2 as pdfium
-import pytesseract
 from PIL import Image
 
 OCR_DPI = 300
 MAX_PIXELS = 36_000_000  # about a Letter page at 600 dpi; caps memory and time for huge pages
 LANGUAGES = "eng+spa"
+TIMEOUT_S = 300  # per Tesseract run; a page that takes longer is refused, not waited on forever
 _OSD_MIN_CONFIDENCE = 1.0  # below this Tesseract's orientation guess is noise
 _TRUST_ROTATION = 75.0  # mean word confidence above which a rotated reading is kept without a second look
-
-# Tesseract's OpenMP threads fight each other on a small machine (7x slower on 2 cores); one each.
-os.environ.setdefault("OMP_THREAD_LIMIT", "1")
 _SKEW_LIMIT = 10.0  # degrees searched either way
 
 
 class OcrUnavailable(RuntimeError):
     """Tesseract (or one of its language files) is missing or failed on this page."""
+
+
+class _TesseractFailed(OcrUnavailable):
+    """Tesseract ran and gave up (for OSD: too little text to tell the orientation)."""
 
 
 @dataclass
@@ -51,12 +58,7 @@ def render_scale(width_pt: float, height_pt: float, dpi: int = OCR_DPI, max_pixe
 def ocr_pdf_page(page: pdfium.PdfPage, languages: str = LANGUAGES) -> OcrPage:
     width, height = page.get_size()
     bitmap = page.render(scale=render_scale(width, height), grayscale=True, may_draw_forms=False)
-    try:
-        return ocr_image(bitmap.to_pil().convert("L"), languages)
-    except pytesseract.TesseractNotFoundError as exc:
-        raise OcrUnavailable("Tesseract OCR is not installed") from exc
-    except pytesseract.TesseractError as exc:
-        raise OcrUnavailable(f"Tesseract failed: {str(exc).strip()[:200]}") from exc
+    return ocr_image(bitmap.to_pil(), languages)
 
 
 def ocr_image(image: Image.Image, languages: str = LANGUAGES) -> OcrPage:
@@ -83,12 +85,13 @@ def _read_straightened(image: Image.Image, rotated: int, languages: str) -> OcrP
 def _orientation(image: Image.Image) -> int:
     """Clockwise degrees to turn the image upright, from Tesseract OSD; 0 when unsure."""
     try:
-        osd = pytesseract.image_to_osd(image, output_type=pytesseract.Output.DICT, config="--psm 0")
-    except pytesseract.TesseractError:
+        answer = _tesseract(image, "--psm", "0")
+    except _TesseractFailed:
         return 0  # too little text to tell; recognise as is
-    if float(osd.get("orientation_conf", 0)) < _OSD_MIN_CONFIDENCE:
+    osd = dict(line.split(":", 1) for line in answer.splitlines() if ":" in line)  # "Rotate: 90"
+    if float(osd.get("Orientation confidence", 0)) < _OSD_MIN_CONFIDENCE:
         return 0
-    return int(osd.get("rotate", 0)) % 360
+    return int(osd.get("Rotate", 0)) % 360
 
 
 def estimate_skew(image: Image.Image) -> float:
@@ -113,17 +116,19 @@ def estimate_skew(image: Image.Image) -> float:
 
 
 def _recognise(image: Image.Image, languages: str) -> tuple[str, float | None]:
-    data = pytesseract.image_to_data(image, lang=languages, config="--psm 3", output_type=pytesseract.Output.DICT)
+    rows = _tesseract(image, "-l", languages, "--psm", "3", "tsv").splitlines()
+    header = rows[0].split("\t") if rows else []
     lines: dict[tuple[int, int, int], list[str]] = {}
     confidences = []
-    for i, word in enumerate(data["text"]):
-        word = word.strip()
+    for row in rows[1:]:
+        cell = dict(zip(header, row.split("\t")))
+        word = cell.get("text", "").strip()
         if not word:
             continue
-        key = (data["block_num"][i], data["par_num"][i], data["line_num"][i])
+        key = (int(cell["block_num"]), int(cell["par_num"]), int(cell["line_num"]))
         lines.setdefault(key, []).append(word)
-        if float(data["conf"][i]) >= 0:
-            confidences.append(float(data["conf"][i]))
+        if float(cell["conf"]) >= 0:
+            confidences.append(float(cell["conf"]))
     text_lines, last_block = [], None
     for key in sorted(lines):
         if last_block is not None and key[:2] != last_block:
@@ -132,3 +137,24 @@ def _recognise(image: Image.Image, languages: str) -> tuple[str, float | None]:
         last_block = key[:2]
     confidence = round(sum(confidences) / len(confidences), 1) if confidences else None
     return "\n".join(text_lines), confidence
+
+
+def _tesseract(image: Image.Image, *args: str) -> str:
+    """Tesseract's stdout for a grey image given on stdin (no file holds the page or its text)."""
+    page = io.BytesIO()
+    image.save(page, format="PPM")  # binary PGM: nothing to compress or decompress
+    # Tesseract's OpenMP threads fight each other on a small machine (7x slower on 2 cores): one each,
+    # set for the child only, not for every library in this process.
+    env = dict(os.environ, OMP_THREAD_LIMIT=os.environ.get("OMP_THREAD_LIMIT", "1"))
+    try:
+        done = subprocess.run(["tesseract", "stdin", "stdout", *args], input=page.getvalue(),
+                              capture_output=True, env=env, timeout=TIMEOUT_S, check=False)
+    except FileNotFoundError as exc:
+        raise OcrUnavailable("Tesseract OCR is not installed") from exc
+    except subprocess.TimeoutExpired as exc:
+        raise OcrUnavailable(f"Tesseract took more than {TIMEOUT_S} s on the page") from exc
+    if done.returncode != 0:
+        said = [line.strip() for line in done.stderr.decode("utf-8", "replace").splitlines()
+                if line.strip() and not line.startswith(("Warning", "Estimating resolution"))]
+        raise _TesseractFailed(f"Tesseract failed: {'; '.join(said)[:200] or f'exit code {done.returncode}'}")
+    return done.stdout.decode("utf-8", "replace")

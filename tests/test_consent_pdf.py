@@ -139,12 +139,26 @@ def test_a_scanned_page_left_unread_keeps_the_document_from_being_covered(tmp_pa
 
 
 def test_without_tesseract_a_scan_is_a_clear_error(tmp_path, monkeypatch):
-    import pytesseract
-
-    monkeypatch.setattr(pytesseract.pytesseract, "tesseract_cmd", str(tmp_path / "no-tesseract-here"))
+    monkeypatch.setenv("PATH", str(tmp_path))  # no tesseract on this PATH
     result = check_pdf(write(tmp_path, "scan.pdf", scan_pdf("Photo consent")))
     assert result["error"] == "scan.pdf: page 1 is a scan and cannot be read (Tesseract OCR is not installed)"
     assert result["social_media"] == "unclear"
+
+
+def test_ocr_writes_neither_the_page_image_nor_its_text_to_a_temporary_file(tmp_path, monkeypatch):
+    # A scanned consent shows the patient's name and signature. With no temp folder to write to at
+    # all, OCR still reads the page: the image goes to Tesseract through a pipe and the text comes back.
+    import tempfile
+
+    path = write(tmp_path, "scan.pdf", scan_pdf("Photo consent form\n" + GRANT))
+    nowhere = tmp_path / "no-such-temp-folder"
+    monkeypatch.setattr(tempfile, "tempdir", str(nowhere))
+    monkeypatch.setenv("TMPDIR", str(nowhere))
+    result = check_pdf(path)
+    assert result["error"] is None
+    assert result["text_source"] == "ocr"
+    assert any("Instagram" in e["text"] for e in result["evidence"])
+    assert not nowhere.exists()
 
 
 def test_a_skewed_scan_is_straightened_before_ocr():
