@@ -213,7 +213,7 @@ def reference(source: Path, profile, fresh: bool = False) -> list[list[list[floa
         orient = None
         for frame in c.decode(video=0):
             orient = orient or video._orientation(frame)
-            rgb = video._to_frame(*video._upright_planes(frame, orient)).to_ndarray(format="rgb24")
+            rgb = video._upright(frame, orient).to_ndarray(format="rgb24")
             boxes.append([list(d.box) for d in full(rgb)])
     cache.write_text(json.dumps(boxes))
     return boxes

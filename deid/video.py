@@ -202,16 +202,17 @@ def _first_video_stream(container) -> "av.video.stream.VideoStream":
 
 
 def _orientation(frame: "av.VideoFrame") -> Callable[[np.ndarray], np.ndarray]:
-    """The pixel transform that shows a frame as its display matrix says (as FFmpeg's autorotate does)."""
+    """The pixel transform that shows a frame as its display matrix says (as FFmpeg's autorotate does);
+    it turns the first two axes, so it serves planes and RGB pictures alike."""
     side = frame.side_data.get("DISPLAYMATRIX") if frame.side_data else None
     if side is None:
         return lambda a: a
     m = np.frombuffer(bytes(side), dtype="<i4")
     theta = -frame.rotation % 360
     if abs(theta - 90) < 1:
-        return np.transpose if m[3] > 0 else (lambda a: np.rot90(a, -1))
+        return (lambda a: a.swapaxes(0, 1)) if m[3] > 0 else (lambda a: np.rot90(a, -1))
     if abs(theta - 270) < 1:
-        return (lambda a: np.rot90(np.transpose(a), 2)) if m[3] < 0 else (lambda a: np.rot90(a, 1))
+        return (lambda a: np.rot90(a.swapaxes(0, 1), 2)) if m[3] < 0 else (lambda a: np.rot90(a, 1))
     if abs(theta - 180) < 1:
         flip_x, flip_y = m[0] < 0, m[4] < 0
         return lambda a: a[::-1 if flip_y else 1, ::-1 if flip_x else 1]
@@ -225,30 +226,37 @@ _LIMITED_Y = np.round(16 + np.arange(256) * 219 / 255).astype(np.uint8)
 _LIMITED_C = np.clip(np.round(128 + (np.arange(256) - 128) * 224 / 255), 16, 240).astype(np.uint8)
 
 
-def _upright_planes(frame: "av.VideoFrame", orient) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Y, U, V planes of a frame as 8-bit limited-range 4:2:0, cropped to even size, upright (copies)."""
+def _upright(frame: "av.VideoFrame", orient) -> "av.VideoFrame":
+    """A new yuv420p frame in Veil's own memory: the decoded picture upright, 8-bit limited range, cropped
+    to even size. Redaction then writes into it in place; the decoder's frames are never written to (it
+    predicts later frames from them)."""
     name = frame.format.name
     full_range = name == "yuvj420p" or (not name.startswith("yuvj") and frame.color_range == 2)
     if name not in ("yuv420p", "yuvj420p"):
         frame = frame.reformat(format="yuv420p")   # swscale also brings yuvj4xx to limited range
-    width, height = frame.width & ~1, frame.height & ~1
+    sources = [orient(rows) for rows in _planes(frame, frame.width & ~1, frame.height & ~1)]
+    height, width = sources[0].shape
+    upright = av.VideoFrame(width, height, "yuv420p")
+    for i, (source, target) in enumerate(zip(sources, _planes(upright))):
+        target[...] = (_LIMITED_Y if i == 0 else _LIMITED_C)[source] if full_range else source
+    return upright
+
+
+def _planes(frame: "av.VideoFrame", width: int | None = None, height: int | None = None) -> list[np.ndarray]:
+    """Y, U and V of a yuv420p frame (its top-left width x height) as arrays over the frame's memory."""
+    width, height = width or frame.width, height or frame.height
     planes = []
     for i, plane in enumerate(frame.planes):
         w, h = (width, height) if i == 0 else (width // 2, height // 2)
-        rows = np.frombuffer(plane, dtype=np.uint8).reshape(-1, plane.line_size)[:h, :w]
-        if full_range:
-            rows = (_LIMITED_Y if i == 0 else _LIMITED_C)[rows]
-        planes.append(np.ascontiguousarray(orient(rows)))
-    return planes[0], planes[1], planes[2]
+        planes.append(np.frombuffer(plane, dtype=np.uint8).reshape(-1, plane.line_size)[:h, :w])
+    return planes
 
 
-def _to_frame(y: np.ndarray, u: np.ndarray, v: np.ndarray) -> "av.VideoFrame":
-    stacked = np.concatenate([y.ravel(), u.ravel(), v.ravel()]).reshape(-1, y.shape[1])
-    return av.VideoFrame.from_ndarray(stacked, format="yuv420p")
-
-
-def _rgb(planes) -> np.ndarray:
-    return _to_frame(*planes).to_ndarray(format="rgb24")
+def _small_rgb(frame: "av.VideoFrame", orient, side: int) -> np.ndarray:
+    """The decoded frame reduced to at most `side` pixels, in RGB, upright: what the light detectors see."""
+    width, height = _fit((frame.width & ~1, frame.height & ~1), side)
+    small = frame.reformat(width=width, height=height, format="rgb24", interpolation="FAST_BILINEAR")
+    return np.ascontiguousarray(orient(small.to_ndarray()))
 
 
 # ---------------------------------------------------------------- detection
@@ -258,7 +266,7 @@ class _Pending:
     """A decoded frame waiting in the look-ahead window."""
     index: int
     pts: int
-    planes: tuple[np.ndarray, np.ndarray, np.ndarray]
+    frame: "av.VideoFrame"               # upright yuv420p, Veil's own copy (see _upright)
     small: np.ndarray | None             # reduced upright RGB for the light detectors
     duration: int | None = None          # in the source stream's time base
     scene_start: bool = False
@@ -279,7 +287,7 @@ class _Finder:
         self.full = _tiled(ensemble({**prof.section("detector"), **settings.keyframe_detector}))
         self.padding = float(prof.section("faces").get("padding", 0.25))
         self.tracker = Tracker(hold=settings.hold)
-        self.back = width / small_size(settings, width, height)[0]
+        self.back = width / _fit((width, height), settings.fast_side)[0]
         self.last_thumb: np.ndarray | None = None
         self.last_keyframe = -10**9
         self.settled = -1
@@ -311,7 +319,7 @@ class _Finder:
 
     def _keyframe(self, item: _Pending) -> None:
         self.last_keyframe = item.index
-        item.full = self.pool.submit(lambda planes: self.full(_rgb(planes)), item.planes)
+        item.full = self.pool.submit(lambda frame: self.full(frame.to_ndarray(format="rgb24")), item.frame)
 
     def settle(self, window: collections.deque, newest_seen: int, wait: bool) -> None:
         """Hand every frame whose detections are complete to the tracker, in order."""
@@ -395,29 +403,24 @@ def _widen(det: Detection, pixels: float) -> Detection:
     return Detection(det.x0 - dx, det.y0 - dy, det.x1 + dx, det.y1 + dy, det.score, det.source)
 
 
-def small_size(settings: Settings, width: int, height: int) -> tuple[int, int]:
-    return _fit((width, height), settings.fast_side)
-
-
 def _fit(size: tuple[int, int], side: int) -> tuple[int, int]:
     """A size with the same shape whose longest side is at most `side` (even numbers)."""
     scale = min(1.0, side / max(size))
     return max(2, round(size[0] * scale)) & ~1, max(2, round(size[1] * scale)) & ~1
 
 
-def _redact_planes(planes, regions: list[list[int]], method: str, strength: int):
-    """Redact regions (even coordinates) of YUV 4:2:0 planes, each plane on its own; returns new planes.
+def _redact_frame(frame: "av.VideoFrame", regions: list[list[int]], method: str, strength: int) -> None:
+    """Redact regions (even coordinates) of a yuv420p frame in place, each plane on its own.
 
     Blurring and pixelating are linear, so doing them on Y, U and V is doing them on the colours; chroma
     planes take the same regions at half size, hence the same number of cells across a face.
     """
-    y, u, v = (p.copy() for p in planes)
+    planes = _planes(frame)
     for x0, y0, x1, y1 in regions:
-        for plane, k in ((y, 1), (u, 2), (v, 2)):
+        for plane, k in zip(planes, (1, 2, 2)):
             patch = plane[y0 // k:y1 // k, x0 // k:x1 // k]
             if patch.size:
                 patch[...] = _redact_patch(patch, method, strength, fill=16 if k == 1 else 128)
-    return y, u, v
 
 
 def _redact_patch(patch: np.ndarray, method: str, strength: int, fill: int) -> np.ndarray:
@@ -625,9 +628,9 @@ def _transcode(path: Path, partial: Path, prof: Profile, settings: Settings, rep
 
 
 def _read(container, stream, audio_source, settings: Settings, out: queue.Queue, stop: threading.Event) -> None:
-    """Decoder thread: upright planes and a reduced RGB copy of every frame, and audio frames when kept."""
+    """Decoder thread: an upright copy and a reduced RGB copy of every frame, and audio frames when kept."""
     stream.thread_type = "AUTO"
-    orient, size, state, small = None, None, {"last_pts": None, "first_pts": None}, None
+    orient, size, state = None, None, {"last_pts": None, "first_pts": None}
     index = 0
     streams = [stream] + ([audio_source] if audio_source is not None else [])
     try:
@@ -641,18 +644,16 @@ def _read(container, stream, audio_source, settings: Settings, out: queue.Queue,
             for frame in packet.decode():
                 if orient is None:
                     orient = _orientation(frame)
-                planes = _upright_planes(frame, orient)
+                upright = _upright(frame, orient)
                 if size is None:
-                    size = (planes[0].shape[1], planes[0].shape[0])
+                    size = (upright.width, upright.height)
                     if min(size) < 16:
                         raise VideoReadError(f"video frames are too small ({size[0]}x{size[1]})")
-                    small = small_size(settings, *size)
                     _put(out, ("source", _Source(size[0], size[1], _colour(frame))), stop)
-                elif (planes[0].shape[1], planes[0].shape[0]) != size:
+                elif (upright.width, upright.height) != size:
                     raise VideoReadError("the picture size changes within the video; Veil cannot re-encode that safely")
-                reduced = _to_frame(*planes).reformat(width=small[0], height=small[1], format="rgb24",
-                                                       interpolation="FAST_BILINEAR").to_ndarray()
-                item = _Pending(index, _next_pts(frame, state, stream), planes, reduced, duration=frame.duration)
+                item = _Pending(index, _next_pts(frame, state, stream), upright,
+                                _small_rgb(frame, orient, settings.fast_side), duration=frame.duration)
                 _put(out, ("video", item), stop)
                 index += 1
     except av.FFmpegError as exc:
@@ -792,8 +793,9 @@ def _encode(writer: _Writer, inbox: queue.Queue, faces: dict, stop: threading.Ev
             writer.write_audio(payload)
         else:
             item, regions = payload
-            planes = _redact_planes(item.planes, regions, method, strength) if regions else item.planes
-            frame = _to_frame(*planes)
+            frame = item.frame
+            if regions:
+                _redact_frame(frame, regions, method, strength)
             frame.pts, frame.time_base = item.pts, writer.stream.time_base
             if item.duration:
                 frame.duration = item.duration
