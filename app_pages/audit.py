@@ -1,16 +1,15 @@
 """Audit: the event timeline, chain verification, look-up by dropping any file, exports, and charts of
 what was released under which consent and which consents end soon."""
 import datetime as dt
-import tempfile
 import uuid
-from pathlib import Path
 
 import altair as alt
 import pandas as pd
 import streamlit as st
 
 from consent import services
-from ui.session import FAILED, attempt, open_page
+from consent.store import WorkDir
+from ui.session import FAILED, attempt, open_page, remember
 from ui.views import days_left, events_csv, events_frame, events_json, short
 
 actor, rec = open_page("audit", "Audit")
@@ -47,10 +46,15 @@ with lookup_tab:
              "release and consent it belongs to. Re-encoded or resized copies are matched by their look.")
     dropped = st.file_uploader("File to look up", key="lookup_file")
     if dropped is not None:
-        with tempfile.TemporaryDirectory(prefix="veil-lookup-") as tmp:
-            path = Path(tmp) / uuid.uuid4().hex       # the dropped file's name is never stored
-            path.write_bytes(dropped.getvalue())
-            result = attempt(f"{dropped.name}: look-up", services.find_file, rec, actor, path)
+        def look_up():
+            # in the data folder's work area, swept after a crash; the dropped file's name is never stored
+            with WorkDir(rec.settings.work_dir) as work:
+                path = work / uuid.uuid4().hex
+                path.write_bytes(dropped.getvalue())
+                return attempt(f"{dropped.name}: look-up", services.find_file, rec, actor, path)
+
+        # once per dropped file, not on every rerun: each look-up hashes the file and is an audit event
+        result = remember(f"lookup:{dropped.file_id}", look_up, slot="audit_lookup")
         if result is not FAILED:
             if not result.matches:
                 st.warning(f"{dropped.name}: not found in Veil's records (SHA-256 {result.sha256[:16]}…).")

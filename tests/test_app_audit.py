@@ -61,3 +61,17 @@ def test_the_charts_show_releases_per_consent_and_consents_ending_soon(veil):
     charts = at.get("arrow_vega_lite_chart") or at.get("vega_lite_chart")
     assert len(charts) == 2
     assert "Consents ending within 90 days" in texts(at)
+
+
+def test_a_dropped_file_is_looked_up_once_however_often_the_page_reruns(veil):
+    consent, output, release = released(veil)
+    name, data = services.download_output(veil.records, veil.marketing, output.id)
+    at = app(veil.auditor, "app_pages/audit.py")
+    widget(at, "file_uploader", "File to look up").set_value(("from-instagram.jpg", data, "image/jpeg"))
+    at.run()
+    for action in ("release.allowed", "consent.registered"):   # filtering the timeline reruns the whole page
+        widget(at, "multiselect", "Actions").set_value([action])
+        at.run()
+    assert f"Release {release.id[:8]}: **released** for instagram" in texts(at)
+    assert len(services.audit_events(veil.records, veil.admin, action="lookup")) == 1
+    assert not any((veil.records.settings.work_dir).glob("*/*"))   # the dropped copy did not outlive the look-up

@@ -184,15 +184,18 @@ def rerun_with_note(page_key: str, note: str) -> NoReturn:
     st.rerun()
 
 
-def remember(key: str, compute: Callable[[], Any]) -> Any:
-    """Compute once per session (for audited views such as a consent's patient name); FAILED is not kept."""
+def remember(key: str, compute: Callable[[], Any], *, slot: str | None = None) -> Any:
+    """Compute once per session instead of on every rerun (an audited view such as a consent's patient name,
+    a decrypted file); FAILED is not kept. With a slot, only the latest key of that slot is held, so large
+    values (an original, a preview) do not pile up while a person goes through many records."""
     cache = st.session_state.setdefault("_remembered", {})
-    if key not in cache:
+    held = cache.get(slot or key)
+    if held is None or held[0] != key:
         value = compute()
         if value is FAILED:
             return FAILED
-        cache[key] = value
-    return cache[key]
+        cache[slot or key] = held = (key, value)
+    return held[1]
 
 
 @st.fragment(run_every=60)
