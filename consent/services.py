@@ -17,7 +17,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Callable
 
-from sqlalchemy import or_, select
+from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
 from consent import audit
@@ -28,8 +28,11 @@ from consent.registry import (Asset, Consent, Database, Installation, Output, Re
                               user_by_name, utcnow)
 from consent.release import PLATFORMS, Decision, effective_expiry, evaluate, normalise_platform, standing_reasons
 from consent.store import BlobStore, WorkDir, sweep_work
-from consent.users import (AuthenticationFailed, PermissionDenied, actor_of, check_password, count_users,
-                           create_user, require)
+from consent.users import (AuthenticationFailed, PermissionDenied, actor_of, check_password, check_role,
+                           count_users, create_user, require, set_password)
+
+# Who acts when the first administrator is created: nobody has signed in yet, and this role may do nothing.
+FIRST_START = Actor(None, "first-start", "first-start")
 
 __all__ = ["PermissionDenied", "AuthenticationFailed", "RecordNotFound", "WorkflowError", "ScopeConflict"]
 
@@ -273,10 +276,25 @@ def _record_sign_in(records: Records, session: Session, user: User | None, tried
     return actor
 
 
+def add_first_admin(records: Records, username: str, password: str) -> Actor:
+    """Create the first administrator, only while Veil has no user at all (the first start, before anyone
+    can sign in). Two first starts at once cannot both succeed: the user list is locked, then counted."""
+    with records.transaction() as session:
+        _lock_users(session)
+        if count_users(session) > 0:
+            raise WorkflowError("Veil already has users, so no first administrator can be created; sign in, or "
+                                "ask an administrator for an account")
+        user = create_user(session, username, password, "admin")
+        _log(records, session, FIRST_START, "user.added", "user", user.id, username=user.username, role="admin",
+             first_admin=True)
+        return actor_of(user)
+
+
 def add_user(records: Records, actor: Actor, username: str, password: str, role: str) -> Actor:
     """Admins add users; on an installation with no users yet, the first user (an admin) may be created by
     whoever runs Veil (the CLI's `users add`)."""
     with records.transaction() as session:
+        _lock_users(session)
         if count_users(session) > 0:
             require(actor, "manage_users")
             if actor.id is not None:
@@ -291,11 +309,60 @@ def add_user(records: Records, actor: Actor, username: str, password: str, role:
 def set_user_active(records: Records, actor: Actor, username: str, active: bool) -> None:
     _authorize(records, actor, "manage_users")
     with records.transaction() as session:
-        user = session.scalar(select(User).where(User.username == username))
-        if user is None:
-            raise RecordNotFound(f"no user {username!r}")
+        _lock_users(session)
+        user = _user_named(session, username)
+        if not active:
+            _keep_an_admin(session, user)
         user.active = active
         _log(records, session, actor, "user.enabled" if active else "user.disabled", "user", user.id)
+
+
+def set_user_role(records: Records, actor: Actor, username: str, role: str) -> None:
+    """Admins change a user's role; it takes effect at that user's next action."""
+    _authorize(records, actor, "manage_users")
+    check_role(role)
+    with records.transaction() as session:
+        _lock_users(session)
+        user = _user_named(session, username)
+        if user.role == role:
+            return
+        if role != "admin":
+            _keep_an_admin(session, user)
+        old, user.role = user.role, role
+        _log(records, session, actor, "user.role_changed", "user", user.id, username=user.username, old=old, new=role)
+
+
+def reset_password(records: Records, actor: Actor, username: str, new_password: str) -> None:
+    """Admins give a user who forgot theirs a new password (audited, never the password itself)."""
+    _authorize(records, actor, "manage_users")
+    with records.transaction() as session:
+        user = _user_named(session, username)
+        set_password(user, new_password)
+        _log(records, session, actor, "user.password_reset", "user", user.id, username=user.username)
+
+
+def _lock_users(session: Session) -> None:
+    """Serialise changes to who may sign in and administer. SQLite took its write lock when the transaction
+    began; PostgreSQL locks the installation row, so two first starts cannot both count no users."""
+    session.get(Installation, 1, with_for_update=True)
+
+
+def _user_named(session: Session, username: str) -> User:
+    user = user_by_name(session, username.strip().lower())
+    if user is None:
+        raise RecordNotFound(f"no user {username.strip().lower()!r}")
+    return user
+
+
+def _keep_an_admin(session: Session, user: User) -> None:
+    """Refuse to disable or demote the last active administrator: nobody could manage users after that."""
+    if user.role != "admin" or not user.active:
+        return
+    others = session.scalar(select(func.count()).select_from(User).where(
+        User.role == "admin", User.active.is_(True), User.id != user.id))
+    if not others:
+        raise WorkflowError(f"{user.username} is the last active administrator; make another user an "
+                            "administrator first")
 
 
 def list_users(records: Records, actor: Actor) -> list[dict]:

@@ -73,16 +73,25 @@ def create_user(session: Session, username: str, password: str, role: str) -> Us
     username = username.strip().lower()
     if not _USERNAME.fullmatch(username):
         raise UserError("a user name is 2-64 characters: lower-case letters, digits, '.', '_' or '-'")
-    if role not in ROLES:
-        raise UserError(f"unknown role {role!r}; roles: {', '.join(ROLES)}")
-    if len(password) < MIN_PASSWORD:
-        raise UserError(f"a password needs at least {MIN_PASSWORD} characters")
+    check_role(role)
     if user_by_name(session, username) is not None:
         raise UserError(f"user {username!r} already exists")
-    user = User(username=username, password_hash=_hasher.hash(password), role=role, active=True)
+    user = User(username=username, role=role, active=True)
+    set_password(user, password)
     session.add(user)
     session.flush()
     return user
+
+
+def check_role(role: str) -> None:
+    if role not in ROLES:
+        raise UserError(f"unknown role {role!r}; roles: {', '.join(ROLES)}")
+
+
+def set_password(user: User, password: str) -> None:
+    if len(password) < MIN_PASSWORD:
+        raise UserError(f"a password needs at least {MIN_PASSWORD} characters")
+    user.password_hash = _hasher.hash(password)
 
 
 def check_password(session: Session, username: str, password: str) -> User:

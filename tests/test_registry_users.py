@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import threading
 
 import pytest
 from sqlalchemy import select
@@ -66,6 +67,63 @@ def test_the_first_user_must_be_an_admin_and_later_users_need_an_admin(records):
     staff = sv.add_user(records, admin, "sam", PASSWORD, "staff")
     with pytest.raises(PermissionDenied, match="may not manage users"):
         sv.add_user(records, staff, "sneaky", PASSWORD, "admin")
+
+
+def test_two_first_starts_at_once_create_exactly_one_administrator(records):
+    starts = 4
+    together = threading.Barrier(starts)
+    made, refused = [], []
+
+    def first_start(n: int) -> None:
+        together.wait()
+        try:
+            made.append(sv.add_first_admin(records, f"admin{n}", PASSWORD))
+        except sv.WorkflowError as exc:
+            refused.append(str(exc))
+
+    threads = [threading.Thread(target=first_start, args=(n,)) for n in range(starts)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(made) == 1 and made[0].role == "admin"
+    assert len(refused) == starts - 1 and all("already has users" in m for m in refused)
+    assert [u["username"] for u in sv.list_users(records, SYSTEM)] == [made[0].username]
+    [added] = sv.audit_events(records, SYSTEM, action="user.added")
+    assert added["actor"] == "first-start" and added["details"]["first_admin"] is True
+    assert sv.authenticate(records, made[0].username, PASSWORD) == made[0]
+
+
+def test_admins_change_roles_and_reset_passwords_and_others_may_not(records, people):
+    sv.set_user_role(records, people.admin, "Sam.Staff", "marketing")
+    sv.reset_password(records, people.admin, "sam.staff", "a brand new passphrase")
+    assert sv.authenticate(records, "sam.staff", "a brand new passphrase").role == "marketing"
+    with pytest.raises(PermissionDenied, match="sign in again"):   # the role held when signing in is gone
+        sv.upload_media(records, people.staff, b"\xff\xd8\xff", "x.jpg")
+    with pytest.raises(UserError, match="at least 10"):
+        sv.reset_password(records, people.admin, "sam.staff", "short")
+    with pytest.raises(UserError, match="unknown role"):
+        sv.set_user_role(records, people.admin, "sam.staff", "doctor")
+    with pytest.raises(sv.RecordNotFound, match="no user 'nobody'"):
+        sv.set_user_role(records, people.admin, "nobody", "staff")
+    for change in (lambda: sv.set_user_role(records, people.marketing, "sol.staff", "admin"),
+                   lambda: sv.reset_password(records, people.marketing, "sol.staff", "taken over now!")):
+        with pytest.raises(PermissionDenied, match="may not manage users"):
+            change()
+    events = {e["action"]: e for e in sv.audit_events(records, people.auditor)}
+    assert events["user.role_changed"]["details"] == {"username": "sam.staff", "old": "staff", "new": "marketing"}
+    assert events["user.password_reset"]["details"] == {"username": "sam.staff"}
+    assert "brand new" not in str(events)
+
+
+def test_the_last_active_administrator_can_be_neither_demoted_nor_disabled(records, people):
+    for change in (lambda: sv.set_user_role(records, people.admin, "admin", "staff"),
+                   lambda: sv.set_user_active(records, people.admin, "admin", False)):
+        with pytest.raises(sv.WorkflowError, match="last active administrator"):
+            change()
+    sv.set_user_role(records, people.admin, "ada.auditor", "admin")
+    sv.set_user_role(records, people.admin, "admin", "staff")   # another admin remains
+    assert {u["username"]: u["role"] for u in sv.list_users(records, SYSTEM)}["admin"] == "staff"
 
 
 def test_bad_user_names_short_passwords_unknown_roles_and_duplicates_are_refused(records, people):
