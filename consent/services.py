@@ -405,7 +405,7 @@ def register_consent(records: Records, actor: Actor, pdf: Path | bytes, patient_
             has_expiry_event=bool(result["expires_event"]), signed=result["signed"],
             signature_valid=result["signature_valid"], status="active", registered_by=actor.id,
             registered_at=now, retain_until=_years_later(now, records.settings.consent_retention_years),
-            patient_key=records.keys.blind_index(patient_ref, "patient"))
+            patient_key=_patient_key(records, patient_ref))
         analysis = {k: v for k, v in result.items() if k != "path"}
         consent.analysis_enc = records.keys.encrypt_json(analysis, field_context("consents", "analysis", consent.id))
         consent.patient_name_enc = records.keys.encrypt_text(patient_name.strip(),
@@ -525,6 +525,24 @@ def list_consents(records: Records, actor: Actor, status: str | None = None) -> 
         if status:
             query = query.where(Consent.status == status)
         return [_consent_view(c) for c in session.scalars(query)]
+
+
+def find_consents(records: Records, actor: Actor, patient_ref: str) -> list[ConsentView]:
+    """A patient's consents, newest first, found through the blind index of the reference (the reference
+    itself is stored only encrypted). The search is audited by what it found, never by the reference."""
+    _authorize(records, actor, "view_records")
+    if not patient_ref.strip():
+        raise WorkflowError("enter the patient's reference (record number) to search for their consents")
+    key = _patient_key(records, patient_ref)
+    with records.transaction() as session:
+        found = session.scalars(select(Consent).where(Consent.patient_key == key)
+                                .order_by(Consent.registered_at.desc())).all()
+        _log(records, session, actor, "consent.searched", None, None, found=[c.id for c in found])
+        return [_consent_view(c) for c in found]
+
+
+def _patient_key(records: Records, patient_ref: str) -> str:
+    return records.keys.blind_index(patient_ref, "patient")
 
 
 def view_consent_pdf(records: Records, actor: Actor, consent_id: str) -> bytes:

@@ -121,6 +121,20 @@ def test_a_revoked_consent_turns_its_releases_into_takedown_tasks_and_blocks_its
         sv.revoke_consent(records, people.staff, done["consent"].id)
 
 
+def test_a_patients_consents_are_found_by_reference_without_the_reference_being_stored(records, people):
+    first = register(records, people)
+    second = register(records, people, consent_pdf(expiry="This authorization expires on 2031-06-30."))
+    sv.register_consent(records, people.staff, consent_pdf(), "Another Person", "MRN-999")
+    found = sv.find_consents(records, people.auditor, "  mrn-0047711 ")
+    assert [(c.id, c.status) for c in found] == [(second.id, "active"), (first.id, "superseded")]
+    assert sv.find_consents(records, people.auditor, "MRN-404") == []
+    with pytest.raises(sv.WorkflowError, match="enter the patient's reference"):
+        sv.find_consents(records, people.auditor, " ")
+    searches = sv.audit_events(records, people.admin, action="consent.searched", newest_first=False)
+    assert [e["details"] for e in searches] == [{"found": [second.id, first.id]}, {"found": []}]
+    assert PATIENT_REF not in str(searches) and "0047711" not in str(searches)
+
+
 def test_an_unreleased_output_cannot_be_downloaded(records, people, tmp_path):
     consent = register(records, people)
     _, output = processed(records, people, plain_photo(tmp_path / "p.jpg"), consent_id=consent.id)
