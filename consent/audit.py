@@ -125,7 +125,8 @@ def verify(session: Session, keys: Keys) -> Verdict:
 
 
 def events(session: Session, *, subject_id: str | None = None, action: str | None = None,
-           limit: int | None = None, newest_first: bool = True) -> list[dict]:
+           limit: int | None = None, offset: int = 0, newest_first: bool = True) -> list[dict]:
+    """Events in sequence order (newest first by default); `limit` and `offset` page through them."""
     query = select(AuditEvent)
     if subject_id is not None:
         query = query.where(AuditEvent.subject_id == subject_id)
@@ -134,6 +135,8 @@ def events(session: Session, *, subject_id: str | None = None, action: str | Non
     query = query.order_by(AuditEvent.seq.desc() if newest_first else AuditEvent.seq)
     if limit:
         query = query.limit(limit)
+    if offset:
+        query = query.offset(offset)
     return [{"seq": e.seq, "at": e.at, "actor": e.actor, "action": e.action, "subject_kind": e.subject_kind,
              "subject_id": e.subject_id, "details": json.loads(e.details), "hash": e.hash}
             for e in session.scalars(query)]

@@ -1005,10 +1005,15 @@ def verify_audit(records: Records, actor: Actor) -> audit.Verdict:
         return audit.verify(session, records.keys)
 
 
-def audit_events(records: Records, actor: Actor, **filters) -> list[dict]:
+def audit_events(records: Records, actor: Actor, *, limit: int | None = None, offset: int = 0,
+                 **filters) -> list[dict]:
+    """One page of events: `limit` of them (all when None) after skipping `offset`; filters are
+    `action`, `subject_id` and `newest_first` (default True)."""
     _authorize(records, actor, "read_audit")
+    if (limit is not None and limit < 0) or offset < 0:
+        raise WorkflowError("a page of the audit log needs a limit and an offset of zero or more")
     with records.transaction() as session:
-        return audit.events(session, **filters)
+        return audit.events(session, limit=limit, offset=offset, **filters)
 
 
 def find_file(records: Records, actor: Actor, path: Path, max_distance: float | None = None):

@@ -169,6 +169,18 @@ def test_failed_sign_ins_are_recorded_without_the_password(sqlite_records):
     assert len(events) == 1 and events[0]["details"] == {"username": "sam.staff"}
 
 
+def test_the_log_is_read_a_page_at_a_time_and_whole_without_paging(chain):
+    records, people = chain
+    whole = sv.audit_events(records, people.auditor)
+    assert [e["seq"] for e in whole] == list(range(12, 0, -1))
+    pages = [sv.audit_events(records, people.auditor, limit=5, offset=start) for start in (0, 5, 10)]
+    assert [[e["seq"] for e in page] for page in pages] == [[12, 11, 10, 9, 8], [7, 6, 5, 4, 3], [2, 1]]
+    oldest = sv.audit_events(records, people.auditor, limit=2, offset=5, newest_first=False, action="user.login")
+    assert [e["seq"] for e in oldest] == [11, 12]
+    with pytest.raises(sv.WorkflowError, match="zero or more"):
+        sv.audit_events(records, people.auditor, limit=5, offset=-1)
+
+
 def test_only_auditors_and_admins_verify_the_chain(chain):
     records, people = chain
     with pytest.raises(PermissionError, match="may not verify audit"):
