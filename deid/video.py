@@ -616,8 +616,6 @@ def _transcode(path: Path, partial: Path, prof: Profile, settings: Settings, rep
         report["regions"] = runs.finish(writer.frames - 1)
         return Written(writer.frames, writer.video.width, writer.video.height, writer.audio is not None,
                        checker.checked, checker.found)
-    except av.FFmpegError as exc:
-        raise VideoReadError(f"video could not be processed ({_av_reason(exc)})") from None
     finally:
         stop.set()
         for stage in stages:
@@ -740,10 +738,9 @@ class _Checker:
 
     def __init__(self, prof: Profile, settings: Settings, stop: threading.Event):
         self.every, self.stop = settings.verify_every, stop
-        verify = prof.section("verify")
         self.detector = None
-        if not prof.keeps_faces and verify.get("residual_faces", True):
-            self.detector = residual_detector(float(verify.get("residual_threshold", 0.6)))
+        if _wants_residual(prof):
+            self.detector = residual_detector(float(prof.section("verify").get("residual_threshold", 0.6)))
         self.inbox: queue.Queue = queue.Queue(maxsize=4)
         self.checked, self.found = 0, {}
         self.stage = _Stage("veil-check", self._run, stop)
@@ -822,13 +819,14 @@ def _next_pts(frame: "av.VideoFrame", state: dict, source) -> int:
 
 def verify_video(path: Path, prof: Profile, settings: Settings, report: dict, written: Written,
                  progress: Progress | None = None, cancel: Callable[[], bool] | None = None) -> None:
-    """Re-read the written file: tags against the allow-list, fast start, streams, every frame decodable and
-    counted; and withhold it if the residual check (run during the pass) found a face on any frame it read.
+    """Re-read the written file: tags against the allow-list, fast start, streams, every frame decodable,
+    of the size written, and counted; and withhold it unless the residual check (run during the pass) read
+    every n-th frame and found no face on any of them.
     """
     clean, leftovers = is_clean(path, VIDEO_ALLOWED)
     clean = clean and _dates_zero(path)
     report["verified"]["metadata_clean"] = clean
-    check_faces = not prof.keeps_faces and prof.section("verify").get("residual_faces", True)
+    check_faces = _wants_residual(prof)
     report["verified"]["faces_left"] = sum(len(f) for f in written.found.values()) if check_faces else None
     report["verified"]["frames_checked"] = written.checked
     if not clean:
@@ -849,6 +847,9 @@ def verify_video(path: Path, prof: Profile, settings: Settings, report: dict, wr
         for frame in out.decode(stream):
             if frame.format.name != "yuv420p":
                 raise VideoReadError(f"output withheld: pixels are {frame.format.name}, not yuv420p")
+            if (frame.width, frame.height) != (written.width, written.height):
+                raise VideoReadError(f"output withheld: frames of {frame.width}x{frame.height} read back, "
+                                     f"{written.width}x{written.height} written")
             frames += 1
             if cancel is not None and cancel():
                 raise VideoCancelled("cancelled; nothing was written")
@@ -859,6 +860,10 @@ def verify_video(path: Path, prof: Profile, settings: Settings, report: dict, wr
                          f"verifying: frame {frames} of {written.frames}, {fps:.1f} fps")
     if frames != written.frames:
         raise VideoReadError(f"output withheld: {frames} frames read back, {written.frames} written")
+    due = len(range(0, written.frames, settings.verify_every))
+    if check_faces and written.checked != due:
+        raise VideoReadError(f"output withheld: the residual-face check read {written.checked} of the {due} "
+                             "frames it must read")
     if check_faces and written.found:
         shown = sorted(written.found)
         listed = ", ".join(str(f) for f in shown[:5]) + (" ..." if len(shown) > 5 else "")
@@ -881,14 +886,21 @@ class RunIndex:
         return [run[2] for run in self.active]
 
 
+def _wants_residual(prof: Profile) -> bool:
+    """Whether the residual-face check applies (never to a profile that keeps faces on purpose)."""
+    return not prof.keeps_faces and bool(prof.section("verify").get("residual_faces", True))
+
+
 def _dates_zero(path: Path) -> bool:
     """The writer's container dates must be unset (zero): a real date would be a date of service."""
     cmd = [exiftool_path(), "-j", "-n", "-a", "-G1"] + [f"-{t}" for t in _DATE_TAGS] + ["--", str(path)]
-    done = subprocess.run(cmd, capture_output=True, timeout=120)
     try:
-        record = json.loads(done.stdout.decode("utf-8", "replace") or "[{}]")[0]
+        done = subprocess.run(cmd, capture_output=True, timeout=120)
+        record = json.loads(done.stdout.decode("utf-8", "replace") or "[]")[0]
+    except subprocess.TimeoutExpired:
+        raise ExifToolError("output withheld: ExifTool did not finish reading its dates") from None
     except (json.JSONDecodeError, IndexError):
-        return False
+        raise ExifToolError("output withheld: ExifTool could not read its dates") from None
     values = [v for k, v in record.items() if k != "SourceFile"]
     return all(str(v).strip() in ("0", "0000:00:00 00:00:00") for v in values)
 

@@ -256,6 +256,18 @@ def test_an_output_with_a_face_still_detectable_is_withheld(phone, tmp_path):
     assert _only_partial_free(out) == []
 
 
+def test_an_output_the_residual_check_did_not_wholly_read_is_withheld(redacted):
+    report, output, _ = redacted
+    prof = load_profile("default")
+    settings = video.Settings.of(prof)
+    every_due = len(range(0, FRAMES, settings.verify_every))
+    claims = video.Written(FRAMES, *UPRIGHT_SIZE, audio=False, checked=every_due - 1)
+    with pytest.raises(video.VideoReadError, match="residual-face check read"):
+        video.verify_video(output, prof, settings, {"verified": {}}, claims)
+    video.verify_video(output, prof, settings, {"verified": {}}, video.Written(FRAMES, *UPRIGHT_SIZE, False,
+                                                                                  checked=every_due))
+
+
 @pytest.mark.parametrize("size", [(1280, 720), (1920, 1080), (1080, 1920), (3840, 2160), (176, 144)])
 def test_keyframe_tiles_cover_the_frame_overlapping_and_stay_small(size):
     width, height = size
