@@ -23,7 +23,7 @@ import hashlib
 import re
 from pathlib import Path
 
-from consent.pdf import PdfContent, PdfError, read_pdf
+from consent.pdf import PdfContent, PdfError, kind_of, read_pdf
 from consent.scope import ScopeResult, judge
 from consent.signature_lines import signature_lines
 from consent.signatures import integrity_verdict
@@ -48,7 +48,7 @@ def check_pdf(path: str | Path, *, trust_roots: list | None = None, use_ocr: boo
         result["reasons"] = ["the PDF could not be read: a person must look at it"]
         return result
     except Exception as exc:  # noqa: BLE001 - fail closed on anything unforeseen, naming the file
-        result["error"] = f"{path.name}: unexpected error while reading the PDF ({type(exc).__name__}: {exc})"[:400]
+        result["error"] = f"{path.name}: unexpected error while reading the PDF ({kind_of(exc)})"
         result["reasons"] = ["the PDF could not be read: a person must look at it"]
         return result
     pages = [(p.number, p.text, p.source) for p in content.pages if p.source != "none"]

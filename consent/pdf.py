@@ -157,11 +157,20 @@ def _open_reader(path: Path, data: bytes) -> PdfReader:
     except PdfError:
         raise
     except (PdfReadError, ValueError, KeyError, TypeError, AttributeError, RecursionError) as exc:
-        raise PdfError(f"{path.name}: the PDF is damaged and cannot be read ({exc})") from exc
+        raise PdfError(f"{path.name}: the PDF is damaged and cannot be read ({kind_of(exc)})") from exc
     except Exception as exc:  # noqa: BLE001 - pypdf raises many kinds on malformed files
         if "password" in str(exc).lower() or "decrypt" in str(exc).lower():
-            raise PdfError(f"{path.name}: the PDF is encrypted and cannot be decrypted ({exc})") from exc
-        raise PdfError(f"{path.name}: the PDF is damaged and cannot be read ({exc})") from exc
+            raise PdfError(f"{path.name}: the PDF is encrypted and cannot be decrypted ({kind_of(exc)})") from exc
+        raise PdfError(f"{path.name}: the PDF is damaged and cannot be read ({kind_of(exc)})") from exc
+
+
+def kind_of(exc: BaseException) -> str:
+    """What went wrong, for a message that may be stored in clear: the exception's type only.
+
+    Parser messages quote the file ("Invalid Elementary Object ... b'(Jane Doe) ...'"), and a
+    consent's bytes hold the patient's name. pdfium's messages are fixed strings and are kept.
+    """
+    return type(exc).__name__
 
 
 # ---------------------------------------------------------------------------------------- pages

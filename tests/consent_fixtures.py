@@ -143,6 +143,21 @@ def scan_pdf(text: str, *, rotate: int = 0, dpi: int = 200, header: str = "") ->
     return bytes(scan.output())
 
 
+def raw_pdf(*objects: bytes) -> bytes:
+    """A PDF written by hand from object bodies (1 is the catalog), with a correct cross-reference
+    table: for damage that no PDF library would write."""
+    out = bytearray(b"%PDF-1.4\n")
+    offsets = []
+    for number, body in enumerate(objects, start=1):
+        offsets.append(len(out))
+        out += b"%d 0 obj\n%s\nendobj\n" % (number, body)
+    xref = len(out)
+    out += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1)
+    out += b"".join(b"%010d 00000 n \n" % offset for offset in offsets)
+    out += b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (len(objects) + 1, xref)
+    return bytes(out)
+
+
 def merge(*pdfs: bytes) -> bytes:
     writer = PdfWriter()
     for pdf in pdfs:

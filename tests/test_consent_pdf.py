@@ -8,7 +8,7 @@ from consent.check import check_pdf
 from consent.forms import fill_form
 from consent.ocr import MAX_PIXELS, render_scale
 from consent.pdf import PdfError, read_pdf
-from consent_fixtures import acroform_pdf, encrypt, merge, scan_pdf, text_pdf, write
+from consent_fixtures import acroform_pdf, encrypt, merge, raw_pdf, scan_pdf, text_pdf, write
 
 GRANT = "I authorize the clinic to post my photographs on Instagram."
 
@@ -113,6 +113,18 @@ def test_unreadable_files_give_a_clear_error_naming_the_file_and_never_covered(t
     assert result["error"].startswith(f"{name}: ") and reason in result["error"]
     assert result["social_media"] == "unclear"
     assert result["path"] == str((tmp_path / name).absolute())
+
+
+def test_the_error_for_a_damaged_pdf_never_quotes_the_file_which_may_hold_the_patients_name(tmp_path):
+    # The error is stored in clear beside the consent record; the parser's own message would quote
+    # the bytes around the damage: here a stray ">" just before the patient's name.
+    data = raw_pdf(b"<< /Type /Catalog /Pages 2 0 R >>",
+                   b"> /Author (Zelda Quixote) << /Type /Pages /Kids [3 0 R] /Count 1 >>",
+                   b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] >>")
+    result = check_pdf(write(tmp_path, "consent.pdf", data))
+    assert result["error"].startswith("consent.pdf: the PDF is damaged and cannot be read")
+    assert "Zelda" not in result["error"] and "Quixote" not in result["error"]
+    assert result["social_media"] == "unclear"
 
 
 def test_a_missing_file_is_an_error_not_an_exception(tmp_path):
