@@ -16,6 +16,7 @@ import uuid
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Callable
+from urllib.parse import urlsplit
 
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
@@ -883,14 +884,29 @@ def _referenced(session: Session, only: list[str] | None = None) -> set[str]:
 
 
 def record_post(records: Records, actor: Actor, release_id: str, url: str) -> ReleaseView:
+    """Where the released file was posted: the address a takedown will need."""
     _authorize(records, actor, "record_post")
+    url = _post_address(url)
     with records.transaction() as session:
         release = _get(session, Release, release_id, lock=True)
         if release.status != "released":
             raise WorkflowError("only a released file has a post")
-        release.post_url = url.strip()
+        release.post_url = url
         _log(records, session, actor, "release.posted", "release", release.id, url=release.post_url)
         return _release_view(release)
+
+
+def _post_address(url: str) -> str:
+    text = (url or "").strip()
+    try:
+        parts = urlsplit(text)
+    except ValueError:
+        parts = None
+    if (parts is None or parts.scheme.lower() not in ("http", "https") or not parts.hostname
+            or any(c.isspace() for c in text) or len(text) > 2000):
+        raise WorkflowError("the post address must be the post's full web address, starting with https:// "
+                            "(or http://); nothing was recorded")
+    return text
 
 
 def list_releases(records: Records, actor: Actor, status: str | None = None) -> list[ReleaseView]:

@@ -135,6 +135,21 @@ def test_a_patients_consents_are_found_by_reference_without_the_reference_being_
     assert PATIENT_REF not in str(searches) and "0047711" not in str(searches)
 
 
+def test_a_post_address_must_be_a_web_address(records, people, tmp_path):
+    consent = register(records, people)
+    _, output = processed(records, people, plain_photo(tmp_path / "p.jpg"), consent_id=consent.id)
+    release_id = sv.approve_release(records, people.marketing,
+                                    sv.request_release(records, people.staff, output.id, "instagram").id).release_id
+    sv.record_post(records, people.marketing, release_id, "https://www.instagram.com/p/VeilTest123/")
+    for bad in ("instagram.com/p/VeilTest123", "javascript:alert(1)", "ftp://example.org/post", "https://",
+                "https://www.instagram.com/p/Veil Test", "https://[::1/p"):
+        with pytest.raises(sv.WorkflowError, match="full web address, starting with https://"):
+            sv.record_post(records, people.marketing, release_id, bad)
+    assert sv.list_releases(records, people.auditor)[0].post_url == "https://www.instagram.com/p/VeilTest123/"
+    assert sv.record_post(records, people.marketing, release_id, " HTTPS://www.tiktok.com/@clinic/video/1 ").post_url \
+        == "HTTPS://www.tiktok.com/@clinic/video/1"
+
+
 def test_an_unreleased_output_cannot_be_downloaded(records, people, tmp_path):
     consent = register(records, people)
     _, output = processed(records, people, plain_photo(tmp_path / "p.jpg"), consent_id=consent.id)
