@@ -28,8 +28,10 @@ from pypdf.generic import ArrayObject, DictionaryObject
 from consent import ocr
 from consent.signatures import SignatureCheck, bytes_after_last_eof, check_signatures
 
-# pypdf logs every repaired cross-reference; the reader copes and the verdict does not depend on them.
-logging.getLogger("pypdf").setLevel(logging.ERROR)
+# pypdf logs every repaired cross-reference, and at ERROR level quotes names from the file with a
+# 256-entry table ("Advanced encoding ... not implemented"): the reader copes, the verdict does not
+# depend on them, and nothing from a consent's bytes belongs in the server's log.
+logging.getLogger("pypdf").setLevel(logging.CRITICAL)
 
 TICKED, UNTICKED = "☒", "☐"
 _BOX_MIN, _BOX_MAX = 5.0, 20.0  # side, in points, of a drawn square that may be a checkbox

@@ -127,6 +127,21 @@ def test_the_error_for_a_damaged_pdf_never_quotes_the_file_which_may_hold_the_pa
     assert result["social_media"] == "unclear"
 
 
+def test_reading_a_pdf_logs_nothing_quoted_from_it(tmp_path, caplog):
+    # pypdf logs an unknown font encoding by its name, which the file chooses.
+    content = b"BT /F1 12 Tf 72 720 Td (I authorize posting my photographs on Instagram.) Tj ET"
+    data = raw_pdf(b"<< /Type /Catalog /Pages 2 0 R >>",
+                   b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
+                   b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents 4 0 R "
+                   b"/Resources << /Font << /F1 5 0 R >> >> >>",
+                   b"<< /Length %d >>\nstream\n%s\nendstream" % (len(content), content),
+                   b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica /Encoding /ZeldaQuixote >>")
+    with caplog.at_level("DEBUG"):
+        result = check_pdf(write(tmp_path, "consent.pdf", data))
+    assert result["error"] is None and "Instagram" in result["evidence"][0]["text"]
+    assert not [r for r in caplog.records if "Zelda" in r.getMessage()]
+
+
 def test_a_missing_file_is_an_error_not_an_exception(tmp_path):
     result = check_pdf(tmp_path / "nowhere.pdf")
     assert result["error"] == "nowhere.pdf: file not found"
