@@ -7,7 +7,9 @@ Besides the keys DESIGN.md defines, the object carries:
   evidence[].about            grant, denial, option_not_ticked, needs_review, mention_without_grant,
                               vague_channel, other_use, identifiable, deidentified_only, expiry,
                               no_expiry, revocation, guardian
-  sha256, encrypted, pages    [{page, source, ocr_confidence}]
+  sha256                      of the bytes judged (null when they could not be read as a PDF)
+  encrypted                   the PDF was encrypted (and opened with the empty password)
+  pages                       [{page, source, ocr_confidence}]
   expires_ambiguous           a numeric date that reads two ways (the earlier was kept)
   no_expiry_stated            the form says it never expires
   revocation_clause           the form says how the consent can be revoked
@@ -19,7 +21,6 @@ Besides the keys DESIGN.md defines, the object carries:
 """
 from __future__ import annotations
 
-import hashlib
 import re
 from pathlib import Path
 
@@ -37,10 +38,6 @@ def check_pdf(path: str | Path, *, trust_roots: list | None = None, use_ocr: boo
     """Read and judge one consent PDF. `trust_roots`: certificates trusted as signers (default none)."""
     path = Path(path).absolute()
     result = _empty(path)
-    try:
-        result["sha256"] = hashlib.sha256(path.read_bytes()).hexdigest()
-    except OSError:
-        pass  # read_pdf reports the reason below
     try:
         content = read_pdf(path, trust_roots=trust_roots, use_ocr=use_ocr)
     except PdfError as exc:
@@ -105,6 +102,7 @@ def _fill(result: dict, content: PdfContent, scope: ScopeResult, pages: list) ->
         signature_valid=valid,
         evidence=[e.as_dict() for e in scope.evidence],
         reasons=scope.reasons,
+        sha256=content.sha256,
         pages=[{"page": p.number, "source": p.source, "ocr_confidence": p.ocr_confidence} for p in content.pages],
         encrypted=content.encrypted,
         expires_ambiguous=scope.expires_ambiguous,

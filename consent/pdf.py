@@ -10,6 +10,7 @@ the page text at their label, so the scope analysis reads one annotated text per
 from __future__ import annotations
 
 import ctypes
+import hashlib
 import io
 import logging
 import re
@@ -86,6 +87,7 @@ class Page:
 class PdfContent:
     path: Path
     pages: list[Page]
+    sha256: str = ""  # of the bytes read and judged
     checkboxes: list[Checkbox] = field(default_factory=list)
     text_fields: list[TextField] = field(default_factory=list)
     signature_fields: list[SignatureField] = field(default_factory=list)
@@ -111,7 +113,8 @@ def read_pdf(path: str | Path, *, trust_roots: list | None = None, use_ocr: bool
         doc = pdfium.PdfDocument(data, password="" if encrypted else None)
     except pdfium.PdfiumError as exc:
         raise PdfError(f"{path.name}: the PDF is damaged and cannot be opened ({exc})") from exc
-    content = PdfContent(path=path, pages=[], encrypted=encrypted, bytes_after_eof=bytes_after_last_eof(data))
+    content = PdfContent(path=path, pages=[], sha256=hashlib.sha256(data).hexdigest(), encrypted=encrypted,
+                         bytes_after_eof=bytes_after_last_eof(data))
     try:
         if len(doc) == 0 or len(reader.pages) == 0:
             raise PdfError(f"{path.name}: the PDF has no pages")

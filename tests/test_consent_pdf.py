@@ -2,6 +2,8 @@
 resolution, encrypted files, and clear errors for files that cannot be read."""
 from __future__ import annotations
 
+import hashlib
+
 import pytest
 
 from consent.check import check_pdf
@@ -46,6 +48,11 @@ def test_text_pages_report_text_as_their_source(tmp_path):
     result = check_pdf(write(tmp_path, "t.pdf", text_pdf(GRANT, "Page two.")))
     assert result["text_source"] == "text"
     assert [p["source"] for p in result["pages"]] == ["text", "text"]
+
+
+def test_the_result_carries_the_sha256_of_the_bytes_judged(tmp_path):
+    data = text_pdf(GRANT)
+    assert check_pdf(write(tmp_path, "t.pdf", data))["sha256"] == hashlib.sha256(data).hexdigest()
 
 
 def test_an_image_only_scan_is_read_by_ocr_and_never_judged_covered_unseen(tmp_path):
