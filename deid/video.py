@@ -285,7 +285,8 @@ class _Finder:
     def __init__(self, prof: Profile, settings: Settings, width: int, height: int, pool: ThreadPoolExecutor):
         self.settings, self.width, self.height, self.pool = settings, width, height, pool
         self.full = _tiled(ensemble({**prof.section("detector"), **settings.keyframe_detector}))
-        self.padding = float(prof.section("faces").get("padding", 0.25))
+        faces = prof.section("faces")
+        self.padding, self.above = float(faces.get("padding", 0.25)), float(faces.get("extend_up", 0.2))
         self.tracker = Tracker(hold=settings.hold)
         self.back = width / _fit((width, height), settings.fast_side)[0]
         self.last_thumb: np.ndarray | None = None
@@ -340,8 +341,9 @@ class _Finder:
     def regions(self, index: int) -> list[list[int]]:
         """Padded regions to redact in a frame, snapped outwards to the grid, without duplicates."""
         out = []
-        for box in self.tracker.boxes_at(index):
-            region = pad_and_clip(box, self.padding, self.width, self.height)
+        for x0, y0, x1, y1 in self.tracker.boxes_at(index):
+            # as on photos: hair and forehead above the detector's eyes-to-chin box identify too
+            region = pad_and_clip((x0, y0 - self.above * (y1 - y0), x1, y1), self.padding, self.width, self.height)
             if region is None:
                 continue
             x0, y0 = region[0] // GRID * GRID, region[1] // GRID * GRID

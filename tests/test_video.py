@@ -171,6 +171,17 @@ def test_variable_frame_rate_timestamps_survive(tmp_path, grace_hopper):
     assert times == pytest.approx([p / 1000 for p in pts], abs=1e-3)
 
 
+def test_regions_reach_up_over_forehead_and_hair_as_far_as_the_profile_says(tmp_path, grace_hopper):
+    clip = plain_clip(tmp_path / "walk.mp4", upright_frames(grace_hopper, 6))
+    tops = {}
+    for share in (0.0, 0.5):
+        variant = profile_variant(tmp_path, f"up-{share:g}", {"faces": {"extend_up": share}})
+        report = redact_file(clip, tmp_path / "out", load_profile(str(variant)))
+        assert report["error"] is None, report["error"]
+        tops[share] = min(region[1] for first, last, region in report["regions"] if first <= 5 <= last)
+    assert tops[0.5] <= tops[0.0] - 40, tops        # half a face height more, on a face about 130 px tall
+
+
 def test_audio_is_kept_as_aac_only_when_the_profile_asks(phone, tmp_path):
     keep = profile_variant(tmp_path, "keep-audio", {"video": {"audio": "keep"}})
     report = redact_file(phone, tmp_path / "out", load_profile(str(keep)))
