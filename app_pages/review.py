@@ -8,7 +8,7 @@ import streamlit as st
 from consent import services
 from deid.api import decode_upright
 from ui.session import FAILED, attempt, open_page, remember, rerun_with_note
-from ui.views import CHECKLIST, brushed_box, consent_label, escape_md, region_chart, short
+from ui.views import CHECKLIST, brushed_box, consent_label, escape_md, picture_of, region_chart, short
 
 actor, rec = open_page("review", "Review")
 today = dt.date.today()
@@ -67,42 +67,50 @@ else:
             st.rerun()
 
 # -- side by side --------------------------------------------------------------------------------------------
+def open_original():
+    """What the left column shows, made once per item rather than on every rerun (each tick of the checklist
+    reruns the page): a photo decoded and reduced into the region editor's picture, or a video's bytes."""
+    data = attempt("Opening the original", services.view_original, rec, actor, asset.id)
+    if data is FAILED or o.kind != "image":
+        return data
+    rgb = attempt("Reading the original", decode_upright, data)
+    return FAILED if rgb is FAILED else picture_of(rgb)
+
+
 st.subheader("Original and de-identified")
 if o.error:
     st.error(f"Verification failed: {o.error}")
-original = remember(f"original:{asset.id}", lambda: attempt("Opening the original", services.view_original,
-                                                            rec, actor, asset.id))
-left, right = st.columns(2)
-rgb = None
+original = remember(f"original:{asset.id}", open_original, slot="review_original")
+picture = original if o.kind == "image" and original is not FAILED else None
 adds_key, remove_key = f"adds_{o.id}", f"remove_{o.id}"
 adds = st.session_state.setdefault(adds_key, [])
 corners = [f"corner_{k}_{o.id}" for k in ("x0", "y0", "x1", "y1")]
+if picture is not None:
+    brush = brushed_box((st.session_state.get(f"draw_{o.id}") or {}).get("selection"), "draw", picture.width,
+                        picture.height)
+    if brush and brush != st.session_state.get(f"brushed_{o.id}"):
+        st.session_state[f"brushed_{o.id}"] = brush      # a new rectangle was dragged: fill the corners
+        for key, value in zip(corners, brush):
+            st.session_state[key] = value
+typed = [int(st.session_state.get(k, 0)) for k in corners]
+pending = typed if typed[2] > typed[0] and typed[3] > typed[1] else None
+removals = [o.regions[n - 1] for n in st.session_state.get(remove_key, []) if 0 < n <= len(o.regions)]
+left, right = st.columns(2)
 with left:
     if original is FAILED:
         st.info("The original cannot be shown; regions can no longer be edited.")
-    elif o.kind == "image":
-        rgb = remember(f"pixels:{asset.id}", lambda: attempt("Reading the original", decode_upright, original))
-        rgb = None if rgb is FAILED else rgb
-    else:
+    elif picture is None:
         st.video(original)
         st.caption("Original video")
-    if rgb is not None:
-        height, width = rgb.shape[:2]
-        brush = brushed_box((st.session_state.get(f"draw_{o.id}") or {}).get("selection"), "draw", width, height)
-        if brush and brush != st.session_state.get(f"brushed_{o.id}"):
-            st.session_state[f"brushed_{o.id}"] = brush      # a new rectangle was dragged: fill the corners
-            for key, value in zip(corners, brush):
-                st.session_state[key] = value
-        typed = [int(st.session_state.get(k, 0)) for k in corners]
-        pending = typed if typed[2] > typed[0] and typed[3] > typed[1] else None
-        removing = [o.regions[n - 1] for n in st.session_state.get(remove_key, []) if 0 < n <= len(o.regions)]
-        st.altair_chart(region_chart(rgb, o.regions, removing, adds, pending, o.regions_added), on_select="rerun",
-                        selection_mode="draw", key=f"draw_{o.id}", width="content")
+    else:
+        st.altair_chart(region_chart(picture, o.regions, removals, adds, pending, o.regions_added),
+                        on_select="rerun", selection_mode="draw", key=f"draw_{o.id}", width="content")
         st.caption("Original, upright. Orange: found and covered (numbered); grey dashed: to remove; blue: "
                    "drawn by you; cyan: the one you are drawing. Drag a rectangle on the picture to mark a region "
                    "to cover; double-click to clear it.")
 with right:
-    preview = attempt("Opening the output", services.preview_output, rec, actor, o.id) if not o.error else FAILED
+    preview = FAILED if o.error else remember(f"preview:{o.id}", lambda: attempt(
+        "Opening the output", services.preview_output, rec, actor, o.id), slot="review_preview")
     if preview is not FAILED:
         if o.kind == "image":
             st.image(preview, caption=f"De-identified and verified · {len(o.regions)} region(s) covered")
@@ -117,16 +125,13 @@ def add_pending(box: list[int]) -> None:
         st.session_state[key] = 0
 
 
-if rgb is not None:
+if picture is not None:
     st.subheader("Regions")
-    height, width = rgb.shape[:2]
     cols = st.columns(4)
     for col, key, name, limit in zip(cols, corners, ("left x0", "top y0", "right x1", "bottom y1"),
-                                     (width, height, width, height)):
+                                     (picture.width, picture.height, picture.width, picture.height)):
         col.number_input(f"{name} (px)", min_value=0, max_value=limit, step=1, key=key)
-    typed = [int(st.session_state.get(k, 0)) for k in corners]
-    valid = typed[2] > typed[0] and typed[3] > typed[1]
-    st.button("Add this region", key=f"add_{o.id}", disabled=not valid, on_click=add_pending, args=(typed,),
+    st.button("Add this region", key=f"add_{o.id}", disabled=pending is None, on_click=add_pending, args=(typed,),
               icon=":material/add_box:")
     if adds:
         st.write("Regions you drew: " + ", ".join(f"[{', '.join(map(str, b))}]" for b in adds))
@@ -135,7 +140,6 @@ if rgb is not None:
     st.multiselect("Remove false detections", list(range(1, len(o.regions) + 1)), key=remove_key,
                    format_func=lambda n: f"#{n} [{', '.join(map(str, o.regions[n - 1]))}]",
                    help="A region numbered on the picture that covers nothing identifying.")
-    removals = [o.regions[n - 1] for n in st.session_state.get(remove_key, [])]
     if st.button("Re-render with these changes", type="primary", key=f"render_{o.id}",
                  disabled=not (adds or removals), icon=":material/refresh:"):
         with st.spinner("Re-rendering and verifying…"):

@@ -9,6 +9,7 @@ import io
 import json
 import re
 import zipfile
+from dataclasses import dataclass
 from pathlib import Path
 
 import altair as alt
@@ -95,6 +96,20 @@ def yes_no(value: bool | None, unknown: str = "a person must check") -> str:
 DISPLAY_SIDE = 440
 
 
+@dataclass(frozen=True)
+class Picture:
+    """An upright original made ready for the region editor: its size in image pixels (the regions' unit)
+    and a reduced JPEG as a data URL. Held for the session instead of the full-resolution pixels."""
+    width: int
+    height: int
+    url: str
+
+
+def picture_of(rgb: np.ndarray) -> Picture:
+    height, width = rgb.shape[:2]
+    return Picture(width, height, _data_url(rgb))
+
+
 def _data_url(rgb: np.ndarray, max_side: int = 1000) -> str:
     img = Image.fromarray(rgb)
     scale = min(1.0, max_side / max(img.size))
@@ -111,18 +126,18 @@ def _boxes(regions: list, kind: str, start: int = 1) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["x0", "y0", "x1", "y1", "kind", "label"])
 
 
-def region_chart(rgb: np.ndarray, regions: list, removing: list, adding: list, pending: list | None,
+def region_chart(picture: Picture, regions: list, removing: list, adding: list, pending: list | None,
                  drawn_before: list = (), brush_name: str = "draw") -> alt.LayerChart:
     """The upright original with its regions drawn: detected ones orange and numbered, those marked for removal
     grey and dashed, drawn ones blue, the one being drawn cyan; and a brush: dragging a rectangle on it selects
     a new region, in image pixels."""
-    height, width = rgb.shape[:2]
+    width, height = picture.width, picture.height
     scale = min(1.0, DISPLAY_SIDE / max(width, height))
     x = alt.X("x0:Q", scale=alt.Scale(domain=[0, width], nice=False, zero=False), axis=None)
     y = alt.Y("y0:Q", scale=alt.Scale(domain=[0, height], nice=False, zero=False, reverse=True), axis=None)
-    picture = pd.DataFrame({"x0": [0], "y0": [0], "x1": [width], "y1": [height], "url": [_data_url(rgb)]})
+    backdrop = pd.DataFrame({"x0": [0], "y0": [0], "x1": [width], "y1": [height], "url": [picture.url]})
     brush = alt.selection_interval(name=brush_name, encodings=["x", "y"], clear="dblclick")
-    layers = [alt.Chart(picture).mark_image(aspect=False).encode(x=x, y=y, x2="x1:Q", y2="y1:Q", url="url:N")
+    layers = [alt.Chart(backdrop).mark_image(aspect=False).encode(x=x, y=y, x2="x1:Q", y2="y1:Q", url="url:N")
               .add_params(brush)]
     colours = alt.Scale(domain=["detected", "to remove", "drawn", "pending"],
                         range=["#ff4000", "#9ca3af", "#2563eb", "#06b6d4"])
@@ -131,7 +146,7 @@ def region_chart(rgb: np.ndarray, regions: list, removing: list, adding: list, p
                         _boxes(removing, "to remove"), _boxes(adding, "drawn"),
                         _boxes([pending] if pending else [], "pending")], ignore_index=True)
     if len(frames):
-        numbered = pd.concat([_boxes(regions, "detected")], ignore_index=True)
+        numbered = _boxes(regions, "detected")
         base = alt.Chart(frames).encode(x=x, y=y)
         layers.append(base.mark_rect(fill=None, strokeWidth=3).encode(
             x2="x1:Q", y2="y1:Q", stroke=alt.Stroke("kind:N", scale=colours, legend=None),
