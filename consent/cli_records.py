@@ -15,6 +15,7 @@ import argparse
 import getpass
 import json
 import sys
+from contextlib import contextmanager
 from dataclasses import asdict
 from pathlib import Path
 
@@ -71,7 +72,17 @@ class CliError(Exception):
     """Veil cannot open its records; the message says which setting to look at."""
 
 
-def _open(housekeep: bool = False):
+@contextmanager
+def _records():
+    """The installation's records, opened from the settings (no housekeeping on open) and closed after."""
+    records = _open()
+    try:
+        yield records
+    finally:
+        records.close()
+
+
+def _open():
     from sqlalchemy.exc import SQLAlchemyError
 
     from consent.config import ConfigError
@@ -79,7 +90,7 @@ def _open(housekeep: bool = False):
     from consent.services import open_records
 
     try:
-        return open_records(housekeep=housekeep)
+        return open_records(housekeep=False)
     except (ConfigError, KeyFileError) as exc:
         raise CliError(str(exc)) from None
     except SQLAlchemyError as exc:
@@ -115,13 +126,11 @@ def users_add(args: argparse.Namespace) -> int:
         password = getpass.getpass(f"Password for {args.username}: ")
         if password != getpass.getpass("Again: "):
             return _fail("the passwords differ; nothing was changed")
-    records = _open()
-    try:
-        user = add_user(records, _cli_actor(), args.username, password, args.role)
-    except (UserError, WorkflowError, PermissionError) as exc:
-        return _fail(f"users add: {exc}")
-    finally:
-        records.close()
+    with _records() as records:
+        try:
+            user = add_user(records, _cli_actor(), args.username, password, args.role)
+        except (UserError, WorkflowError, PermissionError) as exc:
+            return _fail(f"users add: {exc}")
     print(f"added {user.username} ({user.role})")
     return 0
 
@@ -129,23 +138,18 @@ def users_add(args: argparse.Namespace) -> int:
 def users_list(args: argparse.Namespace) -> int:
     from consent.services import list_users
 
-    records = _open()
-    try:
-        for user in list_users(records, _cli_actor()):
-            print(f"{user['username']}\t{user['role']}\t{'active' if user['active'] else 'disabled'}")
-    finally:
-        records.close()
+    with _records() as records:
+        users = list_users(records, _cli_actor())
+    for user in users:
+        print(f"{user['username']}\t{user['role']}\t{'active' if user['active'] else 'disabled'}")
     return 0
 
 
 def audit_verify(args: argparse.Namespace) -> int:
     from consent.services import verify_audit
 
-    records = _open()
-    try:
+    with _records() as records:
         verdict = verify_audit(records, _cli_actor())
-    finally:
-        records.close()
     if args.json:
         print(json.dumps(asdict(verdict)))
     else:
@@ -156,11 +160,8 @@ def audit_verify(args: argparse.Namespace) -> int:
 def audit_log(args: argparse.Namespace) -> int:
     from consent.services import audit_events
 
-    records = _open()
-    try:
+    with _records() as records:
         events = audit_events(records, _cli_actor(), limit=args.limit)
-    finally:
-        records.close()
     if args.json:
         print(json.dumps(events, indent=2))
     else:
@@ -173,9 +174,8 @@ def lookup_files(args: argparse.Namespace) -> int:
     from consent.lookup import MAX_DISTANCE, LookupFailed
     from consent.services import find_file
 
-    records = _open()
     results, failed = [], False
-    try:
+    with _records() as records:
         for name in args.files:
             path = Path(name)
             try:
@@ -187,8 +187,6 @@ def lookup_files(args: argparse.Namespace) -> int:
             except (LookupFailed, OSError) as exc:
                 failed = True
                 results.append({"path": str(path.absolute()), "error": f"{name}: {exc}", "matches": []})
-    finally:
-        records.close()
     if args.json:
         print(json.dumps(results, indent=2))
     else:
@@ -218,11 +216,8 @@ def _lookup_line(result: dict, max_distance: float) -> str:
 def list_takedowns(args: argparse.Namespace) -> int:
     from consent.services import takedown_tasks
 
-    records = _open()
-    try:
+    with _records() as records:
         tasks = takedown_tasks(records, _cli_actor())
-    finally:
-        records.close()
     if args.json:
         print(json.dumps([asdict(t) for t in tasks], indent=2))
     else:
@@ -236,11 +231,8 @@ def list_takedowns(args: argparse.Namespace) -> int:
 def run_housekeeping(args: argparse.Namespace) -> int:
     from consent.services import housekeeping
 
-    records = _open()
-    try:
+    with _records() as records:
         report = housekeeping(records, _cli_actor())
-    finally:
-        records.close()
     print(json.dumps(report) if args.json else ", ".join(f"{k}: {v}" for k, v in report.items()))
     return 0
 
@@ -248,9 +240,6 @@ def run_housekeeping(args: argparse.Namespace) -> int:
 def run_migrate(args: argparse.Namespace) -> int:
     from consent.registry import current_revision
 
-    records = _open()
-    try:
+    with _records() as records:
         print(f"database at revision {current_revision(records.db.engine)}")
-    finally:
-        records.close()
     return 0
