@@ -134,17 +134,16 @@ def _signed(content: PdfContent, pages: list) -> tuple[bool | None, bool | None]
     people = [f for f in content.signature_fields if f.kind == "signature" or not f.signed]
     if people:
         guardian = [f.signed for f in people if _GUARDIAN_NAME.search(f.name)]
-        return all(f.signed for f in people), (all(guardian) if guardian else None)
+        return all(f.signed for f in people), _all_or_none(guardian)
 
     typed = [f for f in content.text_fields if _SIGNATURE_NAME.search(f"{f.name} {f.label}")]
     if typed:
-        required = [f for f in typed if not _OPTIONAL_NAME.search(f"{f.name} {f.label}")]
+        required = [bool(f.value) for f in typed if not _OPTIONAL_NAME.search(f"{f.name} {f.label}")]
         guardian = [bool(f.value) for f in typed if _GUARDIAN_NAME.search(f"{f.name} {f.label}")]
-        return (all(bool(f.value) for f in required) if required else None), (all(guardian) if guardian else None)
+        return _all_or_none(required), _all_or_none(guardian)
 
     lines = signature_lines([p for p in pages if p[2] == "text"])
-    guardian_lines = [line.filled for line in lines if line.guardian]
-    guardian = all(guardian_lines) if guardian_lines and all(guardian_lines) else (False if guardian_lines else None)
+    guardian = _all_or_none([line.filled for line in lines if line.guardian])
     if any(p.source == "ocr" for p in content.pages):
         return None, None  # a scan: ink on paper, only a person can tell
     required = [line for line in lines if not line.optional]
@@ -156,3 +155,8 @@ def _signed(content: PdfContent, pages: list) -> tuple[bool | None, bool | None]
     if any(not line.filled and line.page in pages_with_images for line in required):
         return None, guardian  # a signature may be an image placed on the line
     return False, guardian
+
+
+def _all_or_none(filled: list[bool]) -> bool | None:
+    """Every place filled; None when there is no such place."""
+    return all(filled) if filled else None
