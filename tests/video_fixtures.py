@@ -100,7 +100,7 @@ def plain_clip(path: Path, frames_rgb, rate: int | Fraction = 15, pts: list[int]
                     video.time_base = video.codec_context.time_base = time_base
             frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(rgb), format="rgb24")
             frame.pts = pts[i] if pts is not None else i
-            frame.time_base = time_base or Fraction(1, rate) if not isinstance(rate, Fraction) else 1 / rate
+            frame.time_base = time_base or 1 / Fraction(rate)
             out.mux(video.encode(frame))
         out.mux(video.encode(None))
     return path
