@@ -7,8 +7,8 @@
 
 Run by hand on the 2-core workstation; the figures go into issue notes. `--threads N` sets VEIL_THREADS
 (onnxruntime's intra-op threads) for Veil; the default 1 suits video, whose pipeline already runs its
-stages in parallel threads (with 2 intra-op threads, onnxruntime's spin-waiting burns the second core). The clips are synthesised at run
-time from ../shared/data/face-videos (looped, scaled to 720p or 1080p, renumbered at 30 fps) under
+stages in parallel threads (with 2 intra-op threads, onnxruntime's spin-waiting burns the second core).
+The clips are synthesised at run time from ../shared/data/face-videos (looped, scaled to 720p or 1080p, renumbered at 30 fps) under
 benchmarks/out/ (git-ignored) and never committed. `recall` takes the image engine's full ensemble on every
 frame of each face video as the reference and reports the share of those faces Veil's video regions
 cover (a face counts as protected when at least 90 % of its box is inside the redacted regions).
@@ -108,7 +108,7 @@ def floor_fps(path: Path, settings: video.Settings) -> float:
 
 
 def veil_fps(path: Path, profile) -> tuple[float, float, dict]:
-    """End to end (decode, detect, track, redact, encode, verify), and the pass without verification."""
+    """End to end (decode, detect, track, redact, encode, verify): frames per second, seconds, the report."""
     with tempfile.TemporaryDirectory() as out:
         start = time.perf_counter()
         report = redact_file(path, out, profile)
@@ -166,8 +166,7 @@ def run_memory(args) -> None:
             "r = redact_file(sys.argv[1], tempfile.mkdtemp(), 'default'); "
             "print(r['error'] or 'ok', r.get('frames'), r.get('frames_with_regions'))")
     start = time.perf_counter()
-    done = subprocess.run([sys.executable, "-c", code, str(clip)], cwd=ROOT, capture_output=True, text=True,
-                          env={**os.environ})
+    done = subprocess.run([sys.executable, "-c", code, str(clip)], cwd=ROOT, capture_output=True, text=True)
     elapsed = time.perf_counter() - start
     peak_mb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
     print(f"1080p, {args.minutes:g} min: {done.stdout.strip()}; {elapsed:.0f} s; peak memory {peak_mb:.0f} MB "

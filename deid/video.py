@@ -5,8 +5,8 @@ encoder. Each frame gets a light detector (CenterFace) at reduced scale; the pro
 its costliest views, runs at full resolution on tiles every few frames (keyframes), on the first frame of
 every scene and on the last one before a cut, in a worker thread; a tracker carries each face between
 sightings (interpolating, bridging, and holding a few frames either side), so a face the light detector
-misses in a frame is still covered. Settings: the profile's [video] section (see `Settings`). Pixels stay in YUV from decoder to encoder; only the redacted
-patches go through RGB, so colours elsewhere are untouched.
+misses in a frame is still covered. Settings: the profile's [video] section (see `Settings`). Pixels stay
+in YUV from decoder to encoder; only the redacted patches go through RGB, so colours elsewhere are untouched.
 
 Output: H.264 yuv420p in MP4, `+faststart` (plays while downloading), bit-exact muxing (no encoder tag),
 the first video stream only, every frame with its original timestamp (variable frame rate survives),
@@ -192,8 +192,8 @@ def _first_video_stream(container) -> "av.video.stream.VideoStream":
     streams = [s for s in container.streams.video if not s.disposition & av.stream.Disposition.attached_pic]
     if not streams:
         kinds = sorted({s.type for s in container.streams})
-        return_reason = f"only {', '.join(kinds)} streams" if kinds else "no streams at all"
-        raise VideoReadError(f"no video stream in this file ({return_reason}); Veil needs a video picture track")
+        reason = f"only {', '.join(kinds)} streams" if kinds else "no streams at all"
+        raise VideoReadError(f"no video stream in this file ({reason}); Veil needs a video picture track")
     stream = streams[0]
     width, height = stream.codec_context.width, stream.codec_context.height
     if width * height > MAX_PIXELS:
