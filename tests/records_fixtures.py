@@ -12,6 +12,7 @@ import shutil
 import socket
 import subprocess
 import tempfile
+import threading
 import time
 import uuid
 from dataclasses import dataclass
@@ -164,6 +165,26 @@ def add_people(records) -> People:
 @pytest.fixture
 def people(records) -> People:
     return add_people(records)
+
+
+def sign_in_from_threads(records, username: str, *, threads: int, times: int) -> list[Exception]:
+    """Sign one person in `times` times from each of `threads` threads at once (each sign-in appends an
+    audit event); returns what the threads raised."""
+    errors: list[Exception] = []
+
+    def sign_in_repeatedly():
+        try:
+            for _ in range(times):
+                sv.authenticate(records, username, PASSWORD)
+        except Exception as exc:  # noqa: BLE001 - returned to the test
+            errors.append(exc)
+
+    started = [threading.Thread(target=sign_in_repeatedly) for _ in range(threads)]
+    for t in started:
+        t.start()
+    for t in started:
+        t.join()
+    return errors
 
 
 # -- consent PDFs the real checker judges -------------------------------------------------------------------

@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import threading
 
 import pytest
 from sqlalchemy import text
@@ -14,7 +13,8 @@ from consent import audit
 from consent import services as sv
 from consent.registry import AuditEvent
 from conftest import ROOT
-from records_fixtures import PASSWORD, add_people, make_settings, quick_password_hashing, sqlite_records  # noqa: F401
+from records_fixtures import (PASSWORD, add_people, make_settings, quick_password_hashing,  # noqa: F401
+                              sign_in_from_threads, sqlite_records)
 
 
 @pytest.fixture
@@ -64,52 +64,28 @@ def test_the_database_itself_refuses_to_change_or_delete_an_event(chain):
     assert verdict(records).ok
 
 
-def test_editing_one_row_is_detected_at_that_row(chain):
+@pytest.mark.parametrize("statements, broken_at, reason", [
+    pytest.param(["UPDATE audit_events SET details = '{\"role\":\"staff\",\"username\":\"eve\"}' WHERE seq = 5"],
+                 5, "edited", id="editing one row is detected at that row"),
+    pytest.param(["UPDATE audit_events SET actor = 'mia.marketing' WHERE seq = 9"], 9, "edited",
+                 id="editing the actor of a row is detected"),
+    pytest.param(["DELETE FROM audit_events WHERE seq = 6"], 6, "missing",
+                 id="deleting a row in the middle is detected"),
+    pytest.param(["DELETE FROM audit_events WHERE seq = 6", "UPDATE audit_events SET seq = seq - 1 WHERE seq > 6"],
+                 6, "does not link", id="deleting a row and renumbering the rest is detected"),
+    pytest.param(["DELETE FROM audit_events WHERE seq >= 11"], 11, "cut off the end",
+                 id="deleting the last rows is detected by the sealed head"),
+    pytest.param(["UPDATE audit_events SET seq = -1 WHERE seq = 4", "UPDATE audit_events SET seq = 4 WHERE seq = 8",
+                  "UPDATE audit_events SET seq = 8 WHERE seq = -1"], 4, "does not link",
+                 id="reordering two rows is detected at the first of them"),
+])
+def test_tampering_is_detected_at_the_first_broken_link(chain, statements, broken_at, reason):
     records, _ = chain
-    tamper(records, "UPDATE audit_events SET details = '{\"role\":\"staff\",\"username\":\"eve\"}' WHERE seq = 5")
+    tamper(records, *statements)
     result = verdict(records)
-    assert not result.ok and result.broken_at == 5
-    assert "edited" in result.reason
-    assert "BROKEN at event 5" in str(result)
-
-
-def test_editing_the_actor_or_time_of_a_row_is_detected(chain):
-    records, _ = chain
-    tamper(records, "UPDATE audit_events SET actor = 'mia.marketing' WHERE seq = 9")
-    assert verdict(records).broken_at == 9
-
-
-def test_deleting_a_row_in_the_middle_is_detected(chain):
-    records, _ = chain
-    tamper(records, "DELETE FROM audit_events WHERE seq = 6")
-    result = verdict(records)
-    assert not result.ok and result.broken_at == 6
-    assert "missing" in result.reason
-
-
-def test_deleting_a_row_and_renumbering_the_rest_is_detected(chain):
-    records, _ = chain
-    tamper(records, "DELETE FROM audit_events WHERE seq = 6",
-           "UPDATE audit_events SET seq = seq - 1 WHERE seq > 6")
-    result = verdict(records)
-    assert not result.ok and result.broken_at == 6
-
-
-def test_deleting_the_last_rows_is_detected_by_the_sealed_head(chain):
-    records, _ = chain
-    tamper(records, "DELETE FROM audit_events WHERE seq >= 11")
-    result = verdict(records)
-    assert not result.ok and result.broken_at == 11
-    assert "cut off the end" in result.reason
-
-
-def test_reordering_two_rows_is_detected_at_the_first_of_them(chain):
-    records, _ = chain
-    tamper(records, "UPDATE audit_events SET seq = -1 WHERE seq = 4",
-           "UPDATE audit_events SET seq = 4 WHERE seq = 8",
-           "UPDATE audit_events SET seq = 8 WHERE seq = -1")
-    result = verdict(records)
-    assert not result.ok and result.broken_at == 4
+    assert not result.ok and result.broken_at == broken_at
+    assert reason in result.reason
+    assert f"BROKEN at event {broken_at}" in str(result)
 
 
 def test_an_edit_with_recomputed_hashes_is_still_caught_by_the_seals(chain):
@@ -142,21 +118,7 @@ def test_appending_goes_on_after_verification_and_the_chain_stays_whole(chain):
 
 def test_concurrent_writers_extend_one_linear_chain(sqlite_records):
     people = add_people(sqlite_records)
-    errors = []
-
-    def sign_in_repeatedly():
-        try:
-            for _ in range(8):
-                sv.authenticate(sqlite_records, "sol.staff", PASSWORD)
-        except Exception as exc:  # noqa: BLE001 - reported below
-            errors.append(exc)
-
-    threads = [threading.Thread(target=sign_in_repeatedly) for _ in range(4)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    assert not errors
+    assert sign_in_from_threads(sqlite_records, "sol.staff", threads=4, times=8) == []
     result = sv.verify_audit(sqlite_records, people.auditor)
     assert result.ok and result.events == 5 + 32
 

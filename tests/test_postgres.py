@@ -16,8 +16,8 @@ from conftest import ROOT
 from consent import audit
 from consent import services as sv
 from consent.registry import Database, current_revision
-from records_fixtures import (PASSWORD, add_people, make_settings, pg_server,  # noqa: F401
-                              quick_password_hashing)
+from records_fixtures import (add_people, make_settings, pg_server, quick_password_hashing,  # noqa: F401
+                              sign_in_from_threads)
 
 
 @pytest.fixture
@@ -38,21 +38,7 @@ def test_the_server_runs_on_loopback_as_an_unprivileged_user(pg_server, pg_recor
 
 def test_concurrent_writers_on_separate_connections_extend_one_chain(pg_records):
     people = add_people(pg_records)
-    errors = []
-
-    def sign_in_repeatedly():
-        try:
-            for _ in range(10):
-                sv.authenticate(pg_records, "sol.staff", PASSWORD)
-        except Exception as exc:  # noqa: BLE001 - reported below
-            errors.append(exc)
-
-    threads = [threading.Thread(target=sign_in_repeatedly) for _ in range(6)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    assert errors == []
+    assert sign_in_from_threads(pg_records, "sol.staff", threads=6, times=10) == []
     result = sv.verify_audit(pg_records, people.auditor)
     assert result.ok and result.events == 5 + 60
 
