@@ -132,8 +132,10 @@ for r in results:
                 found = f"{o.frames_with_regions or 0} of {o.frames or 0} frame(s) with regions redacted"
             st.success(f"{r['name']}: {found}; {len(o.removed_tags)} metadata tag(s) removed; verified clean "
                        f"(profile {o.profile['id']}). It now waits for review.")
-        preview = attempt(f"{r['name']}: preview", services.preview_output, rec, actor, o.id)
+        if (preview := r.get("preview")) is None:   # decrypted once per output, not on every rerun of the page
+            preview = attempt(f"{r['name']}: preview", services.preview_output, rec, actor, o.id)
         if preview is not FAILED:
+            r["preview"] = preview
             with picture:
                 if o.kind == "image":
                     st.image(preview, caption="De-identified", width="stretch")
