@@ -512,13 +512,14 @@ def _annotate_drawn_boxes(text: str, number: int, page: pdfium.PdfPage, chars: _
     graphics = any(True for _ in page.get_objects(
         filter=(pdfium_c.FPDF_PAGEOBJ_PATH, pdfium_c.FPDF_PAGEOBJ_IMAGE), max_depth=3))
     scale = 3.0
-    gray = None
-    if graphics:
-        gray = np.asarray(page.render(scale=scale, grayscale=True, may_draw_forms=False,
-                                      draw_annots=False).to_pil().convert("L"))
+    rendered: list[np.ndarray] = []
     crop_left, _, _, crop_top = page.get_cropbox()
 
     def pixels(rect) -> np.ndarray:
+        if not rendered:  # only once a box or a mark is to be judged by its ink: never for a bare scan
+            rendered.append(np.asarray(page.render(scale=scale, grayscale=True, may_draw_forms=False,
+                                                   draw_annots=False).to_pil().convert("L")))
+        gray = rendered[0]
         x0, y0, x1, y1 = rect
         return gray[max(0, int((crop_top - y1) * scale)):max(0, int((crop_top - y0) * scale)),
                     max(0, int((x0 - crop_left) * scale)):max(0, int((x1 - crop_left) * scale))]
@@ -545,7 +546,7 @@ def _annotate_drawn_boxes(text: str, number: int, page: pdfium.PdfPage, chars: _
         first = chars.chars[start]
         mapped_mark = not (first.isalnum() or "\ue000" <= first <= "\uf8ff")  # "•", "☐": read as such
         if mapped_mark or not _SYMBOL_FONT.search(chars.font_name(start)):
-            if gray is None:
+            if not graphics:
                 continue
             left, bottom, _, top = chars.boxes[start]
             height = max(4.0, top - bottom)
