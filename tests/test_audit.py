@@ -13,8 +13,8 @@ from consent import audit
 from consent import services as sv
 from consent.registry import AuditEvent
 from conftest import ROOT
-from records_fixtures import (PASSWORD, add_people, make_settings, quick_password_hashing,  # noqa: F401
-                              sign_in_from_threads, sqlite_records)
+from records_fixtures import (PASSWORD, add_people, backend, make_settings, pg_server,  # noqa: F401
+                              quick_password_hashing, records, sign_in_from_threads, sqlite_records)
 
 
 @pytest.fixture
@@ -116,11 +116,12 @@ def test_appending_goes_on_after_verification_and_the_chain_stays_whole(chain):
     assert verdict(records).events == 13
 
 
-def test_concurrent_writers_extend_one_linear_chain(sqlite_records):
-    people = add_people(sqlite_records)
-    assert sign_in_from_threads(sqlite_records, "sol.staff", threads=4, times=8) == []
-    result = sv.verify_audit(sqlite_records, people.auditor)
-    assert result.ok and result.events == 5 + 32
+def test_concurrent_writers_on_separate_connections_extend_one_linear_chain(records):
+    """On SQLite and on PostgreSQL: each writer locks the chain's head before it appends."""
+    people = add_people(records)
+    assert sign_in_from_threads(records, "sol.staff", threads=6, times=10) == []
+    result = sv.verify_audit(records, people.auditor)
+    assert result.ok and result.events == 5 + 60
 
 
 def test_failed_sign_ins_are_recorded_without_the_password(sqlite_records):
