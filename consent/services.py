@@ -971,6 +971,8 @@ def export_package(records: Records, actor: Actor, release_ids: list[str], out_d
     reviewer, approver); no patient name, no original file name. Built under a temporary name and renamed
     when complete."""
     _authorize(records, actor, "export_package")
+    if not release_ids:
+        raise WorkflowError("choose at least one standing release to export; no package was made")
     today = today or dt.date.today()
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)

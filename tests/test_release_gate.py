@@ -391,6 +391,13 @@ def test_a_released_file_cannot_leave_once_its_consent_has_ended_even_before_hou
     assert not list((tmp_path / "pkg").iterdir())
 
 
+def test_a_package_of_nothing_is_refused(clinic, tmp_path):
+    records, people = clinic
+    with pytest.raises(sv.WorkflowError, match="at least one standing release"):
+        sv.export_package(records, people.marketing, [], tmp_path / "pkg")
+    assert not (tmp_path / "pkg").exists()
+
+
 # -- who may decide ------------------------------------------------------------------------------------------
 def test_staff_and_auditors_cannot_approve_or_confirm_scope(clinic, photo):
     records, people = clinic
