@@ -13,7 +13,7 @@ from ui.session import FAILED, attempt, may, open_page, rerun_with_note
 from ui.views import short, zip_folder
 
 actor, rec = open_page("release", "Release")
-DECISIONS, PACKAGE = "release_decisions", "release_package"
+PACKAGE = "release_package"
 outputs = attempt("Listing outputs", services.list_outputs, rec, actor)
 releases = attempt("Listing releases", services.list_releases, rec, actor)
 if outputs is FAILED or releases is FAILED:
@@ -39,28 +39,22 @@ else:
 # -- decide ----------------------------------------------------------------------------------------------------
 st.subheader("Decide")
 open_requests = [r for r in releases if r.status in ("requested", "refused")]
-decisions = st.session_state.setdefault(DECISIONS, {})
 if not open_requests:
     st.caption("No release request is waiting.")
 for r in open_requests:
     with st.container(border=True):
         st.markdown(f"**Release {short(r.id)}** · output {short(r.output_id)} · {r.platform} · consent "
                     f"{short(r.consent_id)} · {r.status}")
-        decision = decisions.get(r.id)
-        reasons = [x.message for x in decision.reasons] if decision else r.reasons
-        if r.status == "refused" or decision is not None:
-            st.error("The gate refused this release:\n" + "\n".join(f"- {m}" for m in reasons))
+        if r.status == "refused":   # the release keeps the reasons of the gate's last refusal
+            st.error("The gate refused this release:\n" + "\n".join(f"- {m}" for m in r.reasons))
         if may(actor, "approve_release"):
             label = "Check the gate again and approve" if r.status == "refused" else "Check the gate and approve"
             if st.button(label, key=f"approve_{r.id}", type="primary", icon=":material/verified:"):
                 decision = attempt("Approving the release", services.approve_release, rec, actor, r.id)
-                if decision is not FAILED:
-                    if decision.allowed:
-                        decisions.pop(r.id, None)
-                        rerun_with_note("release", f"Release {short(r.id)} approved for {r.platform}: every rule "
-                                                   "holds.")
-                    decisions[r.id] = decision
-                    st.rerun()
+                if decision is not FAILED and decision.allowed:
+                    rerun_with_note("release", f"Release {short(r.id)} approved for {r.platform}: every rule holds.")
+                elif decision is not FAILED:
+                    st.rerun()   # refused: the release now holds the reasons, shown above on the rerun
         else:
             st.caption("Marketing approves releases.")
 
@@ -74,8 +68,8 @@ else:
                                 "consent": short(r.consent_id), "approved": (r.decided_at or "")[:16].replace("T", " "),
                                 "post": r.post_url or "not recorded"} for r in standing]),
                  hide_index=True, width="stretch")
+    by_id = {r.id: r for r in standing}
     if may(actor, "export_package"):
-        by_id = {r.id: r for r in standing}
         chosen = st.multiselect("Files for the release package", list(by_id), default=list(by_id),
                                 format_func=lambda i: f"{short(i)} · {by_id[i].platform}", key="package_pick")
         if st.button("Build the release package", disabled=not chosen, icon=":material/inventory_2:"):
@@ -93,11 +87,8 @@ else:
     if may(actor, "record_post"):
         with st.form("post"):
             st.markdown("**Record where it was posted**")
-            rid = st.selectbox("Release", [r.id for r in standing],
-                               format_func=lambda i: f"{short(i)} · {next(r.platform for r in standing if r.id == i)}")
+            rid = st.selectbox("Release", list(by_id), format_func=lambda i: f"{short(i)} · {by_id[i].platform}")
             url = st.text_input("Post address (URL)")
             if st.form_submit_button("Save the post address"):
-                if not url.strip().lower().startswith(("https://", "http://")):
-                    st.error("Enter the post's full address, starting with https://")
-                elif attempt("Recording the post", services.record_post, rec, actor, rid, url) is not FAILED:
+                if attempt("Recording the post", services.record_post, rec, actor, rid, url) is not FAILED:
                     rerun_with_note("release", f"Post address of release {short(rid)} recorded.")

@@ -53,7 +53,9 @@ def test_marketing_requests_approves_downloads_the_package_and_records_the_post(
 
     widget(at, "text_input", "Post address").input("instagram.com/p/abc")
     at = click(at, "Save the post address")
-    assert "Enter the post's full address, starting with https://" in texts(at)
+    assert "Recording the post: the post address must be the post's full web address, starting with https://" \
+        in texts(at)
+    assert services.list_releases(veil.records, veil.admin)[0].post_url is None
     widget(at, "text_input", "Post address").input("https://www.instagram.com/p/abc/")
     at = click(at, "Save the post address")
     assert f"Post address of release {release.id[:8]} recorded." in texts(at)
