@@ -40,6 +40,7 @@ import numpy as np
 from PIL import Image
 
 from deid.detect import Detection, blazeface, centerface, ensemble, fuse, resize_longest, residual_detector
+from deid.formats import sniff_file
 from deid.image import ImageReadError
 from deid.metadata import ALLOWED, ExifToolError, exiftool_path, identifying_tags, is_clean
 from deid.profile import Profile
@@ -176,8 +177,6 @@ def _av_reason(exc: BaseException) -> str:
 
 def _open_input(path: Path):
     """Open with the demuxer its content calls for (never a playlist or a protocol), local file only."""
-    from deid.formats import sniff_file
-
     demuxer = DEMUXERS.get(sniff_file(path).name)
     if demuxer is None:
         raise VideoReadError("not a video format Veil can read (MP4, MOV, M4V, 3GP, WebM, AVI)")
