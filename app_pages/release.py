@@ -1,14 +1,12 @@
 """Release: request a release of a reviewed output for a platform, run the gate (its answer with every
 reason), download the release package of approved files, and record the post's address afterwards.
 This is the only way an output leaves Veil."""
-import tempfile
-from pathlib import Path
-
 import pandas as pd
 import streamlit as st
 
 from consent import services
 from consent.release import PLATFORMS
+from consent.store import WorkDir
 from ui.session import FAILED, attempt, may, open_page, rerun_with_note
 from ui.views import short, zip_folder
 
@@ -61,6 +59,10 @@ for r in open_requests:
 # -- released ------------------------------------------------------------------------------------------------
 st.subheader("Released")
 standing = [r for r in releases if r.status == "released" and r.takedown is None]
+by_id = {r.id: r for r in standing}
+if (package := st.session_state.get(PACKAGE)) and not package[2] <= set(by_id):
+    del st.session_state[PACKAGE]   # a release in it was revoked or ended since: its file may no longer leave
+    st.warning("The release package built earlier was withdrawn: a release in it no longer stands.")
 if not standing:
     st.caption("No standing release.")
 else:
@@ -68,16 +70,14 @@ else:
                                 "consent": short(r.consent_id), "approved": (r.decided_at or "")[:16].replace("T", " "),
                                 "post": r.post_url or "not recorded"} for r in standing]),
                  hide_index=True, width="stretch")
-    by_id = {r.id: r for r in standing}
     if may(actor, "export_package"):
         chosen = st.multiselect("Files for the release package", list(by_id), default=list(by_id),
                                 format_func=lambda i: f"{short(i)} · {by_id[i].platform}", key="package_pick")
         if st.button("Build the release package", disabled=not chosen, icon=":material/inventory_2:"):
-            with tempfile.TemporaryDirectory(prefix="veil-package-") as tmp:
-                folder = attempt("Building the release package", services.export_package, rec, actor, chosen,
-                                 Path(tmp))
+            with WorkDir(rec.settings.work_dir) as work:   # swept after a crash, like every work folder
+                folder = attempt("Building the release package", services.export_package, rec, actor, chosen, work)
                 if folder is not FAILED:
-                    st.session_state[PACKAGE] = (f"{folder.name}.zip", zip_folder(folder))
+                    st.session_state[PACKAGE] = (f"{folder.name}.zip", zip_folder(folder), set(chosen))
         if package := st.session_state.get(PACKAGE):
             st.download_button("Download the release package (zip)", package[1], file_name=package[0],
                                mime="application/zip", type="primary", icon=":material/download:",

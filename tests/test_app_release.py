@@ -3,7 +3,8 @@ address recorded afterwards. Outputs leave Veil only this way."""
 from __future__ import annotations
 
 from consent import services
-from ui_fixtures import app, click, has_button, processed_photo, ready_to_release, register, texts, widget
+from ui_fixtures import (app, click, has_button, processed_photo, ready_to_release, register, released, texts,
+                         widget)
 from ui_fixtures import people_template, veil  # noqa: F401  (pytest fixtures)
 
 
@@ -73,3 +74,15 @@ def test_staff_may_request_but_not_approve_nor_download(veil):
     at = app(veil.staff, "app_pages/release.py")
     assert not has_button(at, "Build the release package") and not at.download_button
     assert not any(f.label.startswith("Post address") for f in at.text_input)
+
+
+def test_a_package_built_before_a_consent_in_it_was_revoked_can_no_longer_be_downloaded(veil):
+    consent, _, _ = released(veil)
+    released(veil, patient=("Bea Example", "MRN-000456"))   # another patient's release still stands
+    at = click(app(veil.marketing, "app_pages/release.py"), "Build the release package")
+    assert [d.label for d in at.download_button] == ["Download the release package (zip)"]
+    services.revoke_consent(veil.records, veil.marketing, consent.id, "the patient withdrew")   # at another desk
+    at.run()
+    assert not at.download_button
+    assert "The release package built earlier was withdrawn: a release in it no longer stands." in texts(at)
+    assert has_button(at, "Build the release package")

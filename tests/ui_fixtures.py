@@ -99,8 +99,8 @@ def veil(tmp_path, monkeypatch, people_template) -> Veil:
     records.close()
 
 
-def register(veil: Veil, pdf: bytes | None = None, actor: Actor | None = None):
-    return services.register_consent(veil.records, actor or veil.staff, pdf or covered_consent_pdf(), *PATIENT)
+def register(veil: Veil, pdf: bytes | None = None, actor: Actor | None = None, patient: tuple = PATIENT):
+    return services.register_consent(veil.records, actor or veil.staff, pdf or covered_consent_pdf(), *patient)
 
 
 def processed_photo(veil: Veil, consent_id: str | None, actor: Actor | None = None):
@@ -110,9 +110,9 @@ def processed_photo(veil: Veil, consent_id: str | None, actor: Actor | None = No
     return asset, services.process(veil.records, actor, asset.id)
 
 
-def ready_to_release(veil: Veil):
+def ready_to_release(veil: Veil, patient: tuple = PATIENT):
     """A reviewed photo under a covered consent whose scope and patient were confirmed: the gate allows it."""
-    consent = register(veil)
+    consent = register(veil, patient=patient)
     asset, output = processed_photo(veil, consent.id)
     services.confirm_patient(veil.records, veil.staff, asset.id)
     services.confirm_review(veil.records, veil.staff, output.id)
@@ -121,8 +121,8 @@ def ready_to_release(veil: Veil):
     return consent, asset, output
 
 
-def released(veil: Veil, platform: str = "instagram"):
-    consent, asset, output = ready_to_release(veil)
+def released(veil: Veil, platform: str = "instagram", patient: tuple = PATIENT):
+    consent, asset, output = ready_to_release(veil, patient)
     release = services.request_release(veil.records, veil.marketing, output.id, platform)
     decision = services.approve_release(veil.records, veil.marketing, release.id)
     assert decision.allowed, decision.reasons
