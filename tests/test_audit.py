@@ -140,6 +140,7 @@ def test_the_log_is_read_a_page_at_a_time_and_whole_without_paging(chain):
     assert [[e["seq"] for e in page] for page in pages] == [[12, 11, 10, 9, 8], [7, 6, 5, 4, 3], [2, 1]]
     oldest = sv.audit_events(records, people.auditor, limit=2, offset=5, newest_first=False, action="user.login")
     assert [e["seq"] for e in oldest] == [11, 12]
+    assert [e["seq"] for e in sv.audit_events(records, people.auditor, offset=9)] == [3, 2, 1]
     with pytest.raises(sv.WorkflowError, match="zero or more"):
         sv.audit_events(records, people.auditor, limit=5, offset=-1)
 
