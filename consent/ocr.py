@@ -85,7 +85,7 @@ def _read_straightened(image: Image.Image, rotated: int, languages: str) -> OcrP
 def _orientation(image: Image.Image) -> int:
     """Clockwise degrees to turn the image upright, from Tesseract OSD; 0 when unsure."""
     try:
-        answer = _tesseract(image, "--psm", "0")
+        answer = _tesseract(image, "-l", "osd", "--psm", "0")
     except _TesseractFailed:
         return 0  # too little text to tell; recognise as is
     osd = dict(line.split(":", 1) for line in answer.splitlines() if ":" in line)  # "Rotate: 90"
