@@ -3,11 +3,7 @@ to a visitor who has not signed in."""
 import streamlit as st
 
 from consent import services
-from consent.audit import Actor
 from ui.session import FAILED, NOTICE, attempt, has_users, oidc_actor, oidc_configured, records, sign_in
-
-# Acts only where the installation has no user yet: the service refuses it any other action.
-FIRST_START = Actor(None, "first-start", "first-start")
 
 rec = records()
 st.title("Veil")
@@ -26,8 +22,7 @@ if not has_users(rec):
             if password != repeat:
                 st.error("The two passwords differ.")
             else:
-                created = attempt("Creating the administrator", services.add_user, rec, FIRST_START,
-                                  username, password, "admin")
+                created = attempt("Creating the administrator", services.add_first_admin, rec, username, password)
                 if created is not FAILED:
                     actor = attempt("Signing in", services.authenticate, rec, username, password)
                     if actor is not FAILED:
