@@ -32,11 +32,10 @@ if not has_users(rec):
 
 if oidc_configured():
     if st.user.is_logged_in:
-        actor = oidc_actor(rec)
-        if actor is not None:
+        actor = attempt("Signing in with your organisation account", oidc_actor, rec)
+        if actor is not FAILED:
             sign_in(actor)
             st.rerun()
-        st.error("Your organisation account has no active Veil account of the same name; ask an administrator.")
         if st.button("Sign out of the organisation account"):
             st.logout()
     elif st.button("Sign in with your organisation account", type="primary"):

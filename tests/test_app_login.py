@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 
 import pytest
+from streamlit.testing.v1 import AppTest
 
 from consent import services
 from ui_fixtures import PASSWORDS, app, click, has_button, page_alone, released, texts, widget
@@ -94,3 +95,32 @@ def test_an_idle_session_is_signed_out_after_the_timeout(veil, monkeypatch):
 def test_single_sign_on_is_offered_only_when_configured(veil):
     at = app()
     assert not has_button(at, "Sign in with your organisation account")
+
+
+def _organisation_sign_in():
+    """A page that signs in whoever the identity provider vouches for (st.user), as the login page does."""
+    import streamlit as st
+
+    from ui.session import oidc_actor, outcome, records
+
+    actor, refused = outcome("Signing in with your organisation account", oidc_actor, records())
+    st.markdown(refused or f"signed in as {actor.username} ({actor.role})")
+
+
+def _vouched_for(email: str, verified: bool = True) -> AppTest:
+    at = AppTest.from_function(_organisation_sign_in, default_timeout=60)
+    at.user = {"is_logged_in": True, "email": email, "email_verified": verified, "iss": "https://idp.clinic.example"}
+    return at.run()
+
+
+def test_an_organisation_account_signs_in_as_the_veil_account_of_its_name_and_is_audited(veil):
+    assert "signed in as mia (marketing)" in texts(_vouched_for("Mia@clinic.example"))
+    (event,) = services.audit_events(veil.records, veil.admin, action="user.login")
+    assert event["actor"] == "mia" and event["details"]["via"] == "https://idp.clinic.example"
+
+
+def test_an_organisation_account_without_a_veil_account_or_a_verified_address_is_refused_with_the_reason(veil):
+    assert "no active Veil account named 'nobody'" in texts(_vouched_for("nobody@clinic.example"))
+    assert "no verified e-mail address; sign-in refused" in texts(_vouched_for("mia@clinic.example", verified=False))
+    services.set_user_active(veil.records, veil.admin, "mia", False)
+    assert "no active Veil account named 'mia'" in texts(_vouched_for("mia@clinic.example"))

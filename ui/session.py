@@ -218,19 +218,17 @@ def oidc_configured() -> bool:
     return True
 
 
-def oidc_actor(records: services.Records) -> Actor | None:
-    """The local account matching the identity provider's verified e-mail (its part before the @): the
-    provider proves who the person is; Veil's own user list says what they may do."""
-    from consent.registry import user_by_name
-    from consent.users import actor_of
-
+def oidc_actor(records: services.Records) -> Actor:
+    """Sign in the person the identity provider vouches for, as the Veil account named like the part of their
+    verified e-mail before the @: the provider proves who they are; Veil's user list says what they may do.
+    The service audits it and names the provider; AuthenticationFailed says why when refused."""
     info = st.user
     email = str(info.get("email") or "").strip().lower()
-    if not info.get("is_logged_in") or "@" not in email or info.get("email_verified") is False:
-        return None
-    with records.db.sessions() as db:
-        user = user_by_name(db, email.split("@", 1)[0])
-        return actor_of(user) if user is not None and user.active else None
+    if not info.get("is_logged_in"):
+        raise AuthenticationFailed("you are not signed in with your organisation account")
+    if "@" not in email or info.get("email_verified") is False:
+        raise AuthenticationFailed("the organisation account has no verified e-mail address; sign-in refused")
+    return services.authenticate_external(records, email.split("@", 1)[0], str(info.get("iss") or ""))
 
 
 def has_users(records: services.Records) -> bool:
