@@ -10,7 +10,7 @@ import streamlit as st
 from consent import services
 from consent.store import WorkDir
 from ui.session import FAILED, attempt, open_page, remember
-from ui.views import days_left, events_csv, events_frame, events_json, short
+from ui.views import days_left, events_csv, events_frame, events_json, expiring_soon, short
 
 actor, rec = open_page("audit", "Audit")
 today = dt.date.today()
@@ -98,7 +98,7 @@ with charts_tab:
     if consents is not FAILED:
         st.markdown("**Consents ending within 90 days**")
         ending = [{"consent": short(c.id), "days left": days_left(c, today), "ends": c.effective_expiry}
-                  for c in consents if c.effective_expiry and 0 < days_left(c, today) <= 90]
+                  for c in expiring_soon(consents, today, days=90)]
         if ending:
             frame = pd.DataFrame(ending)
             st.altair_chart(alt.Chart(frame).mark_bar().encode(

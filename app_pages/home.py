@@ -6,7 +6,7 @@ import streamlit as st
 
 from consent import services
 from ui.session import FAILED, attempt, may, open_page
-from ui.views import EXPIRY_WARNING_DAYS, expiring_soon, short
+from ui.views import EXPIRY_WARNING_DAYS, days_left, expiring_soon, short
 
 actor, rec = open_page("home", None)
 today = dt.date.today()
@@ -25,8 +25,7 @@ with left:
     if not soon:
         st.success("No consent ends within the next 30 days.")
     for c in soon:
-        left_days = (dt.date.fromisoformat(c.effective_expiry) - today).days
-        st.warning(f"Consent {short(c.id)} ends on {c.effective_expiry} ({left_days} day(s) left).")
+        st.warning(f"Consent {short(c.id)} ends on {c.effective_expiry} ({days_left(c, today)} day(s) left).")
 with right:
     st.subheader("Open takedown tasks")
     if not tasks:
