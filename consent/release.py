@@ -9,10 +9,10 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass, field
 
+from consent.lexicon import PLATFORMS  # DESIGN.md's platform names, one list for the checker and the gate
 from consent.registry import Asset, Consent, Output, Release
 
-# DESIGN.md's platform names; "twitter" is X.
-PLATFORMS = ("instagram", "facebook", "tiktok", "youtube", "x", "linkedin", "pinterest", "snapchat", "threads")
+# "twitter" is X.
 _ALIASES = {"twitter": "x", "x.com": "x", "ig": "instagram", "fb": "facebook", "yt": "youtube"}
 
 
