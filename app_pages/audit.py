@@ -36,9 +36,10 @@ with timeline_tab:
         st.dataframe(events_frame(shown), hide_index=True, width="stretch")
         csv_col, json_col = st.columns(2)
         stamp = today.isoformat()
-        csv_col.download_button("Export CSV", events_csv(shown), file_name=f"veil-audit-{stamp}.csv",
+        # written when clicked, not on every rerun (the whole log, twice, for a button seldom pressed)
+        csv_col.download_button("Export CSV", lambda: events_csv(shown), file_name=f"veil-audit-{stamp}.csv",
                                 mime="text/csv", icon=":material/download:", on_click="ignore")
-        json_col.download_button("Export JSON", events_json(shown), file_name=f"veil-audit-{stamp}.json",
+        json_col.download_button("Export JSON", lambda: events_json(shown), file_name=f"veil-audit-{stamp}.json",
                                  mime="application/json", icon=":material/download:", on_click="ignore")
 
 with lookup_tab:

@@ -1,10 +1,11 @@
 """Issue 7's journey in Debian's Chromium: an administrator creates a staff and a marketing user; staff
 uploads a photo and a consent PDF; review adds a region and confirms; marketing confirms the scope and
-releases; the package is downloaded and its manifest checked; an auditor verifies the chain and finds the
-released file by look-up; marketing revokes the consent and a takedown task appears. A screenshot of each
-step goes to test-artifacts/journey/."""
+releases; the package is downloaded and its manifest checked; an auditor verifies the chain, exports the
+log and finds the released file by look-up; marketing revokes the consent and a takedown task appears. A
+screenshot of each step goes to test-artifacts/journey/."""
 from __future__ import annotations
 
+import csv
 import hashlib
 import json
 import re
@@ -224,13 +225,21 @@ def test_the_whole_journey_from_first_start_to_takedown(tmp_path, planted_jpeg):
             assert all(value.encode() not in released.read_bytes() for value in PLANTED.values())
             assert PATIENT[0] not in json.dumps(manifest) and "jane_doe" not in json.dumps(manifest)
 
-            # The auditor verifies the chain and finds the released file by dropping it.
+            # The auditor verifies the chain, exports the log, and finds the released file by dropping it.
             you.sign_in("otto")
             you.go("Audit")
             page.get_by_role("tab", name="Chain verification").click()
             you.click("Verify the chain")
             you.see(re.compile(r"audit chain intact: \d+ events"))
             you.shot("audit-chain-verified")
+            page.get_by_role("tab", name="Timeline").click()
+            with page.expect_download() as export_info:
+                you.click("Export CSV")
+            assert re.fullmatch(r"veil-audit-\d{4}-\d{2}-\d{2}\.csv", export_info.value.suggested_filename)
+            export_info.value.save_as(tmp_path / "audit.csv")
+            with open(tmp_path / "audit.csv", newline="") as exported:
+                actions = {row["action"] for row in csv.DictReader(exported)}
+            assert {"user.added", "consent.registered", "release.allowed", "package.exported"} <= actions
             page.get_by_role("tab", name="Look-up").click()
             you.upload("File to look up", released)
             you.see(re.compile(r"output · the exact file"))
