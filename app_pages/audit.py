@@ -10,7 +10,7 @@ import streamlit as st
 from consent import services
 from consent.store import WorkDir
 from ui.session import FAILED, attempt, open_page, remember
-from ui.views import days_left, events_csv, events_frame, events_json, expiring_soon, short
+from ui.views import days_left, events_csv, events_frame, events_json, expiring_soon, short, upload_limits
 
 actor, rec = open_page("audit", "Audit")
 today = dt.date.today()
@@ -45,7 +45,9 @@ with timeline_tab:
 with lookup_tab:
     st.write("Drop any file (a published photo or video, a downloaded copy, a consent PDF) to find the output, "
              "release and consent it belongs to. Re-encoded or resized copies are matched by their look.")
-    dropped = st.file_uploader("File to look up", key="lookup_file")
+    # any type: a copy found online may carry any name; only its size is bounded
+    dropped = st.file_uploader("File to look up", key="lookup_file",
+                               max_upload_size=upload_limits(rec.settings, st.get_option("server.maxUploadSize")).media)
     if dropped is not None:
         def look_up():
             # in the data folder's work area, swept after a crash; the dropped file's name is never stored

@@ -8,11 +8,12 @@ import streamlit as st
 from consent import services
 from deid.profile import available_profiles
 from ui.session import FAILED, attempt, open_page, outcome, remember
-from ui.views import consent_label, escape_md, short
+from ui.views import MEDIA_TYPES, consent_label, escape_md, short, upload_limits
 
 actor, rec = open_page("intake", "Intake")
 today = dt.date.today()
 RESULTS = "intake_results"
+LIMITS = upload_limits(rec.settings, st.get_option("server.maxUploadSize"))
 
 st.caption("Upload a patient's photos and videos with their consent. Faces are blurred, every tag and the file "
            "name are removed, and each output is re-read and verified before it is kept.")
@@ -22,7 +23,7 @@ mode = st.radio("Consent", ["Upload the signed consent PDF", "Use a consent alre
                 key="intake_mode", horizontal=True, label_visibility="collapsed")
 pdf = patient_name = patient_ref = chosen = None
 if mode.startswith("Upload"):
-    pdf = st.file_uploader("Consent PDF", type=["pdf"], key="intake_pdf")
+    pdf = st.file_uploader("Consent PDF", type=["pdf"], key="intake_pdf", max_upload_size=LIMITS.pdf)
     name_col, ref_col = st.columns(2)
     patient_name = name_col.text_input("Patient's name (as on the consent)", key="intake_patient_name").strip()
     patient_ref = ref_col.text_input("Patient reference (record number)", key="intake_patient_ref").strip()
@@ -43,9 +44,15 @@ else:
                     f"(reference {escape_md(details['patient_ref'])})")
 
 st.subheader("2 · Photos and videos")
-files = st.file_uploader("Photos and videos", accept_multiple_files=True, key="intake_media",
-                         help="JPEG, PNG, HEIC, WebP, AVIF, TIFF photos; MP4, MOV, WebM videos. Content decides, "
-                              "not the file name.")
+files = st.file_uploader("Photos and videos", type=MEDIA_TYPES, accept_multiple_files=True, key="intake_media",
+                         max_upload_size=LIMITS.media,
+                         help=f"JPEG, PNG, HEIC, WebP, AVIF, TIFF photos up to {LIMITS.photo} MB; MP4, MOV, WebM, MKV "
+                              f"videos up to {LIMITS.video} MB; at most {LIMITS.batch_files} files at a time. "
+                              "Content decides, not the file name.")
+too_many = len(files or []) > LIMITS.batch_files
+if too_many:
+    st.error(f"{len(files)} files are more than the {LIMITS.batch_files} one batch may hold (uploads "
+             "are held in memory until they are kept); remove some and add them in a second batch.")
 profiles = available_profiles()
 profile = st.selectbox("De-identification profile", profiles, index=profiles.index("default"), key="intake_profile",
                        help="'default' redacts every face; 'identifiable' keeps faces (released only under a "
@@ -56,7 +63,7 @@ if files and not consent_ready:
     st.caption("Add the consent (the PDF with the patient's name and reference, or a registered one) to continue.")
 action = "Register and de-identify" if mode.startswith("Upload") else "De-identify"
 go = st.button(f"{action} {len(files or [])} file(s)", type="primary", key="intake_go",
-               disabled=not (files and consent_ready))
+               disabled=not (files and consent_ready) or too_many)
 
 
 def register_consent() -> str | None:

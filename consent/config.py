@@ -6,6 +6,7 @@ names), then an embedded default, so `make run` needs no configuration at all.
 from __future__ import annotations
 
 import os
+import stat
 import tomllib
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -28,6 +29,9 @@ class Settings:
     original_retention_days: int = 30       # originals never released are deleted after this
     consent_retention_years: int = 6        # HIPAA keeps authorizations six years
     orphan_grace_seconds: int = 3600        # unreferenced blobs younger than this may be another process's
+    max_video_mb: int = 500                 # one video upload (photos have the engine's own, smaller limit)
+    max_pdf_mb: int = 50                    # one consent PDF
+    max_batch_files: int = 50               # files in one intake batch: uploads are held in memory until kept
 
     @property
     def blob_dir(self) -> Path:
@@ -67,12 +71,28 @@ def load_settings(env: Mapping[str, str] | None = None, secrets_file: Path | Non
         delete_original_on_release=_flag(get, "VEIL_DELETE_ORIGINAL_ON_RELEASE", True),
         original_retention_days=_number(get, "VEIL_ORIGINAL_RETENTION_DAYS", 30),
         consent_retention_years=_number(get, "VEIL_CONSENT_RETENTION_YEARS", 6),
+        max_video_mb=_number(get, "VEIL_MAX_VIDEO_MB", 500, minimum=1),
+        max_pdf_mb=_number(get, "VEIL_MAX_PDF_MB", 50, minimum=1),
+        max_batch_files=_number(get, "VEIL_MAX_BATCH_FILES", 50, minimum=1),
     )
+
+
+def private_folder(path: Path) -> Path:
+    """Create `path` for this account alone (0700), tightening a folder someone made with looser rights: the
+    database and the working copies inside are only as private as the folder holding them."""
+    path.mkdir(parents=True, exist_ok=True, mode=0o700)
+    if stat.S_IMODE(path.stat().st_mode) & (stat.S_IRWXG | stat.S_IRWXO):
+        path.chmod(0o700)
+    return path
 
 
 def _read_secrets(path: Path) -> dict:
     if not path.is_file():
         return {}
+    mode = stat.S_IMODE(path.stat().st_mode)
+    if mode & (stat.S_IRWXG | stat.S_IRWXO):   # it may hold the sign-in client secret and cookie secret
+        raise ConfigError(f"{path}: the settings file is readable by other users (mode {mode:o}); "
+                          f"run `chmod 600 {path}`")
     try:
         return tomllib.loads(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
@@ -90,7 +110,7 @@ def _flag(get, name: str, default: bool) -> bool:
     raise ConfigError(f"{name} must be true or false, not {value!r}")
 
 
-def _number(get, name: str, default: int) -> int:
+def _number(get, name: str, default: int, minimum: int = 0) -> int:
     value = get(name)
     if value is None:
         return default
@@ -98,6 +118,6 @@ def _number(get, name: str, default: int) -> int:
         number = int(value)
     except ValueError:
         raise ConfigError(f"{name} must be a whole number, not {value!r}") from None
-    if number < 0:
-        raise ConfigError(f"{name} must not be negative")
+    if number < minimum:
+        raise ConfigError(f"{name} must be {minimum} or more" if minimum else f"{name} must not be negative")
     return number

@@ -23,7 +23,7 @@ from sqlalchemy.orm import Session
 
 from consent import audit
 from consent.audit import SYSTEM, Actor
-from consent.config import Settings, load_settings
+from consent.config import Settings, load_settings, private_folder
 from consent.crypto import KeyFileError, Keys
 from consent.registry import (Asset, Consent, Database, Installation, Output, Release, User, field_context,
                               user_by_name, utcnow)
@@ -68,7 +68,7 @@ class Records:
 def open_records(settings: Settings | None = None, *, housekeep: bool = True) -> Records:
     """Open (creating on first run) the data folder, key file and database; migrate; tidy up after crashes."""
     settings = settings or load_settings()
-    settings.data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+    private_folder(settings.data_dir)
     keys = Keys.load_or_create(settings.key_file)
     db = Database(settings.database_url)
     db.migrate()
@@ -383,6 +383,7 @@ def register_consent(records: Records, actor: Actor, pdf: Path | bytes, patient_
 
     if not patient_name.strip() or not patient_ref.strip():
         raise WorkflowError("a consent needs the patient's name and reference (record number)")
+    _check_size(_source_size(pdf), records.settings.max_pdf_mb, "consent PDF")
     with WorkDir(records.settings.work_dir) as work:
         path = work / "consent.pdf"   # the checker's messages name this, never the uploaded name
         if isinstance(pdf, (bytes, bytearray)):
@@ -603,8 +604,9 @@ def upload_media(records: Records, actor: Actor, source: Path | bytes, original_
         if fmt.kind not in ("image", "video"):
             raise WorkflowError("this is not a photo or video Veil can read" if fmt.kind == "unknown"
                                 else f"this is a {fmt.name.upper()} document, not a photo or video")
+        size = _source_size(source)
+        _check_size(size, upload_limit_mb(records.settings, fmt.kind), "photo" if fmt.kind == "image" else "video")
         blob = records.store.put_bytes(bytes(source)) if in_memory else records.store.put_file(Path(source))
-        size = len(source) if in_memory else Path(source).stat().st_size
     except OSError as exc:   # the message must not carry the path: it may hold the patient's name
         raise WorkflowError(f"the upload could not be read ({exc.strerror or type(exc).__name__})") from None
     now = utcnow()
@@ -622,6 +624,29 @@ def upload_media(records: Records, actor: Actor, source: Path | bytes, original_
         _log(records, session, actor, "media.uploaded", "asset", asset.id, sha256=blob, kind=fmt.kind,
              consent_id=consent_id)
         return _asset_view(asset, actor.username)
+
+
+def upload_limit_mb(settings: Settings, kind: str) -> int:
+    """The largest upload of this kind ("image" or "video") kept, in MB: photos have the engine's own limit."""
+    from deid.image import MAX_FILE_BYTES
+
+    return MAX_FILE_BYTES // 2 ** 20 if kind == "image" else settings.max_video_mb
+
+
+def _source_size(source: Path | bytes) -> int:
+    if isinstance(source, (bytes, bytearray)):
+        return len(source)
+    try:
+        return Path(source).stat().st_size
+    except OSError as exc:   # never echo the path: it may hold the patient's name
+        raise WorkflowError(f"the upload could not be read ({exc.strerror or type(exc).__name__})") from None
+
+
+def _check_size(size: int, limit_mb: int, what: str) -> None:
+    """Refused before anything is stored: an oversized upload would only fail later, and fill the disk first."""
+    if size > limit_mb * 2 ** 20:
+        raise WorkflowError(f"this {what} is {size / 2 ** 20:,.0f} MB, over the {limit_mb:,} MB limit for one "
+                            f"{what}")
 
 
 def link_consent(records: Records, actor: Actor, asset_id: str, consent_id: str | None) -> AssetView:

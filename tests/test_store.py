@@ -186,6 +186,7 @@ def test_environment_overrides_streamlit_secrets_which_override_defaults(tmp_pat
     secrets = tmp_path / "secrets.toml"
     secrets.write_text(f'VEIL_DATA_DIR = "{tmp_path / "from-secrets"}"\nVEIL_KEY_FILE = "{tmp_path / "k.json"}"\n'
                        'VEIL_TWO_PERSON_RULE = "false"\n')
+    secrets.chmod(0o600)                           # it may hold secrets: one readable by others is refused
     from_secrets = load_settings(env={}, secrets_file=secrets)
     assert from_secrets.data_dir == tmp_path / "from-secrets"
     assert from_secrets.key_file == tmp_path / "k.json"

@@ -18,6 +18,10 @@ import pandas as pd
 from PIL import Image
 
 EXPIRY_WARNING_DAYS = 30
+# What the media uploaders offer. The browser's check is a convenience: the content decides (a PNG named .jpg
+# is read as a PNG) and the services refuse whatever is not a photo or video, or is over its size limit.
+MEDIA_TYPES = ["jpg", "jpeg", "jfif", "png", "webp", "heic", "heif", "avif", "tif", "tiff",
+               "mp4", "m4v", "mov", "webm", "mkv", "avi", "3gp"]
 CHECKLIST = ("Faces", "Tattoos and birthmarks", "Jewellery", "Name badges and wristbands", "Screens and documents",
              "People in the background", "Reflections")
 BADGES = {  # label and Streamlit colour of each consent state shown to people
@@ -108,6 +112,27 @@ class Picture:
 def picture_of(rgb: np.ndarray) -> Picture:
     height, width = rgb.shape[:2]
     return Picture(width, height, _data_url(rgb))
+
+
+@dataclass(frozen=True)
+class UploadLimits:
+    """Per-file limits in MB, as the uploaders show and enforce them in the browser."""
+    photo: int
+    video: int
+    pdf: int
+    batch_files: int
+
+    @property
+    def media(self) -> int:
+        return max(self.photo, self.video)
+
+
+def upload_limits(settings, ceiling_mb: int) -> UploadLimits:
+    """The limits the uploaders offer: the installation's, never above the server's ceiling for one upload."""
+    from consent.services import upload_limit_mb
+
+    return UploadLimits(min(upload_limit_mb(settings, "image"), ceiling_mb), min(settings.max_video_mb, ceiling_mb),
+                        min(settings.max_pdf_mb, ceiling_mb), settings.max_batch_files)
 
 
 def _data_url(rgb: np.ndarray, max_side: int = 1000) -> str:
