@@ -25,15 +25,28 @@ with users_tab:
                                password, role)
                 if made is not FAILED:
                     rerun_with_note("admin", f"User {made.username} added as {made.role}.")
-        others = [u["username"] for u in users if u["username"] != actor.username]
+        others = [u for u in users if u["username"] != actor.username]   # nobody locks themselves out
         if others:
-            st.markdown("**Enable or disable an account**")
-            who = st.selectbox("User", others, key="admin_who")
-            active = next(u["active"] for u in users if u["username"] == who)
-            if st.button(f"Disable {who}" if active else f"Enable {who}", key="admin_toggle"):
+            st.markdown("**Change an account**")
+            by_name = {u["username"]: u for u in others}
+            who = st.selectbox("User", list(by_name), key="admin_who")
+            chosen = by_name[who]
+            toggle_col, role_col, set_col = st.columns([2, 2, 1], vertical_alignment="bottom")
+            if toggle_col.button(f"Disable {who}" if chosen["active"] else f"Enable {who}", key="admin_toggle"):
                 if attempt("Changing the account", services.set_user_active, rec, actor, who,
-                           not active) is not FAILED:
-                    rerun_with_note("admin", f"{who} {'disabled' if active else 'enabled'}.")
+                           not chosen["active"]) is not FAILED:
+                    rerun_with_note("admin", f"{who} {'disabled' if chosen['active'] else 'enabled'}.")
+            new_role = role_col.selectbox("New role", ROLES, index=ROLES.index(chosen["role"]),
+                                        key=f"admin_role_{who}")
+            if set_col.button("Set role", key="admin_set_role", disabled=new_role == chosen["role"]):
+                if attempt("Changing the role", services.set_user_role, rec, actor, who, new_role) is not FAILED:
+                    rerun_with_note("admin", f"{who} is now {new_role}; it applies from their next action.")
+            with st.form("admin_reset", clear_on_submit=True):
+                new_password = st.text_input(f"New password for {who} (at least 10 characters)", type="password")
+                if st.form_submit_button("Reset the password"):
+                    if attempt("Resetting the password", services.reset_password, rec, actor, who,
+                               new_password) is not FAILED:
+                        rerun_with_note("admin", f"{who}'s password was reset; give it to them in person.")
 
 with profiles_tab:
     st.caption("Profiles are versioned data in assets/profiles/; every report and manifest names the profile's "

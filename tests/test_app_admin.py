@@ -50,3 +50,30 @@ def test_profiles_and_retention_are_shown_and_retention_can_be_applied(veil):
     assert "Consent PDFs are kept **6 years**" in shown
     at = click(at, "Apply retention now")
     assert [s.value for s in at.success][0].startswith("Housekeeping done:")
+
+
+def test_the_administrator_changes_a_role_and_it_applies_at_the_next_sign_in(veil):
+    at = app(veil.admin, "app_pages/admin.py")
+    widget(at, "selectbox", "User").set_value("otto")
+    at = at.run()
+    assert widget(at, "button", "Set role").disabled                  # unchanged role: nothing to set
+    widget(at, "selectbox", "New role").set_value("marketing")
+    at = click(at.run(), "Set role")
+    assert "otto is now marketing" in texts(at)
+    assert services.authenticate(veil.records, "otto", PASSWORDS["otto"]).role == "marketing"
+
+
+def test_the_administrator_resets_a_forgotten_password_and_only_the_new_one_works(veil):
+    at = app(veil.admin, "app_pages/admin.py")
+    widget(at, "selectbox", "User").set_value("mia")
+    at = at.run()
+    widget(at, "text_input", "New password for mia").input("short")
+    at = click(at, "Reset the password")
+    assert "Resetting the password: a password needs at least 10 characters" in texts(at)
+    widget(at, "text_input", "New password for mia").input("mia-new-password-2")
+    at = click(at, "Reset the password")
+    assert "mia's password was reset" in texts(at)
+    assert services.authenticate(veil.records, "mia", "mia-new-password-2").username == "mia"
+    with pytest.raises(AuthenticationFailed):
+        services.authenticate(veil.records, "mia", PASSWORDS["mia"])
+    assert "mia-new-password-2" not in str(services.audit_events(veil.records, veil.admin))
