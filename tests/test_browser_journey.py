@@ -10,6 +10,8 @@ import hashlib
 import json
 import re
 import zipfile
+from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
 from playwright.sync_api import Error as PlaywrightError
@@ -73,7 +75,7 @@ class Journey:
         self.page.locator('[data-testid="stStatusWidget"]').wait_for(state="hidden")
 
     def choose(self, label: str, option: str) -> None:
-        self.page.get_by_role("combobox", name=label).click()
+        self.page.get_by_role("combobox", name=label, exact=True).click()
         self.page.get_by_role("option", name=option, exact=True).click()
 
     def sign_in(self, username: str) -> None:
@@ -269,3 +271,17 @@ def test_the_whole_journey_from_first_start_to_takedown(tmp_path, planted_jpeg):
         except Exception:
             you.shot("FAILED-here")   # what the browser showed when the journey broke
             raise
+    _nothing_identifying_in_the_server_log_or_the_data_folder(url, tmp_path / "data", photo.name)
+
+
+def _nothing_identifying_in_the_server_log_or_the_data_folder(url: str, data: Path, original_name: str) -> None:
+    """The server's whole log, and every file it left in the data folder (database, WAL, blobs, work area),
+    hold neither the patient's name and reference nor the photo's original name or its stem."""
+    server_log = (ARTIFACTS / f"streamlit-{urlsplit(url).port}.log").read_bytes()
+    secrets = [PATIENT[0], PATIENT[1], original_name, Path(original_name).stem]
+    files = [f for f in data.rglob("*") if f.is_file()]
+    assert files and server_log
+    for blob in [server_log] + [f.read_bytes() for f in files]:
+        assert not [s for s in secrets if s.encode() in blob or s.encode("utf-16-le") in blob]
+    work = data / "work"                                  # decrypted copies live only while the engine runs
+    assert not work.is_dir() or not list(work.iterdir())
