@@ -4,11 +4,14 @@ happened, housekeeping removes what the dead process left (temporary and unrefer
 folder with a decrypted original), and doing the action again succeeds.
 
 Each case runs the real service in a child process that stops at a chosen point and waits there to be
-killed; the parent kills it, reopens the records and inspects them."""
+killed; the parent kills it, reopens the records and inspects them. Then, round after round, a child dies at
+a seeded random call of processing or release, and each time the records are whole, housekeeping sweeps
+what it left, and the next run takes the photo to its release."""
 from __future__ import annotations
 
 import json
 import os
+import random
 import signal
 import subprocess
 import sys
@@ -170,3 +173,150 @@ def test_killed_after_the_release_commits_leaves_only_the_originals_blob_which_h
     report = sv.housekeeping(records, people.admin, grace_seconds=0)
     assert report["orphan_blobs"] == 1 and not records.store.exists(asset.original_sha256)
     assert_tidy(records, people)
+
+
+# -- SIGKILL at random points, repeated ------------------------------------------------------------------
+# A child walks one photo through processing (process, confirm the review) and release (request, approve),
+# counting every call made in Veil's own code (consent/, deid/) and every C function those call directly
+# (file writes, fsync, os.replace, the commit's driver call...). Each round draws, from a seeded generator,
+# a phase and a call number in it; the child kills itself with SIGKILL at that call. The same seed gives the
+# same rounds: VEIL_CRASH_SEED=<seed> VEIL_CRASH_ROUNDS=<n> reproduces a failure, and the assertion names
+# the round, the phase and the call.
+RANDOM_CHILD = r"""
+import json, os, signal, sys
+from pathlib import Path
+phase, kill_at, marker, actors, asset_id = sys.argv[1:6]
+kill_at = int(kill_at)
+from consent import services as sv
+from consent.audit import Actor
+ours = (str(Path(sv.__file__).parent) + os.sep, str(Path(sv.__file__).parent.parent / "deid") + os.sep)
+staff, marketing = (Actor(**a) for a in json.loads(actors))
+records = sv.open_records(housekeep=False)
+seen, current, state = {}, None, {}
+
+def count(frame, event, arg):
+    if event in ("call", "c_call") and frame.f_code.co_filename.startswith(ours):
+        seen[current] = seen.get(current, 0) + 1
+        if current == phase and seen[current] == kill_at:
+            os.kill(os.getpid(), signal.SIGKILL)
+
+def processing():
+    state["output"] = sv.process(records, staff, asset_id).id
+    sv.confirm_review(records, staff, state["output"])
+
+def releasing():
+    release = sv.request_release(records, staff, state["output"], "instagram")
+    assert sv.approve_release(records, marketing, release.id).allowed
+
+for current, step in (("process", processing), ("release", releasing)):
+    sys.setprofile(count)
+    try:
+        step()
+    finally:
+        sys.setprofile(None)
+Path(marker).write_text(json.dumps(seen))
+"""
+CRASH_SEED = int(os.environ.get("VEIL_CRASH_SEED", "20261123"))
+CRASH_ROUNDS = int(os.environ.get("VEIL_CRASH_ROUNDS", "10"))
+
+
+def walk_and_maybe_die(records, people, asset_id: str, phase: str, kill_at: int, tmp_path: Path) -> dict | None:
+    """Run the child; returns the calls it counted per phase when it finished, None when it was killed."""
+    marker = tmp_path / f"counted-{asset_id}"
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "PYTHONHASHSEED": "0",
+           "VEIL_DATA_DIR": str(records.settings.data_dir), "VEIL_KEY_FILE": str(records.settings.key_file),
+           "VEIL_DATABASE_URL": records.settings.database_url, "GLOG_minloglevel": "2", "TF_CPP_MIN_LOG_LEVEL": "3"}
+    actors = json.dumps([asdict(people.staff), asdict(people.marketing)])
+    child = subprocess.run([sys.executable, "-c", RANDOM_CHILD, phase, str(kill_at), str(marker), actors, asset_id],
+                           env=env, cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+                           timeout=300)
+    if child.returncode == -signal.SIGKILL:
+        return None
+    assert child.returncode == 0, child.stderr[-3000:]
+    return json.loads(marker.read_text())
+
+
+def assert_whole(records) -> None:
+    """No half-written record: each row is complete and backed by its blob, and the audit log tells the
+    same story as the rows (an event for each thing that happened, none for what did not)."""
+    from sqlalchemy import func, select
+
+    from consent.registry import Asset, AuditEvent, Consent, Output, Release
+
+    with records.db.sessions() as session:
+        outputs = session.scalars(select(Output)).all()
+        releases = session.scalars(select(Release)).all()
+        assets = session.scalars(select(Asset)).all()
+        consents = session.scalars(select(Consent)).all()
+        events = dict(session.execute(select(AuditEvent.action, func.count()).group_by(AuditEvent.action)).all())
+    for o in outputs:
+        assert o.error is None and o.blob and o.sha256 == o.blob and o.name, f"output {o.id} half-written"
+        assert records.store.exists(o.blob), f"output {o.id} names a blob that is not stored"
+        assert o.asset_id in {a.id for a in assets}
+    for r in releases:
+        decided = (r.decided_by, r.decided_at, r.consent_id)
+        if r.status == "requested":
+            assert r.decided_by is None and r.decided_at is None, f"release {r.id} has half a decision"
+        else:
+            assert r.status == "released" and all(decided), f"release {r.id} lacks its approval fields"
+    for a in assets:
+        assert (a.original_blob is None) == (a.original_deleted_at is not None), f"asset {a.id} half-deleted"
+        assert a.original_blob is None or records.store.exists(a.original_blob), f"asset {a.id} lost its original"
+    assert all(records.store.exists(c.pdf_blob) for c in consents)
+    assert events.get("output.created", 0) == len(outputs)
+    assert events.get("output.reviewed", 0) == sum(o.reviewed_by is not None for o in outputs)
+    assert events.get("release.requested", 0) == len(releases)
+    assert events.get("release.allowed", 0) == sum(r.status == "released" for r in releases)
+    assert events.get("media.original_deleted", 0) == sum(a.original_blob is None for a in assets)
+
+
+def finish_the_walk(records, people, asset_id: str) -> None:
+    """The next run picks up where the dead one stopped and takes the photo to a release."""
+    outputs = [o for o in sv.list_outputs(records, people.staff, asset_id) if not o.superseded]
+    output = outputs[-1] if outputs else sv.process(records, people.staff, asset_id)
+    assert output.error is None
+    if not output.reviewed:
+        sv.confirm_review(records, people.staff, output.id)
+    releases = [r for r in sv.list_releases(records, people.auditor) if r.output_id == output.id]
+    release = releases[-1] if releases else sv.request_release(records, people.staff, output.id, "instagram")
+    if release.status == "requested":
+        assert sv.approve_release(records, people.marketing, release.id).allowed
+    assert [r.status for r in sv.list_releases(records, people.auditor) if r.output_id == output.id] == ["released"]
+
+
+def test_sigkill_at_random_points_of_processing_and_release_never_leaves_a_half_written_record(
+        sqlite_records, tmp_path):
+    records = sqlite_records
+    people = add_people(records)
+    consent = register(records, people)
+
+    def new_photo(n: int) -> str:
+        asset = sv.upload_media(records, people.staff, plain_photo(tmp_path / f"{n}.jpg", seed=n), f"{n}.jpg",
+                                consent.id)
+        sv.confirm_patient(records, people.staff, asset.id)
+        return asset.id
+
+    calls = walk_and_maybe_die(records, people, new_photo(0), "none", 0, tmp_path)   # how many calls each phase
+    assert calls["process"] > 100 and calls["release"] > 20
+    rng = random.Random(CRASH_SEED)
+    print(f"crash seed {CRASH_SEED}, {CRASH_ROUNDS} rounds, calls per phase {calls}")
+    killed = []
+    for n in range(1, CRASH_ROUNDS + 1):
+        phase = "process" if n % 2 else "release"
+        kill_at = rng.randint(1, calls[phase])
+        case = f"seed {CRASH_SEED} round {n}: SIGKILL at call {kill_at} of {calls[phase]} in {phase}"
+        asset_id = new_photo(n)
+        if walk_and_maybe_die(records, people, asset_id, phase, kill_at, tmp_path) is None:
+            killed.append(case)
+        try:
+            assert sv.verify_audit(records, people.auditor).ok
+            assert_whole(records)
+            sv.housekeeping(records, people.admin, grace_seconds=0)
+            assert_tidy(records, people)
+            finish_the_walk(records, people, asset_id)
+            assert_whole(records)
+            assert_tidy(records, people)
+        except AssertionError as exc:
+            raise AssertionError(f"{case}: {exc}") from exc
+    print("\n".join(killed))
+    assert len(killed) >= CRASH_ROUNDS - 2   # nearly every round really died part-way
