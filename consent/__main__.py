@@ -6,7 +6,7 @@ import importlib
 import sys
 
 # Each module exposes `register(subparsers)`; it sets `func` on its parsers, returning an exit code.
-COMMAND_MODULES = ("consent.cli_check", "consent.cli_records")
+COMMAND_MODULES = ("consent.cli_check", "consent.cli_records", "consent.cli_backup")
 
 
 def build_parser() -> argparse.ArgumentParser:
