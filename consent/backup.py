@@ -97,13 +97,18 @@ def _write_backup(records: sv.Records, kind: str, staging: Path) -> dict:
     database = staging / DATABASE_FILES[kind]
     for _ in range(SNAPSHOT_ATTEMPTS):
         facts = _snapshot(records, kind, database)
-        missing = _copy_blobs(records.store.root, staging, facts.pop("referenced"), files)
+        referenced = facts.pop("referenced")
+        missing = _copy_blobs(records.store.root, staging, referenced, files)
         if not missing:
             break
     problems = [] if facts["audit"]["intact"] else [f"the audit chain is broken: {facts['audit']['problem']}"]
     if missing:
         problems.append(f"{len(missing)} blob(s) the records name are not in the store (first: "
                         f"{sorted(missing)[0][:12]}...); restoring this backup will be refused")
+    try:   # what was copied opens with the key: a blob damaged in the store shows now, not on restore day
+        _check_blobs(BlobStore(staging / "blobs", records.keys), referenced - missing, "in the store,")
+    except BackupError as exc:
+        problems.append(str(exc))
     files[DATABASE_FILES[kind]] = _digest_file(database)
     manifest = {
         "format": FORMAT, "created_at": utcnow().isoformat(timespec="seconds"),
@@ -211,7 +216,7 @@ def verify_backup(folder: Path, key_file: Path) -> dict:
                 Session(bind=connection) as session:
             _check_records(session, keys, store, manifest, folder)
     else:
-        _check_blobs(store, _blob_addresses(manifest), folder)
+        _check_blobs(store, _blob_addresses(manifest), f"{folder}:")
     return _summary(manifest)
 
 
@@ -230,20 +235,22 @@ def _check_records(session: Session, keys: Keys, store: BlobStore, manifest: dic
         raise BackupError(f"{folder}: {len(referenced - present)} blob(s) the records name are not in the backup")
     if present - referenced:
         raise BackupError(f"{folder}: the backup holds {len(present - referenced)} blob(s) its records do not name")
-    _check_blobs(store, referenced, folder)
+    _check_blobs(store, referenced, f"{folder}:")
 
 
-def _check_blobs(store: BlobStore, addresses: set[str], folder: Path) -> None:
+def _check_blobs(store: BlobStore, addresses: set[str], where) -> None:
+    """Each blob decrypts with the key to the content its address promises; the first that does not is named."""
     for address in sorted(addresses):
         digest = hashlib.sha256()
         try:
             with store.open(address) as stream:
                 for chunk in iter(lambda: stream.read(CHUNK), b""):
                     digest.update(chunk)
-        except (tink.TinkError, DecryptionError, BlobMissing) as exc:
-            raise BackupError(f"{folder}: blob {address[:12]}... does not decrypt with this key ({exc})") from None
+        except (tink.TinkError, DecryptionError, BlobMissing):
+            raise BackupError(f"{where} blob {address[:12]}... does not decrypt with this key: it was altered or "
+                              "damaged") from None
         if digest.hexdigest() != address:
-            raise BackupError(f"{folder}: blob {address[:12]}... does not hold the content its name promises")
+            raise BackupError(f"{where} blob {address[:12]}... does not hold the content its name promises")
 
 
 # -- restoring -----------------------------------------------------------------------------------------------

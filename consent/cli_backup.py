@@ -40,7 +40,7 @@ def run_backup(args: argparse.Namespace) -> int:
     words = args.words
     if len(words) == 2 and words[0] == "verify":
         return _checked("backup verify", lambda settings, backup: backup.verify_backup(
-            Path(words[1]), args.key_file or settings.key_file), args.json, f"backup {words[1]} verified")
+            Path(words[1]), args.key_file or settings.key_file), args.json, f"{Path(words[1]).absolute()} verified")
     if len(words) != 1:
         return _fail("backup: give one folder (`backup DIR`), or `backup verify DIR`", 2)
     if args.key_file:
@@ -48,7 +48,7 @@ def run_backup(args: argparse.Namespace) -> int:
 
     def make(settings, backup):
         return backup.create_backup(settings, Path(words[0]), _cli_actor())
-    return _checked("backup", make, args.json, f"backup written to {Path(words[0]).absolute()}")
+    return _checked("backup", make, args.json, f"backup written to {Path(words[0]).absolute()}", remind=True)
 
 
 def run_restore(args: argparse.Namespace) -> int:
@@ -56,7 +56,7 @@ def run_restore(args: argparse.Namespace) -> int:
                     args.json, f"restored {args.folder.absolute()}")
 
 
-def _checked(command: str, action, as_json: bool, done: str) -> int:
+def _checked(command: str, action, as_json: bool, done: str, remind: bool = False) -> int:
     """Run the action; one line naming the folder and the reason on failure, never a traceback."""
     from sqlalchemy.exc import SQLAlchemyError
 
@@ -76,17 +76,18 @@ def _checked(command: str, action, as_json: bool, done: str) -> int:
     if as_json:
         print(json.dumps(summary, indent=1))
     else:
-        print(_describe(done, summary))
+        print(_describe(done, summary, remind))
     return 1 if summary["problems"] else 0
 
 
-def _describe(done: str, summary: dict) -> str:
+def _describe(done: str, summary: dict, remind: bool) -> str:
     counts, chain = summary["counts"], summary["audit"]
     lines = [f"{done}: {counts['blobs']} blobs, {summary['bytes'] / 1e6:.1f} MB, {counts['consents']} consents, "
              f"{counts['assets']} assets, {counts['outputs']} outputs; audit chain "
              f"{'intact' if chain['intact'] else 'BROKEN'} at event {chain['head_seq']}; "
-             f"key fingerprint {summary['key_fingerprint']}",
-             "The key file is not in the backup: keep it offline, and check it with "
-             "`python -m consent backup verify DIR --key-file KEY`."]
+             f"key fingerprint {summary['key_fingerprint']}"]
+    if remind:
+        lines.append("The key file is not in the backup: keep it offline, and check it with "
+                     "`python -m consent backup verify DIR --key-file KEY`.")
     lines += [f"PROBLEM: {problem}" for problem in summary["problems"]]
     return "\n".join(lines)

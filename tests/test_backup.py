@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
+import re
 import stat
 import subprocess
 import sys
@@ -246,18 +247,39 @@ def test_a_tampered_backup_is_refused_with_the_reason_and_nothing_half_restored_
     assert not target.data_dir.exists() and leftovers(target.data_dir.parent) == []
 
 
-def test_a_backup_of_records_whose_audit_chain_was_broken_keeps_the_evidence_but_is_not_restored(tmp_path):
-    settings = make_settings(tmp_path / "site")
-    records = sv.open_records(settings)
-    add_people(records)
-    records.close()
+def _break_the_chain(settings: Settings, address: str) -> None:
     with sv.open_records(settings, housekeep=False).db.engine.begin() as connection:
         connection.execute(text("DROP TRIGGER audit_events_no_update"))
         connection.execute(text("UPDATE audit_events SET details = '{}' WHERE seq = 2"))
-    made = backup.create_backup(settings, tmp_path / "evidence", CLI)
-    assert not made["audit"]["intact"] and "broken" in made["problems"][0]
+
+
+def _damage_a_blob(settings: Settings, address: str) -> None:
+    _flip_a_byte(settings.blob_dir / address[:2] / address, 200)
+
+
+def _lose_a_blob(settings: Settings, address: str) -> None:
+    (settings.blob_dir / address[:2] / address).unlink()
+
+
+DAMAGE = {"an audit event edited": (_break_the_chain, "audit chain BROKEN at event 2"),
+          "a blob damaged in the store": (_damage_a_blob, "in the store, blob .* does not decrypt with this key"),
+          "a blob lost from the store": (_lose_a_blob, "1 blob\\(s\\) the records name are not in the store")}
+
+
+@pytest.mark.parametrize("damage", DAMAGE, ids=list(DAMAGE))
+def test_a_backup_of_damaged_records_keeps_the_evidence_says_why_and_is_not_restored(tmp_path, damage):
+    settings = make_settings(tmp_path / "site")
+    records = sv.open_records(settings)
+    admin = sv.add_user(records, SYSTEM, "admin", "correct horse battery staple", "admin")
+    asset = sv.upload_media(records, admin, plain_photo(tmp_path / "p.jpg"), "p.jpg")
+    records.close()
+    harm, reason = DAMAGE[damage]
+    harm(settings, asset.original_sha256)
+    made = run_consent(settings, "backup", str(tmp_path / "evidence"))
+    assert made.returncode == 1 and (tmp_path / "evidence" / "manifest.json").is_file()
+    assert re.search(f"PROBLEM: .*{reason}", made.stdout), made.stdout
     target = empty_installation(tmp_path / "new", settings.key_file)
-    with pytest.raises(backup.BackupError, match="made of damaged records.*BROKEN at event 2"):
+    with pytest.raises(backup.BackupError, match=f"made of damaged records.*{reason}"):
         backup.restore_backup(tmp_path / "evidence", target, CLI)
     assert not target.data_dir.exists()
 
