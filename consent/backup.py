@@ -71,6 +71,9 @@ def create_backup(settings: Settings, target: Path, actor: Actor) -> dict:
     are listed under "problems", and such a backup is refused on restore."""
     target = Path(target).absolute()
     _refuse_occupied(target, "a backup goes into a new or empty folder")
+    if settings.data_dir == target or settings.data_dir in target.parents:
+        raise BackupError(f"{target}: inside the data folder {settings.data_dir}; a backup there is lost with it "
+                          "(choose another disk or a network share)")
     if not settings.key_file.is_file():
         raise BackupError(f"no key file at {settings.key_file} (VEIL_KEY_FILE): there is no installation to back up")
     kind = _kind(settings.database_url)

@@ -247,6 +247,26 @@ def test_a_tampered_backup_is_refused_with_the_reason_and_nothing_half_restored_
     assert not target.data_dir.exists() and leftovers(target.data_dir.parent) == []
 
 
+def test_a_database_from_another_installation_is_refused_even_in_a_manifest_sealed_with_this_key(
+        clinic, clinic_backup, tmp_path):
+    """The checks after the manifest's: someone holding this key seals a manifest over another
+    installation's database; restore opens it and finds the key does not belong to it."""
+    stranger = make_settings(tmp_path / "elsewhere")
+    sv.open_records(stranger).close()
+    folder = copy_tree(clinic_backup, tmp_path / "copy")
+    database = folder / "database" / "veil.db"
+    database.unlink()
+    backup._sqlite_snapshot(stranger.data_dir / "veil.db", database)
+    manifest = json.loads((folder / "manifest.json").read_text())
+    manifest["files"]["database/veil.db"] = backup._digest_file(database)
+    manifest["seal"] = Keys.load_or_create(clinic.settings.key_file).seal(backup._manifest_bytes(manifest))
+    (folder / "manifest.json").write_text(json.dumps(manifest))
+    target = empty_installation(tmp_path / "site", clinic.settings.key_file)
+    with pytest.raises(backup.BackupError, match="does not belong to the backup's database; nothing was restored"):
+        backup.restore_backup(folder, target, CLI)
+    assert not target.data_dir.exists() and leftovers(target.data_dir.parent) == []
+
+
 def _break_the_chain(settings: Settings, address: str) -> None:
     with sv.open_records(settings, housekeep=False).db.engine.begin() as connection:
         connection.execute(text("DROP TRIGGER audit_events_no_update"))
@@ -302,6 +322,9 @@ def test_backup_refuses_a_folder_that_is_not_empty_and_writes_nothing_there(clin
     with pytest.raises(backup.BackupError, match="not empty \\(holds notes.txt\\)"):
         backup.create_backup(clinic.settings, target, CLI)
     assert [p.name for p in target.iterdir()] == ["notes.txt"] and leftovers(tmp_path) == []
+    with pytest.raises(backup.BackupError, match="inside the data folder"):
+        backup.create_backup(clinic.settings, clinic.settings.data_dir / "backups" / "b", CLI)
+    assert not (clinic.settings.data_dir / "backups").exists()
 
 
 # -- consistency while Veil writes ---------------------------------------------------------------------------
@@ -412,13 +435,18 @@ def test_the_command_line_backs_up_verifies_and_restores_and_refuses_in_one_line
 
 
 # -- PostgreSQL ----------------------------------------------------------------------------------------------
-def test_a_postgresql_backup_restores_into_an_empty_database_in_one_transaction(pg_server, tmp_path):
+def test_a_postgresql_backup_restores_into_an_empty_database_in_one_transaction(pg_server, tmp_path, monkeypatch):
     settings = make_settings(tmp_path / "site", pg_server.url(pg_server.new_database()))
     records = sv.open_records(settings)
     people = add_people(records)
     pdf = consent_pdf()
     consent = sv.register_consent(records, people.staff, pdf, PATIENT_NAME, PATIENT_REF)
     records.close()
+    with monkeypatch.context() as patch:
+        patch.setenv("PATH", str(tmp_path / "nothing"))
+        with pytest.raises(backup.BackupError, match="pg_dump is not on PATH.*nothing was written"):
+            backup.create_backup(settings, tmp_path / "b", CLI)
+    assert not (tmp_path / "b").exists() and leftovers(tmp_path) == []
     made = backup.create_backup(settings, tmp_path / "b", CLI)
     assert made["database"]["kind"] == "postgresql" and made["counts"]["blobs"] == 1
     with pytest.raises(backup.BackupError, match="already holds"):
