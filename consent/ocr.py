@@ -14,6 +14,7 @@ import io
 import math
 import os
 import subprocess
+import time
 from dataclasses import dataclass
 
 import numpy as np
@@ -24,6 +25,7 @@ OCR_DPI = 300
 MAX_PIXELS = 36_000_000  # about a Letter page at 600 dpi; caps memory and time for huge pages
 LANGUAGES = "eng+spa"
 TIMEOUT_S = 300  # per Tesseract run; a page that takes longer is refused, not waited on forever
+# A caller's deadline (time.monotonic()) shortens every run after it: a document has one budget.
 _OSD_MIN_CONFIDENCE = 1.0  # below this Tesseract's orientation guess is noise
 _TRUST_ROTATION = 75.0  # mean word confidence above which a rotated reading is kept without a second look
 _SKEW_LIMIT = 10.0  # degrees searched either way
@@ -55,37 +57,37 @@ def render_scale(width_pt: float, height_pt: float, dpi: int = OCR_DPI, max_pixe
     return scale
 
 
-def ocr_pdf_page(page: pdfium.PdfPage, languages: str = LANGUAGES) -> OcrPage:
+def ocr_pdf_page(page: pdfium.PdfPage, languages: str = LANGUAGES, deadline: float | None = None) -> OcrPage:
     width, height = page.get_size()
     bitmap = page.render(scale=render_scale(width, height), grayscale=True, may_draw_forms=False)
-    return ocr_image(bitmap.to_pil(), languages)
+    return ocr_image(bitmap.to_pil(), languages, deadline)
 
 
-def ocr_image(image: Image.Image, languages: str = LANGUAGES) -> OcrPage:
+def ocr_image(image: Image.Image, languages: str = LANGUAGES, deadline: float | None = None) -> OcrPage:
     image = image.convert("L")
-    rotated = _orientation(image)
+    rotated = _orientation(image, deadline)
     result = _read_straightened(image.rotate(-rotated, expand=True, fillcolor=255) if rotated else image,
-                                rotated, languages)
+                                rotated, languages, deadline)
     if rotated and (result.confidence or 0) < _TRUST_ROTATION:
         # OSD misjudges small or sparse pages; keep whichever reading Tesseract is surer of.
-        upright = _read_straightened(image, 0, languages)
+        upright = _read_straightened(image, 0, languages, deadline)
         if (upright.confidence or 0) > (result.confidence or 0):
             result = upright
     return result
 
 
-def _read_straightened(image: Image.Image, rotated: int, languages: str) -> OcrPage:
+def _read_straightened(image: Image.Image, rotated: int, languages: str, deadline: float | None) -> OcrPage:
     skew = estimate_skew(image)
     if abs(skew) >= 0.3:
         image = image.rotate(skew, expand=True, fillcolor=255, resample=Image.Resampling.BICUBIC)
-    text, confidence = _recognise(image, languages)
+    text, confidence = _recognise(image, languages, deadline)
     return OcrPage(text=text, confidence=confidence, rotated=rotated, skew=round(skew, 2), size=image.size)
 
 
-def _orientation(image: Image.Image) -> int:
+def _orientation(image: Image.Image, deadline: float | None) -> int:
     """Clockwise degrees to turn the image upright, from Tesseract OSD; 0 when unsure."""
     try:
-        answer = _tesseract(image, "-l", "osd", "--psm", "0")
+        answer = _tesseract(image, "-l", "osd", "--psm", "0", deadline=deadline)
     except _TesseractFailed:
         return 0  # too little text to tell; recognise as is
     osd = dict(line.split(":", 1) for line in answer.splitlines() if ":" in line)  # "Rotate: 90"
@@ -115,8 +117,8 @@ def estimate_skew(image: Image.Image) -> float:
     return float(best)
 
 
-def _recognise(image: Image.Image, languages: str) -> tuple[str, float | None]:
-    rows = _tesseract(image, "-l", languages, "--psm", "3", "tsv").splitlines()
+def _recognise(image: Image.Image, languages: str, deadline: float | None) -> tuple[str, float | None]:
+    rows = _tesseract(image, "-l", languages, "--psm", "3", "tsv", deadline=deadline).splitlines()
     header = rows[0].split("\t") if rows else []
     lines: dict[tuple[int, int, int], list[str]] = {}
     confidences = []
@@ -139,8 +141,11 @@ def _recognise(image: Image.Image, languages: str) -> tuple[str, float | None]:
     return "\n".join(text_lines), confidence
 
 
-def _tesseract(image: Image.Image, *args: str) -> str:
+def _tesseract(image: Image.Image, *args: str, deadline: float | None = None) -> str:
     """Tesseract's stdout for a grey image given on stdin (no file holds the page or its text)."""
+    timeout = TIMEOUT_S if deadline is None else min(TIMEOUT_S, deadline - time.monotonic())
+    if timeout <= 0:
+        raise OcrUnavailable("the time allowed for reading the document ran out")
     page = io.BytesIO()
     image.save(page, format="PPM")  # binary PGM: nothing to compress or decompress
     # Tesseract's OpenMP threads fight each other on a small machine (7x slower on 2 cores): one each,
@@ -148,11 +153,11 @@ def _tesseract(image: Image.Image, *args: str) -> str:
     env = dict(os.environ, OMP_THREAD_LIMIT=os.environ.get("OMP_THREAD_LIMIT", "1"))
     try:
         done = subprocess.run(["tesseract", "stdin", "stdout", *args], input=page.getvalue(),
-                              capture_output=True, env=env, timeout=TIMEOUT_S, check=False)
+                              capture_output=True, env=env, timeout=timeout, check=False)
     except FileNotFoundError as exc:
         raise OcrUnavailable("Tesseract OCR is not installed") from exc
     except subprocess.TimeoutExpired as exc:
-        raise OcrUnavailable(f"Tesseract took more than {TIMEOUT_S} s on the page") from exc
+        raise OcrUnavailable(f"Tesseract took more than {timeout:.0f} s on the page") from exc
     if done.returncode != 0:
         said = [line.strip() for line in done.stderr.decode("utf-8", "replace").splitlines()
                 if line.strip() and not line.startswith(("Warning", "Estimating resolution"))]
