@@ -9,6 +9,8 @@ Besides the keys DESIGN.md defines, the object carries:
                               no_expiry, revocation, guardian
   sha256                      of the bytes judged (null when they could not be read as a PDF)
   encrypted                   the PDF was encrypted (and opened with the empty password)
+  active_content              what a viewer could run or show beyond the page: JavaScript, Launch
+                              actions, attached files, XFA forms (never run); any of it means "unclear"
   pages                       [{page, source, ocr_confidence}]
   expires_ambiguous           a numeric date that reads two ways (the earlier was kept)
   no_expiry_stated            the form says it never expires
@@ -24,7 +26,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from consent.pdf import PdfContent, PdfError, kind_of, read_pdf
+from consent.pdf import READ_SECONDS, PdfContent, PdfError, kind_of, read_pdf
 from consent.scope import ScopeResult, judge
 from consent.signature_lines import signature_lines
 from consent.signatures import integrity_verdict
@@ -34,23 +36,32 @@ _GUARDIAN_NAME = re.compile(r"parent|guardian|representative|tutor|padre|madre|r
 _OPTIONAL_NAME = re.compile(r"\bif\b|witness|testigo|optional|si\s+es", re.I)
 
 
-def check_pdf(path: str | Path, *, trust_roots: list | None = None, use_ocr: bool = True) -> dict:
-    """Read and judge one consent PDF. `trust_roots`: certificates trusted as signers (default none)."""
+def check_pdf(path: str | Path, *, trust_roots: list | None = None, use_ocr: bool = True,
+              seconds: float = READ_SECONDS) -> dict:
+    """Read and judge one consent PDF. `trust_roots`: certificates trusted as signers (default none);
+    `seconds`: the time allowed for reading it, OCR included."""
     path = Path(path).absolute()
-    result = _empty(path)
     try:
-        content = read_pdf(path, trust_roots=trust_roots, use_ocr=use_ocr)
+        content = read_pdf(path, trust_roots=trust_roots, use_ocr=use_ocr, seconds=seconds)
     except PdfError as exc:
-        result["error"] = str(exc)
-        result["reasons"] = ["the PDF could not be read: a person must look at it"]
-        return result
+        return unreadable(path, str(exc))
+    except MemoryError:
+        return unreadable(path, f"{path.name}: the PDF needs more memory to read than allowed "
+                                f"(a decompression bomb?)")
     except Exception as exc:  # noqa: BLE001 - fail closed on anything unforeseen, naming the file
-        result["error"] = f"{path.name}: unexpected error while reading the PDF ({kind_of(exc)})"
-        result["reasons"] = ["the PDF could not be read: a person must look at it"]
-        return result
+        return unreadable(path, f"{path.name}: unexpected error while reading the PDF ({kind_of(exc)})")
+    result = _empty(path)
     pages = [(p.number, p.text, p.source) for p in content.pages if p.source != "none"]
     scope = judge(pages)
     _fill(result, content, scope, pages)
+    return result
+
+
+def unreadable(path: str | Path, message: str) -> dict:
+    """The verdict for a PDF that could not be read: `message` names the file and says why."""
+    result = _empty(Path(path).absolute())
+    result["error"] = message
+    result["reasons"] = ["the PDF could not be read: a person must look at it"]
     return result
 
 
@@ -73,6 +84,7 @@ def _empty(path: Path) -> dict:
         "sha256": None,
         "pages": [],
         "encrypted": None,
+        "active_content": [],
         "expires_ambiguous": False,
         "no_expiry_stated": False,
         "revocation_clause": False,
@@ -105,6 +117,7 @@ def _fill(result: dict, content: PdfContent, scope: ScopeResult, pages: list) ->
         sha256=content.sha256,
         pages=[{"page": p.number, "source": p.source, "ocr_confidence": p.ocr_confidence} for p in content.pages],
         encrypted=content.encrypted,
+        active_content=content.active_content,
         expires_ambiguous=scope.expires_ambiguous,
         no_expiry_stated=scope.no_expiry_stated,
         revocation_clause=scope.revocation_clause,
@@ -121,6 +134,11 @@ def _fill(result: dict, content: PdfContent, scope: ScopeResult, pages: list) ->
     )
     if content.text_source == "none":
         result["reasons"] = result["reasons"] + ["no text could be read, not even by OCR"]
+    if content.active_content:  # the page read here may not be the page the patient saw and signed
+        result["reasons"] = result["reasons"] + [
+            f"the PDF carries {', '.join(content.active_content)}: never judged covered; a person must look "
+            f"at it, or ask for a copy without scripts or attachments"]
+        result["social_media"] = "unclear"
     unread = [p.number for p in content.pages if p.source == "none" and p.has_images]
     if unread:  # a scanned page left unread (OCR off) may say anything: never "covered" around it
         result["reasons"] = result["reasons"] + [f"scanned page(s) {', '.join(map(str, unread))} not read"]

@@ -14,6 +14,8 @@ import hashlib
 import io
 import logging
 import re
+import stat
+import time
 import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,8 +25,9 @@ import pypdfium2 as pdfium
 import pypdfium2.raw as pdfium_c
 from pypdf import PdfReader
 from pypdf.constants import FieldDictionaryAttributes as FA
-from pypdf.errors import PdfReadError
-from pypdf.generic import ArrayObject, DictionaryObject
+from pypdf.errors import LimitReachedError, PdfReadError
+from pypdf.filters import decode_stream_data
+from pypdf.generic import ArrayObject, DictionaryObject, IndirectObject, StreamObject
 
 from consent import ocr
 from consent.signatures import SignatureCheck, bytes_after_last_eof, check_signatures
@@ -42,6 +45,14 @@ _INK_THRESHOLD = 0.06  # share of dark pixels inside a drawn box that means "tic
 _OCR_BELOW_CHARS = 200  # letters and digits in the text layer
 _IMAGE_AREA_SHARE = 0.4
 MAX_PAGES = 100  # a consent form; anything longer is refused rather than half-read
+# Limits that keep a hostile file's cost bounded; a consent form is far below each of them.
+MAX_OCR_PAGES = 10  # scanned pages read by OCR (each costs seconds of Tesseract)
+READ_SECONDS = 300  # the whole document, OCR included
+MAX_FILE_BYTES = 200 * 1024 * 1024  # read into memory whole; a scanned consent is a few MB
+MAX_OBJECTS = 200_000  # objects walked when surveying the document
+MAX_DECODED_BYTES = 256 * 1024 * 1024  # all non-image streams together, once decompressed
+MAX_IMAGE_PIXELS = 150_000_000  # declared by one image (a Letter page scanned at 1200 dpi is 135 MP)
+RENDER_MAX_PIXELS = ocr.MAX_PIXELS  # a page rendered to judge drawn boxes by their ink
 
 
 class PdfError(Exception):
@@ -93,8 +104,10 @@ class PdfContent:
     signature_fields: list[SignatureField] = field(default_factory=list)
     signatures: list[SignatureCheck] = field(default_factory=list)
     encrypted: bool = False
+    active_content: list[str] = field(default_factory=list)  # JavaScript, Launch actions, attached files...
     bytes_after_eof: bool = False  # something appended after the last %%EOF marker
     warnings: list[str] = field(default_factory=list)
+    ocr_pages: int = 0  # pages read by OCR so far
 
     @property
     def text_source(self) -> str:
@@ -104,26 +117,45 @@ class PdfContent:
         return kinds.pop() if len(kinds) == 1 else "mixed"
 
 
-def read_pdf(path: str | Path, *, trust_roots: list | None = None, use_ocr: bool = True) -> PdfContent:
+def read_pdf(path: str | Path, *, trust_roots: list | None = None, use_ocr: bool = True,
+             seconds: float = READ_SECONDS) -> PdfContent:
+    """Read a PDF within `seconds` (checked between pages and given to Tesseract as its limit)."""
     path = Path(path)
+    deadline = time.monotonic() + seconds
     data = _read_bytes(path)
     reader = _open_reader(path, data)
     encrypted = reader.is_encrypted
+    # pypdf looks at every object first: pdfium would inflate a bombed stream in full, or abort.
+    try:
+        active = _survey(reader, path.name)
+    except PdfError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - reference loops, broken objects: pypdf raises many kinds
+        raise PdfError(f"{path.name}: the PDF is damaged and cannot be read ({kind_of(exc)})") from exc
     try:
         doc = pdfium.PdfDocument(data, password="" if encrypted else None)
     except pdfium.PdfiumError as exc:
         raise PdfError(f"{path.name}: the PDF is damaged and cannot be opened ({exc})") from exc
     content = PdfContent(path=path, pages=[], sha256=hashlib.sha256(data).hexdigest(), encrypted=encrypted,
-                         bytes_after_eof=bytes_after_last_eof(data))
+                         active_content=active, bytes_after_eof=bytes_after_last_eof(data))
     try:
         if len(doc) == 0 or len(reader.pages) == 0:
             raise PdfError(f"{path.name}: the PDF has no pages")
+        if len(doc) != len(reader.pages):  # a page the page list names is missing or broken
+            raise PdfError(f"{path.name}: the PDF is damaged: its list of pages is broken "
+                           f"({len(doc)} pages by one reading, {len(reader.pages)} by another)")
         if len(reader.pages) > MAX_PAGES:
             raise PdfError(f"{path.name}: {len(reader.pages)} pages is too long for a consent form "
                            f"(at most {MAX_PAGES}); a person must review it")
         content.signature_fields = _signature_fields(reader)
         for index in range(len(reader.pages)):
-            content.pages.append(_read_page(reader, doc, index, content, use_ocr))
+            if time.monotonic() > deadline:
+                raise PdfError(f"{path.name}: reading took longer than {seconds:.0f} s "
+                               f"(stopped at page {index + 1}); a person must review it")
+            try:
+                content.pages.append(_read_page(reader, doc, index, content, use_ocr, deadline))
+            except pdfium.PdfiumError as exc:
+                raise PdfError(f"{path.name}: page {index + 1} is damaged and cannot be read ({exc})") from exc
     finally:
         doc.close()
     if any(f.signed for f in content.signature_fields):
@@ -138,13 +170,22 @@ def read_pdf(path: str | Path, *, trust_roots: list | None = None, use_ocr: bool
 
 def _read_bytes(path: Path) -> bytes:
     try:
-        data = path.read_bytes()
+        info = path.stat()
+        if stat.S_ISDIR(info.st_mode):
+            raise PdfError(f"{path.name}: is a folder, not a PDF file")
+        if not stat.S_ISREG(info.st_mode):  # a pipe or a device would be read forever
+            raise PdfError(f"{path.name}: is not a regular file (a pipe or a device), not a PDF file")
+        if info.st_size > MAX_FILE_BYTES:
+            raise PdfError(f"{path.name}: the file is {info.st_size >> 20} MB, larger than a consent form "
+                           f"(at most {MAX_FILE_BYTES >> 20} MB); a person must review it")
+        with path.open("rb") as handle:
+            data = handle.read(MAX_FILE_BYTES + 1)
     except FileNotFoundError as exc:
         raise PdfError(f"{path.name}: file not found") from exc
-    except IsADirectoryError as exc:
-        raise PdfError(f"{path.name}: is a folder, not a PDF file") from exc
     except OSError as exc:
         raise PdfError(f"{path.name}: cannot be read ({exc.strerror})") from exc
+    if len(data) > MAX_FILE_BYTES:
+        raise PdfError(f"{path.name}: the file grew beyond {MAX_FILE_BYTES >> 20} MB while being read")
     if not data:
         raise PdfError(f"{path.name}: the file is empty")
     if b"%PDF-" not in data[:1024]:
@@ -161,6 +202,11 @@ def _open_reader(path: Path, data: bytes) -> PdfReader:
         return reader
     except PdfError:
         raise
+    except NotImplementedError as exc:  # pypdf opens only the standard password scheme
+        if "encrypt" not in str(exc).lower():
+            raise PdfError(f"{path.name}: the PDF uses a feature the checker cannot read ({kind_of(exc)})") from exc
+        raise PdfError(f"{path.name}: the PDF is encrypted with a method the checker cannot open (not a "
+                       f"standard password); ask for an unprotected copy") from exc
     except (PdfReadError, ValueError, KeyError, TypeError, AttributeError, RecursionError) as exc:
         raise PdfError(f"{path.name}: the PDF is damaged and cannot be read ({kind_of(exc)})") from exc
     except Exception as exc:  # noqa: BLE001 - pypdf raises many kinds on malformed files
@@ -178,15 +224,104 @@ def kind_of(exc: BaseException) -> str:
     return type(exc).__name__
 
 
+# --------------------------------------------------------------------------------------- survey
+
+_ACTIVE = {  # what a viewer may run or show beyond the printed page, as a reviewer should read it
+    "js": "JavaScript (it can change what the form shows when it is opened)",
+    "launch": "a Launch action (it asks the viewer to open another program or file)",
+    "import": "an action that fills the form from another file",
+    "xfa": "an XFA form (what a viewer shows can differ from the page the checker reads)",
+    "files": "attached files (the checker does not read them)",
+}
+
+
+def _survey(reader: PdfReader, name: str) -> list[str]:
+    """One bounded walk over every object reachable from the document catalog.
+
+    Returns the active content found (`_ACTIVE` descriptions, nothing is ever run) and refuses a
+    stream that decompresses beyond pypdf's limits or MAX_DECODED_BYTES in all: pdfium, which reads
+    the pages next, would inflate it whole. Images are checked by their declared size only: pdfium
+    decodes them line by line, to the size it needs.
+    """
+    found: set[str] = set()
+    seen: set[tuple[int, int]] = set()
+    stack: list = [reader.trailer.get("/Root")]
+    walked = decoded = 0
+    while stack:
+        obj = stack.pop()
+        if isinstance(obj, IndirectObject):
+            if (obj.idnum, obj.generation) in seen:
+                continue
+            seen.add((obj.idnum, obj.generation))
+            obj = obj.get_object()
+        walked += 1
+        if walked > MAX_OBJECTS:
+            raise PdfError(f"{name}: the PDF holds more than {MAX_OBJECTS} objects, far beyond a consent form; "
+                           f"a person must review it")
+        if isinstance(obj, ArrayObject):
+            stack.extend(obj)
+        elif isinstance(obj, DictionaryObject):
+            found |= _active_in(obj)
+            if isinstance(obj, StreamObject):
+                decoded += _stream_size(obj, name)
+                if decoded > MAX_DECODED_BYTES:
+                    raise PdfError(f"{name}: the PDF's content expands beyond {MAX_DECODED_BYTES >> 20} MB "
+                                   f"when decompressed (a decompression bomb?); it is refused")
+            stack.extend(obj.values())
+    return [_ACTIVE[key] for key in _ACTIVE if key in found]
+
+
+def _active_in(obj: DictionaryObject) -> set[str]:
+    action = _resolved(obj.get("/S"))
+    kinds = set()
+    if "/JS" in obj or action == "/JavaScript":
+        kinds.add("js")
+    if action == "/Launch":
+        kinds.add("launch")
+    if action == "/ImportData":
+        kinds.add("import")
+    if "/XFA" in obj:
+        kinds.add("xfa")
+    if ("/EmbeddedFiles" in obj or "/EF" in obj or _resolved(obj.get("/Subtype")) == "/FileAttachment"):
+        kinds.add("files")
+    return kinds
+
+
+def _resolved(value):
+    return value.get_object() if isinstance(value, IndirectObject) else value
+
+
+def _stream_size(stream: StreamObject, name: str) -> int:
+    """Decompressed size of a stream that is not an image; an image's declared pixels are checked."""
+    if _resolved(stream.get("/Subtype")) == "/Image":
+        try:
+            pixels = int(_resolved(stream.get("/Width", 0))) * int(_resolved(stream.get("/Height", 0)))
+        except (TypeError, ValueError):
+            return 0  # pdfium will not draw it either
+        if pixels > MAX_IMAGE_PIXELS:
+            raise PdfError(f"{name}: an image in the PDF declares {pixels // 1_000_000} megapixels, far beyond "
+                           f"a scanned page (at most {MAX_IMAGE_PIXELS // 1_000_000}); it is refused")
+        return 0
+    try:
+        return len(decode_stream_data(stream))
+    except LimitReachedError as exc:
+        raise PdfError(f"{name}: a stream in the PDF expands beyond the reader's limit when decompressed "
+                       f"(a decompression bomb?); it is refused") from exc
+    except Exception:  # noqa: BLE001 - a stream pypdf cannot decode is left to the page readers
+        return 0
+
+
 # ---------------------------------------------------------------------------------------- pages
 
-def _read_page(reader: PdfReader, doc: pdfium.PdfDocument, index: int, content: PdfContent, use_ocr: bool) -> Page:
+def _read_page(reader: PdfReader, doc: pdfium.PdfDocument, index: int, content: PdfContent, use_ocr: bool,
+               deadline: float) -> Page:
     number = index + 1
     try:
         text = reader.pages[index].extract_text() or ""
-    except Exception as exc:  # noqa: BLE001 - one bad content stream must not hide the others
-        content.warnings.append(f"page {number}: text could not be extracted ({exc})")
-        text = ""
+    except Exception as exc:  # noqa: BLE001 - pypdf raises many kinds on a broken content stream
+        # A page left unread may be the one that withdraws the consent: the whole file is refused.
+        raise PdfError(f"{content.path.name}: the text of page {number} cannot be read (its content is damaged: "
+                       f"{kind_of(exc)})") from exc
     text = normalise_text(text)
     page = doc[index]
     try:
@@ -201,8 +336,12 @@ def _read_page(reader: PdfReader, doc: pdfium.PdfDocument, index: int, content: 
             return Page(number, text, source, has_images=image_share > 0)
         if not use_ocr:
             return Page(number, text, "none", has_images=True)
+        content.ocr_pages += 1
+        if content.ocr_pages > MAX_OCR_PAGES:
+            raise PdfError(f"{content.path.name}: more than {MAX_OCR_PAGES} scanned pages to read by OCR, "
+                           f"beyond a consent form; a person must review it")
         try:
-            result = ocr.ocr_pdf_page(page)
+            result = ocr.ocr_pdf_page(page, deadline=deadline)
         except ocr.OcrUnavailable as exc:
             raise PdfError(f"{content.path.name}: page {number} is a scan and cannot be read ({exc})") from exc
         # Tesseract often reads a capital I standing alone as "|"
@@ -513,14 +652,24 @@ def _annotate_drawn_boxes(text: str, number: int, page: pdfium.PdfPage, chars: _
         filter=(pdfium_c.FPDF_PAGEOBJ_PATH, pdfium_c.FPDF_PAGEOBJ_IMAGE), max_depth=3))
     scale = 3.0
     rendered: list[np.ndarray] = []
-    crop_left, _, _, crop_top = page.get_cropbox()
+    crop_left, crop_bottom, crop_right, crop_top = page.get_cropbox()
+    width, height = page.get_size()
+    whole_page = width * height * scale * scale <= RENDER_MAX_PIXELS
 
     def pixels(rect) -> np.ndarray:
+        x0, y0, x1, y1 = rect
+        if not whole_page:  # a huge page: render just the region asked about, never the whole sheet
+            x0, y0 = max(x0, crop_left), max(y0, crop_bottom)
+            x1, y1 = min(x1, crop_right, x0 + 200.0), min(y1, crop_top, y0 + 200.0)
+            if x1 <= x0 or y1 <= y0:
+                return np.zeros((0, 0), np.uint8)
+            crop = (x0 - crop_left, y0 - crop_bottom, crop_right - x1, crop_top - y1)
+            return np.asarray(page.render(scale=scale, crop=crop, grayscale=True, may_draw_forms=False,
+                                          draw_annots=False).to_pil().convert("L"))
         if not rendered:  # only once a box or a mark is to be judged by its ink: never for a bare scan
             rendered.append(np.asarray(page.render(scale=scale, grayscale=True, may_draw_forms=False,
                                                    draw_annots=False).to_pil().convert("L")))
         gray = rendered[0]
-        x0, y0, x1, y1 = rect
         return gray[max(0, int((crop_top - y1) * scale)):max(0, int((crop_top - y0) * scale)),
                     max(0, int((x0 - crop_left) * scale)):max(0, int((x1 - crop_left) * scale))]
 
