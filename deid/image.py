@@ -6,6 +6,7 @@ EXIF, XMP, IPTC, ICC profiles, comments, thumbnails, extra MPO frames and traili
 from __future__ import annotations
 
 import io
+import re
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -63,7 +64,7 @@ def decode(data: bytes, fmt: Format) -> Decoded:
         raise ImageReadError(f"file looks like {fmt.name.upper()} but cannot be decoded") from None
     except ImageReadError:
         raise
-    except (OSError, SyntaxError, ValueError, EOFError) as exc:
+    except (OSError, SyntaxError, ValueError, EOFError, RuntimeError) as exc:  # RuntimeError: the AVIF decoder's
         raise ImageReadError(f"damaged or truncated {fmt.name.upper()} image ({_short(exc)})") from None
 
 
@@ -128,5 +129,9 @@ def encode(rgb: np.ndarray, alpha: np.ndarray | None, source_format: str, jpeg_q
 
 
 def _short(exc: BaseException) -> str:
-    text = str(exc).split("\n")[0]
+    """The decoder's reason, first line only, without the file bytes some decoders quote (b'...')."""
+    text = _QUOTED_BYTES.sub("...", str(exc).split("\n")[0])
     return text[:120] if text else type(exc).__name__
+
+
+_QUOTED_BYTES = re.compile(r"b'(?:[^'\\]|\\.)*'|b\"(?:[^\"\\]|\\.)*\"")
