@@ -194,6 +194,8 @@ def _first_video_stream(container) -> "av.video.stream.VideoStream":
         reason = f"only {', '.join(kinds)} streams" if kinds else "no streams at all"
         raise VideoReadError(f"no video stream in this file ({reason}); Veil needs a video picture track")
     stream = streams[0]
+    if stream.codec_context is None:   # the track's codec description is missing or cut short
+        raise VideoReadError("damaged or truncated video: the video track does not say how it is encoded")
     width, height = stream.codec_context.width, stream.codec_context.height
     if width * height > MAX_PIXELS:
         raise VideoReadError(f"video frames are {width}x{height}, over the {MAX_PIXELS // 1_000_000} megapixel limit")
