@@ -638,6 +638,9 @@ def _read(container, stream, audio_source, settings: Settings, out: queue.Queue,
         for packet in container.demux(*streams):
             if stop.is_set():
                 return
+            if packet.is_corrupt:   # the demuxer read less than the index promised: the file is cut short
+                raise VideoReadError(f"damaged or truncated video: the data after frame {index} is cut short "
+                                     "or corrupt")
             if packet.stream.type == "audio":
                 for frame in packet.decode():
                     _put(out, ("audio", frame), stop)
