@@ -183,6 +183,10 @@ def _open_input(path: Path):
     try:
         return av.open(str(path), format=demuxer, metadata_errors="ignore",
                        options={"protocol_whitelist": "file", "enable_drefs": "0"})
+    except av.MemoryError:
+        # FFmpeg refuses more than 1000 streams, or tables larger than it will allocate, with ENOMEM
+        raise VideoReadError("the container declares more than Veil will read (too many streams, or oversized "
+                             "index tables)") from None
     except av.FFmpegError as exc:
         raise VideoReadError(f"damaged or truncated video: the container cannot be read ({_av_reason(exc)})") from None
 
@@ -192,7 +196,8 @@ def _first_video_stream(container) -> "av.video.stream.VideoStream":
     if not streams:
         kinds = sorted({s.type for s in container.streams})
         reason = f"only {', '.join(kinds)} streams" if kinds else "no streams at all"
-        raise VideoReadError(f"no video stream in this file ({reason}); Veil needs a video picture track")
+        hint = "; it may be damaged or truncated" if set(kinds) - {"audio", "subtitle"} else ""
+        raise VideoReadError(f"no video stream in this file ({reason}{hint}); Veil needs a video picture track")
     stream = streams[0]
     if stream.codec_context is None:   # the track's codec description is missing or cut short
         raise VideoReadError("damaged or truncated video: the video track does not say how it is encoded")
