@@ -123,6 +123,15 @@ def with_kids(kids: bytes, count: int) -> bytes:
                    b"/Resources << /Font << /F1 5 0 R >> >> >>", stream(b"", text_ops()), HELVETICA)
 
 
+def grant_then_unreadable_withdrawal() -> bytes:
+    """Page 1 grants; page 2 withdraws, in a content stream too deeply nested for the text reader."""
+    page = (b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents %d 0 R "
+            b"/Resources << /Font << /F1 6 0 R >> >> >>")
+    return raw_pdf(b"<< /Type /Catalog /Pages 2 0 R >>", b"<< /Type /Pages /Kids [3 0 R 4 0 R] /Count 2 >>",
+                   page % 5, page % 7, stream(b"", text_ops()), HELVETICA,
+                   stream(b"", b"[" * 200_000 + text_ops(b"I withdraw this consent: do not post anything.")))
+
+
 def unknown_encryption() -> bytes:
     return encrypt(GOOD, "").replace(b"/Filter /Standard", b"/Filter /AcmeVault")
 
@@ -159,6 +168,8 @@ DAMAGED = {
                                     1, "damaged", None),
     "content_nested_200k_deep.pdf": (lambda: one_page(content=stream(b"", b"[" * 200_000 + text_ops())),
                                      1, "text of page 1 cannot be read", None),
+    "grant_then_unreadable_withdrawal.pdf": (grant_then_unreadable_withdrawal, 1,
+                                             "the text of page 2 cannot be read", None),
     "password.pdf": (lambda: encrypt(GOOD, "secret"), 1, "password-protected", None),
     "unknown_encryption.pdf": (unknown_encryption, 1, "encrypted with a method the checker cannot open", None),
     "thousands_of_pages.pdf": (thousands_of_pages, 1, "5000 pages is too long for a consent form", None),
