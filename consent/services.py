@@ -3,7 +3,9 @@
 Each action checks the actor's role, does its work in one database transaction together with its audit
 event (both commit or neither does), and returns plain views without PHI unless the action is to see it.
 Blobs are written before the transaction that references them and deleted after the one that stops
-referencing them, so a crash leaves at most an unreferenced blob, which `housekeeping` removes.
+referencing them, so a crash leaves at most an unreferenced blob, which `housekeeping` removes. Blobs are
+shared by content, so writing one and committing its record happen under the store's shared lock, and
+deciding that one is unreferenced and deleting it under its exclusive lock (see consent.store).
 Slow work (the image engine) runs outside any transaction, so it never holds the database's write lock.
 """
 from __future__ import annotations
@@ -13,6 +15,7 @@ import json
 import os
 import shutil
 import uuid
+from contextlib import ExitStack
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Callable
@@ -384,18 +387,25 @@ def register_consent(records: Records, actor: Actor, pdf: Path | bytes, patient_
     if not patient_name.strip() or not patient_ref.strip():
         raise WorkflowError("a consent needs the patient's name and reference (record number)")
     _check_size(_source_size(pdf), records.settings.max_pdf_mb, "consent PDF")
-    with WorkDir(records.settings.work_dir) as work:
-        path = work / "consent.pdf"   # the checker's messages name this, never the uploaded name
-        if isinstance(pdf, (bytes, bytearray)):
-            path.write_bytes(pdf)
-        else:
-            try:
-                shutil.copyfile(pdf, path)
-            except OSError as exc:   # never echo the path: it may hold the patient's name
-                raise WorkflowError(f"the consent PDF could not be read ({exc.strerror or type(exc).__name__})") \
-                    from None
-        result = check_pdf(path, trust_roots=trust_roots)
-        blob = records.store.put_file(path)
+    with ExitStack() as held:
+        with WorkDir(records.settings.work_dir) as work:
+            path = work / "consent.pdf"   # the checker's messages name this, never the uploaded name
+            if isinstance(pdf, (bytes, bytearray)):
+                path.write_bytes(pdf)
+            else:
+                try:
+                    shutil.copyfile(pdf, path)
+                except OSError as exc:   # never echo the path: it may hold the patient's name
+                    raise WorkflowError("the consent PDF could not be read "
+                                        f"({exc.strerror or type(exc).__name__})") from None
+            result = check_pdf(path, trust_roots=trust_roots)
+            held.enter_context(records.store.keeping())   # until the commit: nobody deletes this content
+            blob = records.store.put_file(path)
+        return _add_consent(records, actor, result, blob, patient_name, patient_ref)
+
+
+def _add_consent(records: Records, actor: Actor, result: dict, blob: str, patient_name: str,
+                 patient_ref: str) -> ConsentView:
     now = utcnow()
     with records.transaction() as session:
         consent = Consent(
@@ -595,8 +605,14 @@ def upload_media(records: Records, actor: Actor, source: Path | bytes, original_
     """Keep an original encrypted. Its name is stored encrypted; only descriptions of what in the name
     could identify the patient are kept in clear."""
     _authorize(records, actor, "upload_media")
+    with records.store.keeping():   # until the commit: nobody deletes this content
+        fmt, size, blob = _keep_upload(records, source)
+        return _add_asset(records, actor, fmt, size, blob, original_name, consent_id)
+
+
+def _keep_upload(records: Records, source: Path | bytes):
+    """Check what the upload is and its size, then store it encrypted: (format, size, blob address)."""
     from deid.formats import sniff, sniff_file
-    from deid.naming import filename_warnings
 
     in_memory = isinstance(source, (bytes, bytearray))
     try:
@@ -609,6 +625,13 @@ def upload_media(records: Records, actor: Actor, source: Path | bytes, original_
         blob = records.store.put_bytes(bytes(source)) if in_memory else records.store.put_file(Path(source))
     except OSError as exc:   # the message must not carry the path: it may hold the patient's name
         raise WorkflowError(f"the upload could not be read ({exc.strerror or type(exc).__name__})") from None
+    return fmt, size, blob
+
+
+def _add_asset(records: Records, actor: Actor, fmt, size: int, blob: str, original_name: str,
+               consent_id: str | None) -> AssetView:
+    from deid.naming import filename_warnings
+
     now = utcnow()
     with records.transaction() as session:
         if consent_id:
@@ -738,11 +761,21 @@ def _render(records: Records, actor: Actor, asset_id: str, profile: str, added: 
             raise WorkflowError("the original was deleted (released, or past its retention period); "
                                 "upload it again to process it")
         blob, kind = asset.original_blob, asset.kind
-    with WorkDir(records.settings.work_dir) as work:
-        source = records.store.decrypt_to(blob, work / uuid.uuid4().hex)
-        report = redact_file(source, work / "out", profile, progress=progress, extra_regions=added or None,
-                             removed_regions=removed or None, original_name=source.name)
-        stored = _keep_output(records, report)
+    with ExitStack() as held:
+        with WorkDir(records.settings.work_dir) as work:
+            source = records.store.decrypt_to(blob, work / uuid.uuid4().hex)
+            report = redact_file(source, work / "out", profile, progress=progress, extra_regions=added or None,
+                                 removed_regions=removed or None, original_name=source.name)
+            stored = _output_hashes(report)   # decoding takes a while: before taking the store's lock
+            held.enter_context(records.store.keeping())   # until the commit: nobody deletes this content
+            if report["output"]:
+                stored["blob"] = stored["sha256"] = records.store.put_file(Path(report["output"]))
+        # the decrypted original is gone before the commit
+        return _add_output(records, actor, asset_id, kind, report, stored, added, removed, parent_id)
+
+
+def _add_output(records: Records, actor: Actor, asset_id: str, kind: str, report: dict, stored: dict,
+                added: list, removed: list, parent_id: str | None) -> OutputView:
     with records.transaction() as session:
         _get(session, Asset, asset_id)
         output = Output(id=uuid.uuid4().hex, asset_id=asset_id, parent_id=parent_id, kind=report["kind"] or kind,
@@ -766,8 +799,8 @@ def _render(records: Records, actor: Actor, asset_id: str, profile: str, added: 
         return _output_view(output)
 
 
-def _keep_output(records: Records, report: dict) -> dict:
-    """Encrypt the verified output into the store and compute its look-up hashes (while it is in clear)."""
+def _output_hashes(report: dict) -> dict:
+    """The verified output's name, size and look-up hashes, computed while it is in clear."""
     from consent.lookup import image_hash_of, video_hashes
 
     if not report["output"]:
@@ -778,7 +811,6 @@ def _keep_output(records: Records, report: dict) -> dict:
         stored["phash"] = image_hash_of(path)
     else:
         stored["frame_hashes"] = video_hashes(path)
-    stored["blob"] = stored["sha256"] = records.store.put_file(path)
     return stored
 
 
@@ -891,11 +923,12 @@ def _delete_unreferenced(records: Records, addresses) -> None:
     addresses = [a for a in addresses if a]
     if not addresses:
         return
-    with records.db.sessions() as session:
-        still = _referenced(session, addresses)
-    for address in addresses:
-        if address not in still:
-            records.store.delete(address)
+    with records.store.deleting():   # the same content may be on its way into another record right now
+        with records.db.sessions() as session:
+            still = _referenced(session, addresses)
+        for address in addresses:
+            if address not in still:
+                records.store.delete(address)
 
 
 def _referenced(session: Session, only: list[str] | None = None) -> set[str]:
@@ -1096,10 +1129,11 @@ def housekeeping(records: Records, actor: Actor = SYSTEM, *, now: dt.datetime | 
                  reason="retention period ended")
     report["originals_and_pdfs_deleted"] = len(freed)
     _delete_unreferenced(records, freed)
-    with records.db.sessions() as session:
-        referenced = _referenced(session)
     grace = records.settings.orphan_grace_seconds if grace_seconds is None else grace_seconds
-    swept = records.store.sweep(referenced, grace)
+    with records.store.deleting():
+        with records.db.sessions() as session:
+            referenced = _referenced(session)
+        swept = records.store.sweep(referenced, grace)
     report["temp_files"], report["orphan_blobs"] = swept.temp_files, len(swept.orphan_blobs)
     return report
 

@@ -5,6 +5,12 @@ that address. A blob appears under its final name only complete (temporary file 
 fsync, `os.replace`), so a crash leaves at most a temporary file or an unreferenced blob, both of which
 `sweep` removes; neither can be mistaken for a live record. Writing the same content again replaces the
 file rather than trusting whatever is there.
+
+Because blobs are shared by content, "unreferenced, so delete it" races with another process that has just
+written the same content and is about to commit a record naming it (the same photo uploaded twice, one copy
+released). A lock file orders the two: whoever writes blobs and commits the records that name them holds it
+shared (`keeping`), whoever decides a blob is unreferenced and deletes it holds it exclusively (`deleting`).
+Take it before the database transaction, never inside one.
 """
 from __future__ import annotations
 
@@ -29,6 +35,7 @@ from deid.models import sha256_file
 CHUNK = 1 << 20
 _ADDRESS = re.compile(r"[0-9a-f]{64}")
 TEMP_PREFIX = ".tmp-"
+LOCK_NAME = ".lock"
 
 
 class BlobMissing(FileNotFoundError):
@@ -66,6 +73,21 @@ class BlobStore:
     @staticmethod
     def _context(address: str) -> str:
         return f"veil/blob/{address}"
+
+    # -- who may delete ------------------------------------------------------------------------
+    def keeping(self):
+        """Hold while writing blobs and committing the records that name them: no blob is deleted meanwhile."""
+        return self._locked(fcntl.LOCK_SH)
+
+    def deleting(self):
+        """Hold while finding unreferenced blobs and deleting them: no record naming one commits meanwhile."""
+        return self._locked(fcntl.LOCK_EX)
+
+    @contextmanager
+    def _locked(self, how: int) -> Iterator[None]:
+        with open(self.root / LOCK_NAME, "a") as fh:   # its own open file: threads exclude each other too
+            fcntl.flock(fh, how)
+            yield                                      # closing the file releases the lock
 
     # -- writing -------------------------------------------------------------------------------
     def put_file(self, source: Path) -> str:

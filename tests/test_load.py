@@ -7,8 +7,15 @@ events the calls made, and no caller ever saw "database is locked" or any other 
 The scenario lives in benchmarks/load.py, which times it for several worker counts; here it runs untimed."""
 from __future__ import annotations
 
+import threading
+import time
+from pathlib import Path
+
 from benchmarks.load import Plan, check_records, prepare, run
-from records_fixtures import quick_password_hashing  # noqa: F401  (the people are made in this process)
+from consent import services as sv
+from consent.store import LOCK_NAME
+from records_fixtures import (add_people, plain_photo, processed, quick_password_hashing,  # noqa: F401
+                              register, sqlite_records)
 
 
 def _run(plan: Plan):
@@ -27,3 +34,63 @@ def test_parallel_processes_and_threads_lose_and_duplicate_no_record_and_never_s
         f"LOAD-{p}-{t}-{i}" for p in range(3) for t in range(2) for i in range(2))
     assert problems == []
     assert all(r.events["lookup"] >= 3 for r in results)   # the readers really read while the others wrote
+
+
+def test_a_photo_uploaded_again_while_its_first_copy_is_released_keeps_its_original(sqlite_records, tmp_path,
+                                                                                      monkeypatch):
+    """Blobs are shared by content. Releasing the first copy deletes its original once nothing references it;
+    the second upload has already stored the same content but not yet committed its record. The release's
+    clean-up (another person, another thread) must wait for that commit instead of deleting the file under it."""
+    records = sqlite_records
+    people = add_people(records)
+    consent = register(records, people)
+    photo = plain_photo(tmp_path / "p.jpg")
+    first, output = processed(records, people, photo, consent_id=consent.id, original_name="p.jpg")
+    request = sv.request_release(records, people.staff, output.id, "instagram")
+    cleaning, decisions = threading.Event(), []
+    real_deleting = records.store.deleting
+
+    def deleting():
+        cleaning.set()   # the release has committed and its clean-up now asks to delete
+        return real_deleting()
+
+    def release_meanwhile():
+        decisions.append(sv.approve_release(records, people.marketing, request.id))
+
+    real_put = records.store.put_file
+    other = threading.Thread(target=release_meanwhile)
+
+    def put_then_let_the_release_run(path):
+        address = real_put(path)
+        other.start()
+        assert cleaning.wait(120), "the release never reached its clean-up"
+        assert finished_or_waiting_for_a_lock(other, records.store.root / LOCK_NAME)
+        return address
+
+    monkeypatch.setattr(records.store, "deleting", deleting)
+    monkeypatch.setattr(records.store, "put_file", put_then_let_the_release_run)
+    second = sv.upload_media(records, people.staff, photo, "p-again.jpg", consent.id)
+    other.join(120)
+    monkeypatch.undo()
+    assert decisions and decisions[0].allowed and not other.is_alive()
+    assert second.original_sha256 == first.original_sha256
+    assert records.store.exists(second.original_sha256), "the second upload's original was deleted under it"
+    assert sv.process(records, people.staff, second.id).error is None
+    sv.housekeeping(records, people.admin, grace_seconds=0)
+    assert records.store.exists(second.original_sha256)
+
+
+def finished_or_waiting_for_a_lock(thread: threading.Thread, lock_file: Path, limit: float = 120) -> bool:
+    """Wait until the thread has ended or the kernel lists it as blocked on a lock of `lock_file` (a "->" line
+    of /proc/locks), so the interleaving above is the same on every run. A hang guard, not a measurement."""
+    inode = f":{lock_file.stat().st_ino}"
+    deadline = time.monotonic() + limit
+    while time.monotonic() < deadline:
+        if not thread.is_alive():
+            return True
+        for line in Path("/proc/locks").read_text().splitlines():
+            fields = line.split()
+            if "->" in fields and any(f.endswith(inode) and f.count(":") == 2 for f in fields):
+                return True
+        time.sleep(0.01)
+    return False
