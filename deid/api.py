@@ -182,6 +182,8 @@ def error_message(exc: BaseException) -> str:
     """What to tell the person about a failed file: the reason, never a path (paths may hold a name)."""
     if isinstance(exc, EXPLAINED_ERRORS):
         return str(exc)
+    if isinstance(exc, MemoryError):
+        return "not enough memory to process this file (its picture is too large); nothing was written"
     if isinstance(exc, OSError):
         return f"could not read or write the file ({exc.strerror or type(exc).__name__})"
     return f"unexpected error ({type(exc).__name__}); the file was not de-identified and nothing was written"
