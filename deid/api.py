@@ -83,17 +83,24 @@ def _not_media(fmt: Format) -> str:
 
 def _redact_image(path: Path, fmt: Format, out_dir: Path, prof: Profile, report: dict,
                   extra: list[Region], removed: list[Region]) -> None:
-    data = path.read_bytes()
     report["removed"] = removed_tags(path)
-    decoded = image_io.decode(data, fmt)
+    encoded, ext = _redacted_image(path, fmt, prof, report, extra, removed)
+    # the pixel arrays are gone by now: verification re-decodes the output without them in memory too
+    report["output"] = str(write_verified(encoded, ext, out_dir, prof, report).absolute())
+
+
+def _redacted_image(path: Path, fmt: Format, prof: Profile, report: dict, extra: list[Region],
+                    removed: list[Region]) -> tuple[bytes, str]:
+    """The new file's bytes and extension: decoded, faces found and redacted, encoded from pixels alone."""
+    decoded = image_io.decode(path.read_bytes(), fmt)
     regions = [] if prof.keeps_faces else face_regions(decoded.rgb, prof)
     regions = merge_review(regions, extra, removed, decoded.rgb.shape)
     report["regions"] = regions
     faces = prof.section("faces")
     pixels = redact(decoded.rgb, regions, faces["method"], int(faces.get("strength", 6)))
-    encoded, ext = image_io.encode(pixels, decoded.alpha, decoded.source_format,
-                                   int(prof.section("output").get("jpeg_quality", 92)))
-    report["output"] = str(write_verified(encoded, ext, out_dir, prof, report).absolute())
+    decoded.rgb = None   # the unredacted pixels are not needed any more
+    return image_io.encode(pixels, decoded.alpha, decoded.source_format,
+                           int(prof.section("output").get("jpeg_quality", 92)))
 
 
 def face_regions(rgb: np.ndarray, prof: Profile) -> list[Region]:
@@ -145,8 +152,9 @@ def verify_image(path: Path, prof: Profile, report: dict) -> None:
         raise image_io.ImageReadError(f"output withheld: metadata left after rewriting ({', '.join(leftovers)})")
     if prof.keeps_faces or not prof.section("verify").get("residual_faces", True):
         return  # the identifiable profile keeps faces on purpose
-    with Image.open(path) as written:
-        rgb = np.asarray(written.convert("RGB"))
+    with Image.open(path) as written:   # one copy of the pixels at a time: an output may be 80 megapixels
+        written.load()
+        rgb = np.asarray(written if written.mode == "RGB" else written.convert("RGB"))
     threshold = float(prof.section("verify").get("residual_threshold", 0.6))
     left = residual_detector(threshold)(rgb)
     report["verified"]["faces_left"] = len(left)
