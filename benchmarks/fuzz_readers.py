@@ -1,20 +1,34 @@
 """Fuzz the readers (images, videos, PDFs) with mutated seed files for a fixed budget.
 
-    python benchmarks/fuzz_readers.py [--cases 300] [--seed 1] [--keep DIR]
+    python benchmarks/fuzz_readers.py [--cases 300] [--seed 1] [--formats jpg,png,...] [--keep DIR]
 
 The seed corpus is built here from images that ship in wheels. Hypothesis draws the mutation plans (bit
-flips, truncation, splices, duplicated chunks, inflated size fields). Each case runs in a worker subprocess
-with a memory limit and a time limit, because the decoders are C code: a crash, a hang, a memory blow-up
-or an uncaught exception is a failure. A clean error report is the expected answer to a broken file.
-Prints the number of inputs tried and every failure (the failing inputs are kept under --keep).
+flips, truncation, splices, duplicated chunks, inflated size fields). Cases run in worker subprocesses
+under an address-space limit, one case at a time with a time limit of its own, because the decoders are C
+code. A failure is one of:
+  crash        the worker died (a signal, or an exit without finishing the case)
+  hang         no answer within the per-case time limit
+  memory       MemoryError, or the address-space limit reached inside C code
+  uncaught     an exception escaped the reader (a traceback)
+  unexplained  the reader returned "unexpected error (...)": a bad file it could not explain
+  quoted       an error message quoting the file's bytes
+  leftover     a file left in the output folder by a failed case
+A clean error report is the expected answer to a broken file. Before the budget starts, every seed must go
+through cleanly (a harness whose readers fail on valid files would find nothing).
+Prints inputs tried per format, failures per kind, wall time and cases per second; the failing inputs
+are kept under --keep.
 """
 from __future__ import annotations
 
 import argparse
+import collections
 import io
 import json
 import os
+import re
 import resource
+import selectors
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -23,8 +37,10 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-MEMORY_LIMIT = 2 * 1024 ** 3
-CASE_TIMEOUT = 60
+MEMORY_LIMIT = 3 * 1024 ** 3      # address space; one photo runs within 1.5 GiB (the models reserve most)
+CASE_TIMEOUT = 60                 # seconds for one case (a PDF may go through OCR)
+START_TIMEOUT = 120               # seconds for a worker to load its models
+QUOTED_BYTES = re.compile(r"b'[^']*'|b\"[^\"]*\"")
 
 
 # ---------------------------------------------------------------- seeds
@@ -51,6 +67,7 @@ def seed_corpus() -> dict[str, bytes]:
     face.save(buffer, "HEIF")
     seeds["heic"] = buffer.getvalue()
     seeds["mp4"] = _tiny_mp4(np.asarray(face))
+    seeds["mov"] = _phone_mov(np.asarray(face))
     seeds["pdf"] = _tiny_pdf()
     return seeds
 
@@ -68,6 +85,32 @@ def _tiny_mp4(rgb) -> bytes:
         for packet in stream.encode():
             container.mux(packet)
     return buffer.getvalue()
+
+
+def _phone_mov(rgb) -> bytes:
+    """A MOV as phones write them: index first (fast start), turned by a display matrix, AAC sound."""
+    import av
+    import numpy as np
+
+    with tempfile.TemporaryDirectory() as folder:
+        with av.open(f"{folder}/seed.mov", "w", format="mov", options={"movflags": "+faststart"}) as out:
+            out.metadata["location"] = "+40.7128-074.0060/"
+            video = out.add_stream("libx264", rate=10, options={"preset": "ultrafast"})
+            video.width, video.height, video.pix_fmt = 300, 256, "yuv420p"
+            video.set_display_rotation(90)
+            sound = out.add_stream("aac", rate=16000)
+            sound.layout = "mono"
+            for i in range(6):
+                frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(np.rot90(rgb)), format="rgb24")
+                frame.pts = i
+                out.mux(video.encode(frame))
+            out.mux(video.encode(None))
+            for i in range(10):
+                chunk = av.AudioFrame.from_ndarray(np.zeros((1, 1024), np.float32), format="fltp", layout="mono")
+                chunk.sample_rate, chunk.pts = 16000, i * 1024
+                out.mux(sound.encode(chunk))
+            out.mux(sound.encode(None))
+        return Path(f"{folder}/seed.mov").read_bytes()
 
 
 def _tiny_pdf() -> bytes:
@@ -105,7 +148,16 @@ def mutate(data: bytes, plan: list[tuple[str, int, int]]) -> bytes:
 
 
 def plans(count: int, seed: int) -> list[list[tuple[str, int, int]]]:
-    """Mutation plans drawn by Hypothesis (reproducible: derandomized, seeded)."""
+    """Mutation plans drawn by Hypothesis (reproducible: seeded, no example database)."""
+    drawn: list = []
+    rounds = 0
+    while len(drawn) < count:   # Hypothesis may stop a run early; draw again under the next seed
+        drawn += _draw(count - len(drawn), seed + 7919 * rounds)
+        rounds += 1
+    return drawn[:count]
+
+
+def _draw(count: int, seed: int) -> list:
     from hypothesis import HealthCheck, given, seed as hypothesis_seed, settings
     from hypothesis import strategies as st
 
@@ -120,88 +172,161 @@ def plans(count: int, seed: int) -> list[list[tuple[str, int, int]]]:
         drawn.append(plan)
 
     collect()
-    return drawn[:count]
+    return drawn
 
 
 # ---------------------------------------------------------------- worker
 
-def worker(paths: list[str]) -> None:
-    """Read each file with the engine, printing START and DONE lines so the parent knows where it died."""
+def worker() -> None:
+    """Read the file paths given on stdin one by one, answering READY, then one JSON line per case."""
     resource.setrlimit(resource.RLIMIT_AS, (MEMORY_LIMIT, MEMORY_LIMIT))
     os.environ.setdefault("GLOG_minloglevel", "3")
+    from consent.check import check_pdf
     from deid.api import redact_file
 
-    out = tempfile.mkdtemp()
-    for path in paths:
-        print(f"START {path}", flush=True)
-        if path.endswith(".pdf"):
-            from consent.check import check_pdf
-
-            result = check_pdf(path)
-        else:
-            result = redact_file(path, out)
-        print(f"DONE {path} {json.dumps(bool(result.get('error')))}", flush=True)
-
-
-def run_batch(paths: list[str]) -> list[tuple[str, str]]:
-    """Run paths through workers; a worker that dies is restarted after the case it died on."""
-    failures, remaining = [], list(paths)
-    while remaining:
-        proc = subprocess.Popen([sys.executable, __file__, "--worker", *remaining], cwd=ROOT,
-                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-        current, finished = None, set()
-        deadline = time.monotonic() + CASE_TIMEOUT * len(remaining)
+    print("READY", flush=True)
+    for line in sys.stdin:
+        path = line.strip()
+        out = Path(tempfile.mkdtemp(prefix="fuzz-out-"))
         try:
-            stdout, stderr = proc.communicate(timeout=max(CASE_TIMEOUT, deadline - time.monotonic()))
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            stdout, stderr = proc.communicate()
-        for line in stdout.splitlines():
-            if line.startswith("START "):
-                current = line[6:]
-            elif line.startswith("DONE "):
-                finished.add(line[5:].rsplit(" ", 1)[0])
-                current = None
-        if proc.returncode == 0:
-            break
-        if current is None:
-            failures.append(("<worker>", f"exit {proc.returncode}: {stderr.strip()[-300:]}"))
-            break
-        failures.append((current, f"exit {proc.returncode}: {stderr.strip().splitlines()[-1:] or ['killed']}"))
-        remaining = remaining[remaining.index(current) + 1:]
+            result = check_pdf(path) if path.endswith(".pdf") else redact_file(path, out)
+            left = [p.name for p in out.iterdir() if result.get("error") or p.name.startswith(".partial")]
+            answer = {"error": result.get("error"), "left": sorted(left)}
+        except MemoryError:
+            answer = {"kind": "memory", "detail": "MemoryError"}
+        except Exception as exc:  # noqa: BLE001 - the readers must never raise; report what escaped
+            answer = {"kind": "uncaught", "detail": f"{type(exc).__name__}: {str(exc)[:200]}"}
+        shutil.rmtree(out, ignore_errors=True)
+        print(json.dumps(answer), flush=True)
+
+
+def judge(answer: dict) -> tuple[str, str] | None:
+    """(kind, detail) of a failure, or None for a clean answer (success or an explained error)."""
+    if "kind" in answer:
+        return answer["kind"], answer["detail"]
+    error = answer["error"] or ""
+    if "unexpected error" in error:
+        return "unexplained", error
+    if "needs more memory" in error or "MemoryError" in error:
+        return "memory", error
+    if QUOTED_BYTES.search(error):
+        return "quoted", error
+    if answer["left"]:
+        return "leftover", ", ".join(answer["left"])
+    return None
+
+
+class Worker:
+    """One worker subprocess; `ask` gives it a case and waits at most CASE_TIMEOUT for the answer."""
+
+    def __init__(self):
+        self.proc = subprocess.Popen([sys.executable, __file__, "--worker"], cwd=ROOT, stdin=subprocess.PIPE,
+                                     stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, bufsize=1)
+        self.selector = selectors.DefaultSelector()
+        self.selector.register(self.proc.stdout, selectors.EVENT_READ)
+        if self._line(START_TIMEOUT) != "READY":
+            raise RuntimeError(f"worker did not start: {self.stop()}")
+
+    def _line(self, timeout: float) -> str | None:
+        if not self.selector.select(timeout):
+            return None
+        return self.proc.stdout.readline().strip() or None
+
+    def ask(self, path: str) -> dict | None:
+        """The worker's answer, or None when it died or hung (then it is stopped)."""
+        try:
+            self.proc.stdin.write(path + "\n")
+            self.proc.stdin.flush()
+        except BrokenPipeError:
+            return None
+        line = self._line(CASE_TIMEOUT)
+        return json.loads(line) if line else None
+
+    def stop(self) -> str:
+        """Stop the worker; the last line of what it said on stderr, and how it ended."""
+        if self.proc.poll() is None:
+            self.proc.kill()
+        self.proc.wait()
+        tail = (self.proc.stderr.read() or "").strip().splitlines()
+        return f"exit {self.proc.returncode}: {tail[-1][:200] if tail else ''}"
+
+
+def run_cases(paths: list[str]) -> list[tuple[str, str, str]]:
+    """Every case through a worker; a worker that dies or hangs is replaced. Failures: (path, kind, detail)."""
+    failures, worker = [], Worker()
+    for path in paths:
+        started = time.monotonic()
+        answer = worker.ask(path)
+        if answer is None:
+            hung = time.monotonic() - started >= CASE_TIMEOUT
+            ended = worker.stop()
+            kind = "hang" if hung else ("memory" if "MemoryError" in ended or "bad_alloc" in ended else "crash")
+            failures.append((path, kind, ended))
+            worker = Worker()
+            continue
+        failure = judge(answer)
+        if failure:
+            failures.append((path, *failure))
+    worker.stop()
     return failures
+
+
+def check_seeds(seeds: dict[str, bytes], folder: Path) -> None:
+    """Every valid seed must come through without an error, or the run would prove nothing."""
+    paths = []
+    for ext, data in seeds.items():
+        paths.append(str(folder / f"seed.{ext}"))
+        Path(paths[-1]).write_bytes(data)
+    worker = Worker()
+    try:
+        for path in paths:
+            answer = worker.ask(path)
+            if answer is None or answer.get("error") or "kind" in answer:
+                raise SystemExit(f"harness is blind: the valid seed {Path(path).name} failed: {answer}")
+    finally:
+        worker.stop()
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--cases", type=int, default=300)
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--formats", help="comma-separated seed kinds (jpg,png,webp,tif,avif,heic,mp4,mov,pdf)")
     parser.add_argument("--keep", type=Path, default=ROOT / "benchmarks" / "out" / "fuzz-failures")
-    parser.add_argument("--worker", nargs="*")
+    parser.add_argument("--worker", action="store_true")
     args = parser.parse_args()
-    if args.worker is not None:
-        worker(args.worker)
+    if args.worker:
+        worker()
         return 0
     seeds = seed_corpus()
+    if args.formats:
+        wanted = args.formats.split(",")
+        unknown = set(wanted) - set(seeds)
+        if unknown:
+            parser.error(f"unknown formats {sorted(unknown)}; choose from {','.join(seeds)}")
+        seeds = {k: v for k, v in seeds.items() if k in wanted}
     started = time.perf_counter()
     with tempfile.TemporaryDirectory() as tmp:
+        check_seeds(seeds, Path(tmp))
         paths = []
         for n, plan in enumerate(plans(args.cases, args.seed)):
             ext = list(seeds)[n % len(seeds)]
-            path = Path(tmp) / f"case{n:05d}.{ext}"
+            path = Path(tmp) / f"case{args.seed:03d}-{n:05d}.{ext}"
             path.write_bytes(mutate(seeds[ext], plan))
             paths.append(str(path))
-        failures = run_batch(paths)
-        for path, _reason in failures:
-            if path != "<worker>":
-                args.keep.mkdir(parents=True, exist_ok=True)
-                Path(args.keep, Path(path).name).write_bytes(Path(path).read_bytes())
+        failures = run_cases(paths)
+        for path, _kind, _detail in failures:
+            args.keep.mkdir(parents=True, exist_ok=True)
+            shutil.copy(path, args.keep / Path(path).name)
     elapsed = time.perf_counter() - started
-    by_kind = {ext: sum(1 for p in paths if p.endswith("." + ext)) for ext in seeds}
-    print(f"inputs tried: {len(paths)} ({', '.join(f'{k} {v}' for k, v in by_kind.items())}) in {elapsed:.0f} s")
-    print(f"failures (crash, hang, memory, uncaught exception): {len(failures)}")
-    for path, reason in failures:
-        print(f"  {Path(path).name}: {reason}")
+    tried = collections.Counter(Path(p).suffix[1:] for p in paths)
+    failed = collections.Counter(Path(p).suffix[1:] for p, _, _ in failures)
+    kinds = collections.Counter(kind for _, kind, _ in failures)
+    print(f"inputs tried: {len(paths)} in {elapsed:.0f} s ({len(paths) / elapsed:.2f} cases/s), seed {args.seed}")
+    print("per format: " + ", ".join(f"{ext} {tried[ext]} tried / {failed[ext]} failed" for ext in seeds))
+    print(f"failures: {len(failures)}" + (f" ({', '.join(f'{k} {v}' for k, v in kinds.items())})" if kinds else ""))
+    for path, kind, detail in failures:
+        print(f"  {Path(path).name}: {kind}: {detail}")
     return 1 if failures else 0
 
 
