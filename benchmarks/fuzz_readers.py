@@ -251,8 +251,9 @@ class Worker:
         return f"exit {self.proc.returncode}: {tail[-1][:200] if tail else ''}"
 
 
-def run_cases(paths: list[str]) -> list[tuple[str, str, str]]:
-    """Every case through a worker; a worker that dies or hangs is replaced. Failures: (path, kind, detail)."""
+def run_cases(paths: list[str], outcomes: collections.Counter) -> list[tuple[str, str, str]]:
+    """Every case through a worker; a worker that dies or hangs is replaced. Failures: (path, kind, detail).
+    `outcomes` counts the clean answers by (format, "done" or "refused"): read through, or refused with a reason."""
     failures, worker = [], Worker()
     for path in paths:
         started = time.monotonic()
@@ -267,6 +268,8 @@ def run_cases(paths: list[str]) -> list[tuple[str, str, str]]:
         failure = judge(answer)
         if failure:
             failures.append((path, *failure))
+        else:
+            outcomes[Path(path).suffix[1:], "refused" if answer["error"] else "done"] += 1
     worker.stop()
     return failures
 
@@ -314,7 +317,8 @@ def main() -> int:
             path = Path(tmp) / f"case{args.seed:03d}-{n:05d}.{ext}"
             path.write_bytes(mutate(seeds[ext], plan))
             paths.append(str(path))
-        failures = run_cases(paths)
+        outcomes: collections.Counter = collections.Counter()
+        failures = run_cases(paths, outcomes)
         for path, _kind, _detail in failures:
             args.keep.mkdir(parents=True, exist_ok=True)
             shutil.copy(path, args.keep / Path(path).name)
@@ -323,7 +327,9 @@ def main() -> int:
     failed = collections.Counter(Path(p).suffix[1:] for p, _, _ in failures)
     kinds = collections.Counter(kind for _, kind, _ in failures)
     print(f"inputs tried: {len(paths)} in {elapsed:.0f} s ({len(paths) / elapsed:.2f} cases/s), seed {args.seed}")
-    print("per format: " + ", ".join(f"{ext} {tried[ext]} tried / {failed[ext]} failed" for ext in seeds))
+    print("per format (tried: read through / refused with a reason / failed):")
+    for ext in seeds:
+        print(f"  {ext:5} {tried[ext]:5}: {outcomes[ext, 'done']:5} / {outcomes[ext, 'refused']:5} / {failed[ext]:3}")
     print(f"failures: {len(failures)}" + (f" ({', '.join(f'{k} {v}' for k, v in kinds.items())})" if kinds else ""))
     for path, kind, detail in failures:
         print(f"  {Path(path).name}: {kind}: {detail}")
