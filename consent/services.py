@@ -382,7 +382,7 @@ def register_consent(records: Records, actor: Actor, pdf: Path | bytes, patient_
     """Run the checker on a consent PDF, store the PDF encrypted, the verdict in clear, and the evidence,
     patient name and reference encrypted."""
     _authorize(records, actor, "register_consent")
-    from consent.check import check_pdf
+    from consent.sandbox import check_in_sandbox
 
     if not patient_name.strip() or not patient_ref.strip():
         raise WorkflowError("a consent needs the patient's name and reference (record number)")
@@ -398,7 +398,7 @@ def register_consent(records: Records, actor: Actor, pdf: Path | bytes, patient_
                 except OSError as exc:   # never echo the path: it may hold the patient's name
                     raise WorkflowError("the consent PDF could not be read "
                                         f"({exc.strerror or type(exc).__name__})") from None
-            result = check_pdf(path, trust_roots=trust_roots)
+            result = check_in_sandbox(path, trust_roots=trust_roots)   # a crash costs this PDF, not the app
             held.enter_context(records.store.keeping())   # until the commit: nobody deletes this content
             blob = records.store.put_file(path)
         return _add_consent(records, actor, result, blob, patient_name, patient_ref)
@@ -753,7 +753,7 @@ def _box(region) -> list[int]:
 
 def _render(records: Records, actor: Actor, asset_id: str, profile: str, added: list, removed: list,
             parent_id: str | None, progress) -> OutputView:
-    from deid.api import redact_file
+    from consent.sandbox import redact_in_sandbox
 
     with records.transaction() as session:
         asset = _get(session, Asset, asset_id)
@@ -764,8 +764,9 @@ def _render(records: Records, actor: Actor, asset_id: str, profile: str, added: 
     with ExitStack() as held:
         with WorkDir(records.settings.work_dir) as work:
             source = records.store.decrypt_to(blob, work / uuid.uuid4().hex)
-            report = redact_file(source, work / "out", profile, progress=progress, extra_regions=added or None,
-                                 removed_regions=removed or None, original_name=source.name)
+            report = redact_in_sandbox(source, work / "out", profile, progress=progress,   # a crash costs this file
+                                       extra_regions=added or None, removed_regions=removed or None,
+                                       original_name=source.name)
             stored = _output_hashes(report)   # decoding takes a while: before taking the store's lock
             held.enter_context(records.store.keeping())   # until the commit: nobody deletes this content
             if report["output"]:

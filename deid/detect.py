@@ -28,6 +28,10 @@ from PIL import Image
 
 from deid.models import model_path
 
+# onnxruntime's telemetry is on by default on Linux: it writes a session file into TMPDIR, keeps a device id
+# under ~/.cache/Microsoft and may send events. Read once, when onnxruntime is imported, so it is set here.
+os.environ["ORT_DISABLE_TELEMETRY"] = "1"
+
 os.environ.setdefault("GLOG_minloglevel", "2")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 

@@ -3,11 +3,20 @@ that one PDF its verdict, never the server (which runs threads, so it cannot sim
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 import threading
+import time
+from pathlib import Path
 
+from PIL import Image
+
+from conftest import ROOT, grace_hopper_path
 from consent.check import check_pdf
-from consent.sandbox import check_in_sandbox
+from consent.sandbox import check_in_sandbox, redact_in_sandbox
+from deid.api import redact_file
 from ui_fixtures import covered_consent_pdf
+from video_fixtures import phone_clip
 
 
 def _pdf(tmp_path):
@@ -43,3 +52,92 @@ def test_a_reader_that_hangs_is_stopped_and_explained(tmp_path):
     result = check_in_sandbox(_pdf(tmp_path), kill_seconds=0.001)
     assert result["error"].startswith("consent.pdf: reading took longer than")
     assert result["social_media"] == "unclear"
+
+
+# -- de-identification ---------------------------------------------------------------------------------------
+def test_a_photo_de_identified_in_the_sandbox_matches_the_in_process_result(tmp_path):
+    grace_hopper = grace_hopper_path()
+    isolated = redact_in_sandbox(grace_hopper, tmp_path / "a", "default", original_name="photo.jpg")
+    direct = redact_file(grace_hopper, tmp_path / "b", "default", original_name="photo.jpg")
+    assert isolated["error"] is None and Path(isolated["output"]).is_file()
+    assert isolated["regions"] == direct["regions"] and isolated["verified"] == direct["verified"]
+    assert isolated["removed"] == direct["removed"]
+
+
+def test_a_videos_progress_reaches_the_host_as_it_goes(tmp_path, grace_hopper):
+    clip = tmp_path / "clip.mp4"
+    phone_clip(clip, grace_hopper, frames=30)
+    seen = []
+    report = redact_in_sandbox(clip, tmp_path / "out", "default", progress=lambda f, m: seen.append((f, m)))
+    assert report["error"] is None and report["frames"] == 30
+    fractions = [f for f, _ in seen]
+    assert len(seen) >= 3 and fractions == sorted(fractions) and seen[-1] == (1.0, "done")
+
+
+def test_a_worker_that_falls_silent_is_killed_and_the_file_gets_the_reason(tmp_path):
+    grace_hopper = grace_hopper_path()
+    report = redact_in_sandbox(grace_hopper, tmp_path / "out", "default", silent_seconds=0.05)
+    assert report["output"] is None and report["error"].startswith("de-identification stopped on this file")
+    assert report["profile"]["id"].startswith("default")
+    assert redact_in_sandbox(grace_hopper, tmp_path / "out", "default")["error"] is None   # the next one works
+
+
+HOST = r"""
+import sys
+from consent.sandbox import redact_in_sandbox
+redact_in_sandbox(*sys.argv[1:3], "default")
+"""
+
+
+def _worker_of(host: int) -> int | None:
+    """The de-identification worker: a process whose parent (the fork server) is the host's child."""
+    parents = _parents()
+    return next((p for p, parent in parents.items() if parents.get(parent) == host), None)
+
+
+def _parents() -> dict[int, int]:
+    parents = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                parents[int(entry.name)] = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+            except (OSError, IndexError, ValueError):
+                continue
+    return parents
+
+
+def _descendants(pid: int) -> set[int]:
+    parents = _parents()
+    found, frontier = set(), {pid}
+    while frontier:
+        frontier = {child for child, parent in parents.items() if parent in frontier} - found
+        found |= frontier
+    return found
+
+
+def test_when_the_app_is_killed_its_worker_dies_at_once_and_writes_nothing(tmp_path, grace_hopper):
+    photo, out = tmp_path / "big.jpg", tmp_path / "out"
+    Image.fromarray(grace_hopper).resize((6000, 7000)).save(photo, quality=90)   # 42 MP: seconds of work
+    host = subprocess.Popen([sys.executable, "-c", HOST, str(photo), str(out)], cwd=ROOT,
+                            env={**os.environ, "PYTHONPATH": str(ROOT)}, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 120
+        while not (worker := _worker_of(host.pid)) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        workers = _descendants(host.pid)
+    finally:
+        host.kill()
+        host.wait()
+    assert worker in workers
+    deadline = time.monotonic() + 120
+    while {p for p in workers if _running(p)} and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not {p for p in workers if _running(p)}
+    assert not out.exists() or not [f for f in out.iterdir() if not f.name.startswith(".")]   # no output came
+
+
+def _running(pid: int) -> bool:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"   # a zombie has ended
+    except OSError:
+        return False
