@@ -20,7 +20,10 @@ from pathlib import Path
 from typing import Callable
 
 _CONTEXT = multiprocessing.get_context("forkserver")
-_CONTEXT.set_forkserver_preload(["consent.cli_check", "consent.check", "deid.api", "deid.video"])
+# imported once in the fork server, not per file (mediapipe alone takes 0.9 s); no model is loaded there,
+# since a loaded model's worker threads would not survive the fork
+_CONTEXT.set_forkserver_preload(["consent.cli_check", "consent.check", "deid.api", "deid.video", "deid.detect",
+                                 "mediapipe", "onnxruntime", "onnx"])
 SLACK_SECONDS = 30              # beyond the isolated check's own kill time: starting, answering, tidying up
 REDACT_MEMORY_BYTES = 8 << 30   # address space of one de-identification (the largest video frame is 40 MP)
 REDACT_SILENT_SECONDS = 300     # longest pause between two progress reports (a whole 80 MP photo fits)

@@ -90,9 +90,17 @@ redact_in_sandbox(*sys.argv[1:3], "default")
 
 
 def _worker_of(host: int) -> int | None:
-    """The de-identification worker: a process whose parent (the fork server) is the host's child."""
+    """The de-identification worker: forked by the fork server (so it shares its command line), which is the
+    host's child; other grandchildren (an import running ldconfig, say) come and go."""
     parents = _parents()
-    return next((p for p, parent in parents.items() if parents.get(parent) == host), None)
+    for pid, parent in parents.items():
+        if parents.get(parent) == host:
+            try:
+                if b"forkserver" in Path(f"/proc/{pid}/cmdline").read_bytes():
+                    return pid
+            except OSError:
+                continue
+    return None
 
 
 def _parents() -> dict[int, int]:
