@@ -241,10 +241,19 @@ class Database:
         self.url = url
         self.engine = make_engine(url)
         self.sessions = sessionmaker(self.engine, expire_on_commit=False)
+        self._readers = sessionmaker(self.engine.execution_options(veil_reading=True), expire_on_commit=False)
+        event.listen(self._readers, "before_flush", _refuse_writes)
 
     @contextmanager
     def transaction(self) -> Iterator[Session]:
         with self.sessions.begin() as session:
+            yield session
+
+    @contextmanager
+    def reading(self) -> Iterator[Session]:
+        """A transaction that only reads. On SQLite it is deferred: in WAL mode it reads a snapshot without
+        the write lock, so a long read (verifying the chain, listing every record) never holds writers up."""
+        with self._readers.begin() as session:
             yield session
 
     def migrate(self) -> None:
@@ -254,14 +263,23 @@ class Database:
         self.engine.dispose()
 
 
+def _refuse_writes(session: Session, *_) -> None:
+    raise RuntimeError("a reading transaction cannot write; use Database.transaction()")
+
+
 def make_engine(url: str) -> Engine:
     if url.startswith("sqlite"):
         engine = create_engine(url, connect_args={"timeout": 30})
         event.listen(engine, "connect", _sqlite_connect)
-        # Take the write lock when a transaction starts, so two writers never both read the audit head.
-        event.listen(engine, "begin", lambda conn: conn.exec_driver_sql("BEGIN IMMEDIATE"))
+        event.listen(engine, "begin", _sqlite_begin)
         return engine
     return create_engine(url, pool_pre_ping=True)
+
+
+def _sqlite_begin(conn) -> None:
+    """Writers take the write lock when their transaction starts, so two never both read the audit head and
+    none fails half-way when it would upgrade a read lock; readers take none."""
+    conn.exec_driver_sql("BEGIN" if conn.get_execution_options().get("veil_reading") else "BEGIN IMMEDIATE")
 
 
 def _sqlite_connect(dbapi_connection, _record) -> None:

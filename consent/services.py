@@ -225,7 +225,7 @@ def _authorize(records: Records, actor: Actor, action: str) -> None:
     require(actor, action)
     if actor.id is None:
         return   # the installation itself: the command line run by whoever holds the key file, housekeeping
-    with records.db.sessions() as session:
+    with records.db.reading() as session:
         _check_current(session, actor)
 
 
@@ -371,7 +371,7 @@ def _keep_an_admin(session: Session, user: User) -> None:
 
 def list_users(records: Records, actor: Actor) -> list[dict]:
     _authorize(records, actor, "manage_users")
-    with records.transaction() as session:
+    with records.db.reading() as session:
         return [{"username": u.username, "role": u.role, "active": u.active}
                 for u in session.scalars(select(User).order_by(User.username))]
 
@@ -532,7 +532,7 @@ def _supersede_older(records: Records, session: Session, actor: Actor, newer: Co
 
 def list_consents(records: Records, actor: Actor, status: str | None = None) -> list[ConsentView]:
     _authorize(records, actor, "view_records")
-    with records.transaction() as session:
+    with records.db.reading() as session:
         query = select(Consent).order_by(Consent.registered_at.desc())
         if status:
             query = query.where(Consent.status == status)
@@ -699,7 +699,7 @@ def confirm_patient(records: Records, actor: Actor, asset_id: str) -> AssetView:
 
 def list_assets(records: Records, actor: Actor) -> list[AssetView]:
     _authorize(records, actor, "view_records")
-    with records.transaction() as session:
+    with records.db.reading() as session:
         return [_asset_view(a, _username(session, a.uploaded_by))
                 for a in session.scalars(select(Asset).order_by(Asset.uploaded_at.desc()))]
 
@@ -841,7 +841,7 @@ def confirm_review(records: Records, actor: Actor, output_id: str) -> OutputView
 
 def list_outputs(records: Records, actor: Actor, asset_id: str | None = None) -> list[OutputView]:
     _authorize(records, actor, "view_records")
-    with records.transaction() as session:
+    with records.db.reading() as session:
         query = select(Output).order_by(Output.created_at)
         if asset_id:
             query = query.where(Output.asset_id == asset_id)
@@ -851,7 +851,7 @@ def list_outputs(records: Records, actor: Actor, asset_id: str | None = None) ->
 def preview_output(records: Records, actor: Actor, output_id: str) -> bytes:
     """The de-identified file, for review on screen (downloads go through `download_output`)."""
     _authorize(records, actor, "review")
-    with records.transaction() as session:
+    with records.db.reading() as session:
         output = _get(session, Output, output_id)
         if output.blob is None:
             raise WorkflowError("this output failed verification and was not kept")
@@ -970,7 +970,7 @@ def _post_address(url: str) -> str:
 
 def list_releases(records: Records, actor: Actor, status: str | None = None) -> list[ReleaseView]:
     _authorize(records, actor, "view_records")
-    with records.transaction() as session:
+    with records.db.reading() as session:
         query = select(Release).order_by(Release.requested_at)
         if status:
             query = query.where(Release.status == status)
@@ -979,7 +979,7 @@ def list_releases(records: Records, actor: Actor, status: str | None = None) -> 
 
 def takedown_tasks(records: Records, actor: Actor) -> list[ReleaseView]:
     _authorize(records, actor, "view_records")
-    with records.transaction() as session:
+    with records.db.reading() as session:
         return [_release_view(r) for r in session.scalars(select(Release).where(Release.takedown == "pending")
                                                           .order_by(Release.decided_at))]
 
@@ -1078,7 +1078,7 @@ def _export_one(records: Records, session: Session, release_id: str, folder: Pat
 # -- audit and look-up ----------------------------------------------------------------------------------
 def verify_audit(records: Records, actor: Actor) -> audit.Verdict:
     _authorize(records, actor, "verify_audit")
-    with records.transaction() as session:
+    with records.db.reading() as session:
         return audit.verify(session, records.keys)
 
 
@@ -1089,7 +1089,7 @@ def audit_events(records: Records, actor: Actor, *, limit: int | None = None, of
     _authorize(records, actor, "read_audit")
     if (limit is not None and limit < 0) or offset < 0:
         raise WorkflowError("a page of the audit log needs a limit and an offset of zero or more")
-    with records.transaction() as session:
+    with records.db.reading() as session:
         return audit.events(session, limit=limit, offset=offset, **filters)
 
 
