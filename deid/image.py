@@ -64,7 +64,12 @@ def decode(data: bytes, fmt: Format) -> Decoded:
         raise ImageReadError(f"file looks like {fmt.name.upper()} but cannot be decoded") from None
     except ImageReadError:
         raise
-    except (OSError, SyntaxError, ValueError, EOFError, RuntimeError) as exc:  # RuntimeError: the AVIF decoder's
+    except ValueError as exc:
+        if "Decompressed data too large" in str(exc):   # Pillow's cap on compressed text and ICC chunks
+            raise ImageReadError("embedded text or colour profile inflates past the safe limit (possible "
+                                 "decompression bomb)") from None
+        raise ImageReadError(f"damaged or truncated {fmt.name.upper()} image ({_short(exc)})") from None
+    except (OSError, SyntaxError, EOFError, RuntimeError) as exc:  # RuntimeError: the AVIF decoder's
         raise ImageReadError(f"damaged or truncated {fmt.name.upper()} image ({_short(exc)})") from None
 
 

@@ -216,6 +216,11 @@ def garbled_chunk_name(png: bytes) -> bytes:
     return png[:33] + png_chunk(b"Ros\xe1", b"patient") + png[33:]
 
 
+def png_with_inflating_chunk(png: bytes, kind: bytes, header: bytes) -> bytes:
+    """The PNG with a compressed text or ICC-profile chunk of ~100 KB that inflates to 100 MB."""
+    return png[:33] + png_chunk(kind, header + zlib.compress(bytes(100_000_000), 9)) + png[33:]
+
+
 def gif_declaring(width: int, height: int) -> bytes:
     return (b"GIF89a" + struct.pack("<HHBBB", width, height, 0, 0, 0)
             + b"\x2c" + struct.pack("<HHHHB", 0, 0, width, height, 0) + b"\x02\x02\x44\x01\x00\x3b")
@@ -370,6 +375,10 @@ CASES = [
     Case("a 250 KB PNG of 79 megapixels, just under the limit, is done or refused for memory, never a crash",
          "flat79mp.png", lambda s: encoded(Image.new("RGB", (9000, 8800), (120, 110, 100)), "PNG"),
          "not enough memory", may_succeed=True, peak_mb=2600),   # 2.36 GB when done without a limit
+    Case("a PNG text chunk inflating to 100 MB is refused as a bomb", "ztxt-bomb.png",
+         lambda s: png_with_inflating_chunk(s["png"], b"zTXt", b"Comment\0\0"), "decompression bomb"),
+    Case("a PNG colour profile inflating to 100 MB is refused as a bomb", "iccp-bomb.png",
+         lambda s: png_with_inflating_chunk(s["png"], b"iCCP", b"icc\0\0"), "decompression bomb"),
     Case("a GIF declaring 65535x65535 pixels is refused unread", "bomb.gif",
          lambda s: gif_declaring(65535, 65535), "unsupported image format"),
     Case("EXIF orientation 99 is ignored and the photo de-identified", "orient99.jpg",
