@@ -15,6 +15,7 @@ import random
 import signal
 import subprocess
 import sys
+import time
 from dataclasses import asdict
 from pathlib import Path
 
@@ -183,7 +184,7 @@ def test_killed_after_the_release_commits_leaves_only_the_originals_blob_which_h
 # same rounds: VEIL_CRASH_SEED=<seed> VEIL_CRASH_ROUNDS=<n> reproduces a failure, and the assertion names
 # the round, the phase and the call.
 RANDOM_CHILD = r"""
-import json, os, signal, sys
+import json, os, signal, sys, time
 from pathlib import Path
 phase, kill_at, marker, actors, asset_id = sys.argv[1:6]
 kill_at = int(kill_at)
@@ -208,31 +209,47 @@ def releasing():
     release = sv.request_release(records, staff, state["output"], "instagram")
     assert sv.approve_release(records, marketing, release.id).allowed
 
+Path(marker + ".ready").touch()
+began = time.monotonic()
 for current, step in (("process", processing), ("release", releasing)):
     sys.setprofile(count)
     try:
         step()
     finally:
         sys.setprofile(None)
-Path(marker).write_text(json.dumps(seen))
+Path(marker).write_text(json.dumps({**seen, "seconds": time.monotonic() - began}))
 """
 CRASH_SEED = int(os.environ.get("VEIL_CRASH_SEED", "20261123"))
 CRASH_ROUNDS = int(os.environ.get("VEIL_CRASH_ROUNDS", "10"))
+# and rounds where the parent kills the child after a seeded random delay into its walk: such a kill can land
+# anywhere, inside a C call too (a write of the WAL, an fsync, the engine's decoder)
+TIMED_ROUNDS = int(os.environ.get("VEIL_CRASH_TIMED_ROUNDS", "4"))
 
 
-def walk_and_maybe_die(records, people, asset_id: str, phase: str, kill_at: int, tmp_path: Path) -> dict | None:
-    """Run the child; returns the calls it counted per phase when it finished, None when it was killed."""
+def walk_and_maybe_die(records, people, asset_id: str, phase: str, kill_at: int, tmp_path: Path,
+                       delay: float | None = None) -> dict | None:
+    """Run the child, which kills itself at call `kill_at` of `phase`, or is killed `delay` seconds into its
+    walk; returns the calls it counted per phase (and the walk's seconds) when it finished, None when killed."""
     marker = tmp_path / f"counted-{asset_id}"
     env = {**os.environ, "PYTHONPATH": str(ROOT), "PYTHONHASHSEED": "0",
            "VEIL_DATA_DIR": str(records.settings.data_dir), "VEIL_KEY_FILE": str(records.settings.key_file),
            "VEIL_DATABASE_URL": records.settings.database_url, "GLOG_minloglevel": "2", "TF_CPP_MIN_LOG_LEVEL": "3"}
     actors = json.dumps([asdict(people.staff), asdict(people.marketing)])
-    child = subprocess.run([sys.executable, "-c", RANDOM_CHILD, phase, str(kill_at), str(marker), actors, asset_id],
-                           env=env, cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
-                           timeout=300)
+    child = subprocess.Popen([sys.executable, "-c", RANDOM_CHILD, phase, str(kill_at), str(marker), actors, asset_id],
+                             env=env, cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    try:
+        if delay is not None:
+            assert wait_for(Path(f"{marker}.ready"), 180), "the child never started its walk"
+            time.sleep(delay)
+            child.send_signal(signal.SIGKILL)
+        _, stderr = child.communicate(timeout=300)
+    finally:
+        if child.poll() is None:
+            child.kill()
+            child.wait()
     if child.returncode == -signal.SIGKILL:
         return None
-    assert child.returncode == 0, child.stderr[-3000:]
+    assert child.returncode == 0, stderr[-3000:]
     return json.loads(marker.read_text())
 
 
@@ -299,14 +316,18 @@ def test_sigkill_at_random_points_of_processing_and_release_never_leaves_a_half_
     calls = walk_and_maybe_die(records, people, new_photo(0), "none", 0, tmp_path)   # how many calls each phase
     assert calls["process"] > 100 and calls["release"] > 20
     rng = random.Random(CRASH_SEED)
-    print(f"crash seed {CRASH_SEED}, {CRASH_ROUNDS} rounds, calls per phase {calls}")
+    print(f"crash seed {CRASH_SEED}, {CRASH_ROUNDS} + {TIMED_ROUNDS} rounds, calls per phase {calls}")
     killed = []
-    for n in range(1, CRASH_ROUNDS + 1):
-        phase = "process" if n % 2 else "release"
-        kill_at = rng.randint(1, calls[phase])
-        case = f"seed {CRASH_SEED} round {n}: SIGKILL at call {kill_at} of {calls[phase]} in {phase}"
+    for n in range(1, CRASH_ROUNDS + TIMED_ROUNDS + 1):
+        phase, kill_at, delay = "process" if n % 2 else "release", 0, None
+        if n <= CRASH_ROUNDS:
+            kill_at = rng.randint(1, calls[phase])
+            case = f"seed {CRASH_SEED} round {n}: SIGKILL at call {kill_at} of {calls[phase]} in {phase}"
+        else:
+            phase, delay = "none", rng.uniform(0, calls["seconds"])
+            case = f"seed {CRASH_SEED} round {n}: SIGKILL {delay:.3f} s into a walk of about {calls['seconds']:.3f} s"
         asset_id = new_photo(n)
-        if walk_and_maybe_die(records, people, asset_id, phase, kill_at, tmp_path) is None:
+        if walk_and_maybe_die(records, people, asset_id, phase, kill_at, tmp_path, delay) is None:
             killed.append(case)
         try:
             assert sv.verify_audit(records, people.auditor).ok
@@ -319,4 +340,4 @@ def test_sigkill_at_random_points_of_processing_and_release_never_leaves_a_half_
         except AssertionError as exc:
             raise AssertionError(f"{case}: {exc}") from exc
     print("\n".join(killed))
-    assert len(killed) >= CRASH_ROUNDS - 2   # nearly every round really died part-way
+    assert len(killed) >= CRASH_ROUNDS + TIMED_ROUNDS - 3   # nearly every round really died part-way
