@@ -27,6 +27,9 @@ FILESYSTEM_GROUPS = frozenset({"System"})
 # Containers add these; a video module may extend ALLOWED with its own structural tags.
 
 
+EXIFTOOL_SECONDS = 120   # one file; ExifTool reads only headers and tags, so this is a hang, not work
+
+
 class ExifToolError(RuntimeError):
     """ExifTool could not read a file."""
 
@@ -46,7 +49,10 @@ def read_tag_names(path: Path) -> list[tuple[str, str]]:
     """Every (group, tag) ExifTool finds in the file, embedded documents and unknown tags included."""
     cmd = [exiftool_path(), "-j", "-G1", "-a", "-u", "-s", "-ee", "-api", "LargeFileSupport=1",
            "-charset", "filename=utf8", "--", str(path)]
-    done = subprocess.run(cmd, capture_output=True, timeout=120)
+    try:
+        done = subprocess.run(cmd, capture_output=True, timeout=EXIFTOOL_SECONDS)
+    except subprocess.TimeoutExpired:
+        raise ExifToolError(f"ExifTool did not finish reading the file in {EXIFTOOL_SECONDS:g} s") from None
     try:
         records = json.loads(done.stdout.decode("utf-8", "replace") or "[]")
     except json.JSONDecodeError as exc:

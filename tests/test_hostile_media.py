@@ -506,3 +506,13 @@ def test_detect_and_inspect_answer_every_hostile_photo_without_a_traceback(seeds
     for case, path in zip(photos, paths):
         if case.reason == "empty":
             assert entries[str(path)]["error"] == "file is empty (0 bytes)"
+
+
+def test_exiftool_that_does_not_finish_is_a_reason_not_an_unexpected_error(monkeypatch, tmp_path):
+    from deid import metadata
+    from deid.api import redact_file
+
+    monkeypatch.setattr(metadata, "EXIFTOOL_SECONDS", 0.001)   # the real ExifTool, stopped at once
+    report = redact_file(grace_hopper_path(), tmp_path / "out", original_name="photo.jpg")
+    assert report["error"] == "ExifTool did not finish reading the file in 0.001 s"
+    assert report["output"] is None and not list((tmp_path / "out").glob("*"))
