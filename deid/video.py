@@ -42,7 +42,7 @@ from PIL import Image
 from deid.detect import Detection, blazeface, centerface, ensemble, fuse, resize_longest, residual_detector
 from deid.formats import sniff_file
 from deid.image import ImageReadError
-from deid.metadata import ALLOWED, ExifToolError, exiftool_path, identifying_tags, is_clean
+from deid.metadata import ALLOWED, ExifToolError, exiftool_path, is_clean, removed_tags
 from deid.profile import Profile
 from deid.redact import pad_and_clip, redact
 from deid.tracking import Tracker
@@ -142,7 +142,7 @@ def redact_video(path: str | Path, out_dir: str | Path, prof: Profile, report: d
     """De-identify one video into out_dir under a new random name, filling `report` in place."""
     path, out_dir = Path(path), Path(out_dir)
     report.update({"kind": "video", "frames": 0, "frames_with_regions": 0, "regions": []})
-    report["removed"] = [f"{g}:{t}" for g, t in _input_tags(path)]
+    report["removed"] = removed_tags(path, _INPUT_STRUCTURE)
     settings = Settings.of(prof)
     out_dir.mkdir(parents=True, exist_ok=True)
     name = uuid.uuid4().hex
@@ -157,15 +157,6 @@ def redact_video(path: str | Path, out_dir: str | Path, prof: Profile, report: d
         report["output"] = str(final.absolute())
     finally:
         partial.unlink(missing_ok=True)
-
-
-def _input_tags(path: Path) -> list[tuple[str, str]]:
-    try:
-        return identifying_tags(path, _INPUT_STRUCTURE)
-    except ExifToolError as exc:
-        if "not installed" in str(exc):
-            raise
-        return []  # ExifTool cannot parse it; the demuxer will say whether it is a video at all
 
 
 def _av_reason(exc: BaseException) -> str:
