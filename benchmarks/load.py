@@ -208,7 +208,7 @@ def worker(plan: Plan, p: int, barrier, results) -> None:
     """One OS process: its writer threads and its reader thread share one open records, as a Streamlit
     server's sessions do."""
     from consent import services as sv
-    from deid.api import redact_file
+    from consent.sandbox import redact_in_sandbox
 
     result = WorkerResult(p)
     call = _Calls(result, plan.timed)
@@ -223,7 +223,7 @@ def worker(plan: Plan, p: int, barrier, results) -> None:
         return
     try:
         query = photo(scratch / "query.jpg", seed=10_000 + p)
-        redact_file(query, scratch / "warm-up")   # load the detectors before the clock starts
+        redact_in_sandbox(query, scratch / "warm-up", "default")   # start the fork server before the clock
         barrier.wait()
         result.started = time.time()
         writing = threading.Event()

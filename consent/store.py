@@ -36,6 +36,7 @@ CHUNK = 1 << 20
 _ADDRESS = re.compile(r"[0-9a-f]{64}")
 TEMP_PREFIX = ".tmp-"
 LOCK_NAME = ".lock"
+GATE_NAME = ".lock-gate"
 
 
 class BlobMissing(FileNotFoundError):
@@ -85,8 +86,13 @@ class BlobStore:
 
     @contextmanager
     def _locked(self, how: int) -> Iterator[None]:
-        with open(self.root / LOCK_NAME, "a") as fh:   # its own open file: threads exclude each other too
-            fcntl.flock(fh, how)
+        """flock on files of its own opening (so threads exclude each other too), through a gate: a deleter
+        waits at the gate for the writers inside to finish, and writers arriving meanwhile queue behind it
+        instead of keeping it waiting for a gap that never comes."""
+        with open(self.root / LOCK_NAME, "a") as lock:
+            with open(self.root / GATE_NAME, "a") as gate:
+                fcntl.flock(gate, fcntl.LOCK_EX)
+                fcntl.flock(lock, how)
             yield                                      # closing the file releases the lock
 
     # -- writing -------------------------------------------------------------------------------
