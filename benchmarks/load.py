@@ -40,6 +40,9 @@ ITEM_EVENTS = ("consent.registered", "consent.confirmed", "media.uploaded", "med
                "output.created", "output.reviewed", "release.requested", "release.allowed",
                "media.original_deleted")
 JOIN_LIMIT = 600   # seconds a worker may take before it counts as hung
+WRITE_ACTIONS = ("register consent", "confirm scope", "upload", "confirm patient", "process", "confirm review",
+                 "request release", "approve release")
+READ_ACTIONS = ("audit page", "list releases", "list outputs", "look up", "verify chain")
 
 
 @dataclass(frozen=True)
@@ -298,13 +301,13 @@ def check_records(plan: Plan, results: list[WorkerResult], events_before: int) -
     problems = []
     records = sv.open_records(plan.settings(), housekeep=False)
     try:
-        with records.db.sessions() as session:
+        with records.db.reading() as session:
             for model, key in ((Consent, "consent"), (Asset, "asset"), (Output, "output"), (Release, "release")):
                 ids = list(session.scalars(select(model.id)))
                 wanted = [item[key] for item in items]
                 if sorted(ids) != sorted(wanted):
-                    problems.append(f"{model.__tablename__}: {len(ids)} rows for {len(wanted)} items "
-                                    f"(missing {set(wanted) - set(ids) or 'none'}, extra {set(ids) - set(wanted) or 'none'})")
+                    problems.append(f"{model.__tablename__}: {len(ids)} rows for {len(wanted)} items (missing "
+                                    f"{set(wanted) - set(ids) or 'none'}, extra {set(ids) - set(wanted) or 'none'})")
             for item in items:
                 release = session.get(Release, item["release"])
                 asset = session.get(Asset, item["asset"])
@@ -320,10 +323,10 @@ def check_records(plan: Plan, results: list[WorkerResult], events_before: int) -
                     problems.append(f"{item['label']}: the released original was not deleted")
             counted = Counter(dict(session.execute(select(AuditEvent.action, func.count())
                                                    .group_by(AuditEvent.action)).all()))
-        for action in sorted(set(expected) | set(counted) - {"user.added"}):
+        for action in sorted((set(expected) | set(counted)) - {"user.added"}):   # users were added in prepare
             if counted[action] != expected[action]:
                 problems.append(f"audit: {counted[action]} {action} events, expected {expected[action]}")
-        with records.db.sessions() as session:
+        with records.db.reading() as session:
             referenced = sv._referenced(session)
         stored = set(records.store.addresses())
         if stored != referenced:
@@ -396,10 +399,6 @@ def main() -> int:
         print(f"{action:<18}" + "".join(cells))
     return 0
 
-
-WRITE_ACTIONS = ("register consent", "confirm scope", "upload", "confirm patient", "process", "confirm review",
-                 "request release", "approve release")
-READ_ACTIONS = ("audit page", "list releases", "list outputs", "look up", "verify chain")
 
 if __name__ == "__main__":
     sys.exit(main())
