@@ -135,13 +135,32 @@ def leaky_flow(records, people, tmp_path: Path) -> dict:
     return {**done, "failed": failed}
 
 
+@pytest.fixture
+def sandbox_calls(monkeypatch) -> list[str]:
+    """What the app hands its sandboxed readers, as text. Their logs are the fork server's, not this process's,
+    so what they cannot leak is shown by what they are given: no name reaches them."""
+    import consent.sandbox
+
+    calls = []
+    for name in ("check_in_sandbox", "redact_in_sandbox"):
+        real = getattr(consent.sandbox, name)
+
+        def spy(*args, _real=real, **kwargs):
+            calls.append(repr((args, kwargs)))
+            return _real(*args, **kwargs)
+
+        monkeypatch.setattr(consent.sandbox, name, spy)
+    return calls
+
+
 def test_a_whole_flow_leaves_no_name_file_name_or_original_pixels_in_logs_records_or_files(
-        every_log_record, own_tmpdir, capfd, recwarn, tmp_path):
+        every_log_record, own_tmpdir, capfd, recwarn, sandbox_calls, tmp_path):
     records = sv.open_records(make_settings(tmp_path))
     try:
         people = add_people(records)
         done = leaky_flow(records, people, tmp_path)
         assert done["failed"].error and done["failed"].sha256 is None   # the error case really failed
+        assert len(sandbox_calls) >= 4 and [c for c in sandbox_calls if phi_in(c)] == []
         needles = _needles_with_pixels()
         assert _scan(needles, records.settings.data_dir, own_tmpdir, done["package"]) >= 4
         assert list(records.settings.data_dir.glob("*-wal")), "the WAL was not there to be scanned"
