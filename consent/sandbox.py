@@ -11,6 +11,7 @@ upload leaves in memory reaches the next.
 from __future__ import annotations
 
 import multiprocessing
+import multiprocessing.spawn
 import os
 import resource
 import signal
@@ -68,12 +69,35 @@ def redact_in_sandbox(path: Path, out_dir: Path, profile: str, *, progress: Call
     return report
 
 
+_STARTING = threading.Lock()
+
+
+def _start(worker) -> None:
+    """Start a worker without telling it about this process's `__main__`. multiprocessing would otherwise
+    have the worker import or re-run it, and in a Streamlit server `__main__` is the page script being run
+    (and under pytest a test harness): a worker re-running a page crashes before it reads anything."""
+    real = multiprocessing.spawn.get_preparation_data
+
+    def without_main(name):
+        data = real(name)
+        data.pop("init_main_from_path", None)
+        data.pop("init_main_from_name", None)
+        return data
+
+    with _STARTING:   # the swap lasts while the start request is built; only this module starts processes
+        multiprocessing.spawn.get_preparation_data = without_main
+        try:
+            worker.start()
+        finally:
+            multiprocessing.spawn.get_preparation_data = real
+
+
 def _run(target, args: tuple, *, silent_seconds: float, on_progress: Callable | None = None):
     """target(send, this process's id, *args) in a fresh process: relays its ("progress", fraction, message) reports and returns
     the value of its ("done", value), or None if it died or was silent for `silent_seconds`."""
     receive, send = _CONTEXT.Pipe(duplex=False)
     worker = _CONTEXT.Process(target=target, args=(send, os.getpid(), *args), daemon=True)
-    worker.start()
+    _start(worker)
     send.close()
     try:
         while receive.poll(silent_seconds):

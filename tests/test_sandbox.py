@@ -149,3 +149,21 @@ def _running(pid: int) -> bool:
         return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"   # a zombie has ended
     except OSError:
         return False
+
+
+PAGE = r"""
+import sys
+if __name__ != "__main__":   # a Streamlit page run again inside a worker would fail like this
+    raise RuntimeError("the host's main script was run again in the worker")
+from consent.sandbox import check_in_sandbox
+print(check_in_sandbox(sys.argv[1])["social_media"])
+"""
+
+
+def test_a_worker_never_runs_the_hosts_main_script_again(tmp_path):
+    """In a Streamlit server `__main__` is the page being run; multiprocessing would have re-run it."""
+    page = tmp_path / "page.py"
+    page.write_text(PAGE)
+    done = subprocess.run([sys.executable, str(page), str(_pdf(tmp_path))], cwd=tmp_path, capture_output=True,
+                          text=True, env={**os.environ, "PYTHONPATH": str(ROOT)}, timeout=300)
+    assert done.stdout.strip() == "covered", done.stderr[-2000:]
