@@ -13,12 +13,9 @@ import io
 import json
 import os
 import re
-import resource
 import struct
-import subprocess
 import sys
 import tempfile
-import threading
 import zlib
 from dataclasses import dataclass
 from fractions import Fraction
@@ -31,6 +28,7 @@ import pytest
 from PIL import Image
 
 from conftest import ROOT, grace_hopper_path
+from limited_run import run_limited
 
 ADDRESS_SPACE = 3 * 1024 ** 3     # one photo runs within 1.5 GiB of address space (the models reserve most)
 PEAK_RSS_MB = 1200                # a normal run of one photo peaks at ~300 MB resident
@@ -51,35 +49,12 @@ class Run:
         return json.loads(self.stdout)
 
 
-def _limit_memory() -> None:
-    resource.setrlimit(resource.RLIMIT_AS, (ADDRESS_SPACE, ADDRESS_SPACE))
-
-
 def run_cli(folder: Path, *args: str) -> Run:
     """Run `python -m deid ARGS` under the memory limit; its exit code, output and peak resident memory."""
     env = dict(os.environ, GLOG_minloglevel="2", TF_CPP_MIN_LOG_LEVEL="3")
-    out_path, err_path = folder / "cli.stdout", folder / "cli.stderr"
-    with open(out_path, "wb") as out, open(err_path, "wb") as err:
-        proc = subprocess.Popen([sys.executable, "-m", "deid", *args], cwd=ROOT, env=env, stdout=out,
-                                stderr=err, preexec_fn=_limit_memory)
-    hung = threading.Event()
-
-    def kill():
-        hung.set()
-        proc.kill()
-
-    timer = threading.Timer(HANG_SECONDS, kill)
-    timer.start()
-    try:
-        _, status, usage = os.wait4(proc.pid, 0)   # wait4: this child's own peak memory
-    finally:
-        timer.cancel()
-    proc.returncode = os.waitstatus_to_exitcode(status)
-    run = Run(proc.returncode, out_path.read_text("utf-8", "replace"), err_path.read_text("utf-8", "replace"),
-              usage.ru_maxrss / 1024, hung.is_set())
-    out_path.unlink()
-    err_path.unlink()
-    return run
+    done = run_limited([sys.executable, "-m", "deid", *args], address_space=ADDRESS_SPACE,
+                       hang_seconds=HANG_SECONDS, cwd=ROOT, env=env)
+    return Run(done.returncode, done.stdout, done.stderr, done.peak_bytes / 2 ** 20, done.hung)
 
 
 # ---------------------------------------------------------------- valid seeds

@@ -10,10 +10,8 @@ from __future__ import annotations
 import json
 import os
 import resource
-import signal
 import subprocess
 import sys
-import threading
 import zlib
 from pathlib import Path
 
@@ -22,6 +20,7 @@ import pytest
 from PIL import Image, ImageDraw, ImageFont
 
 from consent_fixtures import FONT, encrypt, raw_pdf, text_pdf, write
+from limited_run import run_limited
 
 ROOT = Path(__file__).resolve().parent.parent
 CLI_MEMORY = 3 * 1024 ** 3  # address space of the CLI; a normal check maps about 250 MB
@@ -229,21 +228,11 @@ def _limit_memory() -> None:
 def check_batch(tmp_path: Path, name: str, data: bytes) -> tuple[int, list[dict], str, int]:
     """`python -m consent check --json HOSTILE good.pdf`: (exit code, entries, stderr, peak RSS bytes)."""
     hostile, good = write(tmp_path, name, data), write(tmp_path, "good.pdf", GOOD)
-    out_path, err_path = tmp_path / "stdout.json", tmp_path / "stderr.txt"
-    with out_path.open("wb") as out, err_path.open("wb") as err:
-        proc = subprocess.Popen([sys.executable, "-m", "consent", "check", "--json", str(hostile), str(good)],
-                                cwd=ROOT, stdout=out, stderr=err, preexec_fn=_limit_memory)
-    guard = threading.Timer(HANG_GUARD_S, proc.kill)
-    guard.start()
-    try:
-        _, status, usage = os.wait4(proc.pid, 0)  # wait4: the child's own peak memory, reader included
-    finally:
-        guard.cancel()
-    proc.returncode = os.waitstatus_to_exitcode(status)
-    assert not guard.finished.is_set() or proc.returncode != -signal.SIGKILL, f"{name}: hung"
-    stderr = err_path.read_text(errors="replace")
-    assert proc.returncode in (0, 1), (name, proc.returncode, stderr[-2000:])
-    return proc.returncode, json.loads(out_path.read_text()), stderr, usage.ru_maxrss * 1024
+    done = run_limited([sys.executable, "-m", "consent", "check", "--json", str(hostile), str(good)],
+                       address_space=CLI_MEMORY, hang_seconds=HANG_GUARD_S, cwd=ROOT)
+    assert not done.hung, f"{name}: hung"
+    assert done.returncode in (0, 1), (name, done.returncode, done.stderr[-2000:])
+    return done.returncode, json.loads(done.stdout), done.stderr, done.peak_bytes
 
 
 def assert_sound_batch(name: str, entries: list[dict], stderr: str, peak: int) -> dict:
