@@ -48,7 +48,7 @@ from consent.audit import Actor
 from consent.config import Settings
 from consent.crypto import DecryptionError, KeyFileError, Keys
 from consent.registry import Asset, AuditHead, Consent, Output, Release, User, utcnow
-from consent.store import CHUNK, BlobMissing, BlobStore
+from consent.store import CHUNK, BlobMissing, BlobStore, fsync_dir
 
 FORMAT = "veil-backup-1"
 MANIFEST = "manifest.json"
@@ -477,12 +477,12 @@ def _publish(staging: Path, final: Path) -> None:
     for path in [staging, *staging.rglob("*")]:
         if path.is_dir():
             path.chmod(0o700)
-            _fsync(path)
+            fsync_dir(path)
     try:
         os.rename(staging, final)
     except OSError as exc:
         raise BackupError(f"{final}: cannot be put in place ({exc.strerror}); it must be empty or absent") from None
-    _fsync(final.parent)
+    fsync_dir(final.parent)
 
 
 def _copy_file(source: Path, target: Path) -> dict:
@@ -516,14 +516,6 @@ def _write_private(path: Path, data: bytes) -> None:
         out.write(data)
         out.flush()
         os.fsync(out.fileno())
-
-
-def _fsync(folder: Path) -> None:
-    fd = os.open(folder, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 def _blob_name(address: str) -> str:

@@ -116,7 +116,7 @@ class BlobStore:
                 for chunk in iter(lambda: plain.read(CHUNK), b""):
                     out.write(chunk)
             os.replace(temp, final)
-            _fsync_dir(final.parent)
+            fsync_dir(final.parent)
         finally:
             temp.unlink(missing_ok=True)
 
@@ -192,7 +192,8 @@ def _older(path: Path, cutoff: float) -> bool:
         return False
 
 
-def _fsync_dir(path: Path) -> None:
+def fsync_dir(path: Path) -> None:
+    """Make a rename or a new file in this folder durable (the folder entry itself is flushed)."""
     fd = os.open(path, os.O_RDONLY)
     try:
         os.fsync(fd)
