@@ -327,7 +327,7 @@ def check_records(plan: Plan, results: list[WorkerResult], events_before: int) -
             if counted[action] != expected[action]:
                 problems.append(f"audit: {counted[action]} {action} events, expected {expected[action]}")
         with records.db.reading() as session:
-            referenced = sv._referenced(session)
+            referenced = sv.referenced_blobs(session)
         stored = set(records.store.addresses())
         if stored != referenced:
             problems.append(f"blobs: {len(referenced - stored)} referenced but missing, "

@@ -179,7 +179,7 @@ def _facts(session: Session, keys: Keys) -> dict:
                   | {"audit_events": verdict.events},
         "audit": {"intact": verdict.ok, "events": verdict.events, "problem": None if verdict.ok else str(verdict),
                   "head_seq": head.seq if head else 0, "head_hash": head.hash if head else audit.GENESIS},
-        "referenced": sv._referenced(session),   # the one list of columns that name blobs
+        "referenced": sv.referenced_blobs(session),   # the one list of columns that name blobs
     }
 
 
@@ -233,7 +233,7 @@ def _check_records(session: Session, keys: Keys, store: BlobStore, manifest: dic
     if (head.seq, head.hash) != (manifest["audit"]["head_seq"], manifest["audit"]["head_hash"]):
         raise BackupError(f"{folder}: the database's audit chain ends at event {head.seq}, the manifest says "
                           f"{manifest['audit']['head_seq']}: it is not the database this backup was made of")
-    referenced, present = sv._referenced(session), _blob_addresses(manifest)
+    referenced, present = sv.referenced_blobs(session), _blob_addresses(manifest)
     if referenced - present:
         raise BackupError(f"{folder}: {len(referenced - present)} blob(s) the records name are not in the backup")
     if present - referenced:
@@ -360,7 +360,7 @@ def _without_psql_guard(script: str) -> str:
 
 def _check_key(session: Session, keys: Keys, settings: Settings, folder: Path) -> None:
     try:
-        sv._check_key(session, keys, settings)
+        sv.check_key(session, keys, settings)
     except KeyFileError:
         raise BackupError(f"{folder}: the key file {settings.key_file} does not belong to the backup's database; "
                           "nothing was restored") from None

@@ -14,7 +14,7 @@ import argparse
 import json
 from pathlib import Path
 
-from consent.cli_records import _cli_actor, _fail
+from consent.cli_records import cli_actor, fail
 
 
 def register(subparsers) -> None:
@@ -42,17 +42,17 @@ def run_backup(args: argparse.Namespace) -> int:
         return _checked("backup verify", lambda settings, backup: backup.verify_backup(
             Path(words[1]), args.key_file or settings.key_file), args.json, f"{Path(words[1]).absolute()} verified")
     if len(words) != 1:
-        return _fail("backup: give one folder (`backup DIR`), or `backup verify DIR`", 2)
+        return fail("backup: give one folder (`backup DIR`), or `backup verify DIR`", 2)
     if args.key_file:
-        return _fail("backup: --key-file is for `backup verify`; a backup is made with VEIL_KEY_FILE", 2)
+        return fail("backup: --key-file is for `backup verify`; a backup is made with VEIL_KEY_FILE", 2)
 
     def make(settings, backup):
-        return backup.create_backup(settings, Path(words[0]), _cli_actor())
+        return backup.create_backup(settings, Path(words[0]), cli_actor())
     return _checked("backup", make, args.json, f"backup written to {Path(words[0]).absolute()}", remind=True)
 
 
 def run_restore(args: argparse.Namespace) -> int:
-    return _checked("restore", lambda settings, backup: backup.restore_backup(args.folder, settings, _cli_actor()),
+    return _checked("restore", lambda settings, backup: backup.restore_backup(args.folder, settings, cli_actor()),
                     args.json, f"restored {args.folder.absolute()}")
 
 
@@ -67,12 +67,12 @@ def _checked(command: str, action, as_json: bool, done: str, remind: bool = Fals
     try:
         summary = action(load_settings(), backup)
     except (backup.BackupError, ConfigError, KeyFileError) as exc:
-        return _fail(f"{command}: {exc}")
+        return fail(f"{command}: {exc}")
     except SQLAlchemyError as exc:
-        return _fail(f"{command}: the database (VEIL_DATABASE_URL) failed: {type(exc).__name__}: "
+        return fail(f"{command}: the database (VEIL_DATABASE_URL) failed: {type(exc).__name__}: "
                      f"{str(exc).splitlines()[0][:200]}")
     except OSError as exc:
-        return _fail(f"{command}: {exc.strerror or type(exc).__name__} ({exc.filename})")
+        return fail(f"{command}: {exc.strerror or type(exc).__name__} ({exc.filename})")
     if as_json:
         print(json.dumps(summary, indent=1))
     else:

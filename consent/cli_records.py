@@ -62,7 +62,8 @@ def register(subparsers) -> None:
     migrate.set_defaults(func=_guarded(run_migrate))
 
 
-def _cli_actor():
+def cli_actor():
+    """The installation's administrator, as whoever runs the command line (audited as `cli:<login name>`)."""
     from consent.audit import Actor
 
     return Actor(None, f"cli:{getpass.getuser()}"[:80], "admin")
@@ -106,12 +107,13 @@ def _guarded(command):
         try:
             return command(args)
         except CliError as exc:
-            return _fail(f"{args.command}: {exc}")
+            return fail(f"{args.command}: {exc}")
     run.__name__ = command.__name__
     return run
 
 
-def _fail(message: str, code: int = 1) -> int:
+def fail(message: str, code: int = 1) -> int:
+    """Say why on stderr, one line; the exit code."""
     print(message, file=sys.stderr)
     return code
 
@@ -125,12 +127,12 @@ def users_add(args: argparse.Namespace) -> int:
     else:
         password = getpass.getpass(f"Password for {args.username}: ")
         if password != getpass.getpass("Again: "):
-            return _fail("the passwords differ; nothing was changed")
+            return fail("the passwords differ; nothing was changed")
     with _records() as records:
         try:
-            user = add_user(records, _cli_actor(), args.username, password, args.role)
+            user = add_user(records, cli_actor(), args.username, password, args.role)
         except (UserError, WorkflowError, PermissionError) as exc:
-            return _fail(f"users add: {exc}")
+            return fail(f"users add: {exc}")
     print(f"added {user.username} ({user.role})")
     return 0
 
@@ -139,7 +141,7 @@ def users_list(args: argparse.Namespace) -> int:
     from consent.services import list_users
 
     with _records() as records:
-        users = list_users(records, _cli_actor())
+        users = list_users(records, cli_actor())
     for user in users:
         print(f"{user['username']}\t{user['role']}\t{'active' if user['active'] else 'disabled'}")
     return 0
@@ -149,7 +151,7 @@ def audit_verify(args: argparse.Namespace) -> int:
     from consent.services import verify_audit
 
     with _records() as records:
-        verdict = verify_audit(records, _cli_actor())
+        verdict = verify_audit(records, cli_actor())
     if args.json:
         print(json.dumps(asdict(verdict)))
     else:
@@ -161,7 +163,7 @@ def audit_log(args: argparse.Namespace) -> int:
     from consent.services import audit_events
 
     with _records() as records:
-        events = audit_events(records, _cli_actor(), limit=args.limit)
+        events = audit_events(records, cli_actor(), limit=args.limit)
     if args.json:
         print(json.dumps(events, indent=2))
     else:
@@ -181,7 +183,7 @@ def lookup_files(args: argparse.Namespace) -> int:
             try:
                 if not path.is_file():
                     raise LookupFailed("file not found")
-                found = find_file(records, _cli_actor(), path, args.max_distance)
+                found = find_file(records, cli_actor(), path, args.max_distance)
                 results.append({"path": found.path, "sha256": found.sha256, "kind": found.kind, "error": None,
                                 "exact": found.exact, "matches": [asdict(m) for m in found.matches]})
             except (LookupFailed, OSError) as exc:
@@ -217,7 +219,7 @@ def list_takedowns(args: argparse.Namespace) -> int:
     from consent.services import takedown_tasks
 
     with _records() as records:
-        tasks = takedown_tasks(records, _cli_actor())
+        tasks = takedown_tasks(records, cli_actor())
     if args.json:
         print(json.dumps([asdict(t) for t in tasks], indent=2))
     else:
@@ -232,7 +234,7 @@ def run_housekeeping(args: argparse.Namespace) -> int:
     from consent.services import housekeeping
 
     with _records() as records:
-        report = housekeeping(records, _cli_actor())
+        report = housekeeping(records, cli_actor())
     print(json.dumps(report) if args.json else ", ".join(f"{k}: {v}" for k, v in report.items()))
     return 0
 

@@ -76,7 +76,7 @@ def open_records(settings: Settings | None = None, *, housekeep: bool = True) ->
     db = Database(settings.database_url)
     db.migrate()
     with db.transaction() as session:
-        _check_key(session, keys, settings)
+        check_key(session, keys, settings)
         audit.ensure_head(session, keys)
     records = Records(settings, db, keys, BlobStore(settings.blob_dir, keys))
     if housekeep:
@@ -84,7 +84,8 @@ def open_records(settings: Settings | None = None, *, housekeep: bool = True) ->
     return records
 
 
-def _check_key(session: Session, keys: Keys, settings: Settings) -> None:
+def check_key(session: Session, keys: Keys, settings: Settings) -> None:
+    """Refuse a key file that is not this database's (the first opening records which one is)."""
     token = b"veil/installation/key-check"
     row = session.get(Installation, 1)
     if row is None:
@@ -926,13 +927,14 @@ def _delete_unreferenced(records: Records, addresses) -> None:
         return
     with records.store.deleting():   # the same content may be on its way into another record right now
         with records.db.sessions() as session:
-            still = _referenced(session, addresses)
+            still = referenced_blobs(session, addresses)
         for address in addresses:
             if address not in still:
                 records.store.delete(address)
 
 
-def _referenced(session: Session, only: list[str] | None = None) -> set[str]:
+def referenced_blobs(session: Session, only: list[str] | None = None) -> set[str]:
+    """The blob addresses some record names (of `only`, when given): the one list of columns that hold them."""
     found: set[str] = set()
     for column in (Consent.pdf_blob, Asset.original_blob, Output.blob):
         query = select(column).where(column.is_not(None))
@@ -1133,7 +1135,7 @@ def housekeeping(records: Records, actor: Actor = SYSTEM, *, now: dt.datetime | 
     grace = records.settings.orphan_grace_seconds if grace_seconds is None else grace_seconds
     with records.store.deleting():
         with records.db.sessions() as session:
-            referenced = _referenced(session)
+            referenced = referenced_blobs(session)
         swept = records.store.sweep(referenced, grace)
     report["temp_files"], report["orphan_blobs"] = swept.temp_files, len(swept.orphan_blobs)
     return report

@@ -108,7 +108,7 @@ def blob_files(records) -> set[str]:
 
 def referenced(records) -> set[str]:
     with records.db.sessions() as session:
-        return sv._referenced(session)
+        return sv.referenced_blobs(session)
 
 
 def assert_tidy(records, people) -> None:
