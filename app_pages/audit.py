@@ -14,6 +14,7 @@ from ui.views import days_left, events_csv, events_frame, events_json, expiring_
 
 actor, rec = open_page("audit", "Audit")
 today = dt.date.today()
+TIMELINE_PAGE = 200   # events per page of the timeline
 timeline_tab, verify_tab, lookup_tab, charts_tab = st.tabs(["Timeline", "Chain verification", "Look-up", "Charts"])
 
 with verify_tab:
@@ -25,22 +26,34 @@ with verify_tab:
             (st.success if verdict.ok else st.error)(str(verdict))
 
 with timeline_tab:
-    events = attempt("Reading the audit log", services.audit_events, rec, actor)
-    if events is not FAILED:
-        actions = sorted({e["action"] for e in events})
-        pick_col, subject_col = st.columns(2)
-        chosen = pick_col.multiselect("Actions", actions, key="audit_actions")
-        subject = subject_col.text_input("Record id (or its first characters)", key="audit_subject").strip().lower()
-        shown = [e for e in events if (not chosen or e["action"] in chosen)
-                 and (not subject or (e["subject_id"] or "").startswith(subject))]
-        st.dataframe(events_frame(shown), hide_index=True, width="stretch")
+    pick_col, subject_col = st.columns(2)
+    subject = subject_col.text_input("Record id (or its first characters)", key="audit_subject").strip().lower()
+    filters = {"actions": st.session_state.get("audit_actions") or None, "subject_prefix": subject or None}
+    summary = attempt("Reading the audit log", services.audit_summary, rec, actor, **filters)
+    if summary is not FAILED:
+        total, actions = summary
+        pick_col.multiselect("Actions", actions, key="audit_actions")
+        pages = max(1, -(-total // TIMELINE_PAGE))
+        if st.session_state.get("audit_page", 1) > pages:   # fewer pages since the filters changed
+            st.session_state["audit_page"] = 1
+        page = st.number_input(f"Page (of {pages}; {total} matching events, newest first)", min_value=1,
+                               max_value=pages, value=1, step=1, key="audit_page") if pages > 1 else 1
+        # one page from the database, not the whole log on every rerun
+        shown = attempt("Reading the audit log", services.audit_events, rec, actor, limit=TIMELINE_PAGE,
+                        offset=(page - 1) * TIMELINE_PAGE, **filters)
+        if shown is not FAILED:
+            st.dataframe(events_frame(shown), hide_index=True, width="stretch")
         csv_col, json_col = st.columns(2)
         stamp = today.isoformat()
-        # written when clicked, not on every rerun (the whole log, twice, for a button seldom pressed)
-        csv_col.download_button("Export CSV", lambda: events_csv(shown), file_name=f"veil-audit-{stamp}.csv",
+
+        def matching() -> list[dict]:   # every matching event, read when an export is clicked
+            return services.audit_events(rec, actor, **filters)
+
+        csv_col.download_button("Export CSV", lambda: events_csv(matching()), file_name=f"veil-audit-{stamp}.csv",
                                 mime="text/csv", icon=":material/download:", on_click="ignore")
-        json_col.download_button("Export JSON", lambda: events_json(shown), file_name=f"veil-audit-{stamp}.json",
-                                 mime="application/json", icon=":material/download:", on_click="ignore")
+        json_col.download_button("Export JSON", lambda: events_json(matching()),
+                                 file_name=f"veil-audit-{stamp}.json", mime="application/json",
+                                 icon=":material/download:", on_click="ignore")
 
 with lookup_tab:
     st.write("Drop any file (a published photo or video, a downloaded copy, a consent PDF) to find the output, "

@@ -15,7 +15,7 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from consent.crypto import Keys
@@ -124,14 +124,25 @@ def verify(session: Session, keys: Keys) -> Verdict:
     return Verdict(True, count)
 
 
-def events(session: Session, *, subject_id: str | None = None, action: str | None = None,
-           limit: int | None = None, offset: int = 0, newest_first: bool = True) -> list[dict]:
-    """Events in sequence order (newest first by default); `limit` and `offset` page through them."""
-    query = select(AuditEvent)
+def _matching(query, *, subject_id: str | None = None, subject_prefix: str | None = None,
+              action: str | None = None, actions: list[str] | None = None):
+    """The query narrowed to one subject (or the subjects whose id starts so) and to one or several actions."""
     if subject_id is not None:
         query = query.where(AuditEvent.subject_id == subject_id)
+    if subject_prefix:
+        query = query.where(AuditEvent.subject_id.startswith(subject_prefix, autoescape=True))
     if action is not None:
         query = query.where(AuditEvent.action == action)
+    if actions:
+        query = query.where(AuditEvent.action.in_(actions))
+    return query
+
+
+def events(session: Session, *, limit: int | None = None, offset: int = 0, newest_first: bool = True,
+           **filters) -> list[dict]:
+    """Events in sequence order (newest first by default); `limit` and `offset` page through them; `filters`
+    are those of `_matching`."""
+    query = _matching(select(AuditEvent), **filters)
     query = query.order_by(AuditEvent.seq.desc() if newest_first else AuditEvent.seq)
     if limit:
         query = query.limit(limit)
@@ -140,3 +151,13 @@ def events(session: Session, *, subject_id: str | None = None, action: str | Non
     return [{"seq": e.seq, "at": e.at, "actor": e.actor, "action": e.action, "subject_kind": e.subject_kind,
              "subject_id": e.subject_id, "details": json.loads(e.details), "hash": e.hash}
             for e in session.scalars(query)]
+
+
+def count_events(session: Session, **filters) -> int:
+    """How many events match `filters` (those of `_matching`)."""
+    return session.scalar(_matching(select(func.count()).select_from(AuditEvent), **filters))
+
+
+def action_names(session: Session) -> list[str]:
+    """Every action the log holds, sorted."""
+    return list(session.scalars(select(AuditEvent.action).distinct().order_by(AuditEvent.action)))

@@ -1086,13 +1086,20 @@ def verify_audit(records: Records, actor: Actor) -> audit.Verdict:
 
 def audit_events(records: Records, actor: Actor, *, limit: int | None = None, offset: int = 0,
                  **filters) -> list[dict]:
-    """One page of events: `limit` of them (all when None) after skipping `offset`; filters are
-    `action`, `subject_id` and `newest_first` (default True)."""
+    """One page of events: `limit` of them (all when None) after skipping `offset`; filters are `action`,
+    `actions` (any of them), `subject_id`, `subject_prefix` and `newest_first` (default True)."""
     _authorize(records, actor, "read_audit")
     if (limit is not None and limit < 0) or offset < 0:
         raise WorkflowError("a page of the audit log needs a limit and an offset of zero or more")
     with records.db.reading() as session:
         return audit.events(session, limit=limit, offset=offset, **filters)
+
+
+def audit_summary(records: Records, actor: Actor, **filters) -> tuple[int, list[str]]:
+    """How many events match `filters` (those of audit_events), and every action the log holds."""
+    _authorize(records, actor, "read_audit")
+    with records.db.reading() as session:
+        return audit.count_events(session, **filters), audit.action_names(session)
 
 
 def find_file(records: Records, actor: Actor, path: Path, max_distance: float | None = None):

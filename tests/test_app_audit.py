@@ -75,3 +75,21 @@ def test_a_dropped_file_is_looked_up_once_however_often_the_page_reruns(veil):
     assert f"Release {release.id[:8]}: **released** for instagram" in texts(at)
     assert len(services.audit_events(veil.records, veil.admin, action="lookup")) == 1
     assert not any((veil.records.settings.work_dir).glob("*/*"))   # the dropped copy did not outlive the look-up
+
+
+def test_a_long_log_is_read_a_page_at_a_time_and_filtered_in_the_database(veil):
+    released(veil)
+    for _ in range(210):                                    # each search is an audit event
+        services.find_consents(veil.records, veil.staff, "MRN-404")
+    total = len(services.audit_events(veil.records, veil.auditor))
+    at = app(veil.auditor, "app_pages/audit.py")
+    assert len(at.dataframe[0].value) == 200
+    assert list(at.dataframe[0].value["#"])[0] == total                      # newest first
+    page = widget(at, "number_input", f"Page (of 2; {total} matching events")
+    page.set_value(2)
+    at = at.run()
+    assert list(at.dataframe[0].value["#"]) == list(range(total - 200, 0, -1))
+    widget(at, "multiselect", "Actions").set_value(["release.allowed"])
+    at = at.run()                                           # one page now: the page number starts again
+    assert list(at.dataframe[0].value["action"]) == ["release.allowed"]
+    assert not [w for w in at.number_input if str(w.label).startswith("Page")]

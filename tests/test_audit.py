@@ -145,6 +145,21 @@ def test_the_log_is_read_a_page_at_a_time_and_whole_without_paging(chain):
         sv.audit_events(records, people.auditor, limit=5, offset=-1)
 
 
+def test_the_log_is_filtered_by_several_actions_and_a_subject_prefix_and_counted_in_the_database(chain):
+    records, people = chain
+    whole = sv.audit_events(records, people.auditor)
+    total, actions = sv.audit_summary(records, people.auditor)
+    assert total == len(whole) and actions == sorted({e["action"] for e in whole})
+    picked = actions[:2]
+    matching = [e for e in whole if e["action"] in picked]
+    assert sv.audit_events(records, people.auditor, actions=picked) == matching
+    assert sv.audit_summary(records, people.auditor, actions=picked)[0] == len(matching)
+    subject = next(e["subject_id"] for e in whole if e["subject_id"])
+    prefixed = sv.audit_events(records, people.auditor, subject_prefix=subject[:6])
+    assert prefixed and all(e["subject_id"].startswith(subject[:6]) for e in prefixed)
+    assert sv.audit_summary(records, people.auditor, subject_prefix="%")[0] == 0   # a wildcard is a character
+
+
 def test_only_auditors_and_admins_verify_the_chain(chain):
     records, people = chain
     with pytest.raises(PermissionError, match="may not verify audit"):
