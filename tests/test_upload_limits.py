@@ -3,14 +3,17 @@ is told them); secrets, key file and data folder are never readable by other use
 from __future__ import annotations
 
 import stat
+import tomllib
+from pathlib import Path
 
 import pytest
 
 from consent import services
 from consent.config import ConfigError, load_settings
 from consent.registry import Asset, AuditEvent, Consent
-from conftest import grace_hopper_path
+from conftest import ROOT, grace_hopper_path
 from deid.image import MAX_FILE_BYTES
+from ui.views import upload_limits
 from ui_fixtures import app, copy_installation, open_installation, texts, widget
 from ui_fixtures import people_template  # noqa: F401  (pytest fixture)
 from ui_fixtures import PATIENT, Veil, covered_consent_pdf
@@ -90,15 +93,9 @@ def test_a_batch_with_more_files_than_allowed_is_refused_with_the_reason(small_l
     assert widget(at, "button", "Register and de-identify 3 file(s)").disabled
 
 
-def test_the_server_refuses_any_upload_above_its_ceiling_and_the_pages_never_offer_more():
-    import tomllib
-    from pathlib import Path
-
-    config = tomllib.loads((Path(__file__).parent.parent / ".streamlit" / "config.toml").read_text())
-    ceiling = config["server"]["maxUploadSize"]
+def test_the_pages_never_offer_more_than_the_servers_ceiling_for_one_upload():
+    ceiling = tomllib.loads((ROOT / ".streamlit" / "config.toml").read_text())["server"]["maxUploadSize"]
     settings = load_settings(env={"VEIL_MAX_VIDEO_MB": str(ceiling * 4)}, secrets_file=Path("/nonexistent"))
-    from ui.views import upload_limits
-
     limits = upload_limits(settings, ceiling)
     assert limits.video == ceiling and limits.media <= ceiling and limits.photo == MAX_FILE_BYTES // MB
 
