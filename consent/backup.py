@@ -49,6 +49,7 @@ from consent.config import Settings
 from consent.crypto import DecryptionError, KeyFileError, Keys
 from consent.registry import Asset, AuditHead, Consent, Output, Release, User, utcnow
 from consent.store import CHUNK, BlobMissing, BlobStore, fsync_dir
+from deid.models import sha256_file
 
 FORMAT = "veil-backup-1"
 MANIFEST = "manifest.json"
@@ -500,15 +501,10 @@ def _copy_file(source: Path, target: Path) -> dict:
 
 
 def _digest_file(path: Path) -> dict:
-    digest, size = hashlib.sha256(), 0
     try:
-        with open(path, "rb") as fh:
-            for chunk in iter(lambda: fh.read(CHUNK), b""):
-                digest.update(chunk)
-                size += len(chunk)
+        return {"sha256": sha256_file(path), "size": path.stat().st_size}
     except FileNotFoundError:
         return {}
-    return {"sha256": digest.hexdigest(), "size": size}
 
 
 def _write_private(path: Path, data: bytes) -> None:
