@@ -83,15 +83,15 @@ def create_backup(settings: Settings, target: Path, actor: Actor) -> dict:
     records = sv.open_records(settings, housekeep=False)
     try:
         with _staging(target) as staging:
-            manifest = _write_backup(records, kind, staging)
+            summary = _summary(_write_backup(records, kind, staging))
             _publish(staging, target)
         with records.transaction() as session:
             audit.append(session, records.keys, actor, "backup.created", None, None,
-                         blobs=manifest["counts"]["blobs"], bytes=manifest["bytes"],
-                         audit_head_seq=manifest["audit"]["head_seq"], problems=len(manifest["problems"]))
+                         blobs=summary["counts"]["blobs"], bytes=summary["bytes"],
+                         audit_head_seq=summary["audit"]["head_seq"], problems=len(summary["problems"]))
     finally:
         records.close()
-    return _summary(manifest)
+    return summary
 
 
 def _write_backup(records: sv.Records, kind: str, staging: Path) -> dict:
@@ -105,7 +105,7 @@ def _write_backup(records: sv.Records, kind: str, staging: Path) -> dict:
         missing = _copy_blobs(records.store.root, staging, referenced, files)
         if not missing:
             break
-    problems = [] if facts["audit"]["intact"] else [f"the audit chain is broken: {facts['audit']['problem']}"]
+    problems = [] if facts["audit"]["intact"] else [f"the audit chain is broken: {facts['verdict']}"]
     if missing:
         problems.append(f"{len(missing)} blob(s) the records name are not in the store (first: "
                         f"{sorted(missing)[0][:12]}...); restoring this backup will be refused")
@@ -117,9 +117,8 @@ def _write_backup(records: sv.Records, kind: str, staging: Path) -> dict:
     manifest = {
         "format": FORMAT, "created_at": utcnow().isoformat(timespec="seconds"),
         "database": {"kind": kind, "file": DATABASE_FILES[kind], "revision": facts["revision"]},
-        "counts": {**facts["counts"], "blobs": len(files) - 1},
-        "bytes": sum(entry["size"] for entry in files.values()),
-        "audit": facts["audit"], "key": {"fingerprint": records.keys.seal(_KEY_TOKEN), "included": False},
+        "counts": facts["counts"], "audit": facts["audit"],
+        "key": {"fingerprint": records.keys.seal(_KEY_TOKEN), "included": False},
         "problems": problems, "files": dict(sorted(files.items())),
     }
     manifest["seal"] = records.keys.seal(_manifest_bytes(manifest))
@@ -176,10 +175,10 @@ def _facts(session: Session, keys: Keys) -> dict:
     head = session.get(AuditHead, audit.HEAD_ID)
     return {
         "revision": MigrationContext.configure(session.connection()).get_current_revision(),
-        "counts": {name: session.scalar(select(func.count()).select_from(model)) for name, model in _COUNTED.items()}
-                  | {"audit_events": verdict.events},
-        "audit": {"intact": verdict.ok, "events": verdict.events, "problem": None if verdict.ok else str(verdict),
+        "counts": {name: session.scalar(select(func.count()).select_from(model)) for name, model in _COUNTED.items()},
+        "audit": {"intact": verdict.ok, "events": verdict.events,
                   "head_seq": head.seq if head else 0, "head_hash": head.hash if head else audit.GENESIS},
+        "verdict": verdict,
         "referenced": sv.referenced_blobs(session),   # the one list of columns that name blobs
     }
 
@@ -430,8 +429,12 @@ def _blob_addresses(manifest: dict) -> set[str]:
 
 
 def _summary(manifest: dict) -> dict:
-    return {k: v for k, v in manifest.items() if k not in ("files", "seal")} | {"key_fingerprint":
-                                                                              manifest["key"]["fingerprint"][:16]}
+    """The manifest without its file list and seal, with the totals that list adds up to."""
+    return {k: v for k, v in manifest.items() if k not in ("files", "seal")} | {
+        "counts": manifest["counts"] | {"audit_events": manifest["audit"]["events"],
+                                        "blobs": len(_blob_addresses(manifest))},
+        "bytes": sum(entry["size"] for entry in manifest["files"].values()),
+        "key_fingerprint": manifest["key"]["fingerprint"][:16]}
 
 
 def _altered(path: Path) -> str:
