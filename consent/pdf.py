@@ -162,8 +162,10 @@ def read_pdf(path: str | Path, *, trust_roots: list | None = None, use_ocr: bool
         try:
             content.signatures = check_signatures(data, trust_roots)
         except Exception as exc:  # noqa: BLE001 - an unreadable signature is an invalid one
-            content.warnings.append(f"signatures could not be validated: {exc}")
-            content.signatures = [SignatureCheck(f.name, f.kind, False, None, None, False, None, error=str(exc)[:300])
+            # pyHanko's parser messages quote the file ("Unexpected escaped string: ..."): the type only
+            reason = f"the signed PDF could not be parsed ({kind_of(exc)})"
+            content.warnings.append(f"signatures could not be validated: {reason}")
+            content.signatures = [SignatureCheck(f.name, f.kind, False, None, None, False, None, error=reason)
                                   for f in content.signature_fields if f.signed]
     return content
 
