@@ -311,8 +311,7 @@ def _restore_sqlite(settings, staging, keys, manifest, folder, actor, details) -
     try:
         records = sv.open_records(staged, housekeep=False)   # migrates an older schema, checks the key
     except KeyFileError:
-        raise BackupError(f"{folder}: the key file {settings.key_file} does not belong to the backup's database; "
-                          "nothing was restored") from None
+        raise _wrong_key(settings, folder) from None
     try:
         with records.transaction() as session:
             _check_records(session, keys, records.store, manifest, folder)
@@ -362,8 +361,12 @@ def _check_key(session: Session, keys: Keys, settings: Settings, folder: Path) -
     try:
         sv.check_key(session, keys, settings)
     except KeyFileError:
-        raise BackupError(f"{folder}: the key file {settings.key_file} does not belong to the backup's database; "
-                          "nothing was restored") from None
+        raise _wrong_key(settings, folder) from None
+
+
+def _wrong_key(settings: Settings, folder: Path) -> BackupError:
+    return BackupError(f"{folder}: the key file {settings.key_file} does not belong to the backup's database; "
+                       "nothing was restored")
 
 
 def _refuse_filled_postgresql(url: str) -> None:
