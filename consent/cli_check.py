@@ -65,10 +65,8 @@ def check_isolated(path: str, *, trust_roots: list | None = None, use_ocr: bool 
     Not for multi-threaded hosts such as the Streamlit server.
     """
     from consent.check import check_pdf, unreadable
-    from consent.pdf import READ_SECONDS
 
-    read_seconds = READ_SECONDS if read_seconds is None else read_seconds
-    kill_seconds = read_seconds + GRACE_SECONDS if kill_seconds is None else kill_seconds
+    read_seconds, kill_seconds = time_limits(read_seconds, kill_seconds)
     name = Path(path).name
     sys.stdout.flush()
     sys.stderr.flush()
@@ -103,6 +101,15 @@ def check_isolated(path: str, *, trust_roots: list | None = None, use_ocr: bool 
     _kill_group(pid)  # a crashed reader may leave a Tesseract run behind
     return unreadable(path, f"{name}: the PDF reader stopped on this file (it crashed, or needed more than "
                             f"{memory_bytes >> 20} MB of memory); a person must look at it")
+
+
+def time_limits(read_seconds: float | None = None, kill_seconds: float | None = None) -> tuple[float, float]:
+    """(read_seconds, kill_seconds) as check_isolated applies them, defaults filled in: for a caller
+    that waits on it and must wait at least that long."""
+    from consent.pdf import READ_SECONDS
+
+    read_seconds = READ_SECONDS if read_seconds is None else read_seconds
+    return read_seconds, (read_seconds + GRACE_SECONDS if kill_seconds is None else kill_seconds)
 
 
 def _read_until(fd: int, deadline: float) -> tuple[bytes, bool]:
