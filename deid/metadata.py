@@ -47,6 +47,11 @@ def exiftool_path() -> str:
 
 def read_tag_names(path: Path) -> list[tuple[str, str]]:
     """Every (group, tag) ExifTool finds in the file, embedded documents and unknown tags included."""
+    return [_split(key) for key in _read(path) if key != "SourceFile"]
+
+
+def _read(path: Path) -> dict:
+    """ExifTool's record of the file (one spawn): "Group:Tag" -> value, values only for use in here."""
     cmd = [exiftool_path(), "-j", "-G1", "-a", "-u", "-s", "-ee", "-api", "LargeFileSupport=1",
            "-charset", "filename=utf8", "--", str(path)]
     try:
@@ -59,25 +64,38 @@ def read_tag_names(path: Path) -> list[tuple[str, str]]:
         raise ExifToolError("ExifTool's output could not be parsed") from exc
     if not records:
         raise ExifToolError("ExifTool could not read the file")
-    names = []
-    for key in records[0]:
+    return records[0]
+
+
+def _split(key: str) -> tuple[str, str]:
+    group, _, tag = key.partition(":")
+    return (group, tag) if tag else ("", group)
+
+
+def identifying_tags(path: Path, allowed: dict[str, frozenset[str]] | None = None,
+                     zeroed: frozenset[str] = frozenset()) -> list[tuple[str, str]]:
+    """The embedded tags outside the allow-list (anything ExifTool warns about counts too). Tags named in
+    `zeroed` are allowed only while unset (a writer's zero date); with any real value they identify."""
+    allowed = ALLOWED if allowed is None else allowed
+    left = []
+    for key, value in _read(path).items():
         if key == "SourceFile":
             continue
-        group, _, tag = key.partition(":")
-        names.append((group, tag) if tag else ("", group))
-    return names
+        group, tag = _split(key)
+        harmless = tag in allowed.get(group, frozenset()) and (tag not in zeroed or _unset(value))
+        if group not in FILESYSTEM_GROUPS and not harmless:
+            left.append((group, tag))
+    return left
 
 
-def identifying_tags(path: Path, allowed: dict[str, frozenset[str]] | None = None) -> list[tuple[str, str]]:
-    """The embedded tags outside the allow-list (anything ExifTool warns about counts too)."""
-    allowed = ALLOWED if allowed is None else allowed
-    return [(g, t) for g, t in read_tag_names(path)
-            if g not in FILESYSTEM_GROUPS and t not in allowed.get(g, frozenset())]
+def _unset(value) -> bool:
+    return str(value).strip() in ("0", "0000:00:00 00:00:00")
 
 
-def is_clean(path: Path, allowed: dict[str, frozenset[str]] | None = None) -> tuple[bool, list[str]]:
+def is_clean(path: Path, allowed: dict[str, frozenset[str]] | None = None,
+             zeroed: frozenset[str] = frozenset()) -> tuple[bool, list[str]]:
     """Whether an output carries nothing outside the allow-list; the offending names when it does."""
-    left = identifying_tags(path, allowed)
+    left = identifying_tags(path, allowed, zeroed)
     return not left, [f"{g}:{t}" for g, t in left]
 
 
