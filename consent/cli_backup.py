@@ -41,6 +41,8 @@ def run_backup(args: argparse.Namespace) -> int:
     if len(words) == 2 and words[0] == "verify":
         return _checked("backup verify", lambda settings, backup: backup.verify_backup(
             Path(words[1]), args.key_file or settings.key_file), args.json, f"{Path(words[1]).absolute()} verified")
+    if words == ["verify"]:   # not a backup into ./verify: the folder to check was left out
+        return fail("backup verify: give the backup folder to check (`backup verify DIR`); nothing was written", 2)
     if len(words) != 1:
         return fail("backup: give one folder (`backup DIR`), or `backup verify DIR`", 2)
     if args.key_file:

@@ -434,6 +434,13 @@ def test_the_command_line_backs_up_verifies_and_restores_and_refuses_in_one_line
     assert occupied.stderr.startswith(f"backup: {folder}: not empty (holds blobs, database, manifest.json)")
 
 
+
+def test_backup_verify_without_a_folder_is_refused_rather_than_taken_as_a_backup_into_verify(clinic):
+    refused = run_consent(clinic.settings, "backup", "verify")
+    assert refused.returncode == 2 and "give the backup folder to check" in refused.stderr
+    assert not (ROOT / "verify").exists()
+
+
 # -- PostgreSQL ----------------------------------------------------------------------------------------------
 def test_a_postgresql_backup_restores_into_an_empty_database_in_one_transaction(pg_server, tmp_path, monkeypatch):
     settings = make_settings(tmp_path / "site", pg_server.url(pg_server.new_database()))
