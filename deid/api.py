@@ -150,12 +150,12 @@ def verify_image(path: Path, prof: Profile, report: dict) -> None:
     report["verified"]["metadata_clean"] = clean
     if not clean:
         raise image_io.ImageReadError(f"output withheld: metadata left after rewriting ({', '.join(leftovers)})")
-    if prof.keeps_faces or not prof.section("verify").get("residual_faces", True):
+    threshold = prof.residual_threshold
+    if threshold is None:
         return  # the identifiable profile keeps faces on purpose
     with Image.open(path) as written:   # one copy of the pixels at a time: an output may be 80 megapixels
         written.load()
         rgb = np.asarray(written if written.mode == "RGB" else written.convert("RGB"))
-    threshold = float(prof.section("verify").get("residual_threshold", 0.6))
     left = residual_detector(threshold)(rgb)
     report["verified"]["faces_left"] = len(left)
     if left:

@@ -30,6 +30,15 @@ class Profile:
     def section(self, name: str) -> dict:
         return self.settings.get(name, {})
 
+    @property
+    def residual_threshold(self) -> float | None:
+        """The residual-face check's threshold on outputs; None where the check does not apply (never to a
+        profile that keeps faces on purpose)."""
+        verify = self.section("verify")
+        if self.keeps_faces or not verify.get("residual_faces", True):
+            return None
+        return float(verify.get("residual_threshold", 0.6))
+
     def stamp(self) -> dict:
         """What every report and manifest names: which profile, exactly which bytes."""
         return {"id": self.id, "sha256": self.sha256}

@@ -738,9 +738,8 @@ class _Checker:
 
     def __init__(self, prof: Profile, settings: Settings, stop: threading.Event):
         self.every, self.stop = settings.verify_every, stop
-        self.detector = None
-        if _wants_residual(prof):
-            self.detector = residual_detector(float(prof.section("verify").get("residual_threshold", 0.6)))
+        threshold = prof.residual_threshold
+        self.detector = None if threshold is None else residual_detector(threshold)
         self.inbox: queue.Queue = queue.Queue(maxsize=4)
         self.checked, self.found = 0, {}
         self.stage = _Stage("veil-check", self._run, stop)
@@ -825,7 +824,7 @@ def verify_video(path: Path, prof: Profile, settings: Settings, report: dict, wr
     """
     clean, leftovers = is_clean(path, VIDEO_ALLOWED, zeroed=frozenset(_DATE_TAGS))
     report["verified"]["metadata_clean"] = clean
-    check_faces = _wants_residual(prof)
+    check_faces = prof.residual_threshold is not None
     report["verified"]["faces_left"] = sum(len(f) for f in written.found.values()) if check_faces else None
     report["verified"]["frames_checked"] = written.checked
     if not clean:
@@ -883,11 +882,6 @@ class RunIndex:
             self.next += 1
         self.active = [run for run in self.active if run[1] >= index]
         return [run[2] for run in self.active]
-
-
-def _wants_residual(prof: Profile) -> bool:
-    """Whether the residual-face check applies (never to a profile that keeps faces on purpose)."""
-    return not prof.keeps_faces and bool(prof.section("verify").get("residual_faces", True))
 
 
 def moov_before_mdat(path: Path) -> bool:
