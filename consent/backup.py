@@ -460,10 +460,9 @@ def _refuse_occupied(folder: Path, why: str) -> None:
     if folder.is_symlink() or (folder.exists() and not folder.is_dir()):
         raise BackupError(f"{folder}: exists and is not a folder; {why}")
     if folder.is_dir():
-        entries = sorted(p.name for p in folder.iterdir())
+        entries = sum(1 for _ in folder.iterdir())   # counted, not named: a stray file's name may name a patient
         if entries:
-            shown = ", ".join(entries[:3]) + (", ..." if len(entries) > 3 else "")
-            raise BackupError(f"{folder}: not empty (holds {shown}); {why}")
+            raise BackupError(f"{folder}: not empty ({entries} entr{'y' if entries == 1 else 'ies'}); {why}")
 
 
 @contextmanager

@@ -309,19 +309,21 @@ def test_restore_refuses_a_data_folder_that_is_not_empty_and_leaves_it_as_it_was
     target = empty_installation(tmp_path, clinic.settings.key_file)
     target.data_dir.mkdir()
     (target.data_dir / "veil.db").write_bytes(b"someone's records")
-    with pytest.raises(backup.BackupError, match="not empty \\(holds veil.db\\); restore only into an empty"):
+    with pytest.raises(backup.BackupError, match="not empty \\(1 entry\\); restore only into an empty"):
         backup.restore_backup(clinic_backup, target, CLI)
     assert [p.name for p in target.data_dir.iterdir()] == ["veil.db"]
     assert (target.data_dir / "veil.db").read_bytes() == b"someone's records"
 
 
-def test_backup_refuses_a_folder_that_is_not_empty_and_writes_nothing_there(clinic, tmp_path):
+def test_backup_refuses_a_folder_that_is_not_empty_without_naming_its_files_and_writes_nothing_there(
+        clinic, tmp_path):
     target = tmp_path / "b"
     target.mkdir()
-    (target / "notes.txt").write_text("keep me")
-    with pytest.raises(backup.BackupError, match="not empty \\(holds notes.txt\\)"):
+    (target / f"{PATIENT_NAME}.jpg").write_text("keep me")
+    with pytest.raises(backup.BackupError, match="not empty \\(1 entry\\)") as refused:
         backup.create_backup(clinic.settings, target, CLI)
-    assert [p.name for p in target.iterdir()] == ["notes.txt"] and leftovers(tmp_path) == []
+    assert PATIENT_NAME not in str(refused.value)
+    assert [p.name for p in target.iterdir()] == [f"{PATIENT_NAME}.jpg"] and leftovers(tmp_path) == []
     with pytest.raises(backup.BackupError, match="inside the data folder"):
         backup.create_backup(clinic.settings, clinic.settings.data_dir / "backups" / "b", CLI)
     assert not (clinic.settings.data_dir / "backups").exists()
@@ -427,11 +429,11 @@ def test_the_command_line_backs_up_verifies_and_restores_and_refuses_in_one_line
     assert run_consent(target, "audit", "verify").stdout.startswith("audit chain intact")
     again = run_consent(target, "restore", str(folder))
     assert again.returncode == 1 and again.stdout == ""
-    assert again.stderr.strip() == (f"restore: {target.data_dir}: not empty (holds blobs, veil.db); restore only "
+    assert again.stderr.strip() == (f"restore: {target.data_dir}: not empty (2 entries); restore only "
                                     "into an empty data folder; move the current one aside first")
     occupied = run_consent(clinic.settings, "backup", str(folder))
     assert occupied.returncode == 1 and "Traceback" not in occupied.stderr
-    assert occupied.stderr.startswith(f"backup: {folder}: not empty (holds blobs, database, manifest.json)")
+    assert occupied.stderr.startswith(f"backup: {folder}: not empty (3 entries)")
 
 
 
