@@ -768,11 +768,13 @@ def _signature_fields(reader: PdfReader) -> list[SignatureField]:
             if hasattr(ref, "idnum"):
                 page_of[ref.idnum] = number
     found: list[SignatureField] = []
+    visited: set[int] = set()  # a field tree whose kids name their ancestors twice would branch forever
 
     def walk(ref, depth: int) -> None:
         obj = ref.get_object()
-        if not isinstance(obj, DictionaryObject) or depth > 32:
+        if not isinstance(obj, DictionaryObject) or depth > 32 or id(obj) in visited:
             return
+        visited.add(id(obj))
         kids = obj.get("/Kids")
         if kids and any("/T" in k.get_object() for k in kids):
             for kid in kids:

@@ -190,6 +190,10 @@ READABLE = {
         catalog=b"/AcroForm << /Fields [6 0 R] >>", page=b"/Annots [6 0 R]",
         objects=(b"<< /FT /Sig /T (s) /Kids [7 0 R] /Parent 7 0 R >>",
                  b"<< /T (k) /Kids [6 0 R] /Parent 6 0 R /Subtype /Widget /Rect [0 0 10 10] >>")),
+    "signature_fields_branching_in_a_circle.pdf": lambda: one_page(  # 2^32 paths if walked as a tree
+        catalog=b"/AcroForm << /Fields [6 0 R] >>", page=b"/Annots [6 0 R]",
+        objects=(b"<< /FT /Sig /T (s) /Kids [7 0 R 7 0 R] /Parent 7 0 R >>",
+                 b"<< /T (k) /Kids [6 0 R 6 0 R] /Parent 6 0 R /Subtype /Widget /Rect [0 0 10 10] >>")),
     "dictionaries_50k_deep.pdf": lambda: one_page(page=b"/Deep " + b"<< /A " * 50_000 + b">> " * 50_000),
 }
 
