@@ -416,9 +416,9 @@ def _check_listing(folder: Path, manifest: dict) -> None:
     if listed - present:
         raise BackupError(f"{folder / sorted(listed - present)[0]}: missing from the backup "
                           f"({len(listed - present)} file(s) the manifest lists are absent)")
-    if present - listed:
-        raise BackupError(f"{folder / sorted(present - listed)[0]}: not in the manifest; a backup holds only the "
-                          "files its manifest lists")
+    if present - listed:   # counted, not named: a stray file's name may name a patient
+        raise BackupError(f"{folder}: holds {len(present - listed)} file(s) not in the manifest; a backup holds "
+                          "only the files its manifest lists")
 
 
 def _refuse_problems(folder: Path, manifest: dict) -> None:

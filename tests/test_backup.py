@@ -221,7 +221,8 @@ def _alter_database_and_its_hash(folder: Path) -> None:
 TAMPERING = {
     "a blob altered": (lambda f: _flip_a_byte(_first_blob(f), 100), "its SHA-256 or size differs from the manifest"),
     "a blob removed": (lambda f: _first_blob(f).unlink(), "missing from the backup"),
-    "a file added": (lambda f: (f / "blobs" / "extra").write_bytes(b"x"), "not in the manifest"),
+    "a file added, named like a patient's photo": (lambda f: (f / "blobs" / f"{PATIENT_NAME}.jpg").write_bytes(b"x"),
+                                                   "1 file\\(s\\) not in the manifest"),
     "the database altered": (lambda f: _flip_a_byte(f / "database" / "veil.db", 5000),
                              "its SHA-256 or size differs from the manifest"),
     "the manifest's counts edited": (lambda f: _edit_manifest(f, lambda m: m["counts"].update(consents=99)),
@@ -239,8 +240,9 @@ def test_a_tampered_backup_is_refused_with_the_reason_and_nothing_half_restored_
     alter, reason = TAMPERING[tampering]
     folder = copy_tree(clinic_backup, tmp_path / "copy")
     alter(folder)
-    with pytest.raises(backup.BackupError, match=reason):
+    with pytest.raises(backup.BackupError, match=reason) as refused:
         backup.verify_backup(folder, clinic.settings.key_file)
+    assert PATIENT_NAME not in str(refused.value)
     target = empty_installation(tmp_path / "site", clinic.settings.key_file)
     with pytest.raises(backup.BackupError, match=reason):
         backup.restore_backup(folder, target, CLI)
