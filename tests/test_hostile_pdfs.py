@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import json
 import os
-import resource
-import subprocess
 import sys
 import zlib
 from pathlib import Path
@@ -225,10 +223,6 @@ ACTIVE = {  # name: (bytes, what the reason names)
 
 # ------------------------------------------------------------------------------------- the CLI
 
-def _limit_memory() -> None:
-    resource.setrlimit(resource.RLIMIT_AS, (CLI_MEMORY, CLI_MEMORY))
-
-
 def check_batch(tmp_path: Path, name: str, data: bytes) -> tuple[int, list[dict], str, int]:
     """`python -m consent check --json HOSTILE good.pdf`: (exit code, entries, stderr, peak RSS bytes)."""
     hostile, good = write(tmp_path, name, data), write(tmp_path, "good.pdf", GOOD)
@@ -323,11 +317,11 @@ def test_a_pipe_a_folder_and_an_oversized_file_are_refused_without_reading_them(
         handle.truncate(300 * 1024 * 1024)  # sparse: no disk used
     (tmp_path / "folder.pdf").mkdir()
     good = write(tmp_path, "good.pdf", GOOD)
-    done = subprocess.run([sys.executable, "-m", "consent", "check", "--json", str(pipe), str(oversized),
-                           str(tmp_path / "folder.pdf"), str(good)], cwd=ROOT, capture_output=True, text=True,
-                          timeout=HANG_GUARD_S, preexec_fn=_limit_memory)
+    done = run_limited([sys.executable, "-m", "consent", "check", "--json", str(pipe), str(oversized),
+                        str(tmp_path / "folder.pdf"), str(good)], address_space=CLI_MEMORY,
+                       hang_seconds=HANG_GUARD_S, cwd=ROOT)
     entries = json.loads(done.stdout)
-    assert done.returncode == 1 and "Traceback" not in done.stderr
+    assert not done.hung and done.returncode == 1 and "Traceback" not in done.stderr
     assert "not a regular file" in entries[0]["error"]
     assert "300 MB, larger than a consent form" in entries[1]["error"]
     assert "is a folder" in entries[2]["error"]
