@@ -34,7 +34,6 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator
 
-import tink
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import create_engine, func, inspect, make_url, select
 from sqlalchemy.engine import Connection, Engine
@@ -244,16 +243,11 @@ def _check_records(session: Session, keys: Keys, store: BlobStore, manifest: dic
 def _check_blobs(store: BlobStore, addresses: set[str], where) -> None:
     """Each blob decrypts with the key to the content its address promises; the first that does not is named."""
     for address in sorted(addresses):
-        digest = hashlib.sha256()
         try:
-            with store.open(address) as stream:
-                for chunk in iter(lambda: stream.read(CHUNK), b""):
-                    digest.update(chunk)
-        except (tink.TinkError, DecryptionError, BlobMissing):
-            raise BackupError(f"{where} blob {address[:12]}... does not decrypt with this key: it was altered or "
-                              "damaged") from None
-        if digest.hexdigest() != address:
-            raise BackupError(f"{where} blob {address[:12]}... does not hold the content its name promises")
+            store.verify(address)
+        except (DecryptionError, BlobMissing):
+            raise BackupError(f"{where} blob {address[:12]}... does not decrypt with this key to the content its "
+                              "name promises: it was altered or damaged") from None
 
 
 # -- restoring -----------------------------------------------------------------------------------------------

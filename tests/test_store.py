@@ -200,3 +200,18 @@ def test_an_unusable_setting_is_named(tmp_path):
         load_settings(env={"VEIL_ORIGINAL_RETENTION_DAYS": "soon"}, secrets_file=tmp_path / "none.toml")
     with pytest.raises(ConfigError, match="VEIL_TWO_PERSON_RULE"):
         load_settings(env={"VEIL_TWO_PERSON_RULE": "maybe"}, secrets_file=tmp_path / "none.toml")
+
+
+def test_verify_checks_a_blob_without_keeping_it_and_names_the_damage(tmp_path):
+    store = BlobStore(tmp_path / "blobs", Keys.load_or_create(tmp_path / "keys" / "k.json"))
+    address = store.put_bytes(b"a consent PDF's bytes")
+    store.verify(address)                                     # whole: nothing raised, nothing written
+    assert sorted(p.name for p in (tmp_path / "blobs").rglob("*") if p.is_file() and p.name[0] != ".") == [address]
+    damaged = bytearray(store.path(address).read_bytes())
+    damaged[-5] ^= 0xFF
+    store.path(address).write_bytes(damaged)
+    with pytest.raises(DecryptionError, match="was altered"):
+        store.verify(address)
+    store.path(address).unlink()
+    with pytest.raises(BlobMissing):
+        store.verify(address)
