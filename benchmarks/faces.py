@@ -194,7 +194,9 @@ def residual_figures(paths: list[str], faces: dict, profile_name: str) -> None:
     profile = load_profile(profile_name)
     settings = profile.section("faces")
     padding, above = float(settings.get("padding", 0.2)), float(settings.get("extend_up", 0.2))
-    check = residual_detector(float(profile.section("verify").get("residual_threshold", 0.6)))
+    if profile.residual_threshold is None:
+        raise SystemExit(f"profile {profile_name} runs no residual-face check to measure")
+    check = residual_detector(profile.residual_threshold)
     blocked, seconds, found = 0, [], {name: [0, 0] for _lo, _hi, name in BUCKETS}
     for path in paths:
         with Image.open(path) as img:
