@@ -36,10 +36,9 @@ def check_in_sandbox(path: Path, *, trust_roots: list | None = None, **limits) -
     failed. `limits` (memory_bytes, read_seconds, kill_seconds) go to `cli_check.check_isolated`, which
     reads in a further child of its own with those limits."""
     from consent.check import unreadable
-    from consent.cli_check import GRACE_SECONDS
-    from consent.pdf import READ_SECONDS
+    from consent.cli_check import time_limits
 
-    silence = limits.get("kill_seconds", READ_SECONDS + GRACE_SECONDS) + SLACK_SECONDS
+    silence = time_limits(limits.get("read_seconds"), limits.get("kill_seconds"))[1] + SLACK_SECONDS
     result = _run(_check, (str(path), trust_roots, limits), silent_seconds=silence)
     if result is None:
         return unreadable(str(path), f"{Path(path).name}: the PDF reader stopped on this file; a person must "
@@ -93,8 +92,8 @@ def _start(worker) -> None:
 
 
 def _run(target, args: tuple, *, silent_seconds: float, on_progress: Callable | None = None):
-    """target(send, this process's id, *args) in a fresh process: relays its ("progress", fraction, message) reports and returns
-    the value of its ("done", value), or None if it died or was silent for `silent_seconds`."""
+    """target(send, this process's id, *args) in a fresh process: relays its ("progress", fraction, message)
+    reports and returns the value of its ("done", value), or None if it died or was silent for `silent_seconds`."""
     receive, send = _CONTEXT.Pipe(duplex=False)
     worker = _CONTEXT.Process(target=target, args=(send, os.getpid(), *args), daemon=True)
     _start(worker)
@@ -144,7 +143,9 @@ def _confine(host: int, memory_bytes: int | None) -> None:
 def _check(send, host: int, path: str, trust_roots: list | None, limits: dict) -> None:
     from consent.cli_check import check_isolated
 
-    _confine(host, None)   # check_isolated limits the memory of its own reading child
+    # check_isolated forks its reading child from here, with its own memory limit; the watcher thread
+    # _confine starts holds no lock, so forking while it runs is safe
+    _confine(host, None)
     with send:
         send.send(("done", check_isolated(path, trust_roots=trust_roots, **limits)))
 
