@@ -1,6 +1,6 @@
 """Veil: the Streamlit workstation. Pages are listed by role; an anonymous visitor sees the sign-in only.
 
-Pages are thin: each calls one consent.services function per user action, and the service checks the
+Pages are thin: each calls one records.services function per user action, and the service checks the
 role again, so hiding a page is convenience, not the lock. They live in app_pages/, not pages/: Streamlit
 runs a script in a folder named pages/ directly when its address is asked for, without this file's gate.
 """

@@ -2,8 +2,8 @@
 import pandas as pd
 import streamlit as st
 
-from consent import services
-from consent.registry import ROLES
+from records import services
+from records.models import ROLES
 from deid.profile import PROFILE_DIR, ProfileError, available_profiles, load_profile
 from ui.session import FAILED, attempt, open_page, rerun_with_note
 

@@ -7,8 +7,8 @@ import altair as alt
 import pandas as pd
 import streamlit as st
 
-from consent import services
-from consent.store import WorkDir
+from records import services
+from records.store import WorkDir
 from ui.session import FAILED, attempt, open_page, remember
 from ui.views import days_left, events_csv, events_frame, events_json, expiring_soon, short, upload_limits
 

@@ -5,8 +5,8 @@ import datetime as dt
 import pandas as pd
 import streamlit as st
 
-from consent import services
-from consent.release import PLATFORMS
+from records import services
+from records.release_gate import PLATFORMS
 from ui.session import FAILED, attempt, may, open_page, remember, rerun_with_note
 from ui.views import BADGES, badge, consent_label, consent_state, escape_md, highlight, short, yes_no
 

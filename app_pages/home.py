@@ -4,7 +4,7 @@ import datetime as dt
 
 import streamlit as st
 
-from consent import services
+from records import services
 from ui.session import FAILED, attempt, may, open_page
 from ui.views import EXPIRY_WARNING_DAYS, days_left, expiring_soon, short
 

@@ -5,7 +5,7 @@ import datetime as dt
 
 import streamlit as st
 
-from consent import services
+from records import services
 from deid.profile import available_profiles
 from ui.session import FAILED, attempt, open_page, outcome, remember
 from ui.views import MEDIA_TYPES, consent_label, escape_md, short, upload_limits

@@ -2,7 +2,7 @@
 to a visitor who has not signed in."""
 import streamlit as st
 
-from consent import services
+from records import services
 from ui.session import FAILED, NOTICE, attempt, has_users, oidc_actor, oidc_configured, records, sign_in
 
 rec = records()

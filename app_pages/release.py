@@ -4,9 +4,9 @@ This is the only way an output leaves Veil."""
 import pandas as pd
 import streamlit as st
 
-from consent import services
-from consent.release import PLATFORMS
-from consent.store import WorkDir
+from records import services
+from records.release_gate import PLATFORMS
+from records.store import WorkDir
 from ui.session import FAILED, attempt, may, open_page, rerun_with_note
 from ui.views import short, zip_folder
 

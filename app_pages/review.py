@@ -5,7 +5,7 @@ import datetime as dt
 
 import streamlit as st
 
-from consent import services
+from records import services
 from deid.api import decode_upright
 from ui.session import FAILED, attempt, open_page, remember, rerun_with_note
 from ui.views import CHECKLIST, brushed_box, consent_label, escape_md, picture_of, region_chart, short

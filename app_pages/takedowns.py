@@ -2,7 +2,7 @@
 person marks it done once the post is gone."""
 import streamlit as st
 
-from consent import services
+from records import services
 from ui.session import FAILED, attempt, may, open_page, rerun_with_note
 from ui.views import short
 

@@ -23,9 +23,9 @@ from PIL import Image
 
 sys.path[:0] = [str(Path(__file__).resolve().parent.parent), str(Path(__file__).resolve().parent.parent / "tests")]
 
-from consent import audit, backup  # noqa: E402
-from consent import services as sv  # noqa: E402
-from consent.audit import Actor  # noqa: E402
+from records import audit, backup  # noqa: E402
+from records import services as sv  # noqa: E402
+from records.audit import Actor  # noqa: E402
 from records_fixtures import PATIENT_NAME, PATIENT_REF, consent_pdf, make_settings  # noqa: E402
 
 CLI = Actor(None, "cli:benchmark", "admin")

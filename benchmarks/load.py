@@ -54,7 +54,7 @@ class Plan:
     timed: bool = False       # the benchmark measures latencies; the test does not
 
     def settings(self):
-        from consent.config import load_settings
+        from records.config import load_settings
 
         base = Path(self.base)
         return load_settings(env={"VEIL_DATA_DIR": str(base / "data"), "VEIL_KEY_FILE": str(base / "keys" / "k.json")},
@@ -87,8 +87,8 @@ class WorkerResult:
 # -- set-up (parent) ---------------------------------------------------------------------------------------
 def prepare(plan: Plan) -> int:
     """Create the records and the people; returns the number of audit events already in the chain."""
-    from consent import services as sv
-    from consent.audit import SYSTEM
+    from records import services as sv
+    from records.audit import SYSTEM
 
     records = sv.open_records(plan.settings())
     try:
@@ -158,7 +158,7 @@ class _Calls:
 
 
 def _walk_items(records, plan: Plan, p: int, t: int, scratch: Path, call: _Calls) -> None:
-    from consent import services as sv
+    from records import services as sv
 
     staff = call("sign in", sv.authenticate, records, staff_name(p, t), PASSWORD)
     marketing = call("sign in", sv.authenticate, records, marketing_name(p, t), PASSWORD)
@@ -191,7 +191,7 @@ def _walk_items(records, plan: Plan, p: int, t: int, scratch: Path, call: _Calls
 
 def _read_while(records, p: int, query: Path, writing: threading.Event, call: _Calls) -> None:
     """An auditor reading while the others write; at least three rounds, then until the writers finish."""
-    from consent import services as sv
+    from records import services as sv
 
     auditor = call("sign in", sv.authenticate, records, auditor_name(p), PASSWORD)
     call.count("user.login")
@@ -210,8 +210,8 @@ def _read_while(records, p: int, query: Path, writing: threading.Event, call: _C
 def worker(plan: Plan, p: int, barrier, results) -> None:
     """One OS process: its writer threads and its reader thread share one open records, as a Streamlit
     server's sessions do."""
-    from consent import services as sv
-    from consent.sandbox import redact_in_sandbox
+    from records import services as sv
+    from records.sandbox import redact_in_sandbox
 
     result = WorkerResult(p)
     call = _Calls(result, plan.timed)
@@ -290,9 +290,9 @@ def check_records(plan: Plan, results: list[WorkerResult], events_before: int) -
     events the calls made. Returns the problems found (none is the goal)."""
     from sqlalchemy import func, select
 
-    from consent import services as sv
-    from consent.audit import SYSTEM
-    from consent.registry import Asset, AuditEvent, Consent, Output, Release
+    from records import services as sv
+    from records.audit import SYSTEM
+    from records.models import Asset, AuditEvent, Consent, Output, Release
 
     items = [item for r in results for item in r.items]
     expected = Counter()

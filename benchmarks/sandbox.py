@@ -39,7 +39,7 @@ def main() -> None:
     from PIL import Image
 
     from consent.check import check_pdf
-    from consent.sandbox import check_in_sandbox, redact_in_sandbox
+    from records.sandbox import check_in_sandbox, redact_in_sandbox
     from deid.api import redact_file
     from ui_fixtures import covered_consent_pdf
 

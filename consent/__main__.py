@@ -1,25 +1,16 @@
-"""`python -m consent ...`: one sub-command module per concern, each registering itself here."""
+"""`python -m consent check PDF... [--json]`: read and judge consent documents (contract in DESIGN.md).
+The record-keeping commands live in `python -m records`."""
 from __future__ import annotations
 
 import argparse
-import importlib
 import sys
 
-# Each module exposes `register(subparsers)`; it sets `func` on its parsers, returning an exit code.
-COMMAND_MODULES = ("consent.cli_check", "consent.cli_records", "consent.cli_backup")
+from consent import cli_check
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m consent", description="Veil consent documents and records")
-    subparsers = parser.add_subparsers(dest="command", required=True)
-    for name in COMMAND_MODULES:
-        try:
-            module = importlib.import_module(name)
-        except ModuleNotFoundError as exc:
-            if exc.name != name:
-                raise
-            continue
-        module.register(subparsers)
+    parser = argparse.ArgumentParser(prog="python -m consent", description="Veil consent documents")
+    cli_check.register(parser.add_subparsers(dest="command", required=True))
     return parser
 
 

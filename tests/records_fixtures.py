@@ -22,9 +22,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from consent import services as sv
-from consent.audit import SYSTEM, Actor
-from consent.config import Settings, load_settings
+from records import services as sv
+from records.audit import SYSTEM, Actor
+from records.config import Settings, load_settings
 from consent_fixtures import text_pdf
 
 PG_BIN = Path("/usr/lib/postgresql/15/bin")
@@ -130,9 +130,9 @@ def sqlite_records(tmp_path):
     opened.close()
 
 
-import consent.users  # noqa: E402
+from records import users as record_users  # noqa: E402
 
-INSTALLED_HASHER = consent.users._hasher   # the installation's real argon2 parameters, before any test swaps them
+INSTALLED_HASHER = record_users._hasher   # the installation's real argon2 parameters, before any test swaps them
 
 
 @pytest.fixture(autouse=True)
@@ -141,7 +141,7 @@ def quick_password_hashing(monkeypatch):
     installation's real parameters are checked in test_registry_users.py."""
     from argon2 import PasswordHasher
 
-    monkeypatch.setattr("consent.users._hasher", PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1))
+    monkeypatch.setattr("records.users._hasher", PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1))
 
 
 @dataclass

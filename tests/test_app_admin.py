@@ -3,8 +3,8 @@ from __future__ import annotations
 
 import pytest
 
-from consent import services
-from consent.users import AuthenticationFailed
+from records import services
+from records.users import AuthenticationFailed
 from deid.profile import load_profile
 from ui_fixtures import PASSWORDS, app, click, texts, widget
 from ui_fixtures import people_template, veil  # noqa: F401  (pytest fixtures)

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from sqlalchemy import update
 
-from consent import services
-from consent.registry import AuditEvent
+from records import services
+from records.models import AuditEvent
 from ui_fixtures import app, click, covered_consent_pdf, days_from_today, register, released, texts, widget
 from ui_fixtures import people_template, veil  # noqa: F401  (pytest fixtures)
 

@@ -3,7 +3,7 @@ evidence highlighted, the scope a person confirms (never wider than the document
 reason turning releases into takedown tasks."""
 from __future__ import annotations
 
-from consent import services
+from records import services
 from ui_fixtures import (PATIENT, app, click, covered_consent_pdf, days_from_today, has_button, not_covered_consent_pdf,
                          register, released, texts, widget)
 from ui_fixtures import people_template, veil  # noqa: F401  (pytest fixtures)

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from consent import services
+from records import services
 from ui_fixtures import app, covered_consent_pdf, days_from_today, register, released, texts
 from ui_fixtures import people_template, veil  # noqa: F401  (pytest fixtures)
 

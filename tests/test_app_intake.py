@@ -2,7 +2,7 @@
 warnings and errors name the file; the outputs wait for review and cannot be downloaded here."""
 from __future__ import annotations
 
-from consent import services
+from records import services
 from conftest import grace_hopper_path
 from ui_fixtures import (PATIENT, app, button, click, covered_consent_pdf, not_covered_consent_pdf, register, texts,
                          widget)

@@ -7,7 +7,7 @@ import time
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from consent import services
+from records import services
 from ui_fixtures import PASSWORDS, app, click, has_button, page_alone, released, texts, widget
 from ui_fixtures import people_template, veil, empty_veil  # noqa: F401  (pytest fixtures)
 

@@ -2,7 +2,7 @@
 address recorded afterwards. Outputs leave Veil only this way."""
 from __future__ import annotations
 
-from consent import services
+from records import services
 from ui_fixtures import (app, click, has_button, processed_photo, ready_to_release, register, released, texts,
                          widget)
 from ui_fixtures import people_template, veil  # noqa: F401  (pytest fixtures)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from consent import services
+from records import services
 from ui.views import CHECKLIST
 from ui_fixtures import PATIENT, app, button, click, processed_photo, register, texts, widget
 from ui_fixtures import people_template, veil  # noqa: F401  (pytest fixtures)

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from consent import services
-from consent.audit import Actor
+from records import services
+from records.audit import Actor
 from ui.session import PAGE, pages_for
 from ui_fixtures import app, click, page_alone, released, texts
 from ui_fixtures import people_template, veil  # noqa: F401  (pytest fixtures)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 
-from consent.users import PermissionDenied
+from records.users import PermissionDenied
 from ui.session import FAILED, outcome
 
 UPLOADED_NAME = "anna_smith_2024-03-01.jpg"

@@ -1,7 +1,7 @@
 """Takedown tasks: a revoked consent's releases appear as not done until marketing marks each one done."""
 from __future__ import annotations
 
-from consent import services
+from records import services
 from ui_fixtures import app, click, has_button, released, texts
 from ui_fixtures import people_template, veil  # noqa: F401  (pytest fixtures)
 

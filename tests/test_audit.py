@@ -9,9 +9,9 @@ import sys
 import pytest
 from sqlalchemy import text
 
-from consent import audit
-from consent import services as sv
-from consent.registry import AuditEvent
+from records import audit
+from records import services as sv
+from records.models import AuditEvent
 from conftest import ROOT
 from records_fixtures import (PASSWORD, add_people, backend, make_settings, pg_server,  # noqa: F401
                               quick_password_hashing, records, sign_in_from_threads, sqlite_records)
@@ -170,7 +170,7 @@ def _cli(tmp_path, *args):
     settings = make_settings(tmp_path)
     env = {**os.environ, "VEIL_DATA_DIR": str(settings.data_dir), "VEIL_KEY_FILE": str(settings.key_file),
            "PYTHONPATH": str(ROOT)}
-    return subprocess.run([sys.executable, "-m", "consent", *args], capture_output=True, text=True, env=env,
+    return subprocess.run([sys.executable, "-m", "records", *args], capture_output=True, text=True, env=env,
                           cwd=tmp_path)
 
 

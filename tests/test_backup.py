@@ -1,4 +1,4 @@
-"""`python -m consent backup DIR` and `restore DIR`: a backup restored into an empty data folder with the
+"""`python -m records backup DIR` and `restore DIR`: a backup restored into an empty data folder with the
 same key verifies its audit chain and reads back every record and blob; a tampered blob, manifest or
 database, a wrong key, or a folder that is not empty is refused with the reason, and leaves nothing
 half-restored; a backup taken while another process writes is consistent.
@@ -23,12 +23,12 @@ from argon2 import PasswordHasher
 from sqlalchemy import create_engine, inspect, text
 
 from conftest import ROOT
-from consent import backup
-from consent import services as sv
-from consent.audit import SYSTEM, Actor
-from consent.config import Settings
-from consent.crypto import Keys
-from consent.registry import utcnow
+from records import backup
+from records import services as sv
+from records.audit import SYSTEM, Actor
+from records.config import Settings
+from records.crypto import Keys
+from records.models import utcnow
 from records_fixtures import (ORIGINAL_NAME, PATIENT_NAME, PATIENT_REF, People, add_people, consent_pdf,
                               grace_hopper_path, make_settings, pg_server, plain_photo,  # noqa: F401
                               quick_password_hashing, wait_for)
@@ -81,7 +81,7 @@ def build_clinic(base: Path, database_url: str | None = None) -> Clinic:
 @pytest.fixture(scope="module")
 def clinic(tmp_path_factory) -> Clinic:
     with pytest.MonkeyPatch.context() as patch:   # cheap argon2 for the five users, as records_fixtures does
-        patch.setattr("consent.users._hasher", PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1))
+        patch.setattr("records.users._hasher", PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1))
         return build_clinic(tmp_path_factory.mktemp("clinic"))
 
 
@@ -357,9 +357,9 @@ WRITER = textwrap.dedent("""
     import datetime as dt, io, sys
     from pathlib import Path
     from PIL import Image
-    from consent import services as sv
-    from consent.audit import SYSTEM, Actor
-    from consent.registry import utcnow
+    from records import services as sv
+    from records.audit import SYSTEM, Actor
+    from records.models import utcnow
     ready, stop, staff = Path(sys.argv[1]), Path(sys.argv[2]), Actor(sys.argv[3], "sam.staff", "admin")
     records = sv.open_records(housekeep=False)
     i = 0
@@ -413,7 +413,7 @@ def run_consent(settings: Settings, *args: str) -> subprocess.CompletedProcess:
     env = {**os.environ, "PYTHONPATH": str(ROOT), "VEIL_DATA_DIR": str(settings.data_dir),
            "VEIL_KEY_FILE": str(settings.key_file)}
     env.pop("VEIL_DATABASE_URL", None)
-    return subprocess.run([sys.executable, "-m", "consent", *args], capture_output=True, text=True, env=env,
+    return subprocess.run([sys.executable, "-m", "records", *args], capture_output=True, text=True, env=env,
                           cwd=ROOT, timeout=120)
 
 

@@ -22,7 +22,7 @@ from pathlib import Path
 import pytest
 
 from conftest import ROOT
-from consent import services as sv
+from records import services as sv
 from records_fixtures import (add_people, plain_photo, quick_password_hashing, register,  # noqa: F401
                               sqlite_records, wait_for)
 
@@ -30,9 +30,9 @@ CHILD = r"""
 import json, os, sys, time
 from pathlib import Path
 point, marker, actor_json, target = sys.argv[1:5]
-from consent import audit, services as sv
-from consent.audit import Actor
-from consent.store import BlobStore
+from records import audit, services as sv
+from records.audit import Actor
+from records.store import BlobStore
 
 def halt(*_):
     Path(marker).write_text(point)
@@ -188,8 +188,8 @@ import json, os, signal, sys, time
 from pathlib import Path
 phase, kill_at, marker, actors, asset_id = sys.argv[1:6]
 kill_at = int(kill_at)
-from consent import services as sv
-from consent.audit import Actor
+from records import services as sv
+from records.audit import Actor
 ours = (str(Path(sv.__file__).parent) + os.sep, str(Path(sv.__file__).parent.parent / "deid") + os.sep)
 staff, marketing = (Actor(**a) for a in json.loads(actors))
 records = sv.open_records(housekeep=False)
@@ -258,7 +258,7 @@ def assert_whole(records) -> None:
     same story as the rows (an event for each thing that happened, none for what did not)."""
     from sqlalchemy import func, select
 
-    from consent.registry import Asset, AuditEvent, Consent, Output, Release
+    from records.models import Asset, AuditEvent, Consent, Output, Release
 
     with records.db.sessions() as session:
         outputs = session.scalars(select(Output)).all()

@@ -22,7 +22,7 @@ import pytest
 from PIL import Image
 from sqlalchemy import String, Text, inspect, select, text
 
-from consent import services as sv
+from records import services as sv
 from conftest import ROOT
 from records_fixtures import (ORIGINAL_NAME, PATIENT_NAME, PATIENT_REF, add_people, grace_hopper_path,  # noqa: F401
                               make_settings, quick_password_hashing)
@@ -52,7 +52,7 @@ class _Collect(logging.Handler):
 def every_log_record():
     """Every logger at DEBUG, none disabled, each record collected. Veil's modules are imported first, since
     some quieten third-party loggers when imported."""
-    import consent.check, consent.lookup, consent.pdf, consent.signatures, deid.api, deid.video  # noqa: E401,F401
+    import consent.check, records.lookup, consent.pdf, consent.signatures, deid.api, deid.video  # noqa: E401,F401
 
     handler = _Collect()
     loggers = [logging.getLogger()] + [lg for lg in logging.root.manager.loggerDict.values()
@@ -139,17 +139,17 @@ def leaky_flow(records, people, tmp_path: Path) -> dict:
 def sandbox_calls(monkeypatch) -> list[str]:
     """What the app hands its sandboxed readers, as text. Their logs are the fork server's, not this process's,
     so what they cannot leak is shown by what they are given: no name reaches them."""
-    import consent.sandbox
+    import records.sandbox
 
     calls = []
     for name in ("check_in_sandbox", "redact_in_sandbox"):
-        real = getattr(consent.sandbox, name)
+        real = getattr(records.sandbox, name)
 
         def spy(*args, _real=real, **kwargs):
             calls.append(repr((args, kwargs)))
             return _real(*args, **kwargs)
 
-        monkeypatch.setattr(consent.sandbox, name, spy)
+        monkeypatch.setattr(records.sandbox, name, spy)
     return calls
 
 

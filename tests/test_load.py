@@ -15,9 +15,9 @@ from pathlib import Path
 from sqlalchemy import func, select
 
 from benchmarks.load import Plan, check_records, prepare, run
-from consent import services as sv
-from consent.registry import AuditEvent
-from consent.store import LOCK_NAME
+from records import services as sv
+from records.models import AuditEvent
+from records.store import LOCK_NAME
 from records_fixtures import (PASSWORD, add_people, plain_photo, processed, quick_password_hashing,  # noqa: F401
                               register, sqlite_records)
 

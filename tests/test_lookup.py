@@ -11,7 +11,7 @@ import pytest
 from PIL import Image, ImageEnhance
 
 from conftest import ROOT
-from consent import services as sv
+from records import services as sv
 from records_fixtures import (add_people, consent_pdf, grace_hopper_path, plain_photo, processed,
                               quick_password_hashing, reencode_like_a_social_network, register,  # noqa: F401
                               sqlite_records, synthetic_clip)
@@ -153,12 +153,12 @@ def test_cli_lookup_prints_matches_as_json_and_fails_for_a_missing_file(clinic, 
     settings = records.settings
     env = {**os.environ, "VEIL_DATA_DIR": str(settings.data_dir), "VEIL_KEY_FILE": str(settings.key_file),
            "PYTHONPATH": str(ROOT)}
-    run = subprocess.run([sys.executable, "-m", "consent", "lookup", str(posted), "--json"], capture_output=True,
+    run = subprocess.run([sys.executable, "-m", "records", "lookup", str(posted), "--json"], capture_output=True,
                          text=True, env=env, cwd=tmp_path)
     assert run.returncode == 0, run.stderr
     [entry] = json.loads(run.stdout)
     assert entry["matches"][0]["output_id"] == output.id and entry["matches"][0]["how"] == "perceptual"
-    human = subprocess.run([sys.executable, "-m", "consent", "lookup", str(posted), str(tmp_path / "gone.jpg")],
+    human = subprocess.run([sys.executable, "-m", "records", "lookup", str(posted), str(tmp_path / "gone.jpg")],
                            capture_output=True, text=True, env=env, cwd=tmp_path)
     assert human.returncode == 1
     assert "perceptual distance" in human.stdout and "instagram released" in human.stdout

@@ -13,9 +13,9 @@ import pytest
 from sqlalchemy import text
 
 from conftest import ROOT
-from consent import audit
-from consent import services as sv
-from consent.registry import Database, current_revision
+from records import audit
+from records import services as sv
+from records.models import Database, current_revision
 from records_fixtures import add_people, make_settings, pg_server, quick_password_hashing  # noqa: F401
 
 
@@ -37,7 +37,7 @@ def test_the_server_runs_on_loopback_as_an_unprivileged_user(pg_server, pg_recor
 
 def test_two_instances_starting_together_migrate_the_database_once(pg_server):
     url = pg_server.url(pg_server.new_database())
-    script = "import sys; from consent.registry import Database; Database(sys.argv[1]).migrate()"
+    script = "import sys; from records.models import Database; Database(sys.argv[1]).migrate()"
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     starts = [subprocess.Popen([sys.executable, "-c", script, url], env=env, stderr=subprocess.PIPE, text=True)
               for _ in range(3)]

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from consent import services as sv
-from consent.crypto import KeyFileError
+from records import services as sv
+from records.crypto import KeyFileError
 from records_fixtures import (ORIGINAL_NAME, PATIENT_NAME, PATIENT_REF, backend, consent_pdf,  # noqa: F401
                               grace_hopper_path, people, pg_server, plain_photo, processed,
                               quick_password_hashing, records, register)

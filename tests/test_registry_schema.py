@@ -6,8 +6,8 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import inspect, text
 
-from consent import services as sv
-from consent.registry import Base, current_revision
+from records import services as sv
+from records.models import Base, current_revision
 from records_fixtures import backend, make_settings, pg_server, quick_password_hashing, records  # noqa: F401
 
 

@@ -11,16 +11,16 @@ import pytest
 from sqlalchemy import select
 
 from conftest import ROOT
-from consent import services as sv
-from consent.audit import SYSTEM
-from consent.registry import User
-from consent.users import AuthenticationFailed, PermissionDenied, UserError
+from records import services as sv
+from records.audit import SYSTEM
+from records.models import User
+from records.users import AuthenticationFailed, PermissionDenied, UserError
 from records_fixtures import (INSTALLED_HASHER, PASSWORD, backend, consent_pdf, people, pg_server,  # noqa: F401
                               plain_photo, quick_password_hashing, records)
 
 
 def test_passwords_are_stored_as_argon2id_hashes_with_the_installed_parameters(records, monkeypatch):
-    monkeypatch.setattr("consent.users._hasher", INSTALLED_HASHER)
+    monkeypatch.setattr("records.users._hasher", INSTALLED_HASHER)
     sv.add_user(records, SYSTEM, "first.admin", PASSWORD, "admin")
     with records.transaction() as session:
         stored = session.execute(select(User.password_hash)).scalar_one()
@@ -168,7 +168,7 @@ def test_role_checks_hold_in_the_service_layer(records, people, tmp_path):
 def _cli(records, *args, stdin: str = ""):
     env = {**os.environ, "VEIL_DATA_DIR": str(records.settings.data_dir), "PYTHONPATH": str(ROOT),
            "VEIL_KEY_FILE": str(records.settings.key_file), "VEIL_DATABASE_URL": records.settings.database_url}
-    return subprocess.run([sys.executable, "-m", "consent", *args], input=stdin, capture_output=True, text=True,
+    return subprocess.run([sys.executable, "-m", "records", *args], input=stdin, capture_output=True, text=True,
                           env=env, cwd=records.settings.data_dir.parent)
 
 

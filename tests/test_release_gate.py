@@ -7,8 +7,8 @@ import datetime as dt
 
 import pytest
 
-from consent import services as sv
-from consent.services import ScopeConflict
+from records import services as sv
+from records.services import ScopeConflict
 from consent_fixtures import self_signed_identity, sign
 from records_fixtures import (FACES_NO, PATIENT_NAME, PATIENT_REF, add_people, consent_pdf, make_settings,
                               plain_photo, processed, quick_password_hashing,  # noqa: F401

@@ -13,7 +13,7 @@ from PIL import Image
 
 from conftest import ROOT, grace_hopper_path
 from consent.check import check_pdf
-from consent.sandbox import check_in_sandbox, redact_in_sandbox
+from records.sandbox import check_in_sandbox, redact_in_sandbox
 from deid.api import redact_file
 from ui_fixtures import covered_consent_pdf
 from video_fixtures import phone_clip
@@ -84,7 +84,7 @@ def test_a_worker_that_falls_silent_is_killed_and_the_file_gets_the_reason(tmp_p
 
 HOST = r"""
 import sys
-from consent.sandbox import redact_in_sandbox
+from records.sandbox import redact_in_sandbox
 redact_in_sandbox(*sys.argv[1:3], "default")
 """
 
@@ -155,7 +155,7 @@ PAGE = r"""
 import sys
 if __name__ != "__main__":   # a Streamlit page run again inside a worker would fail like this
     raise RuntimeError("the host's main script was run again in the worker")
-from consent.sandbox import check_in_sandbox
+from records.sandbox import check_in_sandbox
 print(check_in_sandbox(sys.argv[1])["social_media"])
 """
 

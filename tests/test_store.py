@@ -14,10 +14,10 @@ import sys
 
 import pytest
 
-from consent.config import ConfigError, default_key_file, load_settings
-from consent.crypto import DecryptionError, KeyFileError, Keys
-from consent.registry import field_context
-from consent.store import TEMP_PREFIX, BlobMissing, BlobStore, WorkDir, sweep_work
+from records.config import ConfigError, default_key_file, load_settings
+from records.crypto import DecryptionError, KeyFileError, Keys
+from records.models import field_context
+from records.store import TEMP_PREFIX, BlobMissing, BlobStore, WorkDir, sweep_work
 from records_fixtures import grace_hopper_path
 
 
@@ -110,7 +110,7 @@ def test_a_work_folder_of_a_live_process_is_kept_and_one_of_a_killed_process_is_
     live = WorkDir(root)
     (live.path / "original").write_bytes(b"decrypted original")
     # a process that made a work folder and was SIGKILLed while holding it
-    script = ("import os,sys; from pathlib import Path; from consent.store import WorkDir; "
+    script = ("import os,sys; from pathlib import Path; from records.store import WorkDir; "
               "w = WorkDir(Path(sys.argv[1])); (w.path / 'original').write_bytes(b'plain'); "
               "print(w.path, flush=True); os.kill(os.getpid(), 9)")
     child = subprocess.run([sys.executable, "-c", script, str(root)], capture_output=True, text=True)

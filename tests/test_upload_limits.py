@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from consent import services
-from consent.config import ConfigError, load_settings
-from consent.registry import Asset, AuditEvent, Consent
+from records import services
+from records.config import ConfigError, load_settings
+from records.models import Asset, AuditEvent, Consent
 from conftest import ROOT, grace_hopper_path
 from deid.image import MAX_FILE_BYTES
 from ui.views import upload_limits

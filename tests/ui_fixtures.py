@@ -1,5 +1,5 @@
 """Fixtures for the workstation tests: a fresh installation in a temporary folder, its users, records
-seeded through consent.services (the same functions the pages call), and the app under AppTest."""
+seeded through records.services (the same functions the pages call), and the app under AppTest."""
 from __future__ import annotations
 
 import datetime as dt
@@ -12,9 +12,9 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from conftest import ROOT, grace_hopper_path
-from consent import services
-from consent.audit import SYSTEM, Actor
-from consent.config import load_settings
+from records import services
+from records.audit import SYSTEM, Actor
+from records.config import load_settings
 from consent_fixtures import self_signed_identity, sign, text_pdf
 
 PASSWORDS = {"admin": "admin-password-1", "sam": "staff-password-1", "mia": "market-password-1",

@@ -1,6 +1,6 @@
 """Who is signed in, the open records, the page list by role, and the guard each page starts with.
 
-Roles come from consent.users.PERMISSIONS, the same table the service layer enforces: a page is listed
+Roles come from records.users.PERMISSIONS, the same table the service layer enforces: a page is listed
 for a role that may do its main action, and every action is checked again by the service.
 """
 from __future__ import annotations
@@ -13,11 +13,11 @@ from typing import Any, Callable, NoReturn
 
 import streamlit as st
 
-from consent import services
-from consent.audit import Actor
-from consent.config import ConfigError, load_settings
-from consent.lookup import LookupFailed
-from consent.users import PERMISSIONS, AuthenticationFailed, PermissionDenied, UserError
+from records import services
+from records.audit import Actor
+from records.config import ConfigError, load_settings
+from records.lookup import LookupFailed
+from records.users import PERMISSIONS, AuthenticationFailed, PermissionDenied, UserError
 
 log = logging.getLogger("veil.ui")
 
@@ -31,7 +31,7 @@ class PageSpec:
     script: str
     title: str
     icon: str
-    needs: str          # the permission (consent.users.PERMISSIONS) that opens the page
+    needs: str          # the permission (records.users.PERMISSIONS) that opens the page
 
 
 PAGES = (
@@ -232,7 +232,7 @@ def oidc_actor(records: services.Records) -> Actor:
 
 
 def has_users(records: services.Records) -> bool:
-    from consent.users import count_users
+    from records.users import count_users
 
     with records.db.sessions() as db:
         return count_users(db) > 0

@@ -129,7 +129,7 @@ class UploadLimits:
 
 def upload_limits(settings, ceiling_mb: int) -> UploadLimits:
     """The limits the uploaders offer: the installation's, never above the server's ceiling for one upload."""
-    from consent.services import upload_limit_mb
+    from records.services import upload_limit_mb
 
     return UploadLimits(min(upload_limit_mb(settings, "image"), ceiling_mb), min(settings.max_video_mb, ceiling_mb),
                         min(settings.max_pdf_mb, ceiling_mb), settings.max_batch_files)

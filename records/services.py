@@ -5,7 +5,7 @@ event (both commit or neither does), and returns plain views without PHI unless 
 Blobs are written before the transaction that references them and deleted after the one that stops
 referencing them, so a crash leaves at most an unreferenced blob, which `housekeeping` removes. Blobs are
 shared by content, so writing one and committing its record happen under the store's shared lock, and
-deciding that one is unreferenced and deleting it under its exclusive lock (see consent.store).
+deciding that one is unreferenced and deleting it under its exclusive lock (see records.store).
 Slow work (the image engine) runs outside any transaction, so it never holds the database's write lock.
 """
 from __future__ import annotations
@@ -24,15 +24,15 @@ from urllib.parse import urlsplit
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
-from consent import audit
-from consent.audit import SYSTEM, Actor
-from consent.config import Settings, load_settings, private_folder
-from consent.crypto import KeyFileError, Keys
-from consent.registry import (Asset, Consent, Database, Installation, Output, Release, User, field_context,
+from records import audit
+from records.audit import SYSTEM, Actor
+from records.config import Settings, load_settings, private_folder
+from records.crypto import KeyFileError, Keys
+from records.models import (Asset, Consent, Database, Installation, Output, Release, User, field_context,
                               user_by_name, utcnow)
-from consent.release import PLATFORMS, Decision, effective_expiry, evaluate, normalise_platform, standing_reasons
-from consent.store import BlobStore, WorkDir, sweep_work
-from consent.users import (AuthenticationFailed, PermissionDenied, actor_of, check_password, check_role,
+from records.release_gate import PLATFORMS, Decision, effective_expiry, evaluate, normalise_platform, standing_reasons
+from records.store import BlobStore, WorkDir, sweep_work
+from records.users import (AuthenticationFailed, PermissionDenied, actor_of, check_password, check_role,
                            count_users, create_user, require, set_password)
 
 # Who acts when the first administrator is created: nobody has signed in yet, and this role may do nothing.
@@ -383,7 +383,7 @@ def register_consent(records: Records, actor: Actor, pdf: Path | bytes, patient_
     """Run the checker on a consent PDF, store the PDF encrypted, the verdict in clear, and the evidence,
     patient name and reference encrypted."""
     _authorize(records, actor, "register_consent")
-    from consent.sandbox import check_in_sandbox
+    from records.sandbox import check_in_sandbox
 
     if not patient_name.strip() or not patient_ref.strip():
         raise WorkflowError("a consent needs the patient's name and reference (record number)")
@@ -754,7 +754,7 @@ def _box(region) -> list[int]:
 
 def _render(records: Records, actor: Actor, asset_id: str, profile: str, added: list, removed: list,
             parent_id: str | None, progress) -> OutputView:
-    from consent.sandbox import redact_in_sandbox
+    from records.sandbox import redact_in_sandbox
 
     with records.transaction() as session:
         asset = _get(session, Asset, asset_id)
@@ -803,7 +803,7 @@ def _add_output(records: Records, actor: Actor, asset_id: str, kind: str, report
 
 def _output_hashes(report: dict) -> dict:
     """The verified output's name, size and look-up hashes, computed while it is in clear."""
-    from consent.lookup import image_hash_of, video_hashes
+    from records.lookup import image_hash_of, video_hashes
 
     if not report["output"]:
         return {}
@@ -1105,7 +1105,7 @@ def audit_summary(records: Records, actor: Actor, **filters) -> tuple[int, list[
 def find_file(records: Records, actor: Actor, path: Path, max_distance: float | None = None):
     """Look a file up (exact, then perceptual); the search itself is audited by its SHA-256."""
     _authorize(records, actor, "look_up_files")
-    from consent.lookup import MAX_DISTANCE, fingerprint, match
+    from records.lookup import MAX_DISTANCE, fingerprint, match
 
     query = fingerprint(Path(path))   # the slow part (decoding), outside the transaction
     with records.transaction() as session:

@@ -14,7 +14,7 @@ depends_on = None
 
 ID = sa.String(32)
 HASH = sa.String(64)
-WHEN = sa.DateTime()   # consent.registry.UTCDateTime stores naive UTC in a plain DATETIME
+WHEN = sa.DateTime()   # records.models.UTCDateTime stores naive UTC in a plain DATETIME
 
 
 def _user(name: str, nullable: bool = True) -> sa.Column:

@@ -41,13 +41,13 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 from sqlalchemy.pool import NullPool
 
-from consent import audit
-from consent import services as sv
-from consent.audit import Actor
-from consent.config import Settings
-from consent.crypto import DecryptionError, KeyFileError, Keys
-from consent.registry import Asset, AuditHead, Consent, Output, Release, User, utcnow
-from consent.store import CHUNK, BlobMissing, BlobStore, fsync_dir
+from records import audit
+from records import services as sv
+from records.audit import Actor
+from records.config import Settings
+from records.crypto import DecryptionError, KeyFileError, Keys
+from records.models import Asset, AuditHead, Consent, Output, Release, User, utcnow
+from records.store import CHUNK, BlobMissing, BlobStore, fsync_dir
 from deid.models import sha256_file
 
 FORMAT = "veil-backup-1"

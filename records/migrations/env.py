@@ -1,11 +1,11 @@
-"""Alembic environment: run by `consent.registry.migrate` with an open connection, or by the `alembic`
+"""Alembic environment: run by `records.models.migrate` with an open connection, or by the `alembic`
 command (`-x url=...`) when a developer writes a new revision."""
 from __future__ import annotations
 
 from alembic import context
 from sqlalchemy import create_engine
 
-from consent.registry import Base
+from records.models import Base
 
 config = context.config
 target_metadata = Base.metadata

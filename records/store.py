@@ -29,7 +29,7 @@ from typing import BinaryIO, Iterator
 
 import tink
 
-from consent.crypto import DecryptionError, Keys
+from records.crypto import DecryptionError, Keys
 from deid.models import sha256_file
 
 CHUNK = 1 << 20

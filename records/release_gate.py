@@ -10,7 +10,7 @@ import datetime as dt
 from dataclasses import dataclass, field
 
 from consent.lexicon import PLATFORMS  # DESIGN.md's platform names, one list for the checker and the gate
-from consent.registry import Asset, Consent, Output, Release
+from records.models import Asset, Consent, Output, Release
 
 # "twitter" is X.
 _ALIASES = {"twitter": "x", "x.com": "x", "ig": "instagram", "fb": "facebook", "yt": "youtube"}

@@ -1,4 +1,4 @@
-"""Record-keeping commands of `python -m consent`:
+"""Record-keeping commands of `python -m records`:
 
     users add NAME --role ROLE [--password-stdin]     users list
     audit verify [--json]                             audit log [--limit N] [--json]
@@ -19,7 +19,7 @@ from contextlib import contextmanager
 from dataclasses import asdict
 from pathlib import Path
 
-from consent.registry import ROLES
+from records.models import ROLES
 
 
 def register(subparsers) -> None:
@@ -64,7 +64,7 @@ def register(subparsers) -> None:
 
 def cli_actor():
     """The installation's administrator, as whoever runs the command line (audited as `cli:<login name>`)."""
-    from consent.audit import Actor
+    from records.audit import Actor
 
     return Actor(None, f"cli:{getpass.getuser()}"[:80], "admin")
 
@@ -86,9 +86,9 @@ def _records():
 def _open():
     from sqlalchemy.exc import SQLAlchemyError
 
-    from consent.config import ConfigError
-    from consent.crypto import KeyFileError
-    from consent.services import open_records
+    from records.config import ConfigError
+    from records.crypto import KeyFileError
+    from records.services import open_records
 
     try:
         return open_records(housekeep=False)
@@ -119,8 +119,8 @@ def fail(message: str, code: int = 1) -> int:
 
 
 def users_add(args: argparse.Namespace) -> int:
-    from consent.services import WorkflowError, add_user
-    from consent.users import UserError
+    from records.services import WorkflowError, add_user
+    from records.users import UserError
 
     if args.password_stdin:
         password = sys.stdin.readline().rstrip("\n")
@@ -138,7 +138,7 @@ def users_add(args: argparse.Namespace) -> int:
 
 
 def users_list(args: argparse.Namespace) -> int:
-    from consent.services import list_users
+    from records.services import list_users
 
     with _records() as records:
         users = list_users(records, cli_actor())
@@ -148,7 +148,7 @@ def users_list(args: argparse.Namespace) -> int:
 
 
 def audit_verify(args: argparse.Namespace) -> int:
-    from consent.services import verify_audit
+    from records.services import verify_audit
 
     with _records() as records:
         verdict = verify_audit(records, cli_actor())
@@ -160,7 +160,7 @@ def audit_verify(args: argparse.Namespace) -> int:
 
 
 def audit_log(args: argparse.Namespace) -> int:
-    from consent.services import audit_events
+    from records.services import audit_events
 
     with _records() as records:
         events = audit_events(records, cli_actor(), limit=args.limit)
@@ -173,8 +173,8 @@ def audit_log(args: argparse.Namespace) -> int:
 
 
 def lookup_files(args: argparse.Namespace) -> int:
-    from consent.lookup import MAX_DISTANCE, LookupFailed
-    from consent.services import find_file
+    from records.lookup import MAX_DISTANCE, LookupFailed
+    from records.services import find_file
 
     results, failed = [], False
     with _records() as records:
@@ -216,7 +216,7 @@ def _lookup_line(result: dict, max_distance: float) -> str:
 
 
 def list_takedowns(args: argparse.Namespace) -> int:
-    from consent.services import takedown_tasks
+    from records.services import takedown_tasks
 
     with _records() as records:
         tasks = takedown_tasks(records, cli_actor())
@@ -231,7 +231,7 @@ def list_takedowns(args: argparse.Namespace) -> int:
 
 
 def run_housekeeping(args: argparse.Namespace) -> int:
-    from consent.services import housekeeping
+    from records.services import housekeeping
 
     with _records() as records:
         report = housekeeping(records, cli_actor())
@@ -240,7 +240,7 @@ def run_housekeeping(args: argparse.Namespace) -> int:
 
 
 def run_migrate(args: argparse.Namespace) -> int:
-    from consent.registry import current_revision
+    from records.models import current_revision
 
     with _records() as records:
         print(f"database at revision {current_revision(records.db.engine)}")

@@ -194,7 +194,7 @@ class Release(Base):
 
 
 class AuditEvent(Base):
-    """Append-only; `hash` covers every other column and the previous event's hash (see consent.audit)."""
+    """Append-only; `hash` covers every other column and the previous event's hash (see records.audit)."""
 
     __tablename__ = "audit_events"
 

@@ -17,7 +17,7 @@ from PIL import Image
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from consent.registry import Asset, Consent, Output, Release
+from records.models import Asset, Consent, Output, Release
 from deid.models import sha256_file
 
 MAX_DISTANCE = 12          # of 64 bits; a resized, re-compressed copy lands well under this
@@ -195,7 +195,7 @@ def _similar_videos(session: Session, query: list[str], max_distance: float, exc
 
 def _describe(session: Session, match: Match) -> None:
     """Attach the consent (id, status, scope, expiry: no PHI) and the releases of the matched output."""
-    from consent.release import effective_expiry
+    from records.release_gate import effective_expiry
 
     if match.asset_id and not match.consent_id:
         match.consent_id = session.scalar(select(Asset.consent_id).where(Asset.id == match.asset_id))

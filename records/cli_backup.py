@@ -1,4 +1,4 @@
-"""Backup commands of `python -m consent`:
+"""Backup commands of `python -m records`:
 
     backup DIR [--json]                       write a backup of the records into DIR (new or empty)
     backup verify DIR [--key-file K] [--json] check a backup, and that the key file (default VEIL_KEY_FILE) opens it
@@ -14,12 +14,12 @@ import argparse
 import json
 from pathlib import Path
 
-from consent.cli_records import cli_actor, fail
+from records.cli import cli_actor, fail
 
 
 def register(subparsers) -> None:
     backup = subparsers.add_parser(
-        "backup", usage="python -m consent backup [verify] DIR [--key-file KEY] [--json]",
+        "backup", usage="python -m records backup [verify] DIR [--key-file KEY] [--json]",
         help="write a backup of the records into DIR, or check one (`backup verify DIR`)",
         description="`backup DIR` writes the database, the encrypted blobs and a sealed manifest into DIR (new or "
                     "empty); the key file is never included. `backup verify DIR` checks a backup and that the key "
@@ -62,9 +62,9 @@ def _checked(command: str, action, as_json: bool, done: str, remind: bool = Fals
     """Run the action; one line naming the folder and the reason on failure, never a traceback."""
     from sqlalchemy.exc import SQLAlchemyError
 
-    from consent import backup
-    from consent.config import ConfigError, load_settings
-    from consent.crypto import KeyFileError
+    from records import backup
+    from records.config import ConfigError, load_settings
+    from records.crypto import KeyFileError
 
     try:
         summary = action(load_settings(), backup)
@@ -90,6 +90,6 @@ def _describe(done: str, summary: dict, remind: bool) -> str:
              f"key fingerprint {summary['key_fingerprint']}"]
     if remind:
         lines.append("The key file is not in the backup: keep it offline, and check it with "
-                     "`python -m consent backup verify DIR --key-file KEY`.")
+                     "`python -m records backup verify DIR --key-file KEY`.")
     lines += [f"PROBLEM: {problem}" for problem in summary["problems"]]
     return "\n".join(lines)

@@ -14,8 +14,8 @@ from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatc
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from consent.audit import Actor
-from consent.registry import ROLES, User, user_by_name
+from records.audit import Actor
+from records.models import ROLES, User, user_by_name
 
 PERMISSIONS: dict[str, frozenset[str]] = {
     "register_consent": frozenset({"staff", "marketing", "admin"}),

@@ -18,8 +18,8 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from consent.crypto import Keys
-from consent.registry import AuditEvent, AuditHead, utcnow
+from records.crypto import Keys
+from records.models import AuditEvent, AuditHead, utcnow
 
 GENESIS = "0" * 64
 HEAD_ID = 1

@@ -1,0 +1,24 @@
+"""`python -m records ...`: users, audit, look-up, takedowns, housekeeping, migrations, backup and restore."""
+from __future__ import annotations
+
+import argparse
+import sys
+
+from records import cli, cli_backup
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m records", description="Veil's system of record")
+    subparsers = parser.add_subparsers(dest="command", required=True)
+    for module in (cli, cli_backup):   # each sets `func` on its parsers, returning an exit code
+        module.register(subparsers)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    return args.func(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
