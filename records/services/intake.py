@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 from contextlib import ExitStack
+from dataclasses import asdict
 from pathlib import Path
 from typing import Callable
 
@@ -18,6 +19,7 @@ from deid.formats import sniff, sniff_file
 from deid.image import MAX_FILE_BYTES
 from deid.naming import filename_warnings
 from deid.profile import ProfileError, load_profile
+from deid.report import DeidReport
 from records import sandbox
 from records.audit import Actor
 from records.config import Settings
@@ -149,53 +151,49 @@ def render_output(records: Records, actor: Actor, asset_id: str, profile: str, a
                                                original_name=source.name)
             stored = _output_hashes(report)   # decoding takes a while: before taking the store's lock
             held.enter_context(records.store.keeping())   # until the commit: nobody deletes this content
-            if report["output"]:
-                stored["blob"] = stored["sha256"] = records.store.put_file(Path(report["output"]))
+            if report.output:
+                stored["blob"] = stored["sha256"] = records.store.put_file(Path(report.output))
         # the decrypted original is gone before the commit
         return _add_output(records, actor, asset_id, kind, report, stored, added, removed, parent_id)
 
 
-def _add_output(records: Records, actor: Actor, asset_id: str, kind: str, report: dict, stored: dict,
+def _add_output(records: Records, actor: Actor, asset_id: str, kind: str, report: DeidReport, stored: dict,
                 added: list, removed: list, parent_id: str | None) -> OutputView:
     with records.transaction() as session:
         get_row(session, Asset, asset_id)
-        output = Output(id=uuid.uuid4().hex, asset_id=asset_id, parent_id=parent_id, kind=report["kind"] or kind,
-                        profile_id=(report["profile"] or {}).get("id"),
-                        profile_sha256=(report["profile"] or {}).get("sha256"),
-                        keeps_faces=_keeps_faces(report), regions=report.get("regions") or [],
-                        regions_added=added, regions_removed=removed, frames=report.get("frames"),
-                        frames_with_regions=report.get("frames_with_regions"),
-                        removed_tags=report.get("removed") or [],
-                        metadata_clean=bool(report["verified"].get("metadata_clean")),
-                        faces_left=report["verified"].get("faces_left"), error=report["error"],
-                        created_by=actor.id, **stored)
+        profile = report.profile
+        output = Output(id=uuid.uuid4().hex, asset_id=asset_id, parent_id=parent_id, kind=report.kind or kind,
+                        profile_id=profile.id if profile else None, profile_sha256=profile.sha256 if profile else None,
+                        keeps_faces=_keeps_faces(report), regions=report.regions, regions_added=added,
+                        regions_removed=removed, frames=report.frames, frames_with_regions=report.frames_with_regions,
+                        removed_tags=report.removed, metadata_clean=report.verified.metadata_clean,
+                        faces_left=report.verified.faces_left, error=report.error, created_by=actor.id, **stored)
         session.add(output)
         if parent_id:
             get_row(session, Output, parent_id, lock=True).superseded = True
         session.flush()
         log_event(records, session, actor, "output.failed" if output.blob is None else "output.created", "output",
-                  output.id, asset_id=asset_id, sha256=output.sha256, profile=report["profile"],
+                  output.id, asset_id=asset_id, sha256=output.sha256, profile=asdict(profile) if profile else None,
                   regions=len(output.regions), added=len(added), removed=len(removed),
-                  verified=report["verified"], replaces=parent_id)
+                  verified=report.verified.to_json(), replaces=parent_id)
         return output_view(output)
 
 
-def _output_hashes(report: dict) -> dict:
+def _output_hashes(report: DeidReport) -> dict:
     """The verified output's name, size and look-up hashes, computed while it is in clear."""
-    if not report["output"]:
+    if not report.output:
         return {}
-    path = Path(report["output"])
+    path = Path(report.output)
     stored = {"name": path.name, "size": path.stat().st_size}
-    if report["kind"] == "image":
+    if report.kind == "image":
         stored["phash"] = image_hash_of(path)
     else:
         stored["frame_hashes"] = video_hashes(path)
     return stored
 
 
-def _keeps_faces(report: dict) -> bool:
-    profile = report.get("profile") or {}
+def _keeps_faces(report: DeidReport) -> bool:
     try:
-        return load_profile(profile.get("id", "default")).keeps_faces
+        return load_profile(report.profile.id if report.profile else "default").keeps_faces
     except ProfileError:
         return True   # unknown profile: assume the worst, the gate then demands an identifiable consent
