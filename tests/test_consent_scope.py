@@ -26,7 +26,7 @@ def test_an_explicit_grant_naming_social_media_is_covered_with_its_sentence_quot
                              "I authorize Bright Clinic to post my before-and-after photographs on its social media "
                              "accounts such as Instagram and Facebook.")
     assert result["social_media"] == "covered"
-    assert result["platforms"] == []  # "such as": social media in general
+    assert result["platforms"] == ["instagram", "facebook"]  # "such as" names what is granted
     grant = "I authorize Bright Clinic to post my before-and-after photographs"
     assert any(grant in q for q in quotes(result, "grant"))
     assert result["evidence"][0]["page"] == 1
