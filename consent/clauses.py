@@ -321,9 +321,15 @@ def yes_no_findings(segments: list[Segment]) -> list[Finding]:
         mentions = find_mentions(lead)
         if not mentions:
             continue
-        context = " ".join(s.text for s in [lead, *lead_chain(lead)])
-        asks = (g.ASKS_RE.search(context) or g.GRANT_RE.search(context) or g.PERMISSION_RE.search(context)
-                or any(g.GRANT_RE.search(o.text) for o in options))
+        asked = [lead, *lead_chain(lead)]
+        context = " ".join(s.text for s in asked)
+        questions = [s.text for s in asked if s.text.endswith("?")]
+        if questions:  # "May we post ...?" asks for consent; "Have you ever agreed to ...?" does not
+            asks = any(g.ASKS_RE.search(q) for q in questions)
+        else:  # "I consent to ... on social media: Yes / No"; "My photos may be shared: Yes / No"
+            asks = (g.ASKS_RE.search(context) or signer_grant(context)
+                    or (g.PERMISSION_RE.search(context) and SIGNER.search(context))
+                    or any(g.GRANT_RE.search(o.text) for o in options))
         status = _answer(options) if asks and g.PUBLISH_RE.search(context) else "no_grant"
         answers = " ".join({"ticked": "☒", "empty": "☐"}.get(o.mark, "[?]") + " " + o.text for o in options)
         lines = [line for s in [lead, *lead_chain(lead), *options] for line in s.lines]

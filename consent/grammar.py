@@ -31,7 +31,7 @@ PUBLISH = [
     r"upload\w*", r"featur\w*", r"appear\w*", r"show\w*", r"distribut\w*", r"broadcast\w*", r"disclos\w*",
     r"plac\w*", r"public\w*",
     r"publiqu\w*", r"compart\w*", r"us[oa]r?", r"utiliz\w*", r"difund\w*", r"difusi[oó]n", r"mostr\w*",
-    r"sub(?:ir|an)", r"divulg\w*", r"empleo", r"emplear", r"aparec\w*", r"aparezc\w*",
+    r"sub(?:ir|an?|en?|id[oa]s?)", r"divulg\w*", r"empleo", r"emplear", r"aparec\w*", r"aparezc\w*",
 ]
 
 # The signer's grant verbs. Who speaks is checked apart (consent.lexicon.FIRST_PERSON).
@@ -55,7 +55,7 @@ PERMISSION = [
 ASKS = [
     r"may\s+(?:we|the\s+\w+|\w+)\s+{publish}", r"can\s+(?:we|the\s+\w+)\s+{publish}",
     r"do\s+you\s+(?:consent|agree|authori[sz]e|allow|permit|give|grant|approve)",
-    r"would\s+you\s+(?:allow|permit|let|agree|consent)", r"are\s+you\s+(?:happy|willing|ok|okay)\s+(?:for|to|with)",
+    r"would\s+you\s+(?:allow|permit|let|agree|consent)", r"would\s+you\s+like\s+(?:us|the\s+\w+)\s+to\s+{publish}", r"are\s+you\s+(?:happy|willing|ok|okay)\s+(?:for|to|with)",
     r"is\s+it\s+(?:ok|okay|alright|all\s+right)\s+(?:for\s+us\s+)?(?:to|if)\s+(?:we\s+)?{publish}",
     r"podemos\s+{publish}", r"(?:nos\s+)?(?:autoriza|permite|acepta)", r"est[aá]\s+de\s+acuerdo",
 ]
@@ -91,6 +91,8 @@ CONDITION = [
     r"providing(?:\s+that)?", r"as\s+long\s+as", r"so\s+long\s+as", r"unless", r"subject\s+to",
     r"siempre\s+(?:y\s+cuando|que)", r"(?:con\s+la|a)\s+condici[oó]n\s+de\s+que", r"s[oó]lo\s+si",
     r"s[oó]lo\s+(?:despu[eé]s|cuando|una\s+vez)", r"a\s+menos\s+que", r"salvo\s+que", r"excepto\s+si",
+    r"(?<!even\s)if", r"in\s+case", r"(?:once|after|when|whenever)\s+(?:I|we|you|my)", r"si",
+    r"(?:despu[eé]s\s+de\s+que|cuando|una\s+vez\s+que)\s+(?:yo|mi|se)",
 ]
 # A statement opening with a condition: it runs to the first comma ("If my face is not shown, ...").
 LEADING_CONDITION = [r"if", r"unless", r"in\s+case", r"si", r"en\s+caso\s+de"]
@@ -113,16 +115,18 @@ EXCEPTION = [
 # Platforms named beside "social media" are the whole grant unless the list is open.
 OPEN_LIST = [
     r"etc", r"and\s+so\s+on", r"(?:but\s+)?not\s+limited\s+to", r"without\s+limitation", r"and\s+(?:any\s+)?other",
-    r"or\s+(?:any\s+)?other", r"and\s+more", r"among\s+others", r"any\s+(?:\w+\s+)?(?:social|platform|network|channel)",
+    r"or\s+(?:any\s+)?other", r"as\s+well\s+as\s+(?:any\s+)?other", r"and\s+more", r"among\s+others", r"any\s+(?:\w+\s+)?(?:social|platform|network|channel)",
     r"all\s+(?:\w+\s+)?(?:social|platforms|networks|channels)",
     r"entre\s+otr[ao]s", r"y\s+otr[ao]s", r"u\s+otr[ao]s", r"etc[eé]tera", r"cualquier\s+(?:otra\s+)?(?:red|plataforma)",
     r"todas\s+las\s+(?:redes|plataformas)",
 ]
 
 # The signer withdrawing consent now: a revocation letter, not the right to revoke.
+_GIVEN = r"(?:\w+\s+){0,3}?(?:consent|authori[sz]ation|permission|release|agreement|approval|it|this|that)"
 REVOKES = [
-    r"I\s+(?:hereby\s+|now\s+|therefore\s+)?(?:am\s+(?:hereby\s+|now\s+)?)?(?:revok|withdraw|rescind|cancel|retract)\w*",
-    r"I\s+(?:wish|want|would\s+like|am\s+writing|write)\s+to\s+(?:revoke|withdraw|rescind|cancel|retract)",
+    r"I\s+(?:hereby\s+|now\s+|therefore\s+)?(?:am\s+(?:hereby\s+|now\s+)?)?(?:revok|withdraw|rescind|cancel|retract)\w*\s+"
+    + _GIVEN,
+    r"I\s+(?:wish|want|would\s+like|am\s+writing|write)\s+to\s+(?:revoke|withdraw|rescind|cancel|retract)\s+" + _GIVEN,
     r"notice\s+that\s+I\s+(?:revoke|withdraw|rescind)", r"I\s+no\s+longer\s+(?:\w+\s+)?"
     r"(?:consent|authori[sz]e|agree|give|grant|allow|permit|wish|want)",
     r"revoco", r"retiro\s+(?:mi|el)", r"anulo", r"ya\s+no\s+(?:autorizo|consiento|acepto|deseo|permito|doy|quiero)",

@@ -202,11 +202,11 @@ def is_heading(line: str) -> bool:
     return words[0][0].isupper() and all(w[0].isupper() or w.lower() in _SMALL_WORDS for w in words)
 
 
-_INITIALLED = re.compile(r"^_{2,}\s*[A-Z]{1,3}(?:\.?\s?[A-Z]){0,2}\.?\s*_{2,}\s+(?=.*[A-Za-z])")  # "__JD__ I agree"
+_INITIALS = r"(?!(?:NO|NA|N)\b)[A-Z]{1,3}(?:\.?\s?[A-Z]){0,2}\.?"  # "JD", "J.D."; never "NO" or "N/A"
+_INITIALLED = re.compile(rf"^_{{2,}}\s*(?P<value>\S{{1,8}}?)\s*_{{2,}}\s+(?=.*[A-Za-z])")  # "__JD__ I agree"
 _INITIALS_WORD = r"(?i:initials?|iniciales)\s*(?:\([^)]*\))?\s*:?\s*"
-_INITIALS_VALUE = r"(?P<value>_{3,}|[A-Z]{1,3}(?:\.?\s?[A-Z]){0,2}\.?)"
-_INITIALS_BEFORE = re.compile(rf"^{_INITIALS_WORD}{_INITIALS_VALUE}\s+(?=.*[A-Za-z])")
-_INITIALS_AFTER = re.compile(rf"\s*(?<![A-Za-z]){_INITIALS_WORD}{_INITIALS_VALUE}\s*$")
+_INITIALS_BEFORE = re.compile(rf"^{_INITIALS_WORD}(?P<value>_{{3,}}|{_INITIALS})\s+(?=.*[A-Za-z])")
+_INITIALS_AFTER = re.compile(rf"\s*(?<![A-Za-z]){_INITIALS_WORD}(?P<value>\S.{{0,7}}?)?\s*$")
 _ANSWER = re.compile(r"^(?:yes|s[ií]|no|I\s+(?:do\s+not\s+|don[’']t\s+)?(?:agree|consent|authori[sz]e|accept)"
                      r"|(?:no\s+)?(?:acepto|autorizo|consiento))\b", re.I)
 _NO_ANSWER = re.compile(r"^(?:no|I\s+(?:do\s+not|don[’']t))\b", re.I)
@@ -226,15 +226,21 @@ def _initialled(line: str) -> list | None:
     blank = re.match(r"^_{3,}\s+(?=.*[A-Za-z])", line)
     if blank:  # an empty initials blank in front of a statement
         return ["", ("empty", line[blank.end():].strip())]
-    written = _INITIALLED.match(line)
-    if written:
-        return ["", ("ticked", line[written.end():].strip())]
-    for pattern in (_INITIALS_BEFORE, _INITIALS_AFTER):
+    for pattern in (_INITIALLED, _INITIALS_BEFORE, _INITIALS_AFTER):
         found = pattern.search(line)
-        body = (line[found.end():] if pattern is _INITIALS_BEFORE else line[:found.start()]).strip() if found else ""
+        body = (line[:found.start()] if pattern is _INITIALS_AFTER else line[found.end():]).strip() if found else ""
         if found and len(body.split()) >= 3:
-            return ["", ("empty" if found.group("value").startswith("_") else "ticked", body)]
+            return ["", (_initials_mark(found.group("value") or ""), body)]
     return None
+
+
+def _initials_mark(value: str) -> str:
+    """Initials tick the statement; a blank or "N/A" leaves it empty; anything else is unreadable."""
+    if re.fullmatch(_INITIALS, value):
+        return "ticked"
+    if not value.strip("_ ") or re.fullmatch(r"(?i)n/?a|no|none|-+", value):
+        return "empty"
+    return "unknown"
 
 
 def split_marks(line: str) -> list:
