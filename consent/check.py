@@ -52,7 +52,7 @@ def check_pdf(path: str | Path, *, trust_roots: list | None = None, use_ocr: boo
         return unreadable(path, f"{path.name}: unexpected error while reading the PDF ({kind_of(exc)})")
     result = _empty(path)
     pages = [(p.number, p.text, p.source) for p in content.pages if p.source != "none"]
-    scope = judge(pages)
+    scope = judge(pages, {p.number: p.ocr for p in content.pages if p.ocr is not None})  # OCR lines read surely
     _fill(result, content, scope, pages)
     return result
 

@@ -33,6 +33,9 @@ CLAUSE_BREAK = re.compile(
     r"(?<![A-Za-z]\.[A-Za-z])(?<!\betc)[;.!?](?=\s|$)|\bbut\b(?!\s+(?:not|only)\b)|\bhowever\b|\balthough\b|\bwhereas\b"
     r"|,\s+and\s+(?=I\b|my\b|the\s+clinic\b)|\bpero\b(?!\s+(?:no|s[oó]lo)\b)|\bsin\s+embargo\b|\baunque\b"
     r"|,\s+y\s+(?=(?:yo\s+)?(?:acepto|autorizo|consiento|doy|permito)\b)", re.I)
+REFUSED_WITH_EXCEPTION = "a statement refuses social media but makes an exception"
+GRANT_UNPLAIN = "a grant's wording does not plainly cover social media"
+BOX_UNREAD = "a social-media box or its answer could not be read"
 # The signer's own words: "my photos may be posted" is the signer's permission, "patient photos" is not.
 SIGNER = re.compile(r"\bI\b|(?i:\bmy\b|\bme\b|\bmine\b|\bmyself\b|\bmis?\b|\byo\b|\bthe\s+undersigned\b)")
 
@@ -54,6 +57,7 @@ class Finding:
     mention: Mention
     status: str
     condition: str | None = None  # a grant's condition: "deidentified" or "other"
+    note: str = ""  # for "unknown" and "weak": what a person must look at
 
 
 @dataclass
@@ -167,16 +171,15 @@ def hypothetical(text: str) -> bool:
 
 
 _PLATFORM_WORDS = ("instagram", "facebook", "tiktok", "youtube", "twitter", "linkedin", "pinterest", "snapchat",
-                   "social", "redes", "sociales")
+                   "sociales")
 
 
 def near_platform_word(line: str) -> bool:
-    """A word that looks like a platform's name or "social" without being it exactly ("Instagrarn")."""
-    for word in re.findall(r"[A-Za-z]{4,}", line):
-        word = word.lower()
-        if any(word != name and SequenceMatcher(None, word, name).ratio() >= 0.75 for name in _PLATFORM_WORDS):
-            return True
-    return False
+    """Words that may be a misread platform name or social media ("Instagrarn", "social rnedia")."""
+    if re.search(r"\b(?:media|redes|network\w*)\b", line, re.I):
+        return True
+    words = [w.lower() for w in re.findall(r"[A-Za-z]{5,}", line)]
+    return any(SequenceMatcher(None, w, name).ratio() >= 0.8 for w in words for name in _PLATFORM_WORDS)
 
 
 def signer_grant(text: str) -> bool:
@@ -237,16 +240,21 @@ def classify(mention: Mention) -> Finding:
 def _refusal(mention: Mention, clause: Clause) -> Finding | None:
     """The clause's answer when it refuses or excepts the mention, else None."""
     if clause.role == "exception":
-        return Finding(mention, "unknown" if clause.refused else "excepted")
+        if clause.refused:
+            return Finding(mention, "unknown", note=REFUSED_WITH_EXCEPTION)
+        return Finding(mention, "excepted")
     if clause.refused and not clause.weak:
         # "not ... unless my face is hidden", "no social media except Instagram": a person must look
-        return Finding(mention, "unknown" if clause.condition or clause.exception_names else "denied")
+        if clause.condition:
+            return Finding(mention, "unknown", note="a statement refuses social media unless a condition holds")
+        return Finding(mention, "unknown", note=REFUSED_WITH_EXCEPTION) if clause.exception_names else \
+            Finding(mention, "denied")
     return None
 
 
 def _granted(mention: Mention, clause: Clause, media: bool) -> Finding:
     if not media:
-        return Finding(mention, "unknown")  # a grant of what?
+        return Finding(mention, "unknown", note="a grant for social media names no photographs or videos")
     if clause.condition == "other":
         return Finding(mention, "conditional", "other")
     return Finding(mention, "granted", clause.condition)
@@ -254,13 +262,13 @@ def _granted(mention: Mention, clause: Clause, media: bool) -> Finding:
 
 def _classify_statement(mention: Mention, clause: Clause) -> Finding:
     seg = mention.segment
+    if policy(seg.text):
+        return Finding(mention, "no_grant")  # a rule for staff refuses or grants nothing of the signer's
     refusal = _refusal(mention, clause)
     if refusal:
         return refusal
-    if policy(seg.text):
-        return Finding(mention, "no_grant")
     if clause.weak:
-        return Finding(mention, "weak")
+        return Finding(mention, "weak", note="a statement only does not object to social-media use")
     context = [seg, *lead_chain(seg)]
     media = any(lx.MEDIA.search(s.text) for s in context)
     if clause.signer_grants or clause.permits:
@@ -271,7 +279,7 @@ def _classify_statement(mention: Mention, clause: Clause) -> Finding:
             return _granted(mention, lead, media)
     if clause.grant_word or (seg.mark == "bullet" and seg.before_lead is not None
                              and signer_grant(seg.before_lead.text)):
-        return Finding(mention, "unknown")  # a grant after the platform, or of something else
+        return Finding(mention, "unknown", note=GRANT_UNPLAIN)  # after the platform, or of something else
     if g.POSSIBLE_USE_RE.search(seg.text) or (g.INFORMING_RE.search(seg.text) and g.PERMISSION_RE.search(seg.text)):
         return Finding(mention, "mention")
     return Finding(mention, "no_grant")
@@ -283,10 +291,10 @@ def _classify_option(mention: Mention, clause: Clause) -> Finding:
     chain = lead_chain(seg)
     if seg.mark != "ticked":
         if clause.refused:  # a refusal left unticked refuses nothing; an unreadable one may
-            return Finding(mention, "neutral" if seg.mark == "empty" else "unknown")
+            return Finding(mention, "neutral") if seg.mark == "empty" else Finding(mention, "unknown", note=BOX_UNREAD)
         if not (clause.grant_word or any(g.GRANT_RE.search(s.text) or g.CHOOSE_RE.search(s.text) for s in chain)):
             return Finding(mention, "no_grant")  # "How did you hear about us? ☐ Facebook"
-        return Finding(mention, "empty" if seg.mark == "empty" else "unknown")
+        return Finding(mention, "empty") if seg.mark == "empty" else Finding(mention, "unknown", note=BOX_UNREAD)
     refusal = _refusal(mention, clause)
     if refusal:
         return refusal
@@ -301,7 +309,7 @@ def _classify_option(mention: Mention, clause: Clause) -> Finding:
     media = any(lx.MEDIA.search(s.text) for s in context)
     use = any(g.PUBLISH_RE.search(s.text) for s in context)
     if not (clause.signer_grants or clause.permits or lead_grants or signer_grant(seg.text)) or not use:
-        return Finding(mention, "unknown")  # ticked, but the grant behind it is not in plain sight
+        return Finding(mention, "unknown", note=GRANT_UNPLAIN)  # ticked, but its grant is not in plain sight
     if seg.lead is not None and not clause.condition:  # the lead-in's condition holds for its options
         clause = read_clause(seg.lead.text, len(seg.lead.text), len(seg.lead.text))
     return _granted(mention, clause, media)
@@ -339,10 +347,12 @@ def yes_no_findings(segments: list[Segment]) -> list[Finding]:
             finding = Finding(Mention(answered, mention.term, mention.start, mention.end), status)
             if status == "granted":
                 # "May we NOT post ...? Yes" reads both ways; a yes to what?
-                finding = (Finding(finding.mention, "unknown") if clause.refused or clause.role else
+                finding = (Finding(finding.mention, "unknown", note=GRANT_UNPLAIN) if clause.refused or clause.role else
                            _granted(finding.mention, clause, bool(lx.MEDIA.search(context))))
             elif status == "denied" and clause.role == "exception":
                 finding.status = "neutral"  # "... except TikTok? No" refuses nothing
+            if finding.status == "unknown" and not finding.note:
+                finding.note = "Yes and No are both ticked, or an answer box could not be read"
             findings.append(finding)
     return findings
 
@@ -360,14 +370,13 @@ def _answer(options: list[Segment]) -> str:
     return "unknown"
 
 
-def let_options_decide(segments: list[Segment], findings: list[Finding]) -> list[str]:
+def let_options_decide(segments: list[Segment], findings: list[Finding]) -> None:
     """A statement that introduces options is no grant by itself: its ticked options are.
 
     "I consent to photos on social media: ☐ Yes ☒ No" and "I authorize ... on the platforms ticked
     below: ☒ Instagram" are decided by their boxes; a grant introducing other choices (purposes)
-    stands only if one of them is ticked. Returns the reasons to add.
+    stands only if one of them is ticked.
     """
-    reasons = []
     children: dict[int, list[Segment]] = {}
     for seg in segments:
         if seg.lead is not None and seg.is_option:
@@ -386,13 +395,11 @@ def let_options_decide(segments: list[Segment], findings: list[Finding]) -> list
             if all(k.status in ("empty", "denied", "neutral") for k in kid_findings):
                 chosen = f.mention.segment.mark == "ticked"  # "☒ I authorize ... the platforms I tick:"
                 f.status = "unknown" if chosen else "neutral"
-                if chosen:
-                    reasons.append("social media is granted but none of the listed platforms is ticked")
+                f.note = "social media is granted but none of the listed platforms is ticked"
             else:
                 f.status = "neutral"
         elif not any(k.mark in ("ticked", "bullet") for k in kids):
-            f.status = "unknown"  # a grant whose choices were all left empty or unreadable
-    return reasons
+            f.status, f.note = "unknown", "a grant whose choices were all left empty or unreadable"
 
 
 # ---------------------------------------------------------------------------------- platforms

@@ -122,7 +122,7 @@ OPEN_LIST = [
 ]
 
 # The signer withdrawing consent now: a revocation letter, not the right to revoke.
-_GIVEN = r"(?:\w+\s+){0,3}?(?:consent|authori[sz]ation|permission|release|agreement|approval|it|this|that)"
+_GIVEN = r"(?:\w+\s+){0,4}?(?:consent|authori[sz]ation|permission|release|agreement|approval|it|this|that)"
 REVOKES = [
     r"I\s+(?:hereby\s+|now\s+|therefore\s+)?(?:am\s+(?:hereby\s+|now\s+)?)?(?:revok|withdraw|rescind|cancel|retract)\w*\s+"
     + _GIVEN,

@@ -28,6 +28,8 @@ from consent.dates import find_dates
 from consent.segments import Segment, segment_pages, short
 
 PLATFORMS = lx.PLATFORMS
+OCR_UNSURE = ("social-media wording was read by OCR without two matching, confident readings: "
+              "a person must confirm it against the page image")
 
 
 class PageReading(Protocol):
@@ -98,7 +100,7 @@ def judge(pages: list[tuple[int, str, str]], readings: dict[int, PageReading] | 
 def _judge_social_media(segments: list[Segment], result: ScopeResult, readings: dict) -> None:
     findings = [cl.classify(m) for seg in segments for m in cl.find_mentions(seg)]
     findings.extend(cl.yes_no_findings(segments))
-    result.reasons.extend(cl.let_options_decide(segments, findings))
+    cl.let_options_decide(segments, findings)
 
     granting = [f for f in findings if f.status in ("granted", "conditional")]
     refusing = [f for f in findings if f.status in ("denied", "excepted")]
@@ -117,7 +119,7 @@ def _judge_social_media(segments: list[Segment], result: ScopeResult, readings: 
     elif granting:
         _grant_verdict(findings, granting, result, readings)
     else:
-        _no_grant_verdict(segments, findings, result)
+        _no_grant_verdict(segments, findings, result, readings)
 
 
 def _grant_verdict(findings: list[cl.Finding], granting: list[cl.Finding], result: ScopeResult,
@@ -130,7 +132,8 @@ def _grant_verdict(findings: list[cl.Finding], granting: list[cl.Finding], resul
     left_empty = [f for f in findings if f.status == "empty" and f.mention.generic
                   and id(f.mention.segment.lead) not in granting_leads]
     unreadable = [f for f in findings if f.status == "unknown"]
-    by_ocr = [f for f in findings if f.status not in ("neutral", "no_grant") and not _read_surely(f, readings)]
+    by_ocr = [f for f in findings if f.status != "neutral" and not _read_surely(f, readings)]
+    by_ocr += _doubtful_ocr_lines(readings, findings)
     problems = [
         ([f for f in findings if f.status == "denied" and f.mention.generic],
          "one statement grants social media and another refuses it"),
@@ -140,11 +143,8 @@ def _grant_verdict(findings: list[cl.Finding], granting: list[cl.Finding], resul
         (left_empty, "a social-media option elsewhere in the form is left empty"),
         ([f for f in granting if f.status == "conditional"],
          "social media is granted only on a condition a person must check"),
-        ([f for f in findings if f.status == "weak"], "a statement only does not object to social-media use"),
-        (unreadable, "another social-media statement or option could not be read with certainty"),
-        (by_ocr + _doubtful_ocr_lines(readings),
-         "social-media wording was read by OCR without two matching, confident readings: "
-         "confirm it against the page image"),
+        *[([f], f.note) for f in _first_per_note(unreadable + [f for f in findings if f.status == "weak"])],
+        (by_ocr, OCR_UNSURE),
     ]
     for f in left_empty:
         _add(result, f.mention.segment, "option_not_ticked")
@@ -164,8 +164,12 @@ def _grant_verdict(findings: list[cl.Finding], granting: list[cl.Finding], resul
     result.reasons.append(reason)
 
 
-def _no_grant_verdict(segments: list[Segment], findings: list[cl.Finding], result: ScopeResult) -> None:
+def _no_grant_verdict(segments: list[Segment], findings: list[cl.Finding], result: ScopeResult,
+                      readings: dict) -> None:
     unknown = [f for f in findings if f.status in ("unknown", "weak")]
+    # a refusal misread stays a refusal; anything else read unsurely, or lost in the reading, may grant
+    by_ocr = [f for f in findings if f.status not in ("neutral", "denied", "excepted") and not _read_surely(f, readings)]
+    by_ocr += _doubtful_ocr_lines(readings, findings)
     mentioned = [f for f in findings if f.status == "mention"]
     empty = [f for f in findings if f.status == "empty"]
     for f in unknown:
@@ -174,10 +178,9 @@ def _no_grant_verdict(segments: list[Segment], findings: list[cl.Finding], resul
         _add(result, f.mention.segment, "mention_without_grant")
     for f in empty:
         _add(result, f.mention.segment, "option_not_ticked")
-    if unknown:
+    if unknown or by_ocr:
         result.social_media = "unclear"
-        result.reasons.append("a social-media statement or option could not be read with certainty: "
-                              "a person must look")
+        result.reasons.extend([f.note for f in _first_per_note(unknown)] + ([OCR_UNSURE] if by_ocr else []))
         return
     if mentioned:
         result.social_media = "unclear"
@@ -192,11 +195,16 @@ def _no_grant_verdict(segments: list[Segment], findings: list[cl.Finding], resul
         result.reasons.append("social media is left out of the uses the document grants")
     if empty:
         result.reasons.append("the social-media option is not ticked")
-    _explain_other_uses(segments, result)
+    _explain_other_uses(segments, findings, result)
     if not findings:
         result.reasons.append("social media is not mentioned")
     elif len(result.reasons) == 0:
         result.reasons.append("nothing in the document grants social-media use")
+
+
+def _first_per_note(findings: list[cl.Finding]) -> list[cl.Finding]:
+    """One finding for each thing a person must look at (the notes say what)."""
+    return list({f.note: f for f in reversed(findings)}.values())[::-1]
 
 
 def _names(platforms: list[str]) -> str:
@@ -214,19 +222,21 @@ def _read_surely(f: cl.Finding, readings: dict) -> bool:
     return reading is not None and reading.confirmed(lines)
 
 
-def _doubtful_ocr_lines(readings: dict) -> list[str]:
-    """OCR lines read without certainty holding something like a platform's name ("Instagrarn"): the
-    mention, perhaps a refusal, may have been lost in the reading."""
+def _doubtful_ocr_lines(readings: dict, findings: list[cl.Finding]) -> list[str]:
+    """OCR lines read without certainty, judged nowhere, holding something like a platform's name
+    ("Instagrarn", "social rnedia"): a mention, perhaps a refusal, may have been lost in the reading."""
+    judged = {line for f in findings for line in f.mention.segment.lines}
     return [line for reading in readings.values() for line in reading.doubtful()
-            if cl.near_platform_word(line)]
+            if line not in judged and cl.near_platform_word(line)]
 
 
-def _explain_other_uses(segments: list[Segment], result: ScopeResult) -> None:
+def _explain_other_uses(segments: list[Segment], findings: list[cl.Finding], result: ScopeResult) -> None:
     """For a not-covered verdict, quote the grants of image use the document does make."""
+    about_social_media = {id(f.mention.segment) for f in findings}
     for seg in segments:
         if (seg.is_option and seg.mark not in ("ticked", "bullet")) or len(seg.text.split()) < 5 \
-                or seg.text.endswith("?"):
-            continue  # an option not chosen, a title, a question: none grants anything
+                or seg.text.endswith("?") or id(seg) in about_social_media or cl.revokes(seg.text):
+            continue  # an option not chosen, a title, a question, what the social-media reasons explain
         context = [seg, *cl.lead_chain(seg)[:1]]
         if not any(g.GRANT_RE.search(s.text) for s in context) or not any(lx.MEDIA.search(s.text) for s in context):
             continue
