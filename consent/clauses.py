@@ -128,8 +128,8 @@ def hides_signer(text: str) -> bool:
 
 
 def read_clause(text: str, start: int, end: int) -> Clause:
-    plain = _blanked(_blanked(text, re.compile(r"\([^()]*\)")), g.NEUTRAL_NEGATION_RE)
-    spans = _spans(_blanked(text, g.NEUTRAL_NEGATION_RE))
+    plain = _blanked(text, g.NEUTRAL_NEGATION_RE)  # "including but not limited to" refuses nothing
+    spans = _spans(plain)
     left, right = clause_bounds(plain, start, end)
     inside = [s for s in spans if s.start < right and s.end > left]
     role = next((s.role for s in inside if s.start <= start < s.end), None)
@@ -404,6 +404,13 @@ def let_options_decide(segments: list[Segment], findings: list[Finding]) -> None
 
 # ---------------------------------------------------------------------------------- platforms
 
+def _open_list(text: str, group: list[Finding]) -> bool:
+    """An open-list marker among the names: "(Instagram, Facebook, etc.)", "including but not limited
+    to ...", "Facebook and other social media"; not an "etc." elsewhere in the sentence."""
+    start, end = min(f.mention.start for f in group), max(f.mention.end for f in group)
+    return bool(g.OPEN_LIST_RE.search(text[max(0, start - 20):end + 25]))
+
+
 def granted_platforms(granted: list[Finding]) -> tuple[list[str], bool]:
     """(platforms named in grants, whether some grant covers social media in general).
 
@@ -419,7 +426,7 @@ def granted_platforms(granted: list[Finding]) -> tuple[list[str], bool]:
     for group in by_segment.values():
         names = {f.mention.term for f in group if not f.mention.generic}
         text = group[0].mention.segment.text
-        if any(f.mention.generic for f in group) and (not names or g.OPEN_LIST_RE.search(text)):
+        if any(f.mention.generic for f in group) and (not names or _open_list(text, group)):
             general = True
         platforms |= names
     return sorted(platforms, key=lx.PLATFORMS.index), general

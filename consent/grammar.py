@@ -8,8 +8,10 @@ into one case-insensitive pattern with word boundaries around it. "{publish}" st
 How a statement is read (consent.clauses):
   grant        the signer's own verb (GRANT) before the platform with an act of publishing (PUBLISH)
                and images named; or a permission in the signer's own images (PERMISSION: "my
-               photos may be posted", "the clinic may use my photographs"); or a Yes to a question
-               that asks for consent (ASKS)
+               photos may be posted", "the clinic may use my photographs"); a box ticked under a
+               lead-in that grants or asks the signer to choose (CHOOSE: "tick each use you agree
+               to"); a Yes to a question that asks for consent (ASKS); "I do not object" (WEAK_GRANT)
+               only leans toward a grant: a person looks
   refusal      a negation (NEGATION) in the clause, outside conditions and exceptions
   condition    from a CONDITION marker to the end of the clause ("only if my face is not shown"); a
                condition that hides the signer (HIDDEN, consent.lexicon.DEIDENTIFIED) limits the
@@ -19,7 +21,9 @@ How a statement is read (consent.clauses):
   list         platforms named beside "social media" limit the grant to them ("including", "such
                as", parentheses), unless the list is open (OPEN_LIST: "etc.", "but not limited to")
   revocation   the signer withdrawing consent now (REVOKES); the right to revoke is not one
-  not binding  someone else's rule (POLICY), a description (INFORMING), a question left unanswered
+  not binding  someone else's rule (POLICY), a description (INFORMING), a question left unanswered;
+               a use named as possible (POSSIBLE_USE: "photos may be posted") with nobody granting it
+               needs a person
 """
 from __future__ import annotations
 
@@ -37,7 +41,8 @@ PUBLISH = [
 # The signer's grant verbs. Who speaks is checked apart (consent.lexicon.FIRST_PERSON).
 GRANT = [
     r"authori[sz](?:e|es|ed|ing)", r"consent(?:s|ed|ing)?\s+to", r"(?:I|we|hereby|also|fully)\s+consent",
-    r"give\s+(?:my\s+|our\s+)?consent", r"give\s+(?:\S+\s+){0,4}?permission", r"permission\s+(?:is|was)\s+(?:hereby\s+)?given",
+    r"give\s+(?:my\s+|our\s+)?consent", r"give\s+(?:\S+\s+){0,4}?permission",
+    r"permission\s+(?:is|was)\s+(?:hereby\s+)?given",
     r"permit(?:s|ted)?", r"grant(?:s|ed|ing)?", r"agree(?:s|d)?", r"allow(?:s|ed)?", r"approve(?:s|d)?",
     r"(?:am|are)\s+(?:happy|willing|content)\s+(?:for|to)",
     r"autoriz(?:o|a|an|amos|ar|ado|ada)", r"consiento", r"consiente",
@@ -47,7 +52,8 @@ GRANT = [
 
 # Permission stated in the signer's own images: a grant when "my / mis" images are its object.
 PERMISSION = [
-    r"(?<!\bI\s)(?:may|can)\s+(?:also\s+)?(?:be\s+)?{publish}", r"(?:is|are)\s+(?:allowed|permitted|free)\s+to\s+{publish}",
+    r"(?<!\bI\s)(?:may|can)\s+(?:also\s+)?(?:be\s+)?{publish}",
+    r"(?:is|are)\s+(?:allowed|permitted|free)\s+to\s+{publish}",
     r"(?:podr[aá]n?|pueden?)\s+(?:ser\s+)?{publish}",
 ]
 
@@ -55,7 +61,8 @@ PERMISSION = [
 ASKS = [
     r"may\s+(?:we|the\s+\w+|\w+)\s+{publish}", r"can\s+(?:we|the\s+\w+)\s+{publish}",
     r"do\s+you\s+(?:consent|agree|authori[sz]e|allow|permit|give|grant|approve)",
-    r"would\s+you\s+(?:allow|permit|let|agree|consent)", r"would\s+you\s+like\s+(?:us|the\s+\w+)\s+to\s+{publish}", r"are\s+you\s+(?:happy|willing|ok|okay)\s+(?:for|to|with)",
+    r"would\s+you\s+(?:allow|permit|let|agree|consent)", r"would\s+you\s+like\s+(?:us|the\s+\w+)\s+to\s+{publish}",
+    r"are\s+you\s+(?:happy|willing|ok|okay)\s+(?:for|to|with)",
     r"is\s+it\s+(?:ok|okay|alright|all\s+right)\s+(?:for\s+us\s+)?(?:to|if)\s+(?:we\s+)?{publish}",
     r"podemos\s+{publish}", r"(?:nos\s+)?(?:autoriza|permite|acepta)", r"est[aá]\s+de\s+acuerdo",
 ]
@@ -81,7 +88,8 @@ NEGATION = [
 ]
 # Negation words that refuse nothing: "including but not limited to", the right to opt out.
 NEUTRAL_NEGATION = [
-    r"(?:but\s+)?not\s+limited\s+to", r"without\s+limitation", r"not\s+only", r"no\s+longer\s+(?:be\s+)?protect\w*", r"(?:can|may|could|right\s+to)\s+opt[\s-]+out",
+    r"(?:but\s+)?not\s+limited\s+to", r"without\s+limitation", r"not\s+only", r"no\s+longer\s+(?:be\s+)?protect\w*",
+    r"(?:can|may|could|right\s+to)\s+opt[\s-]+out",
     r"sin\s+limitarse\s+a", r"no\s+limitad[oa]s?\s+a", r"no\s+s[oó]lo",
 ]
 
@@ -115,17 +123,19 @@ EXCEPTION = [
 # Platforms named beside "social media" are the whole grant unless the list is open.
 OPEN_LIST = [
     r"etc", r"and\s+so\s+on", r"(?:but\s+)?not\s+limited\s+to", r"without\s+limitation", r"and\s+(?:any\s+)?other",
-    r"or\s+(?:any\s+)?other", r"as\s+well\s+as\s+(?:any\s+)?other", r"and\s+more", r"among\s+others", r"any\s+(?:\w+\s+)?(?:social|platform|network|channel)",
+    r"or\s+(?:any\s+)?other", r"as\s+well\s+as\s+(?:any\s+)?other", r"and\s+more", r"among\s+others",
+    r"any\s+(?:\w+\s+)?(?:social|platform|network|channel)",
     r"all\s+(?:\w+\s+)?(?:social|platforms|networks|channels)",
-    r"entre\s+otr[ao]s", r"y\s+otr[ao]s", r"u\s+otr[ao]s", r"etc[eé]tera", r"cualquier\s+(?:otra\s+)?(?:red|plataforma)",
+    r"entre\s+otr[ao]s", r"y\s+otr[ao]s", r"u\s+otr[ao]s", r"etc[eé]tera",
+    r"cualquier\s+(?:otra\s+)?(?:red|plataforma)",
     r"todas\s+las\s+(?:redes|plataformas)",
 ]
 
 # The signer withdrawing consent now: a revocation letter, not the right to revoke.
 _GIVEN = r"(?:\w+\s+){0,4}?(?:consent|authori[sz]ation|permission|release|agreement|approval|it|this|that)"
 REVOKES = [
-    r"I\s+(?:hereby\s+|now\s+|therefore\s+)?(?:am\s+(?:hereby\s+|now\s+)?)?(?:revok|withdraw|rescind|cancel|retract)\w*\s+"
-    + _GIVEN,
+    r"I\s+(?:hereby\s+|now\s+|therefore\s+)?(?:am\s+(?:hereby\s+|now\s+)?)?"
+    r"(?:revok|withdraw|rescind|cancel|retract)\w*\s+" + _GIVEN,
     r"I\s+(?:wish|want|would\s+like|am\s+writing|write)\s+to\s+(?:revoke|withdraw|rescind|cancel|retract)\s+" + _GIVEN,
     r"notice\s+that\s+I\s+(?:revoke|withdraw|rescind)", r"I\s+no\s+longer\s+(?:\w+\s+)?"
     r"(?:consent|authori[sz]e|agree|give|grant|allow|permit|wish|want)",
@@ -139,7 +149,8 @@ HYPOTHETICAL = [r"if", r"when", r"whenever", r"once", r"should", r"unless", r"si
 POLICY = [
     r"(?:staff|employees|team\s+members|personnel|providers|clinicians|workforce|marketing\s+team)"
     r"(?:\s+\w+){0,2}\s+(?:must|shall|should|may|are|will|agree|consent|is|need)",
-    r"all\s+staff", r"patients\s+who", r"other\s+patients", r"of\s+patients", r"patient\s+(?:photo\w*|image\w*|pictures?)",
+    r"all\s+staff", r"patients\s+who", r"other\s+patients", r"of\s+patients",
+    r"patient\s+(?:photo\w*|image\w*|pictures?)",
     r"their\s+own", r"el\s+personal", r"los\s+empleados", r"de\s+(?:los\s+)?pacientes", r"otros\s+pacientes",
 ]
 # A description the signer acknowledges, not a permission given: "I understand that ... may be posted".

@@ -1,9 +1,9 @@
 """The words consent forms use, in English and Spanish, as regular expressions.
 
 Kept apart from the logic (consent.scope, consent.segments) so that a new phrasing is one line here;
-how statements grant, refuse, limit and except is consent.grammar's part.
-Patterns are deliberately narrow where a wrong match could grant (grant verbs, platforms) and broad
-where a wrong match can only withhold (negation, exclusion).
+how statements grant, refuse, limit and except is consent.grammar's part. Patterns are deliberately
+narrow where a wrong match could grant (platforms, identifiable) and broad where a wrong match can
+only withhold (vague channels, de-identification).
 """
 from __future__ import annotations
 

@@ -145,10 +145,15 @@ def _upright(image: Image.Image, rotated: int, skew: float) -> Image.Image:
 def _confirm(result: OcrPage, image: Image.Image, languages: str, deadline: float | None) -> None:
     """Mark the lines of `result` that a reading of `image` gives alike, every word sure in both."""
     _, _, again = _recognise(image, languages, deadline)
-    sure = {tuple(line.words) for line in again if line.sure}
-    for line in result.lines:
-        line.confirmed = line.sure and tuple(line.words) in sure
+    confirm_lines(result.lines, again)
     result.second_reading = True
+
+
+def confirm_lines(first: list[OcrLine], second: list[OcrLine]) -> None:
+    """A line of the first reading is confirmed when the second has the same words, all sure in both."""
+    sure = {tuple(line.words) for line in second if line.sure}
+    for line in first:
+        line.confirmed = line.sure and tuple(line.words) in sure
 
 
 def ocr_image(image: Image.Image, languages: str = LANGUAGES, deadline: float | None = None) -> OcrPage:

@@ -49,7 +49,10 @@ class PageReading(Protocol):
 class Evidence:
     page: int
     text: str
-    about: str  # grant, denial, exception, option_not_ticked, needs_review, expiry, revocation, ...
+    # grant, conditional_grant, denial, exception, withdrawal, option_not_ticked, needs_review,
+    # mention_without_grant, vague_channel, other_use, identifiable, deidentified_only, expiry, no_expiry,
+    # revocation, guardian
+    about: str
     image_png: str | None = None  # for words read by OCR: where they stand on the page image (base64 PNG)
     segment: Segment | None = field(default=None, repr=False, compare=False)
 
@@ -168,7 +171,8 @@ def _no_grant_verdict(segments: list[Segment], findings: list[cl.Finding], resul
                       readings: dict) -> None:
     unknown = [f for f in findings if f.status in ("unknown", "weak")]
     # a refusal misread stays a refusal; anything else read unsurely, or lost in the reading, may grant
-    by_ocr = [f for f in findings if f.status not in ("neutral", "denied", "excepted") and not _read_surely(f, readings)]
+    by_ocr = [f for f in findings
+              if f.status not in ("neutral", "denied", "excepted") and not _read_surely(f, readings)]
     by_ocr += _doubtful_ocr_lines(readings, findings)
     mentioned = [f for f in findings if f.status == "mention"]
     empty = [f for f in findings if f.status == "empty"]

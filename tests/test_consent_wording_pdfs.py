@@ -7,11 +7,16 @@ OCR was not sure of its words).
 """
 from __future__ import annotations
 
+import base64
+import io
+
 import pytest
+from PIL import Image
 
 import wording_pdfs
 from benchmarks.consent_pdfs import LABELS, load_wordings
 from consent.check import check_pdf
+from consent.ocr import OcrLine, OcrPage, confirm_lines
 from consent_fixtures import text_pdf, write
 
 WORDINGS = {w["id"]: w for w in load_wordings()}
@@ -67,3 +72,24 @@ def test_the_pdf_gets_the_wordings_verdict(tmp_path, kind, wording):
         assert result["text_source"] == "ocr"
         quoted = [e for e in result["evidence"] if e["about"] in ("grant", "denial")]
         assert quoted and all(e["image_png"] for e in quoted)  # the crop of the page where it stands
+        crop = Image.open(io.BytesIO(base64.b64decode(quoted[0]["image_png"])))
+        assert crop.format == "PNG" and crop.width > 3 * crop.height  # a few lines of text, not the page
+
+
+def test_a_line_is_sure_only_when_both_readings_agree_and_every_word_reaches_90():
+    def line(words, confidences):
+        return OcrLine(words.split(), confidences, (0, 0, 10, 10))
+
+    grant, refusal, other = ("I authorize posting on Instagram.", "I do not consent to TikTok.",
+                             "I authorize posting on TikTok.")
+    first = [line(grant, [96] * 5), line(refusal, [96] * 6), line(other, [96] * 5)]
+    second = [line(grant, [97] * 5), line(refusal, [96, 96, 89, 96, 96, 96]), line("I authorize posting on TikTok,",
+                                                                                 [96] * 5)]
+    confirm_lines(first, second)
+    page = OcrPage("", 95.0, 0, 0.0, (10, 10), lines=first)
+    assert page.confirmed([grant])
+    assert not page.confirmed([refusal])  # "not" read at 89 the second time
+    assert not page.confirmed([other])  # the readings differ by a comma
+    assert not page.confirmed([grant, refusal]) and not page.confirmed(["a line OCR never read"])
+    assert not page.confirmed([])
+    assert page.doubtful() == [refusal, other]

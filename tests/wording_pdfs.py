@@ -17,7 +17,7 @@ from fpdf import FPDF
 from PIL import Image, ImageFilter
 
 from consent.forms import fill_form, render_form
-from consent_fixtures import FONT, _new_pdf, text_pdf
+from consent_fixtures import drawn_boxes_pdf, text_pdf
 
 _MARK = re.compile(r"(☒|☐|\[x\]|\[ \])\s*")
 FILLER = ("General consent to treatment\n"
@@ -58,22 +58,9 @@ def acroform(text: str) -> bytes:
 
 
 def drawn(text: str) -> bytes:
-    """Boxes drawn as vector squares at the start of their line (ticked ones crossed)."""
-    pdf = _new_pdf()
-    pdf.add_page()
-    for line in text.strip("\n").split("\n"):
-        for label, ticked in _pieces(line):
-            if ticked is None:
-                pdf.multi_cell(0, 15, label, new_x="LMARGIN", new_y="NEXT")
-                continue
-            y = pdf.get_y() + 4
-            pdf.rect(60, y + 2, 10, 10)
-            if ticked:
-                pdf.line(61.5, y + 3.5, 68.5, y + 10.5)
-                pdf.line(61.5, y + 10.5, 68.5, y + 3.5)
-            pdf.set_xy(78, y)
-            pdf.cell(0, 14, label, new_x="LMARGIN", new_y="NEXT")
-    return bytes(pdf.output())
+    """A lead-in line, then one option per line with its box drawn as a vector square."""
+    lead, *lines = text.strip("\n").split("\n")
+    return drawn_boxes_pdf(lead, [(label, bool(ticked)) for line in lines for label, ticked in _pieces(line)])
 
 
 def on_page_three(text: str) -> bytes:
@@ -107,5 +94,3 @@ def scan(text: str, *, noisy: bool = False, seed: int = 7) -> bytes:
     out.image(buffer, x=0, y=0, w=out.w, h=out.h)
     return bytes(out.output())
 
-
-__all__ = ["FONT", "acroform", "drawn", "on_page_three", "scan"]
