@@ -8,7 +8,7 @@ from __future__ import annotations
 import os
 import stat
 import tomllib
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Mapping
 
@@ -32,6 +32,8 @@ class Settings:
     max_video_mb: int = 500                 # one video upload (photos have the engine's own, smaller limit)
     max_pdf_mb: int = 50                    # one consent PDF
     max_batch_files: int = 50               # files in one intake batch: uploads are held in memory until kept
+    signing_p12: Path | None = None          # the clinic's own certificate for sealing consents signed in Veil
+    signing_p12_passphrase: str | None = field(default=None, repr=False)
 
     @property
     def blob_dir(self) -> Path:
@@ -74,6 +76,8 @@ def load_settings(env: Mapping[str, str] | None = None, secrets_file: Path | Non
         max_video_mb=_number(get, "VEIL_MAX_VIDEO_MB", 500, minimum=1),
         max_pdf_mb=_number(get, "VEIL_MAX_PDF_MB", 50, minimum=1),
         max_batch_files=_number(get, "VEIL_MAX_BATCH_FILES", 50, minimum=1),
+        signing_p12=Path(p12).expanduser().absolute() if (p12 := get("VEIL_SIGNING_P12")) else None,
+        signing_p12_passphrase=get("VEIL_SIGNING_P12_PASSPHRASE"),
     )
 
 
