@@ -89,16 +89,17 @@ def strokes_from_fabric(drawing: dict | None) -> list[list[tuple[float, float]]]
 
 
 def _placed(points: list[tuple[float, float]], obj: dict) -> list[tuple[float, float]]:
-    """Fabric keeps a path's own coordinates and moves it by left/top (scaled about its path offset); a
-    freshly drawn path sits where it was drawn, so this changes nothing unless the path was moved."""
-    offset = obj.get("pathOffset") or {}
-    ox, oy = float(offset.get("x", 0)), float(offset.get("y", 0))
-    sx, sy = float(obj.get("scaleX", 1) or 1), float(obj.get("scaleY", 1) or 1)
-    width, height = float(obj.get("width", 0)), float(obj.get("height", 0))
-    left, top = obj.get("left"), obj.get("top")
-    if left is None or top is None or not offset:
+    """Fabric keeps a path's own coordinates and places the path by left/top (its centre, or its top-left
+    corner, per originX/originY) and scale. A freshly drawn path sits where it was drawn, so this moves the
+    points only when the patient moved or scaled the stroke with the pad's edit tool."""
+    if obj.get("left") is None or obj.get("top") is None:
         return points
-    # the path's centre is drawn at (left, top) + half its scaled size (origin top-left)
-    cx = float(left) + width * sx / 2 if obj.get("originX", "left") == "left" else float(left)
-    cy = float(top) + height * sy / 2 if obj.get("originY", "top") == "top" else float(top)
-    return [(cx + (x - ox) * sx, cy + (y - oy) * sy) for x, y in points]
+    xs, ys = [x for x, _ in points], [y for _, y in points]
+    own_x, own_y = (min(xs) + max(xs)) / 2, (min(ys) + max(ys)) / 2
+    sx, sy = float(obj.get("scaleX") or 1), float(obj.get("scaleY") or 1)
+    width, height = float(obj.get("width") or 0) * sx, float(obj.get("height") or 0) * sy
+    centre_x = float(obj["left"]) + {"left": width / 2, "right": -width / 2}.get(obj.get("originX"), 0.0)
+    centre_y = float(obj["top"]) + {"top": height / 2, "bottom": -height / 2}.get(obj.get("originY"), 0.0)
+    if abs(centre_x - own_x) < 1.5 and abs(centre_y - own_y) < 1.5 and sx == sy == 1:
+        return points   # where it was drawn (the curve's extent and its control points differ by a hair)
+    return [(centre_x + (x - own_x) * sx, centre_y + (y - own_y) * sy) for x, y in points]

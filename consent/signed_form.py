@@ -11,6 +11,7 @@ import datetime as dt
 import io
 from dataclasses import dataclass
 
+import pypdfium2 as pdfium
 from fpdf import FPDF
 from fpdf.enums import XPos, YPos
 from pypdf import PdfReader, PdfWriter
@@ -110,3 +111,18 @@ def form_properties(pdf_bytes: bytes) -> dict[str, str | None]:
     info = PdfReader(io.BytesIO(pdf_bytes)).metadata or {}
     return {"form_version": info.get("/VeilFormVersion"), "form_sha256": info.get("/VeilFormSHA256"),
             "document_id": info.get("/VeilDocumentId")}
+
+
+def page_pictures(pdf_bytes: bytes, scale: float = 1.5) -> list[bytes]:
+    """Each page as a PNG (pdfium draws the form fields and the seal's appearance too): the print view."""
+    document = pdfium.PdfDocument(pdf_bytes)
+    try:
+        pictures = []
+        for page in document:
+            image = page.render(scale=scale, may_draw_forms=True).to_pil()
+            out = io.BytesIO()
+            image.convert("RGB").save(out, "PNG", optimize=True)
+            pictures.append(out.getvalue())
+        return pictures
+    finally:
+        document.close()
