@@ -116,6 +116,7 @@ def form_properties(pdf_bytes: bytes) -> dict[str, str | None]:
 def page_pictures(pdf_bytes: bytes, scale: float = 1.5) -> list[bytes]:
     """Each page as a PNG (pdfium draws the form fields and the seal's appearance too): the print view."""
     document = pdfium.PdfDocument(pdf_bytes)
+    document.init_forms()   # without a form environment pdfium leaves the filled fields and ticks out
     try:
         pictures = []
         for page in document:

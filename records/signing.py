@@ -95,17 +95,18 @@ def clinic_identity(settings: Settings) -> SealingIdentity:
     return SealingIdentity(signer, signer.signing_cert, "clinic")
 
 
-def trust_roots(records: _Records) -> list[asn1_x509.Certificate]:
-    """The certificates Veil's own consents are sealed with: the installation's (if made) and the clinic's
-    (if configured and readable). Consents sealed before a switch to the clinic's certificate stay trusted."""
+def trust_roots(records: _Records) -> list[bytes]:
+    """The certificates (DER) Veil's own consents are sealed with: the installation's (if made) and the
+    clinic's (if configured and readable). Consents sealed before a switch to the clinic's certificate stay
+    trusted. DER bytes, not parsed certificates: they go to the checker in another process."""
     roots = []
     with records.db.reading() as session:
         row = session.get(Installation, 1)
         if row is not None and row.signing_cert:
-            roots.append(asn1_x509.Certificate.load(bytes(row.signing_cert)))
+            roots.append(bytes(row.signing_cert))
     if records.settings.signing_p12 is not None:
         try:
-            roots.append(clinic_identity(records.settings).certificate)
+            roots.append(clinic_identity(records.settings).certificate.dump())
         except SigningError as exc:   # sealing says so loudly; a checked upload only loses the trust mark
             log.error("%s", exc)
     return roots
