@@ -15,7 +15,7 @@ from streamlit_drawable_canvas import st_canvas
 from consent.form_versions import LANGUAGES, current_version
 from consent.signature_pad import Signature, signature_problem, strokes_from_fabric
 from consent.signed_form import AUTOMATIC_FIELDS, STAFF_FIELDS, page_pictures
-from records import consent_signing, services
+from records import services
 from ui.session import FAILED, attempt, open_page, remember, rerun_with_note
 from ui.views import escape_md, short, yes_no
 
@@ -97,7 +97,7 @@ def patient_stage() -> None:
             st.error(f"Not signed: {problem}. Nothing was stored.")
             return
         with st.spinner("Sealing and registering the consent…"):
-            view = attempt("Signing the consent", consent_signing.sign_consent_in_veil, rec, actor, version_id=version.id,
+            view = attempt("Signing the consent", services.sign_consent_in_veil, rec, actor, version_id=version.id,
                            patient_name=staff["patient_name"], patient_ref=staff["patient_reference"],
                            answers={k: v for k, v in answers.items() if k not in STAFF_FIELDS}
                            | {k: staff[k] for k in ("clinic_name", "media_description") if staff[k]},
@@ -133,20 +133,18 @@ def done_stage() -> None:
     if not found:
         st.stop()
     c = found[0]
-    form = attempt("Reading the form version", consent_signing.signed_form_of, rec, actor, consent_id)
-    form = {} if form is FAILED else form
     st.markdown("\n".join([
         f"- Social media: **{c.social_media.replace('_', ' ')}**",
         f"- Platforms: {', '.join(c.platforms) or 'none named'}",
         f"- Identifiable images: {c.identifiable.replace('_', ' ')}",
         f"- Ends: {c.expires or ('at an event' if c.has_expiry_event else 'no date written')}",
         f"- Signed: {yes_no(c.signed)} · digital seal intact: {yes_no(c.signature_valid, 'none')}",
-        f"- Form version: {form.get('form_version')} (text SHA-256 `{form.get('form_sha256')}`)"]))
+        f"- Form version: {c.form_version} (text SHA-256 `{c.form_sha256}`)"]))
     st.info("A person in marketing confirms the scope on the Consents page before anything is released.")
     st.subheader("The patient's copy")
     download, printing, again = st.columns(3)
-    download.download_button("Download the patient's copy", data=lambda: consent_signing.patient_copy(
-        rec, actor, consent_id, "download"), file_name=f"consent-{short(consent_id)}.pdf", mime="application/pdf",
+    download.download_button("Download the patient's copy", data=lambda: services.view_consent_pdf(
+        rec, actor, consent_id, patient_copy="download"), file_name=f"consent-{short(consent_id)}.pdf", mime="application/pdf",
         on_click="ignore", icon=":material/download:", type="primary")
     if printing.button("Print view", icon=":material/print:"):
         st.session_state["nc_print"] = True
@@ -154,8 +152,8 @@ def done_stage() -> None:
         start_over()
         st.rerun()
     if st.session_state.get("nc_print"):
-        pdf = remember(f"copy:{consent_id}", lambda: attempt("Opening the patient's copy", consent_signing.patient_copy,
-                                                             rec, actor, consent_id, "print"), slot="nc_copy")
+        pdf = remember(f"copy:{consent_id}", lambda: attempt("Opening the patient's copy", services.view_consent_pdf,
+                                                             rec, actor, consent_id, patient_copy="print"), slot="nc_copy")
         if pdf is not FAILED:
             print_view(pdf)
 

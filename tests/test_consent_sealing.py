@@ -26,7 +26,8 @@ from records.audit import SYSTEM
 from records.models import Installation
 from records.signing import SigningError, seal, sealing_identity, trust_roots
 from records_fixtures import make_settings
-from tablet_fixtures import ANSWERS, PAD, declined, signature, unsealed_form
+from tablet_fixtures import ANSWERS, PAD, PATIENT, declined, signature, unsealed_form
+from ui_fixtures import people_template, veil  # noqa: F401
 
 
 @pytest.fixture
@@ -194,3 +195,59 @@ def test_the_clinics_own_certificate_is_used_when_configured(tmp_path):
     with pytest.raises(SigningError, match="VEIL_SIGNING_P12") as refused:
         sealing_identity(type("R", (), {"settings": wrong})(), SYSTEM)
     assert "wrong passphrase" not in str(refused.value)
+
+
+# -- the service: signed in Veil, registered like an upload ------------------------------------------------------
+def sign_in_veil(veil, answers: dict = ANSWERS, drawn: Signature | None = None, version_id: str = "en-1"):
+    return sv.sign_consent_in_veil(veil.records, veil.staff, version_id=version_id, patient_name=PATIENT[0],
+                                   patient_ref=PATIENT[1], answers=answers, signature=drawn or signature())
+
+
+def test_a_consent_signed_in_veil_is_registered_covered_with_its_form_version(veil):
+    view = sign_in_veil(veil)
+    version = current_version("en")
+    assert (view.social_media, view.platforms, view.identifiable, view.expires, view.signed, view.signature_valid) \
+        == ("covered", ["instagram", "facebook"], "allowed", "2030-06-30", True, True)
+    assert (view.form_version, view.form_sha256) == (version.id, version.sha256)
+    details = sv.consent_details(veil.records, veil.marketing, view.id)
+    assert details["analysis"]["signer_trusted"] is True and details["patient_ref"] == PATIENT[1]
+    pdf = sv.view_consent_pdf(veil.records, veil.marketing, view.id)
+    assert form_properties(pdf)["form_sha256"] == version.sha256
+    [event] = sv.audit_events(veil.records, veil.admin, action="consent.registered")
+    facts = event["details"]["signed_in_veil"]
+    assert (facts["form_version"], facts["form_sha256"], facts["witness"]) == (version.id, version.sha256, "sam")
+    assert facts["document_id"] == form_properties(pdf)["document_id"]
+
+
+def test_an_empty_signature_is_refused_and_nothing_is_stored(veil):
+    with pytest.raises(sv.WorkflowError, match="signature pad is empty.*nothing was stored"):
+        sign_in_veil(veil, drawn=Signature.of([], *PAD))
+    with pytest.raises(sv.WorkflowError, match="too small"):
+        sign_in_veil(veil, drawn=signature(0.1))
+    assert sv.list_consents(veil.records, veil.admin) == []
+    assert not [p for p in veil.records.settings.blob_dir.rglob("*") if p.is_file() and not p.name.startswith(".")]
+
+
+def test_an_unknown_form_version_or_role_is_refused(veil):
+    with pytest.raises(sv.WorkflowError, match="en-0"):
+        sign_in_veil(veil, version_id="en-0")
+    with pytest.raises(sv.PermissionDenied):
+        sv.sign_consent_in_veil(veil.records, veil.auditor, version_id="en-1", patient_name=PATIENT[0],
+                                patient_ref=PATIENT[1], answers=ANSWERS, signature=signature())
+
+
+def test_the_patients_copy_is_audited_as_offered(veil):
+    view = sign_in_veil(veil)
+    copy = sv.view_consent_pdf(veil.records, veil.staff, view.id, patient_copy="print")
+    assert check_signatures(copy, trust_roots(veil.records))[0].intact
+    [offered] = sv.audit_events(veil.records, veil.admin, action="consent.copy_offered")
+    assert offered["subject_id"] == view.id and offered["details"]["channel"] == "print"
+    with pytest.raises(sv.WorkflowError, match="download or print"):
+        sv.view_consent_pdf(veil.records, veil.staff, view.id, patient_copy="email")
+
+
+def test_an_uploaded_copy_of_a_consent_sealed_here_is_trusted(veil):
+    sign_in_veil(veil)   # makes the installation certificate
+    uploaded = sv.register_consent(veil.records, veil.staff, sealed(veil.records), *PATIENT)
+    assert uploaded.form_version is None   # an upload: no form version is claimed for it
+    assert sv.consent_details(veil.records, veil.marketing, uploaded.id)["analysis"]["signer_trusted"] is True

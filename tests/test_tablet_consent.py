@@ -190,9 +190,11 @@ def test_a_patient_signs_on_a_tablet_and_the_photo_is_released(tmp_path, people_
         assert _release(records, actors, covered.id, covers=True).allowed
         refused = _release(records, actors, declined.id, covers=False)
         assert not refused.allowed and "not_covered" in refused.codes
-        actions = [e["action"] for e in services.audit_events(records, actors["admin"])]
-        assert actions.count("consent.signed_in_veil") == 2
-        assert "consent.copy_offered" in actions
+        events = services.audit_events(records, actors["admin"])
+        signed = [e["details"]["signed_in_veil"] for e in events if e["action"] == "consent.registered"]
+        assert [s["witness"] for s in signed] == ["sam", "sam"]
+        offered = [e["details"]["channel"] for e in events if e["action"] == "consent.copy_offered"]
+        assert sorted(offered) == ["download", "print"]
     finally:
         records.close()
 
@@ -210,7 +212,7 @@ def _release(records, actors, consent_id: str, *, covers: bool):
     asset = services.upload_media(records, staff, grace_hopper_path(), "photo.jpg", consent_id)
     output = services.process(records, staff, asset.id)
     services.confirm_patient(records, staff, asset.id)
-    services.confirm_review(records, staff, output.id)
+    services.mark_reviewed(records, staff, output.id)
     services.confirm_scope(records, marketing, consent_id, covers_social_media=covers,
                            identifiable="deidentified_only", platforms=["instagram"] if covers else [])
     release = services.request_release(records, marketing, output.id, "instagram")
