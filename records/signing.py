@@ -117,7 +117,7 @@ def _installation_keypair(records: _Records, actor: Actor) -> tuple[bytes, bytes
         row = session.get(Installation, 1)
         if row is not None and row.signing_cert:
             return bytes(row.signing_cert), _decrypted_key(records.keys, row)
-    cert_der, key_der = _self_signed()
+    cert_der, key_der = self_signed_certificate()
     with records.db.transaction() as session:
         row = session.get(Installation, 1, with_for_update=True)
         if not row.signing_cert:   # another process may have made one meanwhile: keep theirs
@@ -135,7 +135,7 @@ def _decrypted_key(keys: Keys, row: Installation) -> bytes:
     return base64.b64decode(keys.decrypt_text(row.signing_key_enc, _KEY_CONTEXT))
 
 
-def _self_signed() -> tuple[bytes, bytes]:
+def self_signed_certificate() -> tuple[bytes, bytes]:
     """A new P-256 key and a certificate for it, signed by itself, for sealing documents (not for TLS)."""
     key = ec.generate_private_key(ec.SECP256R1())
     name = x509.Name([x509.NameAttribute(NameOID.ORGANIZATION_NAME, "Veil"),
