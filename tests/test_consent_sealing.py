@@ -110,26 +110,26 @@ def test_the_sealed_form_validates_with_pyhanko_and_pdfsig(tmp_path, veil_record
 
 def test_the_sealed_form_reads_covered_with_the_patients_choices(tmp_path, veil_records):
     result = check_pdf(write(tmp_path, "sealed.pdf", sealed(veil_records)), trust_roots=trust_roots(veil_records))
-    assert result["social_media"] == "covered"
-    assert result["platforms"] == ["instagram", "facebook"]
-    assert result["identifiable"] == "allowed"
-    assert result["expires"] == "2030-06-30"
-    assert result["signed"] is True and result["signature_valid"] is True and result["signer_trusted"] is True
-    grants = [e["text"] for e in result["evidence"] if e["about"] == "grant"]
+    assert result.social_media == "covered"
+    assert result.platforms == ["instagram", "facebook"]
+    assert result.identifiable == "allowed"
+    assert result.expires == "2030-06-30"
+    assert result.signed is True and result.signature_valid is True and result.signer_trusted is True
+    grants = [e["text"] for e in result.evidence if e["about"] == "grant"]
     assert any("I authorize the clinic to publish these photographs and videos on its own social media" in g
                and "☒ Instagram" in g for g in grants)
 
 
 def test_the_spanish_form_reads_covered(tmp_path, veil_records):
     result = check_pdf(write(tmp_path, "es.pdf", sealed(veil_records, "es")), trust_roots=trust_roots(veil_records))
-    assert (result["social_media"], result["platforms"], result["signature_valid"]) == (
+    assert (result.social_media, result.platforms, result.signature_valid) == (
         "covered", ["instagram", "facebook"], True)
-    assert any("Autorizo a la clínica a publicar" in e["text"] for e in result["evidence"] if e["about"] == "grant")
+    assert any("Autorizo a la clínica a publicar" in e["text"] for e in result.evidence if e["about"] == "grant")
 
 
 def test_declining_social_media_reads_not_covered(tmp_path, veil_records):
     result = check_pdf(write(tmp_path, "no.pdf", sealed(veil_records, answers=declined())))
-    assert result["social_media"] == "not_covered" and result["signature_valid"] is True
+    assert result.social_media == "not_covered" and result.signature_valid is True
 
 
 def test_the_form_version_and_its_hash_are_in_the_sealed_pdf(veil_records):
@@ -146,7 +146,7 @@ def test_one_changed_byte_breaks_the_seal(tmp_path, veil_records):
     at = data.index(b"Patient consent signed in Veil")   # the seal's stated reason, inside the signed bytes
     data[at] = ord("Q")
     path = write(tmp_path, "changed.pdf", bytes(data))
-    assert check_pdf(path)["signature_valid"] is False
+    assert check_pdf(path).signature_valid is False
     assert "Digest Mismatch" in subprocess.run(["pdfsig", str(path)], capture_output=True, text=True).stdout
 
 
@@ -156,7 +156,7 @@ def test_a_box_ticked_after_sealing_breaks_the_seal(tmp_path, veil_records):
     out = io.BytesIO()
     writer.write(out)
     result = check_pdf(write(tmp_path, "ticked-later.pdf", out.getvalue()))
-    assert result["signature_valid"] is False
+    assert result.signature_valid is False
 
 
 # -- the certificates ------------------------------------------------------------------------------------------
@@ -186,7 +186,7 @@ def test_the_clinics_own_certificate_is_used_when_configured(tmp_path):
         identity = sealing_identity(opened, SYSTEM)
         assert identity.source == "clinic" and "Example Clinic Seal" in identity.subject
         result = check_pdf(write(tmp_path, "c.pdf", seal(unsealed_form(), identity)), trust_roots=trust_roots(opened))
-        assert result["signature_valid"] is True and result["signer_trusted"] is True
+        assert result.signature_valid is True and result.signer_trusted is True
         with opened.db.reading() as session:   # no installation certificate was made meanwhile
             assert session.scalar(select(Installation.signing_cert)) is None
     finally:
