@@ -143,9 +143,9 @@ def done_stage() -> None:
     st.info("A person in marketing confirms the scope on the Consents page before anything is released.")
     st.subheader("The patient's copy")
     download, printing, again = st.columns(3)
-    download.download_button("Download the patient's copy", data=lambda: services.view_consent_pdf(
-        rec, actor, consent_id, patient_copy="download"), file_name=f"consent-{short(consent_id)}.pdf", mime="application/pdf",
-        on_click="ignore", icon=":material/download:", type="primary")
+    download.download_button("Download the patient's copy", file_name=f"consent-{short(consent_id)}.pdf",
+                             data=lambda: services.view_consent_pdf(rec, actor, consent_id, patient_copy="download"),
+                             mime="application/pdf", on_click="ignore", icon=":material/download:", type="primary")
     if printing.button("Print view", icon=":material/print:"):
         st.session_state["nc_print"] = True
     if again.button("Start a new consent", icon=":material/add:"):
@@ -153,7 +153,8 @@ def done_stage() -> None:
         st.rerun()
     if st.session_state.get("nc_print"):
         pdf = remember(f"copy:{consent_id}", lambda: attempt("Opening the patient's copy", services.view_consent_pdf,
-                                                             rec, actor, consent_id, patient_copy="print"), slot="nc_copy")
+                                                             rec, actor, consent_id, patient_copy="print"),
+                       slot="nc_copy")
         if pdf is not FAILED:
             print_view(pdf)
 

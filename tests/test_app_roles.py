@@ -18,7 +18,8 @@ OPEN = {
     "admin": set(PAGE),
 }
 TITLES = {"home": "Welcome", "intake": "Intake", "review": "Review", "consents": "Consents",
-          "new_consent": "New consent", "release": "Release", "takedowns": "Takedown tasks", "audit": "Audit", "admin": "Administration"}
+          "new_consent": "New consent", "release": "Release", "takedowns": "Takedown tasks", "audit": "Audit",
+          "admin": "Administration"}
 
 
 @pytest.mark.parametrize("role", OPEN)

@@ -6,12 +6,9 @@ pages call). A second patient leaves the social-media box empty: not covered, an
 An empty pad is refused first, and nothing is stored. Screenshots go to test-artifacts/tablet/."""
 from __future__ import annotations
 
-import io
 import re
 
 import pytest
-from playwright.sync_api import Error as PlaywrightError
-from playwright.sync_api import expect
 
 from browser_support import ARTIFACTS, chromium_page, streamlit_app
 from conftest import grace_hopper_path
@@ -21,7 +18,8 @@ from consent.signed_form import form_properties
 from records import services
 from records.config import load_settings
 from records.signing import trust_roots
-from ui_fixtures import PASSWORDS, copy_installation, people_template  # noqa: F401
+from test_browser_journey import Journey
+from ui_fixtures import copy_installation, people_template  # noqa: F401
 
 pytestmark = pytest.mark.browser
 SHOTS = ARTIFACTS / "tablet"
@@ -30,48 +28,12 @@ AUTHORIZE = "I authorize the clinic to publish these photographs and videos on i
             "on the platforms I tick below:"
 
 
-class Tablet:
-    """Staff and the patient at the tablet: widgets found by their labels, a screenshot per step."""
+class Tablet(Journey):
+    """Staff and the patient at the tablet: the journey's person, with a touch screen and a signature pad."""
 
     def __init__(self, page):
-        self.page = page
+        super().__init__(page, SHOTS)
         self.cdp = page.context.new_cdp_session(page)
-        self.step = 0
-        SHOTS.mkdir(parents=True, exist_ok=True)
-
-    def shot(self, name: str) -> None:
-        self.step += 1
-        self.settle()
-        path = str(SHOTS / f"{self.step:02d}-{name}.png")
-        try:
-            self.page.screenshot(path=path, full_page=True)
-        except PlaywrightError:   # Chromium now and then refuses a capture mid-paint
-            self.page.wait_for_timeout(500)
-            self.page.screenshot(path=path, full_page=True)
-
-    def settle(self) -> None:
-        self.page.wait_for_timeout(400)
-        self.page.locator('[data-testid="stStatusWidget"]').wait_for(state="hidden")
-
-    def see(self, text) -> None:
-        self.page.get_by_text(text).first.wait_for()
-        self.settle()
-
-    def fill(self, label: str, value: str) -> None:
-        field = self.page.get_by_label(label, exact=True)
-        field.fill(value)
-        field.press("Tab")
-        self.settle()
-
-    def click(self, name) -> None:
-        self.page.get_by_role("button", name=name).first.click()
-        self.settle()
-
-    def tick(self, label: str) -> None:
-        box = self.page.get_by_role("checkbox", name=label, exact=True)
-        self.page.locator('[data-testid="stCheckbox"]').get_by_text(label, exact=True).tap()
-        expect(box).to_be_checked()
-        self.settle()
 
     def date(self, label: str, year: str, month: str, day: str) -> None:
         """Streamlit's date input: one spin button per part, typed into in turn."""
@@ -80,17 +42,6 @@ class Tablet:
             self.page.keyboard.type(value)
         self.page.keyboard.press("Tab")
         self.settle()
-
-    def go(self, nav_label: str) -> None:
-        self.page.locator('[data-testid="stSidebarNav"]').get_by_text(nav_label, exact=True).click()
-        self.page.locator("h1").get_by_text(nav_label, exact=True).first.wait_for()
-        self.settle()
-
-    def sign_in(self, username: str) -> None:
-        self.fill("User name", username)
-        self.fill("Password", PASSWORDS[username])
-        self.click("Sign in")
-        self.see(f"Welcome, {username}")
 
     def pad(self) -> dict:
         canvas = self.page.locator('[data-testid="stBidiComponent"] canvas, canvas').last
@@ -124,6 +75,7 @@ class Tablet:
 
     def staff_details(self, name: str, reference: str) -> None:
         self.go("New consent")
+        self.settle()
         self.fill("Patient's name", name)
         self.fill("Patient reference (record number)", reference)
         self.fill("Clinic making the disclosure", "Example Clinic")
