@@ -12,7 +12,6 @@ import hashlib
 import json
 import tomllib
 from dataclasses import dataclass
-from pathlib import Path
 
 from consent.forms import ASSET_DIR
 
