@@ -57,28 +57,27 @@ class OutOfMemory(Failed):
         return "it ran out of memory"
 
 
-class FellSilent(Failed):
+class _TimeLimit(Failed):
+    """Stopped at a time limit of `seconds`."""
+    words = "{:.0f} s"
+
+    def __init__(self, seconds: float):
+        super().__init__(seconds)
+        self.seconds = seconds
+
+    @property
+    def reason(self) -> str:
+        return self.words.format(self.seconds)
+
+
+class FellSilent(_TimeLimit):
     """No progress report came for `seconds`: it was stopped."""
-
-    def __init__(self, seconds: float):
-        super().__init__(seconds)
-        self.seconds = seconds
-
-    @property
-    def reason(self) -> str:
-        return f"it showed no progress for {self.seconds:.0f} s"
+    words = "it showed no progress for {:.0f} s"
 
 
-class Overran(Failed):
+class Overran(_TimeLimit):
     """It was still running after its total deadline of `seconds`: it was stopped."""
-
-    def __init__(self, seconds: float):
-        super().__init__(seconds)
-        self.seconds = seconds
-
-    @property
-    def reason(self) -> str:
-        return f"it took longer than {self.seconds:.0f} s"
+    words = "it took longer than {:.0f} s"
 
 
 def size_in_words(size: int) -> str:

@@ -143,3 +143,20 @@ def test_a_command_line_waits_for_its_fork_server_so_nothing_of_it_outlives_it()
     isolation.shut_down()
     assert server is not None and not Path(f"/proc/{server}").exists()   # ended and reaped
     assert isolation.run(functions.add, (2, 2))["sum"] == 4   # the next run starts a new one
+
+
+COMMAND = r"""
+import isolated_functions, isolation
+isolation.run(isolated_functions.allocate, (400 << 20,))
+isolation.shut_down()
+"""
+
+
+def test_a_command_lines_peak_memory_counts_its_workers_once_it_has_shut_down():
+    """What the hostile-file tests measure of a CLI (its resource usage, reaped children included) must
+    include the reading done in its workers."""
+    command = subprocess.Popen([sys.executable, "-c", COMMAND], cwd=ROOT, env=ENV)
+    _, status, usage = os.wait4(command.pid, 0)
+    command.returncode = os.waitstatus_to_exitcode(status)
+    assert command.returncode == 0
+    assert usage.ru_maxrss * 1024 > 400 << 20
