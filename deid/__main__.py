@@ -16,8 +16,9 @@ from pathlib import Path
 from typing import Callable
 
 import isolation
-from deid.api import detect_file, error_message, inspect_file, new_report, redact_file
+from deid.api import detect_file, error_message, inspect_file, redact_file
 from deid.profile import Profile, ProfileError, available_profiles, load_profile
+from deid.report import DeidReport
 
 REDACT_MEMORY_BYTES = 8 << 30   # address space of one de-identification (the largest video frame is 40 MP)
 REDACT_SILENT_SECONDS = 300     # longest pause between two progress reports (a whole 80 MP photo fits)
@@ -55,14 +56,14 @@ def run_redact(args) -> int:
     finally:
         isolation.shut_down()
     if args.json:
-        json.dump(reports, sys.stdout, indent=2)
+        json.dump([report.to_json() for report in reports], sys.stdout, indent=2)
         print()
-    return 1 if any(r["error"] for r in reports) else 0
+    return 1 if any(report.error for report in reports) else 0
 
 
 def redact_isolated(path: str | Path, out_dir: str | Path, profile: str | Profile = "default", *,
                     progress: Callable[[float, str], None] | None = None, memory_bytes: int = REDACT_MEMORY_BYTES,
-                    silent_seconds: float = REDACT_SILENT_SECONDS, **options) -> dict:
+                    silent_seconds: float = REDACT_SILENT_SECONDS, **options) -> DeidReport:
     """redact_file in a process of its own, limited to `memory_bytes` and killed after `silent_seconds`
     without progress; same arguments and report. If that process failed, the report says why and has no
     output. It writes into a staging folder inside out_dir, removed afterwards, so a killed one leaves
@@ -77,10 +78,10 @@ def redact_isolated(path: str | Path, out_dir: str | Path, profile: str | Profil
         report = isolation.run(redact_file, (str(path), str(staging), profile),
                                {**options, "progress": isolation.progress}, memory_bytes=memory_bytes,
                                silent_seconds=silent_seconds, on_progress=progress)
-        if report["output"]:
-            final = out_dir.absolute() / Path(report["output"]).name
-            os.replace(report["output"], final)
-            report["output"] = str(final)
+        if report.output:
+            final = out_dir.absolute() / Path(report.output).name
+            os.replace(report.output, final)
+            report.output = str(final)
         return report
     except isolation.Failed as failure:
         return _failed(path, profile, options,
@@ -89,23 +90,21 @@ def redact_isolated(path: str | Path, out_dir: str | Path, profile: str | Profil
         shutil.rmtree(staging, ignore_errors=True)
 
 
-def _failed(path: str | Path, profile: str | Profile, options: dict, message: str) -> dict:
+def _failed(path: str | Path, profile: str | Profile, options: dict, message: str) -> DeidReport:
     """The report of a file that could not be de-identified: `message` says why, never with a path."""
     try:
-        profile = profile if isinstance(profile, Profile) else load_profile(profile)
+        stamp = (profile if isinstance(profile, Profile) else load_profile(profile)).stamp()
     except ProfileError:
-        profile = None
-    report = new_report(Path(path), profile, options.get("original_name"))
-    report["error"] = message
-    return report
+        stamp = None
+    return DeidReport.new(path, stamp, options.get("original_name")).failed(message)
 
 
-def _summary(report: dict) -> str:
-    if report["error"]:
-        return f"ERROR {report['error']}"
-    if report["kind"] == "video":
-        return f"ok -> {report['output']} ({report.get('frames_with_regions', 0)}/{report.get('frames', 0)} frames redacted)"
-    return f"ok -> {report['output']} ({len(report['regions'])} regions)"
+def _summary(report: DeidReport) -> str:
+    if report.error:
+        return f"ERROR {report.error}"
+    if report.kind == "video":
+        return f"ok -> {report.output} ({report.frames_with_regions}/{report.frames} frames redacted)"
+    return f"ok -> {report.output} ({len(report.regions)} regions)"
 
 
 def run_detect(args) -> int:

@@ -1,67 +1,55 @@
 """The engine's entry points: one report per input file, the same for the CLI, the services and the UI.
 
-`redact_file` never raises for a bad input: it returns a report with `error` set and `output` None, and
-leaves nothing behind in the output folder. An output exists under its final name only once verified.
+`redact_file` never raises for a bad input: it returns a report (deid/report.py) with `error` set and
+`output` None, and leaves nothing behind in the output folder. An output exists under its final name only
+once verified (deid/output.py, deid/verify.py).
 """
 from __future__ import annotations
 
-import os
-import uuid
 from pathlib import Path
 from typing import Callable
 
 import numpy as np
-from PIL import Image
 
 from deid import image as image_io
-from deid.detect import ensemble, residual_detector
+from deid.detect import ensemble
 from deid.formats import Format, sniff, sniff_file
-from deid.metadata import ExifToolError, identifying_tags, is_clean, removed_tags
+from deid.metadata import ExifToolError, identifying_tags, removed_tags
 from deid.models import ModelError
-from deid.naming import filename_warnings
+from deid.output import write_verified
 from deid.profile import Profile, ProfileError, load_profile
-from deid.redact import Region, pad_and_clip, redact
+from deid.redact import Region, face_region, pad_and_clip, redact
+from deid.report import DeidReport
+from deid.verify import IMAGE_ALLOWED, verify_image
+from deid.video import redact_video
 
 Progress = Callable[[float, str], None]
 # Errors whose message is written for the person who uploaded the file (never a path).
 EXPLAINED_ERRORS = (image_io.ImageReadError, ProfileError, ExifToolError, ModelError)
 
 
-def new_report(path: Path, profile: Profile | None, original_name: str | None = None) -> dict:
-    """An empty report; file-name warnings judge the name the person uploaded, not a temporary one."""
-    return {"input": str(Path(path).absolute()), "output": None, "error": None, "kind": "unknown",
-            "profile": profile.stamp() if profile else None, "regions": [], "removed": [],
-            "filename_warnings": filename_warnings(original_name or Path(path).name),
-            "verified": {"metadata_clean": False, "faces_left": None}}
-
-
 def redact_file(path: str | Path, out_dir: str | Path, profile: str | Profile = "default", *,
                 progress: Progress | None = None, extra_regions: list[Region] | None = None,
                 removed_regions: list[Region] | None = None, cancel: Callable[[], bool] | None = None,
-                original_name: str | None = None) -> dict:
+                original_name: str | None = None) -> DeidReport:
     """De-identify one photo or video into out_dir under a new random name; returns its report."""
     path, out_dir = Path(path), Path(out_dir)
     try:
         prof = profile if isinstance(profile, Profile) else load_profile(profile)
     except ProfileError as exc:
-        report = new_report(path, None, original_name)
-        report["error"] = str(exc)
-        return report
-    report = new_report(path, prof, original_name)
+        return DeidReport.new(path, None, original_name).failed(str(exc))
+    report = DeidReport.new(path, prof.stamp(), original_name)
     try:
         fmt = _check_input(path)
-        report["kind"] = fmt.kind if fmt.kind in ("image", "video") else "unknown"
+        report.kind = fmt.kind if fmt.kind in ("image", "video") else "unknown"
         if fmt.kind == "image":
             _redact_image(path, fmt, out_dir, prof, report, extra_regions or [], removed_regions or [])
         elif fmt.kind == "video":
-            from deid import video
-
-            video.redact_video(path, out_dir, prof, report, progress=progress, cancel=cancel)
+            redact_video(path, out_dir, prof, report, progress=progress, cancel=cancel)
         else:
             raise image_io.ImageReadError(_not_media(fmt))
     except Exception as exc:  # noqa: BLE001 - one bad file must not stop a batch; the reason is reported
-        report["output"] = None
-        report["error"] = error_message(exc)
+        report.failed(error_message(exc))
     if progress:
         progress(1.0, "done")
     return report
@@ -81,36 +69,32 @@ def _not_media(fmt: Format) -> str:
     return "not a photo or video format Veil can read (content not recognised)"
 
 
-def _redact_image(path: Path, fmt: Format, out_dir: Path, prof: Profile, report: dict,
+def _redact_image(path: Path, fmt: Format, out_dir: Path, prof: Profile, report: DeidReport,
                   extra: list[Region], removed: list[Region]) -> None:
-    report["removed"] = removed_tags(path)
+    report.removed = removed_tags(path, IMAGE_ALLOWED)
     encoded, ext = _redacted_image(path, fmt, prof, report, extra, removed)
     # the pixel arrays are gone by now: verification re-decodes the output without them in memory too
-    report["output"] = str(write_verified(encoded, ext, out_dir, prof, report).absolute())
+    final = write_verified(out_dir, ext, lambda partial: partial.write_bytes(encoded),
+                           lambda partial, _size: verify_image(partial, prof, report.verified))
+    report.output = str(final.absolute())
 
 
-def _redacted_image(path: Path, fmt: Format, prof: Profile, report: dict, extra: list[Region],
+def _redacted_image(path: Path, fmt: Format, prof: Profile, report: DeidReport, extra: list[Region],
                     removed: list[Region]) -> tuple[bytes, str]:
     """The new file's bytes and extension: decoded, faces found and redacted, encoded from pixels alone."""
     decoded = image_io.decode(path.read_bytes(), fmt)
     regions = [] if prof.keeps_faces else face_regions(decoded.rgb, prof)
-    regions = merge_review(regions, extra, removed, decoded.rgb.shape)
-    report["regions"] = regions
-    faces = prof.section("faces")
-    pixels = redact(decoded.rgb, regions, faces["method"], int(faces.get("strength", 6)))
+    report.regions = merge_review(regions, extra, removed, decoded.rgb.shape)
+    pixels = redact(decoded.rgb, report.regions, prof.method, prof.strength)
     decoded.rgb = None   # the unredacted pixels are not needed any more
-    return image_io.encode(pixels, decoded.alpha, decoded.source_format,
-                           int(prof.section("output").get("jpeg_quality", 92)))
+    return image_io.encode(pixels, decoded.alpha, decoded.source_format, prof.jpeg_quality)
 
 
 def face_regions(rgb: np.ndarray, prof: Profile) -> list[Region]:
     """The padded, clipped regions the profile's detector ensemble finds on an upright image."""
     height, width = rgb.shape[:2]
-    faces = prof.section("faces")
-    padding, above = float(faces.get("padding", 0.25)), float(faces.get("extend_up", 0.2))
-    found = ensemble(prof.section("detector"))(rgb)
-    # Detectors box eyes-to-chin; hair and forehead above identify too, so grow the box upwards first.
-    regions = [pad_and_clip((d.x0, d.y0 - above * (d.y1 - d.y0), d.x1, d.y1), padding, width, height) for d in found]
+    regions = [face_region(d.box, prof.padding, prof.extend_up, width, height)
+               for d in ensemble(prof.section("detector"))(rgb)]
     return [r for r in regions if r is not None]
 
 
@@ -124,43 +108,6 @@ def merge_review(regions: list[Region], extra: list[Region], removed: list[Regio
         if clipped and clipped not in kept:
             kept.append(clipped)
     return kept
-
-
-def write_verified(data: bytes, ext: str, out_dir: Path, prof: Profile, report: dict) -> Path:
-    """Write under a temporary name, verify, then give the final random name; delete on any failure."""
-    out_dir.mkdir(parents=True, exist_ok=True)
-    name = uuid.uuid4().hex
-    partial = out_dir / f".partial-{name}{ext}"
-    final = out_dir / f"{name}{ext}"
-    try:
-        with open(partial, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        verify_image(partial, prof, report)
-        os.replace(partial, final)
-        return final
-    finally:
-        partial.unlink(missing_ok=True)
-
-
-def verify_image(path: Path, prof: Profile, report: dict) -> None:
-    """Re-read the written file: metadata against the allow-list, and a second detector for faces left."""
-    clean, leftovers = is_clean(path)
-    report["verified"]["metadata_clean"] = clean
-    if not clean:
-        raise image_io.ImageReadError(f"output withheld: metadata left after rewriting ({', '.join(leftovers)})")
-    threshold = prof.residual_threshold
-    if threshold is None:
-        return  # the identifiable profile keeps faces on purpose
-    with Image.open(path) as written:   # one copy of the pixels at a time: an output may be 80 megapixels
-        written.load()
-        rgb = np.asarray(written if written.mode == "RGB" else written.convert("RGB"))
-    left = residual_detector(threshold)(rgb)
-    report["verified"]["faces_left"] = len(left)
-    if left:
-        raise image_io.ImageReadError(f"output withheld: {len(left)} face(s) still detectable after redaction; "
-                                      "add a region by hand in review")
 
 
 def detect_file(path: str | Path, profile: str | Profile = "default") -> list[Region]:
@@ -180,7 +127,7 @@ def inspect_file(path: str | Path) -> dict:
     entry = {"path": str(path.absolute()), "identifying": [], "error": None}
     try:
         _check_input(path)
-        entry["identifying"] = [{"group": g, "tag": t} for g, t in identifying_tags(path)]
+        entry["identifying"] = [{"group": g, "tag": t} for g, t in identifying_tags(path, IMAGE_ALLOWED)]
     except Exception as exc:  # noqa: BLE001 - reported per file
         entry["error"] = error_message(exc)
     return entry

@@ -18,7 +18,8 @@ the snapshot, or an orphan housekeeping will remove, so it could not be restored
 one rule to check on restore: the blobs present are exactly the blobs the records reference.
 
 Blobs are deleted only after the transaction that stops referencing them commits, so a blob the snapshot
-names may vanish before it is copied; the snapshot is then taken again (its newer state no longer names it).
+names may vanish before it is copied; the snapshot is then taken again (its newer state no longer names it),
+and the last attempt holds deletions off (the store's `keeping` lock) while it copies.
 """
 from __future__ import annotations
 
@@ -30,7 +31,7 @@ import shutil
 import sqlite3
 import subprocess
 import uuid
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from pathlib import Path
 from typing import Iterator
 
@@ -98,10 +99,12 @@ def _write_backup(records: sv.Records, kind: str, staging: Path) -> dict:
     (staging / "blobs").mkdir(mode=0o700)
     (staging / "database").mkdir(mode=0o700)
     database = staging / DATABASE_FILES[kind]
-    for _ in range(SNAPSHOT_ATTEMPTS):
-        facts = _snapshot(records, kind, database)
-        referenced = facts.pop("referenced")
-        missing = _copy_blobs(records.store.root, staging, referenced, files)
+    for attempt in range(1, SNAPSHOT_ATTEMPTS + 1):
+        # the last attempt holds deletions off while it copies, so a busy clinic cannot starve the backup
+        with records.store.keeping() if attempt == SNAPSHOT_ATTEMPTS else nullcontext():
+            facts = _snapshot(records, kind, database)
+            referenced = facts.pop("referenced")
+            missing = _copy_blobs(records.store.root, staging, referenced, files)
         if not missing:
             break
     problems = [] if facts["audit"]["intact"] else [f"the audit chain is broken: {facts['verdict']}"]

@@ -62,7 +62,7 @@ def build_clinic(base: Path, database_url: str | None = None) -> Clinic:
                          signature_attested=True)
         asset = sv.upload_media(records, people.staff, grace_hopper_path(), ORIGINAL_NAME, consent.id)
         output = sv.process(records, people.staff, asset.id)
-        sv.confirm_review(records, people.staff2, output.id)
+        sv.mark_reviewed(records, people.staff2, output.id)
         sv.confirm_patient(records, people.staff2, asset.id)
         release = sv.request_release(records, people.staff, output.id, "instagram")
         assert sv.approve_release(records, people.marketing, release.id).allowed

@@ -20,6 +20,7 @@ from playwright.sync_api import expect
 from browser_support import ARTIFACTS, chromium_page, streamlit_app
 from conftest import PLANTED
 from deid.metadata import identifying_tags
+from deid.verify import IMAGE_ALLOWED
 from ui_fixtures import PATIENT, PASSWORDS, covered_consent_pdf
 
 pytestmark = pytest.mark.browser
@@ -223,7 +224,7 @@ def test_the_whole_journey_from_first_start_to_takedown(tmp_path, planted_jpeg):
             assert hashlib.sha256(released.read_bytes()).hexdigest() == entry["sha256"]
             assert entry["platform"] == "instagram" and entry["scope"]["social_media"] is True
             assert entry["reviewer"] == "sam" and entry["approver"] == "mia"
-            assert identifying_tags(released) == []
+            assert identifying_tags(released, IMAGE_ALLOWED) == []
             assert all(value.encode() not in released.read_bytes() for value in PLANTED.values())
             assert PATIENT[0] not in json.dumps(manifest) and "jane_doe" not in json.dumps(manifest)
 

@@ -192,7 +192,7 @@ def _fork_server_socket_folder(path: Path) -> bool:
 
 def test_the_face_detector_leaves_nothing_in_tmpdir_nor_a_telemetry_id_at_home(tmp_path):
     """onnxruntime's telemetry (on by default on Linux) would write a session file into TMPDIR and a device id
-    under ~/.cache/Microsoft; deid.detect switches it off itself."""
+    under ~/.cache/Microsoft; deid.detectors switches it off itself."""
     folder = tmp_path / "TMPDIR"
     folder.mkdir()
     env = {**os.environ, "TMPDIR": str(folder), "HOME": str(tmp_path / "home"), "PYTHONPATH": str(ROOT)}

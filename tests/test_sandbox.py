@@ -60,9 +60,9 @@ def test_a_photo_de_identified_in_the_sandbox_matches_the_in_process_result(tmp_
     grace_hopper = grace_hopper_path()
     isolated = redact_in_sandbox(grace_hopper, tmp_path / "a", "default", original_name="photo.jpg")
     direct = redact_file(grace_hopper, tmp_path / "b", "default", original_name="photo.jpg")
-    assert isolated["error"] is None and Path(isolated["output"]).is_file()
-    assert isolated["regions"] == direct["regions"] and isolated["verified"] == direct["verified"]
-    assert isolated["removed"] == direct["removed"]
+    assert isolated.error is None and Path(isolated.output).is_file()
+    assert isolated.regions == direct.regions and isolated.verified == direct.verified
+    assert isolated.removed == direct.removed
 
 
 def test_a_videos_progress_reaches_the_host_as_it_goes(tmp_path, grace_hopper):
@@ -70,7 +70,7 @@ def test_a_videos_progress_reaches_the_host_as_it_goes(tmp_path, grace_hopper):
     phone_clip(clip, grace_hopper, frames=30)
     seen = []
     report = redact_in_sandbox(clip, tmp_path / "out", "default", progress=lambda f, m: seen.append((f, m)))
-    assert report["error"] is None and report["frames"] == 30
+    assert report.error is None and report.frames == 30
     fractions = [f for f, _ in seen]
     assert len(seen) >= 3 and fractions == sorted(fractions) and seen[-1] == (1.0, "done")
 
@@ -78,9 +78,9 @@ def test_a_videos_progress_reaches_the_host_as_it_goes(tmp_path, grace_hopper):
 def test_a_worker_that_falls_silent_is_killed_and_the_file_gets_the_reason(tmp_path):
     grace_hopper = grace_hopper_path()
     report = redact_in_sandbox(grace_hopper, tmp_path / "out", "default", silent_seconds=0.05)
-    assert report["output"] is None and report["error"].startswith("de-identification stopped on this file")
-    assert report["profile"]["id"].startswith("default")
-    assert redact_in_sandbox(grace_hopper, tmp_path / "out", "default")["error"] is None   # the next one works
+    assert report.output is None and report.error.startswith("de-identification stopped on this file")
+    assert report.profile.id.startswith("default")
+    assert redact_in_sandbox(grace_hopper, tmp_path / "out", "default").error is None   # the next one works
 
 
 HOST = r"""
