@@ -16,7 +16,7 @@ import isolation
 MEMORY_BYTES = 2 * 1024 ** 3  # address space of one reading (a normal one peaks near 250 MB)
 GRACE_SECONDS = 60  # beyond the reader's own time budget, before the reading is killed
 # imported once by the fork server the readings are forked from, not by each reading
-isolation.preload("consent.check")
+isolation.preload("consent.check", "consent.cli_check")
 
 
 def register(subparsers) -> None:
@@ -67,15 +67,16 @@ def check_isolated(path: str | Path, *, trust_roots: list | None = None, use_ocr
     The reader stops itself after `read_seconds` (default: its own budget); the process is killed after
     `kill_seconds` (default: that plus a grace period). A process that crashes, runs out of memory or is
     killed gets an error entry naming the file and the reason. Safe from a multi-threaded host (the app)."""
-    from consent.check import check_pdf, unreadable
+    from consent.check import unreadable
     from consent.pdf import READ_SECONDS
 
     read_seconds = READ_SECONDS if read_seconds is None else read_seconds
     kill_seconds = read_seconds + GRACE_SECONDS if kill_seconds is None else kill_seconds
     name = Path(path).name
+    # as DER: an asn1crypto certificate unpickled in a fresh process cannot be parsed any more
+    roots = [root.dump() for root in trust_roots or []]
     try:
-        return isolation.run(check_pdf, (str(path),), {"trust_roots": trust_roots, "use_ocr": use_ocr,
-                                                       "seconds": read_seconds},
+        return isolation.run(_check_pdf, (str(path), roots), {"use_ocr": use_ocr, "seconds": read_seconds},
                              memory_bytes=memory_bytes, total_seconds=kill_seconds)
     except isolation.Overran:
         return unreadable(path, f"{name}: reading took longer than {kill_seconds:.0f} s and was stopped; "
@@ -83,6 +84,14 @@ def check_isolated(path: str | Path, *, trust_roots: list | None = None, use_ocr
     except isolation.Failed as failure:
         return unreadable(path, f"{name}: the PDF reader stopped on this file ({failure.reason}); "
                                 f"a person must look at it")
+
+
+def _check_pdf(path: str, roots: list[bytes], **options) -> dict:
+    """check_pdf in the reading process, with the trust roots loaded there from their DER bytes."""
+    from consent.check import check_pdf
+    from consent.signatures import load_trust_roots
+
+    return check_pdf(path, trust_roots=[root for der in roots for root in load_trust_roots(der)], **options)
 
 
 def summary_line(result: dict) -> str:

@@ -24,9 +24,9 @@ host's `__main__` (see host._main_hidden).
 
 Standard library only; it imports nothing of Veil's (the layers in .importlinter put it at the bottom).
 """
-from isolation.failures import Crashed, Failed, FellSilent, OutOfMemory, Overran, size_in_words
+from isolation.failures import Crashed, Failed, FellSilent, OutOfMemory, Overran
 from isolation.host import preload, run, shut_down, start_server
 from isolation.worker import progress
 
 __all__ = ["Crashed", "Failed", "FellSilent", "OutOfMemory", "Overran", "preload", "progress", "run",
-           "shut_down", "size_in_words", "start_server"]
+           "shut_down", "start_server"]

@@ -7,7 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from consent_fixtures import text_pdf, write
+from consent_fixtures import self_signed_identity, sign, text_pdf, write
 
 ROOT = Path(__file__).resolve().parent.parent
 CONTRACT_KEYS = {"path", "error", "text_source", "social_media", "platforms", "excluded_platforms", "identifiable",
@@ -45,3 +45,15 @@ def test_usage_errors_exit_with_two(tmp_path):
     assert run_check().returncode == 2
     path = write(tmp_path, "form.pdf", text_pdf("Hello."))
     assert run_check(str(path), "--trust-roots", str(tmp_path / "missing.pem")).returncode == 2
+
+
+def test_trust_roots_reach_each_isolated_reading(tmp_path):
+    """The certificates loaded by the command line travel to the process that reads each PDF."""
+    identity = self_signed_identity()
+    roots = tmp_path / "roots.pem"
+    roots.write_bytes(identity.cert_pem)
+    path = write(tmp_path, "signed.pdf", sign(text_pdf("I authorize posting on Instagram."), identity))
+    untrusted, trusted = (json.loads(run_check(str(path), "--json", *extra).stdout)[0]
+                          for extra in ((), ("--trust-roots", str(roots))))
+    assert untrusted["signature_valid"] is True and untrusted["signer_trusted"] is False
+    assert trusted["signature_valid"] is True and trusted["signer_trusted"] is True

@@ -13,6 +13,8 @@ from PIL import Image
 
 from conftest import ROOT, grace_hopper_path
 from consent.check import check_pdf
+from consent.signatures import load_trust_roots
+from consent_fixtures import self_signed_identity, sign, text_pdf, write
 from deid.api import redact_file
 from process_tree import descendants, parents, still_running
 from records.sandbox import check_in_sandbox, redact_in_sandbox
@@ -38,6 +40,14 @@ def test_a_threaded_host_gets_the_same_verdict_as_reading_in_process(tmp_path):
         stop.set()
     assert isolated["social_media"] == "covered" and isolated["error"] is None
     assert isolated == check_pdf(path)
+
+
+def test_the_apps_trust_roots_reach_the_reading_process(tmp_path):
+    """Certificates do not survive pickling into a fresh process as objects; they travel as DER."""
+    identity = self_signed_identity()
+    path = write(tmp_path, "signed.pdf", sign(text_pdf("I authorize posting on Instagram."), identity))
+    result = check_in_sandbox(path, trust_roots=load_trust_roots(identity.cert_pem))
+    assert result["signature_valid"] is True and result["signer_trusted"] is True
 
 
 def test_a_reader_that_runs_out_of_memory_costs_only_that_verdict_and_the_host_carries_on(tmp_path):
