@@ -67,23 +67,26 @@ def check_isolated(path: str | Path, *, trust_roots: list | None = None, use_ocr
     The reader stops itself after `read_seconds` (default: its own budget); the process is killed after
     `kill_seconds` (default: that plus a grace period). A process that crashes, runs out of memory or is
     killed gets an error entry naming the file and the reason. Safe from a multi-threaded host (the app)."""
-    from consent.check import unreadable
     from consent.pdf import READ_SECONDS
 
     read_seconds = READ_SECONDS if read_seconds is None else read_seconds
     kill_seconds = read_seconds + GRACE_SECONDS if kill_seconds is None else kill_seconds
-    name = Path(path).name
     # as DER: an asn1crypto certificate unpickled in a fresh process cannot be parsed any more
     roots = [root.dump() for root in trust_roots or []]
     try:
         return isolation.run(_check_pdf, (str(path), roots), {"use_ocr": use_ocr, "seconds": read_seconds},
                              memory_bytes=memory_bytes, total_seconds=kill_seconds)
     except isolation.Overran:
-        return unreadable(path, f"{name}: reading took longer than {kill_seconds:.0f} s and was stopped; "
-                                f"a person must look at it")
+        return _unreadable(path, f"reading took longer than {kill_seconds:.0f} s and was stopped")
     except isolation.Failed as failure:
-        return unreadable(path, f"{name}: the PDF reader stopped on this file ({failure.reason}); "
-                                f"a person must look at it")
+        return _unreadable(path, f"the PDF reader stopped on this file ({failure.reason})")
+
+
+def _unreadable(path: str | Path, why: str) -> dict:
+    # imported here: the judge's modules are the fork server's to load; this process needs them only for this
+    from consent.check import unreadable
+
+    return unreadable(path, f"{Path(path).name}: {why}; a person must look at it")
 
 
 def _check_pdf(path: str, roots: list[bytes], **options) -> dict:
