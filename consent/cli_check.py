@@ -12,6 +12,7 @@ import sys
 from pathlib import Path
 
 import isolation
+from consent.verdict import Verdict
 
 MEMORY_BYTES = 2 * 1024 ** 3  # address space of one reading (a normal one peaks near 250 MB)
 GRACE_SECONDS = 60  # beyond the reader's own time budget, before the reading is killed
@@ -52,17 +53,17 @@ def _check_all(args: argparse.Namespace) -> int:
             return 2
     results = [check_isolated(path, trust_roots=roots, use_ocr=not args.no_ocr) for path in args.pdfs]
     if args.json:
-        json.dump(results, sys.stdout, ensure_ascii=False, indent=2)
+        json.dump([result.to_json() for result in results], sys.stdout, ensure_ascii=False, indent=2)
         sys.stdout.write("\n")
     else:
         for result in results:
             print(summary_line(result))
-    return 1 if any(r["error"] for r in results) else 0
+    return 1 if any(r.error for r in results) else 0
 
 
 def check_isolated(path: str | Path, *, trust_roots: list | None = None, use_ocr: bool = True,
                    memory_bytes: int = MEMORY_BYTES, read_seconds: float | None = None,
-                   kill_seconds: float | None = None) -> dict:
+                   kill_seconds: float | None = None) -> Verdict:
     """check_pdf in a process of its own (the isolation seam) limited to `memory_bytes` of address space.
     The reader stops itself after `read_seconds` (default: its own budget); the process is killed after
     `kill_seconds` (default: that plus a grace period). A process that crashes, runs out of memory or is
@@ -82,14 +83,14 @@ def check_isolated(path: str | Path, *, trust_roots: list | None = None, use_ocr
         return _unreadable(path, f"the PDF reader stopped on this file ({failure.reason})")
 
 
-def _unreadable(path: str | Path, why: str) -> dict:
+def _unreadable(path: str | Path, why: str) -> Verdict:
     # imported here: the judge's modules are the fork server's to load; this process needs them only for this
     from consent.check import unreadable
 
     return unreadable(path, f"{Path(path).name}: {why}; a person must look at it")
 
 
-def _check_pdf(path: str, roots: list[bytes], **options) -> dict:
+def _check_pdf(path: str, roots: list[bytes], **options) -> Verdict:
     """check_pdf in the reading process, with the trust roots loaded there from their DER bytes."""
     from consent.check import check_pdf
     from consent.signatures import load_trust_roots
@@ -97,19 +98,19 @@ def _check_pdf(path: str, roots: list[bytes], **options) -> dict:
     return check_pdf(path, trust_roots=[root for der in roots for root in load_trust_roots(der)], **options)
 
 
-def summary_line(result: dict) -> str:
-    if result["error"]:
-        return f"{result['path']}: ERROR {result['error']} -> social media unclear"
-    scope = result["social_media"]
+def summary_line(result: Verdict) -> str:
+    if result.error:
+        return f"{result.path}: ERROR {result.error} -> social media unclear"
+    scope = result.social_media
     if scope == "covered":
-        scope += f" ({', '.join(result['platforms']) or 'any platform'})"
-    if result["excluded_platforms"]:
-        scope += f" except {', '.join(result['excluded_platforms'])}"
-    parts = [scope, f"identifiable {result['identifiable']}"]
-    if result["expires"] or result["expires_event"]:
-        parts.append(f"expires {result['expires'] or result['expires_event']}")
-    parts.append({True: "signed", False: "NOT signed", None: "signature: check by eye"}[result["signed"]])
-    if result["signature_valid"] is not None:
-        parts.append("signature intact" if result["signature_valid"] else "SIGNATURE NOT INTACT")
-    parts.append(f"text from {result['text_source']}")
-    return f"{result['path']}: " + "; ".join(parts)
+        scope += f" ({', '.join(result.platforms) or 'any platform'})"
+    if result.excluded_platforms:
+        scope += f" except {', '.join(result.excluded_platforms)}"
+    parts = [scope, f"identifiable {result.identifiable}"]
+    if result.expires or result.expires_event:
+        parts.append(f"expires {result.expires or result.expires_event}")
+    parts.append({True: "signed", False: "NOT signed", None: "signature: check by eye"}[result.signed])
+    if result.signature_valid is not None:
+        parts.append("signature intact" if result.signature_valid else "SIGNATURE NOT INTACT")
+    parts.append(f"text from {result.text_source}")
+    return f"{result.path}: " + "; ".join(parts)

@@ -92,6 +92,7 @@ class Page:
     source: str  # "text" | "ocr" | "none"
     has_images: bool = False
     ocr_confidence: float | None = None
+    ocr: ocr.OcrPage | None = field(default=None, repr=False)  # the OCR reading: which lines are sure
 
 
 @dataclass
@@ -350,7 +351,7 @@ def _read_page(reader: PdfReader, doc: pdfium.PdfDocument, index: int, content: 
         read = re.sub(r"(?<!\S)\|(?=\s)", "I", normalise_text(result.text))
         combined = (text + "\n" + read).strip()
         return Page(number, combined, "ocr" if combined else "none", has_images=True,
-                    ocr_confidence=result.confidence)
+                    ocr_confidence=result.confidence, ocr=result)
     finally:
         page.close()
 

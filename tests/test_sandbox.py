@@ -38,7 +38,7 @@ def test_a_threaded_host_gets_the_same_verdict_as_reading_in_process(tmp_path):
         isolated = check_in_sandbox(path)
     finally:
         stop.set()
-    assert isolated["social_media"] == "covered" and isolated["error"] is None
+    assert isolated.social_media == "covered" and isolated.error is None
     assert isolated == check_pdf(path)
 
 
@@ -47,22 +47,22 @@ def test_the_apps_trust_roots_reach_the_reading_process(tmp_path):
     identity = self_signed_identity()
     path = write(tmp_path, "signed.pdf", sign(text_pdf("I authorize posting on Instagram."), identity))
     result = check_in_sandbox(path, trust_roots=load_trust_roots(identity.cert_pem))
-    assert result["signature_valid"] is True and result["signer_trusted"] is True
+    assert result.signature_valid is True and result.signer_trusted is True
 
 
 def test_a_reader_that_runs_out_of_memory_costs_only_that_verdict_and_the_host_carries_on(tmp_path):
     path = _pdf(tmp_path)
     host = os.getpid()
     starved = check_in_sandbox(path, memory_bytes=1 << 20)
-    assert starved["error"].startswith("consent.pdf: ") and "memory" in starved["error"]
-    assert starved["social_media"] == "unclear"
-    assert os.getpid() == host and check_in_sandbox(path)["social_media"] == "covered"
+    assert starved.error.startswith("consent.pdf: ") and "memory" in starved.error
+    assert starved.social_media == "unclear"
+    assert os.getpid() == host and check_in_sandbox(path).social_media == "covered"
 
 
 def test_a_reader_that_hangs_is_stopped_and_explained(tmp_path):
     result = check_in_sandbox(_pdf(tmp_path), kill_seconds=0.001)
-    assert result["error"].startswith("consent.pdf: reading took longer than")
-    assert result["social_media"] == "unclear"
+    assert result.error.startswith("consent.pdf: reading took longer than")
+    assert result.social_media == "unclear"
 
 
 # -- de-identification ---------------------------------------------------------------------------------------
