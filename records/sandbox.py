@@ -6,6 +6,6 @@ The two readers are imported here together so that both register their modules f
 before the app's first isolated run starts it, whichever reader that run is for.
 """
 from consent.cli_check import check_isolated as check_in_sandbox
-from deid.__main__ import redact_isolated as redact_in_sandbox
+from deid.isolated import redact_isolated as redact_in_sandbox
 
 __all__ = ["check_in_sandbox", "redact_in_sandbox"]
