@@ -1,12 +1,13 @@
 """Release: request a release of a reviewed output for a platform, run the gate (its answer with every
-reason), download the release package of approved files, and record the post's address afterwards.
-This is the only way an output leaves Veil."""
+reason, and beside each the action that clears it), download the release package of approved files, and
+record the post's address afterwards. This is the only way an output leaves Veil."""
 import pandas as pd
 import streamlit as st
 
 from records import services
 from records.release_gate import PLATFORMS
 from records.store import WorkDir
+from ui.fixes import offer_fixes
 from ui.session import FAILED, attempt, may, open_page, rerun_with_note
 from ui.views import short, zip_folder
 
@@ -45,6 +46,9 @@ for r in open_requests:
                     f"{short(r.consent_id)} · {r.status}")
         if r.status == "refused":   # the release keeps the reasons of the gate's last refusal
             st.error("The gate refused this release:\n" + "\n".join(f"- {m}" for m in r.reasons))
+        checks = attempt("Checking the release", services.release_obstacles, rec, actor, r.id)
+        if checks is not FAILED:
+            offer_fixes(rec, actor, checks, decided=r.status == "refused")
         if may(actor, "approve_release"):
             label = "Check the gate again and approve" if r.status == "refused" else "Check the gate and approve"
             if st.button(label, key=f"approve_{r.id}", type="primary", icon=":material/verified:"):

@@ -7,19 +7,23 @@ import streamlit as st
 
 from records import services
 from deid.api import decode_upright
+from ui.fixes import REVIEW_FOCUS, REVIEW_NEXT
 from ui.session import FAILED, attempt, open_page, remember, rerun_with_note
 from ui.views import CHECKLIST, brushed_box, consent_label, escape_md, picture_of, region_chart, short
 
 actor, rec = open_page("review", "Review")
 today = dt.date.today()
-CHOICE, NEXT = "review_choice", "review_next"
+CHOICE, NEXT = "review_choice", REVIEW_NEXT
 
 outputs = attempt("Listing outputs", services.list_outputs, rec, actor)
 assets = attempt("Listing media", services.list_assets, rec, actor)
 if outputs is FAILED or assets is FAILED:
     st.stop()
 assets = {a.id: a for a in assets}
-waiting = {o.id: o for o in reversed(outputs) if not o.superseded and not o.reviewed}
+# what waits for review, and an output a refused release sent here (to link its consent or confirm the patient,
+# whether or not it was reviewed already)
+focus = st.session_state.get(REVIEW_FOCUS)
+waiting = {o.id: o for o in reversed(outputs) if not o.superseded and (not o.reviewed or o.id == focus)}
 if not waiting:
     st.info("Nothing waits for review. New uploads appear here after intake.")
     st.stop()
@@ -31,7 +35,7 @@ def label(output_id: str) -> str:
     o = waiting[output_id]
     a = assets[o.asset_id]
     shown = names.get(a.id, f"{o.kind} uploaded by {a.uploaded_by}")
-    state = "verification failed" if o.error else f"{len(o.regions)} region(s)"
+    state = "verification failed" if o.error else f"{len(o.regions)} region(s)" + (" · reviewed" if o.reviewed else "")
     return f"{shown} · output {short(o.id)} · {state}"
 
 

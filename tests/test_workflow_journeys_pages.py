@@ -158,6 +158,7 @@ def test_a_refusal_offers_its_fixes_on_the_release_page_even_for_a_reviewed_outp
     services.mark_reviewed(veil.records, veil.staff, output.id)        # reviewed: gone from the Review list
     release = services.request_release(veil.records, veil.staff, output.id, "instagram")
     assert not services.approve_release(veil.records, veil.marketing, release.id).allowed
+    served.consent(("Zed Decoy", "MRN-000999"))           # newer: the Consents page would show it first
 
     you = visit("fix")
     you.open()

@@ -22,8 +22,9 @@ from records.services.upkeep import housekeeping
 from records.services.intake import (confirm_patient, link_consent, list_assets, process, upload_limit_mb,
                                      upload_media, view_original)
 from records.services.opening import check_key, open_records
-from records.services.releases import (approve_release, complete_takedown, download_output, export_package,
-                                       list_releases, record_post, request_release, takedown_tasks)
+from records.services.releases import (Obstacle, ReleaseObstacles, approve_release, complete_takedown,
+                                       download_output, export_package, list_releases, record_post,
+                                       release_obstacles, request_release, takedown_tasks)
 from records.services.review import list_outputs, mark_reviewed, preview_output, rerender_with_edits
 from records.services.users import (FIRST_START, add_first_admin, add_user, authenticate, authenticate_external,
                                     list_users, reset_password, set_user_active, set_user_role)
@@ -48,8 +49,8 @@ __all__ = [
     # review
     "rerender_with_edits", "mark_reviewed", "list_outputs", "preview_output",
     # releases
-    "request_release", "approve_release", "record_post", "list_releases", "takedown_tasks", "complete_takedown",
-    "download_output", "export_package",
+    "request_release", "approve_release", "release_obstacles", "Obstacle", "ReleaseObstacles", "record_post",
+    "list_releases", "takedown_tasks", "complete_takedown", "download_output", "export_package",
     # audit
     "verify_audit", "audit_events", "audit_summary", "find_file",
     # housekeeping
