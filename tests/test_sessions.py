@@ -5,7 +5,7 @@ from __future__ import annotations
 from records import services as sv
 from records.crypto import Keys
 from records.sessions import LIFETIME_SECONDS, SessionBook, issue, read, resume
-from records_fixtures import add_people, make_settings, sqlite_records  # noqa: F401  (pytest fixtures)
+from records_fixtures import add_people, sqlite_records  # noqa: F401  (pytest fixtures)
 
 NOW = 1_750_000_000.0
 IDLE = 30 * 60

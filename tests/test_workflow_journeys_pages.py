@@ -16,7 +16,7 @@ from browser_support import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, streamlit_app
 from records import services
 from records.config import load_settings
 from test_browser_journey import Journey
-from ui_fixtures import (PASSWORDS, Veil, copy_installation, covered_consent_pdf, processed_photo, register)
+from ui_fixtures import PASSWORDS, Veil, copy_installation, covered_consent_pdf, processed_photo, register
 from ui_fixtures import people_template  # noqa: F401  (pytest fixture)
 
 pytestmark = pytest.mark.browser
@@ -210,7 +210,8 @@ def test_release_takedowns_and_review_show_thumbnails_and_patient_labels(served,
     you.open()
     you.sign_in_at("mia", "Welcome, mia")
     you.go("Release")
-    you.see(patient[0])
+    expect(you.page.get_by_text(patient[0]).locator("visible=true").first).to_be_visible()
+    you.settle()
     thumbs = you.page.locator('[data-testid="stImage"] img')
     expect(thumbs.first).to_be_visible()
     assert thumbs.count() >= 2                                     # the request being decided, and the chosen one

@@ -5,6 +5,7 @@ and the tests all call these, through `from records import services`.
   consents      register a consent PDF, confirm its scope, find, view the PDF, revoke
   intake        upload media, link its consent, confirm the patient, process it
   review        re-render with a reviewer's edits, mark reviewed, list and preview outputs
+  pictures      a small picture and the facts of a label for each output, where people decide about it
   releases      request, approve through the gate, record the post, takedowns, download, export
   audit         verify the chain, events, summary, look a file up
   upkeep        housekeeping: tidy up after crashes, apply retention
@@ -22,6 +23,7 @@ from records.services.upkeep import housekeeping
 from records.services.intake import (confirm_patient, link_consent, list_assets, process, upload_limit_mb,
                                      upload_media, view_original)
 from records.services.opening import check_key, open_records
+from records.services.pictures import OutputCard, output_cards
 from records.services.releases import (Obstacle, ReleaseObstacles, approve_release, complete_takedown,
                                        download_output, export_package, list_releases, record_post,
                                        release_obstacles, request_release, takedown_tasks)
@@ -48,6 +50,8 @@ __all__ = [
     "upload_media", "upload_limit_mb", "link_consent", "confirm_patient", "list_assets", "view_original", "process",
     # review
     "rerender_with_edits", "mark_reviewed", "list_outputs", "preview_output",
+    # pictures and labels of outputs
+    "output_cards", "OutputCard",
     # releases
     "request_release", "approve_release", "release_obstacles", "Obstacle", "ReleaseObstacles", "record_post",
     "list_releases", "takedown_tasks", "complete_takedown", "download_output", "export_package",
