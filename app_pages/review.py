@@ -3,6 +3,7 @@ this patient's, adds a region by dragging a rectangle on the picture (or typing 
 false one, re-renders, and ticks the checklist before the output counts as reviewed."""
 import datetime as dt
 
+import altair as alt
 import streamlit as st
 
 from records import services
@@ -116,8 +117,11 @@ with left:
         st.video(original)
         st.caption("Original video")
     else:
-        st.altair_chart(region_chart(picture, o.regions, removals, adds, pending, o.regions_added),
-                        on_select="rerun", selection_mode="draw", key=f"draw_{o.id}", width="content")
+        editor = region_chart(picture, o.regions, removals, adds, pending, o.regions_added)
+        # the picture's own width and height, padding outside them: Streamlit's default ("fit") squeezes the
+        # padding into the height alone, and the picture came out wider than it is
+        editor = editor.properties(autosize=alt.AutoSizeParams(type="pad", contains="content"))
+        st.altair_chart(editor, on_select="rerun", selection_mode="draw", key=f"draw_{o.id}", width="content")
         st.caption("Original, upright. Orange: found and covered (numbered); grey dashed: to remove; blue: "
                    "drawn by you; cyan: the one you are drawing. Drag a rectangle on the picture to mark a region "
                    "to cover; double-click to clear it.")

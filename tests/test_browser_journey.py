@@ -134,6 +134,7 @@ def test_the_whole_journey_from_first_start_to_takedown(tmp_path, planted_jpeg):
 
             # The administrator lands on the page first asked for and creates the other accounts.
             page.locator("h1").get_by_text("Administration", exact=True).wait_for()
+            you.settle()
             for username, role in (("sam", "staff"), ("mia", "marketing"), ("otto", "auditor")):
                 you.fill("User name", username)
                 you.choose("Role", role)
