@@ -9,7 +9,7 @@ from records.release_gate import PLATFORMS
 from records.store import WorkDir
 from ui.fixes import offer_fixes
 from ui.session import FAILED, attempt, may, open_page, rerun_with_note
-from ui.thumbnails import data_url, label, output_cards, show
+from ui.thumbnails import data_url, label, output_labels, pictures, show
 from ui.views import escape_md, short, zip_folder
 
 actor, rec = open_page("release", "Release")
@@ -22,14 +22,14 @@ outputs_by_id = {o.id: o for o in outputs}
 ready = [o for o in reversed(outputs) if o.reviewed and not o.superseded and o.sha256]
 open_requests = [r for r in releases if r.status in ("requested", "refused")]
 standing = [r for r in releases if r.status == "released" and r.takedown is None]
-cards = output_cards(rec, actor, [o.id for o in ready] + [r.output_id for r in open_requests + standing],
-                     slot="release")
+labels = output_labels(rec, actor, [o.id for o in ready] + [r.output_id for r in open_requests + standing],
+                       slot="release")
 
 
 def described(output_id: str) -> str:
     """The output as people know it, and its de-id profile when it is not the default one."""
     profile = outputs_by_id[output_id].profile["id"] if output_id in outputs_by_id else None
-    return label(cards.get(output_id)) + (f" · profile {profile}" if profile and profile != "default" else "")
+    return label(labels.get(output_id)) + (f" · profile {profile}" if profile and profile != "default" else "")
 
 
 # -- request ---------------------------------------------------------------------------------------------------
@@ -48,17 +48,18 @@ else:
                 if made is not FAILED:
                     rerun_with_note("release", f"Release {short(made.id)} requested for {made.platform}.")
         with picture:
-            show(cards.get(output_id))
+            show(pictures(rec, actor, [output_id]).get(output_id))
 
 # -- decide ----------------------------------------------------------------------------------------------------
 st.subheader("Decide")
+shown = pictures(rec, actor, [r.output_id for r in open_requests + standing])
 if not open_requests:
     st.caption("No release request is waiting.")
 for r in open_requests:
     with st.container(border=True):
         picture, body = st.columns([1, 5])
         with picture:
-            show(cards.get(r.output_id))
+            show(shown.get(r.output_id))
         with body:
             st.markdown(f"**{escape_md(described(r.output_id))}** · for {r.platform} · {r.status}")
             st.caption(f"Release {short(r.id)}")
@@ -89,7 +90,7 @@ if (package := st.session_state.get(PACKAGE)) and not package[2] <= set(by_id):
 if not standing:
     st.caption("No standing release.")
 else:
-    st.dataframe(pd.DataFrame([{"picture": data_url(cards.get(r.output_id)), "media": described(r.output_id),
+    st.dataframe(pd.DataFrame([{"picture": data_url(shown.get(r.output_id)), "media": described(r.output_id),
                                 "platform": r.platform, "approved": (r.decided_at or "")[:16].replace("T", " "),
                                 "post": r.post_url or "not recorded", "release": short(r.id)} for r in standing]),
                  column_config={"picture": st.column_config.ImageColumn("Picture", width="small")},

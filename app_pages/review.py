@@ -11,7 +11,7 @@ from deid.api import decode_upright
 from ui.fixes import REVIEW_FOCUS, REVIEW_NEXT
 from ui.session import FAILED, attempt, open_page, remember, rerun_with_note
 from ui.thumbnails import label as card_label
-from ui.thumbnails import output_cards, show
+from ui.thumbnails import output_labels, pictures, show
 from ui.views import CHECKLIST, brushed_box, consent_label, escape_md, picture_of, region_chart, short
 
 actor, rec = open_page("review", "Review")
@@ -31,24 +31,26 @@ if not waiting:
     st.info("Nothing waits for review. New uploads appear here after intake.")
     st.stop()
 
-cards = output_cards(rec, actor, list(waiting), slot="review")
+labels = output_labels(rec, actor, list(waiting), slot="review")
 GALLERY = 12   # pictures shown at the top; the list below holds every output waiting
 
 
 def label(output_id: str) -> str:
     o = waiting[output_id]
     state = "verification failed" if o.error else f"{len(o.regions)} region(s)"
-    return f"{card_label(cards.get(output_id))} · {state}" + (" · reviewed" if o.reviewed else "")
+    return f"{card_label(labels.get(output_id))} · {state}" + (" · reviewed" if o.reviewed else "")
 
 
 if (chosen := st.session_state.pop(NEXT, None)) in waiting:
     st.session_state[CHOICE] = chosen
 current = st.session_state.get(CHOICE) if st.session_state.get(CHOICE) in waiting else next(iter(waiting))
 st.caption(f"{len(waiting)} output(s) to review. Choose one by its picture or from the list.")
-for row in range(0, min(len(waiting), GALLERY), 6):
-    for column, oid in zip(st.columns(6), list(waiting)[row:row + 6]):
+gallery = list(waiting)[:GALLERY]
+shown = pictures(rec, actor, gallery)
+for row in range(0, len(gallery), 6):
+    for column, oid in zip(st.columns(6), gallery[row:row + 6]):
         with column:
-            show(cards.get(oid), caption=True)
+            show(shown.get(oid), caption=card_label(labels.get(oid)))
             st.button("Review this one", key=f"pick_{oid}", disabled=oid == current,
                       on_click=st.session_state.__setitem__, args=(CHOICE, oid))
 output_id = st.selectbox("Output to review", list(waiting), format_func=label, key=CHOICE)

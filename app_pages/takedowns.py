@@ -6,7 +6,7 @@ import streamlit as st
 from records import services
 from ui.lookup import look_up
 from ui.session import FAILED, attempt, may, open_page, rerun_with_note
-from ui.thumbnails import label, output_cards, show
+from ui.thumbnails import label, output_labels, pictures, show
 from ui.views import escape_md, short
 
 actor, rec = open_page("takedowns", "Takedown tasks")
@@ -20,16 +20,17 @@ if not tasks:
 else:
     pending = sum(r.takedown == "pending" for r in tasks)
     st.write(f"{pending} not done, {len(tasks) - pending} done.")
-cards = output_cards(rec, actor, [r.output_id for r in tasks], slot="takedowns")
+labels = output_labels(rec, actor, [r.output_id for r in tasks], slot="takedowns")
+shown = pictures(rec, actor, [r.output_id for r in tasks]) if tasks else {}
 for r in tasks:
     with st.container(border=True):
         picture, body = st.columns([1, 5])
         with picture:
-            show(cards.get(r.output_id))
+            show(shown.get(r.output_id))
         with body:
             done = r.takedown == "done"
             state = ":green-badge[Done]" if done else ":red-badge[Not done]"
-            st.markdown(f"{state} **{r.platform}** post of {escape_md(label(cards.get(r.output_id)))}")
+            st.markdown(f"{state} **{r.platform}** post of {escape_md(label(labels.get(r.output_id)))}")
             st.caption(f"Release {short(r.id)} · consent {short(r.consent_id)}")
             if r.post_url:
                 st.markdown(f"Post: {r.post_url}")

@@ -22,10 +22,11 @@ def test_a_photo_card_shows_the_de_identified_picture_and_the_patient_to_staff(s
     people = add_people(sqlite_records)
     consent = register(sqlite_records, people)
     asset, output = processed(sqlite_records, people, consent_id=consent.id)
-    (card,) = sv.output_cards(sqlite_records, people.staff, [output.id, "not-an-output"]).values()
-    assert (card.kind, card.consent_id, card.patient_name, card.patient_ref) == ("photo", consent.id, PATIENT_NAME,
-                                                                                PATIENT_REF)
-    thumb = _pixels(card.thumbnail)
+    (facts,) = sv.output_labels(sqlite_records, people.staff, [output.id, "not-an-output"]).values()
+    assert (facts.kind, facts.consent_id, facts.patient_name, facts.patient_ref) == ("photo", consent.id,
+                                                                                    PATIENT_NAME, PATIENT_REF)
+    (picture,) = sv.output_thumbnails(sqlite_records, people.staff, [output.id, "not-an-output"]).values()
+    thumb = _pixels(picture)
     assert max(thumb.shape) == 240 and thumb.shape[0] > thumb.shape[1]        # 512 x 600, portrait, reduced
     original = np.asarray(Image.open(grace_hopper_path()).convert("L").resize(thumb.shape[::-1]), dtype=float)
     x0, y0, x1, y1 = (round(v * thumb.shape[1] / 512) for v in output.regions[0])
@@ -39,8 +40,9 @@ def test_an_auditor_sees_the_picture_without_the_patients_name(sqlite_records):
     people = add_people(sqlite_records)
     consent = register(sqlite_records, people)
     _, output = processed(sqlite_records, people, consent_id=consent.id)
-    card = sv.output_cards(sqlite_records, people.auditor, [output.id])[output.id]
-    assert card.thumbnail and card.patient_name is None and card.patient_ref is None
+    facts = sv.output_labels(sqlite_records, people.auditor, [output.id])[output.id]
+    assert sv.output_thumbnails(sqlite_records, people.auditor, [output.id])[output.id]
+    assert facts.patient_name is None and facts.patient_ref is None and facts.consent_id == consent.id
     assert sv.audit_events(sqlite_records, people.admin, action="patients.shown") == []
 
 
@@ -49,9 +51,9 @@ def test_a_video_card_shows_a_frame_of_the_output(sqlite_records, tmp_path):
     clip = synthetic_clip(tmp_path / "clip.mp4")
     _, output = processed(sqlite_records, people, clip, review=False)
     assert output.error is None
-    card = sv.output_cards(sqlite_records, people.marketing, [output.id])[output.id]
-    assert card.kind == "video" and card.consent_id is None and card.patient_name is None
-    frame = Image.open(io.BytesIO(card.thumbnail))
+    facts = sv.output_labels(sqlite_records, people.marketing, [output.id])[output.id]
+    assert facts.kind == "video" and facts.consent_id is None and facts.patient_name is None
+    frame = Image.open(io.BytesIO(sv.output_thumbnails(sqlite_records, people.marketing, [output.id])[output.id]))
     assert frame.size == (240, 180) and np.std(np.asarray(frame)) > 10          # a real frame, not a blank
     assert not any(sqlite_records.settings.work_dir.glob("*/*"))                # its decrypted copy is gone
 
@@ -62,11 +64,12 @@ def test_a_failed_output_has_no_picture(sqlite_records, tmp_path):
     _, output = processed(sqlite_records, people, consent_id=consent.id, review=False)
     failed = sv.rerender_with_edits(sqlite_records, people.staff, output.id, remove_regions=output.regions)
     assert failed.error
-    assert sv.output_cards(sqlite_records, people.staff, [failed.id])[failed.id].thumbnail is None
+    assert sv.output_thumbnails(sqlite_records, people.staff, [failed.id]) == {failed.id: None}
 
 
-def test_a_signed_out_or_unknown_role_gets_no_card(sqlite_records):
+def test_a_disabled_account_gets_neither_labels_nor_pictures(sqlite_records):
     people = add_people(sqlite_records)
     sv.set_user_active(sqlite_records, people.admin, people.staff.username, False)
-    with pytest.raises(sv.PermissionDenied):
-        sv.output_cards(sqlite_records, people.staff, [])
+    for service in (sv.output_labels, sv.output_thumbnails):
+        with pytest.raises(sv.PermissionDenied):
+            service(sqlite_records, people.staff, [])

@@ -9,7 +9,7 @@ import streamlit as st
 from records import services
 from records.store import WorkDir
 from ui.session import FAILED, attempt, remember
-from ui.thumbnails import label, output_cards, show
+from ui.thumbnails import label, output_labels, pictures, show
 from ui.views import escape_md, short, upload_limits
 
 
@@ -33,21 +33,23 @@ def look_up(rec: services.Records, actor, key: str) -> None:
         return
     if not result.matches:
         st.warning(f"{dropped.name}: not found in Veil's records (SHA-256 {result.sha256[:16]}…).")
-    cards = output_cards(rec, actor, [m.output_id for m in result.matches if m.output_id], slot=f"lookup:{key}")
+    found = [m.output_id for m in result.matches if m.output_id]
+    labels = output_labels(rec, actor, found, slot=f"lookup:{key}")
+    shown = pictures(rec, actor, found) if found else {}
     for m in result.matches:
         with st.container(border=True):
             picture, body = st.columns([1, 5])
             with picture:
-                show(cards.get(m.output_id))
+                show(shown.get(m.output_id))
             with body:
-                _describe(m, cards.get(m.output_id))
+                _describe(m, labels.get(m.output_id))
 
 
-def _describe(m, card) -> None:
+def _describe(m, facts) -> None:
     how = "the exact file" if m.how == "sha256" else f"looks alike (distance {m.distance:g} of 64)"
     st.markdown(f"**{m.what.replace('_', ' ')}** · {how} · output {short(m.output_id)} · consent "
                 f"{short(m.consent_id)}")
-    st.markdown(escape_md(label(card)))
+    st.markdown(escape_md(label(facts)))
     if m.consent:
         c = m.consent
         st.markdown(f"Consent {short(c['id'])}: **{c['status']}**, social media "

@@ -12,37 +12,43 @@ from ui.session import FAILED, attempt, remember
 SHOWN_WIDTH = 120   # pixels on the page; the thumbnail has twice as many, sharp on dense screens
 
 
-def output_cards(rec: services.Records, actor, output_ids, *, slot: str) -> dict:
-    """The cards of these outputs, fetched once per set of outputs and page (`slot`) in this session: each
+def output_labels(rec: services.Records, actor, output_ids, *, slot: str) -> dict:
+    """The labels of these outputs, fetched once per set of outputs and page (`slot`) in this session: each
     fetch that shows patients' names is audited. An empty dict when they cannot be had (the page goes on)."""
     wanted = tuple(sorted(set(output_ids)))
     if not wanted:
         return {}
-    cards = remember(f"cards:{slot}:{','.join(wanted)}", lambda: attempt(
-        "Showing the pictures", services.output_cards, rec, actor, list(wanted)), slot=f"cards:{slot}")
-    return {} if cards is FAILED else cards
+    labels = remember(f"labels:{slot}:{','.join(wanted)}", lambda: attempt(
+        "Labelling the outputs", services.output_labels, rec, actor, list(wanted)), slot=f"labels:{slot}")
+    return {} if labels is FAILED else labels
 
 
-def label(card: services.OutputCard | None) -> str:
-    """e.g. "Ada Example (MRN-000123) · photo · 2025-03-01"; without names: "photo · 2025-03-01 · consent 1a2b3c4d"."""
-    if card is None:
-        return "media no longer on record"
-    if card.patient_name:
-        return f"{card.patient_name} ({card.patient_ref}) · {card.kind} · {card.uploaded}"
-    linked = f"consent {card.consent_id[:8]}" if card.consent_id else "no consent linked"
-    return f"{card.kind} · {card.uploaded} · {linked}"
+def pictures(rec: services.Records, actor, output_ids) -> dict:
+    """The thumbnails of the outputs about to be shown (the service keeps them, so this is cheap on reruns);
+    an empty dict when they cannot be had (the error is shown; each picture then says it is missing)."""
+    found = attempt("Showing the pictures", services.output_thumbnails, rec, actor, list(set(output_ids)))
+    return {} if found is FAILED else found
 
 
-def show(card: services.OutputCard | None, width: int = SHOWN_WIDTH, caption: bool = False) -> None:
-    """The card's picture (a placeholder when there is none), with its label beneath when asked."""
-    if card is not None and card.thumbnail:
-        st.image(card.thumbnail, width=width, caption=label(card) if caption else None)
+def label(facts: services.OutputLabel | None) -> str:
+    """e.g. "Ada Example (MRN-000123) · photo · 2025-03-01"; for a role that does not see names,
+    "photo · 2025-03-01 · consent 1a2b3c4d"."""
+    if facts is None:
+        return "media not on record"
+    if facts.patient_name:
+        return f"{facts.patient_name} ({facts.patient_ref}) · {facts.kind} · {facts.uploaded}"
+    linked = f"consent {facts.consent_id[:8]}" if facts.consent_id else "no consent linked"
+    return f"{facts.kind} · {facts.uploaded} · {linked}"
+
+
+def show(picture: bytes | None, caption: str | None = None, width: int = SHOWN_WIDTH) -> None:
+    """A thumbnail, or a note saying why there is none."""
+    if picture:
+        st.image(picture, width=width, caption=caption)
     else:
-        st.caption("No picture (verification failed or the file is gone).")
+        st.caption("No picture (verification failed, or the file is gone).")
 
 
-def data_url(card: services.OutputCard | None) -> str | None:
-    """The picture as a data: address, for an image column of a table."""
-    if card is None or not card.thumbnail:
-        return None
-    return "data:image/jpeg;base64," + base64.b64encode(card.thumbnail).decode("ascii")
+def data_url(picture: bytes | None) -> str | None:
+    """A thumbnail as a data: address, for an image column of a table."""
+    return "data:image/jpeg;base64," + base64.b64encode(picture).decode("ascii") if picture else None

@@ -23,7 +23,7 @@ from records.services.upkeep import housekeeping
 from records.services.intake import (confirm_patient, link_consent, list_assets, process, upload_limit_mb,
                                      upload_media, view_original)
 from records.services.opening import check_key, open_records
-from records.services.pictures import OutputCard, output_cards
+from records.services.pictures import OutputLabel, output_labels, output_thumbnails
 from records.services.releases import (Obstacle, ReleaseObstacles, approve_release, complete_takedown,
                                        download_output, export_package, list_releases, record_post,
                                        release_obstacles, request_release, takedown_tasks)
@@ -51,7 +51,7 @@ __all__ = [
     # review
     "rerender_with_edits", "mark_reviewed", "list_outputs", "preview_output",
     # pictures and labels of outputs
-    "output_cards", "OutputCard",
+    "output_labels", "output_thumbnails", "OutputLabel",
     # releases
     "request_release", "approve_release", "release_obstacles", "Obstacle", "ReleaseObstacles", "record_post",
     "list_releases", "takedown_tasks", "complete_takedown", "download_output", "export_package",

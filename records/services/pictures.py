@@ -1,7 +1,7 @@
-"""What lets a person recognise an output where they decide about it: a small picture made from the
-de-identified output (a photo reduced, or one frame of a video; never the original), and the facts of a
-label: the kind of media, the day it was uploaded, and the patient's name and reference to the roles that
-see names (their showing is audited).
+"""What lets a person recognise an output where they decide about it: the facts of a label (the kind of
+media, the day it was uploaded, and the patient's name and reference to the roles that see names, their
+showing audited), and a small picture made from the de-identified output (a photo reduced, or one frame of
+a video; never the original), made once and kept by content address.
 """
 from __future__ import annotations
 
@@ -28,31 +28,39 @@ FRAME_AT_SECONDS = 1.0        # a video's picture: its frame at one second (the 
 
 
 @dataclass(frozen=True)
-class OutputCard:
+class OutputLabel:
     output_id: str
     kind: str                      # "photo" or "video"
     uploaded: str                  # YYYY-MM-DD
     consent_id: str | None
     patient_name: str | None       # None for roles that do not see names, or media without a consent
     patient_ref: str | None
-    thumbnail: bytes | None        # JPEG; None when the output failed verification or cannot be read
 
 
-def output_cards(records: Records, actor: Actor, output_ids: list[str]) -> dict[str, OutputCard]:
-    """A card for each known output of `output_ids` (unknown ids are left out)."""
+def output_labels(records: Records, actor: Actor, output_ids: list[str]) -> dict[str, OutputLabel]:
+    """The facts of a label for each known output of `output_ids` (unknown ids are left out)."""
     authorize(records, actor, "see_outputs")
     with records.db.reading() as session:
-        rows = session.execute(select(Output, Asset).join(Asset, Output.asset_id == Asset.id)
-                               .where(Output.id.in_(set(output_ids)))).all()
-        consent_ids = {a.consent_id for _, a in rows if a.consent_id}
+        rows = session.execute(select(Output.id, Output.kind, Asset.uploaded_at, Asset.consent_id)
+                               .join(Asset, Output.asset_id == Asset.id).where(Output.id.in_(set(output_ids)))).all()
+        consent_ids = {cid for *_, cid in rows if cid}
         names = _patients(records, session, consent_ids) if actor.role in PERMISSIONS["see_patient_names"] else {}
-        facts = [(o.id, o.kind, o.blob, a.uploaded_at.date().isoformat(), a.consent_id) for o, a in rows]
     if names:
         with records.transaction() as session:
             log_event(records, session, actor, "patients.shown", None, None, consents=sorted(names))
-    return {oid: OutputCard(oid, "photo" if kind == "image" else "video", day, cid, *names.get(cid, (None, None)),
-                            thumbnail=_thumbnail(records, blob, kind))
-            for oid, kind, blob, day, cid in facts}
+    return {oid: OutputLabel(oid, "photo" if kind == "image" else "video", uploaded.date().isoformat(), cid,
+                             *names.get(cid, (None, None)))
+            for oid, kind, uploaded, cid in rows}
+
+
+def output_thumbnails(records: Records, actor: Actor, output_ids: list[str]) -> dict[str, bytes | None]:
+    """A small JPEG of each known output of `output_ids`, made from the de-identified file; None for an output
+    that failed verification (there is no file) or cannot be read."""
+    authorize(records, actor, "see_outputs")
+    with records.db.reading() as session:
+        rows = session.execute(select(Output.id, Output.blob, Output.kind)
+                               .where(Output.id.in_(set(output_ids)))).all()
+    return {oid: _thumbnail(records, blob, kind) for oid, blob, kind in rows}
 
 
 def _patients(records: Records, session, consent_ids: set[str]) -> dict[str, tuple[str, str]]:
@@ -107,7 +115,7 @@ def _make_thumbnail(records: Records, blob: str, kind: str) -> bytes | None:
             with WorkDir(records.settings.work_dir) as work:   # a video is decoded from a file, never held whole
                 picture = _frame(records.store.decrypt_to(blob, work / uuid.uuid4().hex))
     except (ImageReadError, av.FFmpegError, OSError, ValueError):
-        return None   # the card shows "no picture"; the output itself is checked where it is reviewed
+        return None   # the page says "no picture"; the output itself is checked where it is reviewed
     if picture is None:
         return None
     picture.thumbnail((THUMBNAIL_SIDE, THUMBNAIL_SIDE), Image.BILINEAR)
