@@ -28,7 +28,7 @@ from PIL import Image, ImageFilter
 ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
 
-from text_fixtures import FONTS, Planted, plant  # noqa: E402
+from text_fixtures import FONTS, Planted, covered_share, plant  # noqa: E402
 
 COVERED = 0.97
 WORDS = ["DOE", "JANE", "SMITH", "JOHN", "MRN", "DOB", "ROOM", "BED", "Dr.", "Patient", "Ward", "Allergies",
@@ -117,17 +117,6 @@ def _too_long(text: str, letter: float, angle: float, cell_w: float, cell_h: flo
     extent_w = abs(w * np.cos(theta)) + abs(h * np.sin(theta))
     extent_h = abs(w * np.sin(theta)) + abs(h * np.cos(theta))
     return extent_w > cell_w or extent_h > cell_h
-
-
-def covered_share(planted: Planted, regions: list[list[int]], shape) -> float:
-    import cv2
-
-    ink = np.zeros(shape[:2], np.uint8)
-    cv2.fillPoly(ink, [np.round(planted.quad).astype(np.int32)], 1)
-    inside = np.zeros_like(ink)
-    for x0, y0, x1, y1 in regions:
-        inside[y0:y1, x0:x1] = 1
-    return float((ink & inside).sum() / max(1, ink.sum()))
 
 
 def _ink_height(line: Planted) -> int:

@@ -45,7 +45,9 @@ def _summary(report: dict) -> str:
         return f"ERROR {report['error']}"
     if report["kind"] == "video":
         return f"ok -> {report['output']} ({report.get('frames_with_regions', 0)}/{report.get('frames', 0)} frames redacted)"
-    return f"ok -> {report['output']} ({len(report['regions'])} regions)"
+    kinds = report.get("region_kinds", [])
+    return (f"ok -> {report['output']} ({len(report['regions'])} regions: {kinds.count('face')} face, "
+            f"{len(kinds) - kinds.count('face')} text, code or drawn)")
 
 
 def run_detect(args) -> int:

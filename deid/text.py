@@ -21,6 +21,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
+from deid.detect import iou
 from deid.models import model_path
 from deid.redact import Region, pad_and_clip
 
@@ -30,11 +31,13 @@ DEFAULTS = {
     "max_side": 1536,        # the picture is looked at with this longest side at most
     "turn": True,            # and, turned a quarter, once more (the detector learnt mostly level lines)
     "threshold": 0.3,        # probability above which a pixel belongs to a line
-    "box_threshold": 0.45,   # mean probability a line needs to count
+    "box_threshold": 0.6,    # mean probability a line needs to count
     "unclip": 1.8,           # how far the shrunk core is grown back (DB's ratio of area to perimeter)
     "padding": 0.3,          # share of the line's height added on every side of its region
     "min_height": 4,         # lines thinner than this (px of the looked-at image) are noise
+    "large": 0.1,            # lines thicker than this share of the picture's shorter side must read as text
 }
+BLOB_CONFIDENCE = 0.85       # what a huge "line" must read with to count as text (see _without_shapeless_blobs)
 READ_HEIGHT = 48             # the recogniser's input height
 READ_MAX_WIDTH = 2400        # longer lines are squeezed to this width
 READ_BATCH = 8
@@ -149,7 +152,20 @@ def find_lines(rgb: np.ndarray, settings: dict | None = None) -> list[TextLine]:
         # the detector learnt mostly level lines; on a quarter-turned copy vertical labels lie level
         for line in lines_in_map(*probability_map(np.ascontiguousarray(np.rot90(rgb)), scale), settings):
             lines.append(TextLine(np.stack([width - line.quad[:, 1], line.quad[:, 0]], axis=1), line.score))
-    return lines
+    return _without_shapeless_blobs(rgb, lines, settings["large"] * min(height, width))
+
+
+def _without_shapeless_blobs(rgb: np.ndarray, lines: list[TextLine], large: float) -> list[TextLine]:
+    """Drop the detector's one known blunder: on some portraits it marks the whole person, or a cup, as one
+    huge "line". A line thicker than `large` px stays only if the recogniser reads at least two letters or
+    digits in it, either way up, with a mean probability of at least BLOB_CONFIDENCE. Print that large is
+    the easiest of all to read; smaller lines are never read for this."""
+    big = [line for line in lines if line.height > large]
+    if not big:
+        return lines
+    readings = dict(zip(map(id, big), read_lines(rgb, big, both_ways=True)))
+    return [line for line in lines if id(line) not in readings or any(
+        len(squeezed(r.text)) >= 2 and r.confidence >= BLOB_CONFIDENCE for r in readings[id(line)])]
 
 
 # ---------------------------------------------------------------- reading lines
@@ -224,29 +240,50 @@ def _ctc_decode(probs: np.ndarray) -> Reading:
 def text_regions(rgb: np.ndarray, settings: dict | None = None) -> list[Region]:
     """The regions to redact for the text lines of a picture: each line's upright box, grown by the
     profile's padding of the line's height. A line is left out only when it reads, whole and with the
-    profile's confidence, as one of its allow-listed phrases; a line read uncertainly stays in."""
+    profile's confidence, as one of its allow-listed phrases (compared as letters and digits only: the
+    recogniser often drops the spaces between words); a line read uncertainly stays in."""
     settings = {**DEFAULTS, **(settings or {})}
     lines = find_lines(rgb, settings)
-    allowed = {normalised(phrase) for phrase in settings.get("allow", [])} - {""}
+    allowed = {squeezed(phrase) for phrase in settings.get("allow", [])} - {""}
     if allowed and lines:
         confidence = float(settings.get("allow_confidence", 0.9))
         readings = read_lines(rgb, lines)
         lines = [line for line, (reading,) in zip(lines, readings)
-                 if not (reading.confidence >= confidence and normalised(reading.text) in allowed)]
+                 if not (reading.confidence >= confidence and squeezed(reading.text) in allowed)]
     return line_regions(rgb, lines, float(settings["padding"]))
 
 
 def line_regions(rgb: np.ndarray, lines: list[TextLine], padding: float) -> list[Region]:
+    """Each line's region; regions of one line seen twice (upright and turned) or of overlapping pieces
+    become the box around both, so nothing either covered is lost."""
     height, width = rgb.shape[:2]
     regions = [line.region(padding, width, height) for line in lines]
-    return [r for r in regions if r is not None]
+    return merged([r for r in regions if r is not None])
 
 
-def normalised(phrase: str) -> str:
-    """A phrase as the allow-list compares it: Unicode-normalised, case-folded, single spaces, without the
-    punctuation around it."""
-    words = unicodedata.normalize("NFKC", phrase).casefold().split()
-    return " ".join(words).strip(".,;:!?'\"-()[]")
+def merged(regions: list[Region], overlap: float = 0.5, inside: float = 0.97) -> list[Region]:
+    """Regions of one line seen twice (upright and turned) become one: two regions overlapping by `overlap`
+    (intersection over union) or more are replaced by the box around both, and a region lying `inside`
+    another is dropped. Boxes that merely touch are left apart, so the union never snowballs."""
+    boxes: list[Region] = []
+    for region in sorted(regions, key=lambda r: -(r[2] - r[0]) * (r[3] - r[1])):
+        for index, kept in enumerate(boxes):
+            if _inside_share(region, kept) >= inside:
+                break
+            if iou(tuple(region), tuple(kept)) >= overlap:
+                boxes[index] = [min(region[0], kept[0]), min(region[1], kept[1]), max(region[2], kept[2]),
+                                max(region[3], kept[3])]
+                break
+        else:
+            boxes.append(list(region))
+    return boxes
+
+
+def _inside_share(inner: Region, outer: Region) -> float:
+    width = min(inner[2], outer[2]) - max(inner[0], outer[0])
+    height = min(inner[3], outer[3]) - max(inner[1], outer[1])
+    area = (inner[2] - inner[0]) * (inner[3] - inner[1])
+    return max(0, width) * max(0, height) / area if area > 0 else 1.0
 
 
 # ---------------------------------------------------------------- the identifier check
@@ -269,7 +306,7 @@ def identifiers_readable(rgb: np.ndarray, identifiers: list[str], settings: dict
     if not lines:
         return 0
     texts = [squeezed(reading.text) for pair in read_lines(rgb, lines, both_ways=True) for reading in pair]
-    return sum(1 for w in wanted if any(_near_substring(w, text, len(w) // 4) for text in texts))
+    return sum(1 for w in wanted if any(near_substring(w, text, len(w) // 4) for text in texts))
 
 
 def squeezed(text: str) -> str:
@@ -279,7 +316,7 @@ def squeezed(text: str) -> str:
     return re.sub(r"[^0-9A-Z]", "", plain.upper()).translate(_CONFUSABLE)
 
 
-def _near_substring(needle: str, text: str, allowed: int) -> bool:
+def near_substring(needle: str, text: str, allowed: int) -> bool:
     """Whether some stretch of `text` is within `allowed` edits (insertions, deletions, substitutions) of
     `needle` (approximate substring matching: the edit distance may start anywhere in the text)."""
     if len(text) < len(needle) - allowed:

@@ -3,7 +3,6 @@ fonts at a chosen size, angle and colour, each returned with the corners of its 
 reading that undoes the known angle so the test can show a line is readable before redaction."""
 from __future__ import annotations
 
-import re
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
@@ -110,6 +109,18 @@ def _ean13(digits12: str) -> np.ndarray:
     return np.array([[0 if b == "1" else 255 for b in bits]], dtype=np.uint8)
 
 
+def covered_share(planted: Planted, regions: list[list[int]], shape) -> float:
+    """Share of the planted ink rectangle (inside the picture) that lies within the regions."""
+    import cv2
+
+    ink = np.zeros(shape[:2], np.uint8)
+    cv2.fillPoly(ink, [np.round(planted.quad).astype(np.int32)], 1)
+    inside = np.zeros_like(ink)
+    for x0, y0, x1, y1 in regions:
+        inside[y0:y1, x0:x1] = 1
+    return float((ink & inside).sum() / max(1, ink.sum()))
+
+
 def tesseract_reading(rgb: np.ndarray, planted: Planted, zoom: float = 2.0) -> str:
     """What Tesseract reads in the planted line's box once the drawing angle is undone (psm 7: one line)."""
     import cv2
@@ -120,7 +131,9 @@ def tesseract_reading(rgb: np.ndarray, planted: Planted, zoom: float = 2.0) -> s
     matrix = cv2.getRotationMatrix2D((float(centre[0]), float(centre[1])), -planted.angle, zoom)
     out_w, out_h = int((width + height) * zoom), int(height * 2.2 * zoom)
     matrix[:, 2] += [out_w / 2 - centre[0], out_h / 2 - centre[1]]
-    crop = cv2.warpAffine(rgb, matrix, (out_w, out_h), flags=cv2.INTER_CUBIC, borderValue=(255, 255, 255))
+    crop = cv2.warpAffine(rgb, matrix, (out_w, out_h), flags=cv2.INTER_CUBIC, borderMode=cv2.BORDER_REPLICATE)
+    if crop.mean() < 110:   # light print on a dark screen: Tesseract reads dark on light
+        crop = 255 - crop
     return tesseract_text(crop, "7")
 
 
@@ -133,8 +146,3 @@ def tesseract_text(rgb: np.ndarray, psm: str = "11") -> str:
     done = subprocess.run(["tesseract", "stdin", "stdout", "--psm", psm], input=buffer.getvalue(),
                           capture_output=True, timeout=60, check=True)
     return done.stdout.decode("utf-8", "replace")
-
-
-def squeezed(text: str) -> str:
-    """Letters and digits only, upper case: how readings are compared."""
-    return re.sub(r"[^0-9A-Z]", "", text.upper())
