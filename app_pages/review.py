@@ -143,7 +143,7 @@ if picture is not None:
     if st.button("Re-render with these changes", type="primary", key=f"render_{o.id}",
                  disabled=not (adds or removals), icon=":material/refresh:"):
         with st.spinner("Re-rendering and verifying…"):
-            new = attempt("Re-rendering", services.review, rec, actor, o.id, add_regions=adds,
+            new = attempt("Re-rendering", services.rerender_with_edits, rec, actor, o.id, add_regions=adds,
                           remove_regions=removals)
         if new is not FAILED:
             st.session_state[NEXT] = new.id
@@ -162,5 +162,5 @@ if not all(ticks):
     st.caption(f"{len(CHECKLIST) - sum(ticks)} item(s) left to tick before you can confirm.")
 if st.button("Confirm the review", type="primary", key=f"confirm_{o.id}", disabled=not all(ticks) or bool(o.error),
              icon=":material/task_alt:"):
-    if attempt("Confirming the review", services.confirm_review, rec, actor, o.id) is not FAILED:
+    if attempt("Confirming the review", services.mark_reviewed, rec, actor, o.id) is not FAILED:
         rerun_with_note("review", f"Output {short(o.id)} reviewed: no face or other identifier is visible.")

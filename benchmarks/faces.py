@@ -187,13 +187,12 @@ def residual_figures(paths: list[str], faces: dict, profile_name: str) -> None:
     """Residual check on images whose annotated faces are all redacted, and on the untouched images."""
     from PIL import Image
 
-    from deid.detect import iou, residual_detector
+    from deid.boxes import iou
+    from deid.detect import residual_detector
     from deid.profile import load_profile
-    from deid.redact import pad_and_clip, redact
+    from deid.redact import face_region, redact
 
     profile = load_profile(profile_name)
-    settings = profile.section("faces")
-    padding, above = float(settings.get("padding", 0.2)), float(settings.get("extend_up", 0.2))
     if profile.residual_threshold is None:
         raise SystemExit(f"profile {profile_name} runs no residual-face check to measure")
     check = residual_detector(profile.residual_threshold)
@@ -202,10 +201,10 @@ def residual_figures(paths: list[str], faces: dict, profile_name: str) -> None:
         with Image.open(path) as img:
             rgb = np.asarray(img.convert("RGB"))
         height, width = rgb.shape[:2]
-        regions = [r for r in (pad_and_clip((x0, y0 - above * (y1 - y0), x1, y1), padding, width, height)
-                               for (x0, y0, x1, y1), _valid in faces[path]) if r]
+        regions = [r for r in (face_region(box, profile.padding, profile.extend_up, width, height)
+                               for box, _valid in faces[path]) if r]
         start = time.perf_counter()
-        blocked += bool(check(redact(rgb, regions, settings.get("method", "blur"), int(settings.get("strength", 6)))))
+        blocked += bool(check(redact(rgb, regions, profile.method, profile.strength)))
         seconds.append(time.perf_counter() - start)
         left = check(rgb)
         for box, valid in faces[path]:

@@ -205,9 +205,11 @@ def worker() -> None:
         path = line.strip()
         out = Path(tempfile.mkdtemp(prefix="fuzz-out-"))
         try:
-            result = check_pdf(path) if path.endswith(".pdf") else redact_file(path, out)
-            left = [p.name for p in out.iterdir() if result.get("error") or p.name.startswith(".partial")]
-            answer = {"error": result.get("error"), "left": sorted(left)}
+            error = check_pdf(path).error if path.endswith(".pdf") else redact_file(path, out).error
+            left = [p.name for p in out.iterdir() if error or p.name.startswith(".partial")]
+            answer = {"error": error, "left": sorted(left)}
+            left = [p.name for p in out.iterdir() if error or p.name.startswith(".partial")]
+            answer = {"error": error, "left": sorted(left)}
         except MemoryError:
             answer = {"kind": "memory", "detail": "MemoryError"}
         except Exception as exc:  # noqa: BLE001 - the readers must never raise; report what escaped

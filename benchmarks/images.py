@@ -18,12 +18,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from deid.api import redact_file  # noqa: E402
 from deid.profile import load_profile  # noqa: E402
+from deid.report import DeidReport  # noqa: E402
 
 
-def megapixels(report: dict) -> float:
+def megapixels(report: DeidReport) -> float:
     from PIL import Image
 
-    with Image.open(report["output"]) as img:
+    with Image.open(report.output) as img:
         return img.width * img.height / 1e6
 
 
@@ -42,15 +43,15 @@ def main() -> int:
             report = redact_file(path, out, profile)
             elapsed = time.perf_counter() - start
             rel = path.relative_to(args.dir)
-            if report["error"]:
+            if report.error:
                 outcomes["error"] += 1
-                print(f"ERROR  {rel}: {report['error']}")
+                print(f"ERROR  {rel}: {report.error}")
                 continue
             mp = megapixels(report)
             outcomes["clean"] += 1
             total_s, total_mp, done = total_s + elapsed, total_mp + mp, done + 1
-            print(f"clean  {rel}: {elapsed:.2f} s, {mp:.1f} MP, {len(report['regions'])} regions, "
-                  f"{len(report['removed'])} tags removed")
+            print(f"clean  {rel}: {elapsed:.2f} s, {mp:.1f} MP, {len(report.regions)} regions, "
+                  f"{len(report.removed)} tags removed")
     print(f"\n{len(files)} files: {outcomes['clean']} clean outputs, {outcomes['error']} errors")
     if done:
         print(f"{total_s / done:.3f} s per image, {total_s / total_mp:.3f} s per megapixel "

@@ -176,7 +176,7 @@ def _walk_items(records, plan: Plan, p: int, t: int, scratch: Path, call: _Calls
         output = call("process", sv.process, records, staff, asset.id)
         if output.error:
             raise RuntimeError(f"processing {label} failed: {output.error}")
-        call("confirm review", sv.confirm_review, records, staff, output.id)
+        call("confirm review", sv.mark_reviewed, records, staff, output.id)
         release = call("request release", sv.request_release, records, staff, output.id, "instagram")
         decision = call("approve release", sv.approve_release, records, marketing, release.id)
         if not decision.allowed:

@@ -36,10 +36,13 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 import av  # noqa: E402
 import numpy as np  # noqa: E402
 
-from deid import video  # noqa: E402
 from deid.api import redact_file  # noqa: E402
+from deid.detect import ensemble  # noqa: E402
 from deid.profile import load_profile  # noqa: E402
 from deid.redact import union_area_share  # noqa: E402
+from deid.report import DeidReport  # noqa: E402
+from deid.video import VideoSettings  # noqa: E402
+from deid.video.frames import orientation, upright  # noqa: E402
 
 DATA = ROOT.parent / "shared" / "data"
 FACE_VIDEOS = DATA / "face-videos"
@@ -86,7 +89,7 @@ def frame_count(path: Path) -> int:
 
 # ---------------------------------------------------------------- speed
 
-def floor_fps(path: Path, settings: video.Settings) -> float:
+def floor_fps(path: Path, settings: VideoSettings) -> float:
     """Plain PyAV decode + encode with Veil's encoder settings: no detection, no redaction."""
     out_path = OUT / "floor.mp4"
     start, frames = time.perf_counter(), 0
@@ -107,15 +110,15 @@ def floor_fps(path: Path, settings: video.Settings) -> float:
     return frames / (time.perf_counter() - start)
 
 
-def veil_fps(path: Path, profile) -> tuple[float, float, dict]:
+def veil_fps(path: Path, profile) -> tuple[float, float, DeidReport]:
     """End to end (decode, detect, track, redact, encode, verify): frames per second, seconds, the report."""
     with tempfile.TemporaryDirectory() as out:
         start = time.perf_counter()
         report = redact_file(path, out, profile)
         total = time.perf_counter() - start
-    if report["error"]:
-        print(f"  Veil error: {report['error']}")
-    frames = report.get("frames") or 1
+    if report.error:
+        print(f"  Veil error: {report.error}")
+    frames = report.frames or 1
     return frames / total, total, report
 
 
@@ -136,7 +139,7 @@ def deface_fps(path: Path, frames: int) -> float | None:
 
 def run_speed(args) -> None:
     profile = load_profile(args.profile)
-    settings = video.Settings.of(profile)
+    settings = VideoSettings.of(profile)
     redact_file(synth_clip((320, 180), 1, OUT / "warmup.mp4"), tempfile.mkdtemp(), profile)  # load models
     print(f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f}; encoder libx264 {settings.preset} "
           f"crf {settings.crf}; profile {profile.id}; VEIL_THREADS={os.environ.get('VEIL_THREADS')}")
@@ -150,11 +153,11 @@ def run_speed(args) -> None:
         before = os.times()
         veil, _, report = veil_fps(clip, profile)
         after = os.times()
-        cpu_ms = (after.user + after.system - before.user - before.system) / max(1, report.get("frames") or 1) * 1000
+        cpu_ms = (after.user + after.system - before.user - before.system) / max(1, report.frames or 1) * 1000
         peer = None if args.no_deface else deface_fps(clip, frames)
         ratio = f"{veil / peer:.1f}x" if peer else "-"
         print(f"{name:8} {frames:6d} {veil:9.1f} {floor:10.1f} {peer or float('nan'):11.1f} {ratio:>12}"
-              f"   (Veil CPU {cpu_ms:.0f} ms/frame; {report.get('frames_with_regions')} frames with regions; "
+              f"   (Veil CPU {cpu_ms:.0f} ms/frame; {report.frames_with_regions} frames with regions; "
               f"load {os.getloadavg()[0]:.1f})")
 
 
@@ -164,7 +167,7 @@ def run_memory(args) -> None:
     clip = synth_clip(SIZES["1080p"], args.minutes * 60, OUT / f"clip-1080p-{args.minutes:g}min.mp4")
     code = ("import sys, tempfile; from deid.api import redact_file; "
             "r = redact_file(sys.argv[1], tempfile.mkdtemp(), 'default'); "
-            "print(r['error'] or 'ok', r.get('frames'), r.get('frames_with_regions'))")
+            "print(r.error or 'ok', r.frames, r.frames_with_regions)")
     start = time.perf_counter()
     done = subprocess.run([sys.executable, "-c", code, str(clip)], cwd=ROOT, capture_output=True, text=True)
     elapsed = time.perf_counter() - start
@@ -206,26 +209,41 @@ def reference(source: Path, profile, fresh: bool = False) -> list[list[list[floa
     cache = OUT / f"reference-{source.stem}-{key}.json"
     if cache.exists() and not fresh:
         return json.loads(cache.read_text())
-    full = video.ensemble(profile.section("detector"))
+    full = ensemble(profile.section("detector"))
     boxes = []
     with av.open(str(source)) as c:
         orient = None
         for frame in c.decode(video=0):
-            orient = orient or video._orientation(frame)
-            rgb = video._upright(frame, orient).to_ndarray(format="rgb24")
+            orient = orient or orientation(frame)
+            rgb = upright(frame, orient).to_ndarray(format="rgb24")
             boxes.append([list(d.box) for d in full(rgb)])
     cache.write_text(json.dumps(boxes))
     return boxes
 
 
+class RunIndex:
+    """The regions of each frame, read back from a video report's runs in frame order."""
+
+    def __init__(self, runs: list[list]):
+        self.runs = sorted(runs, key=lambda run: run[0])
+        self.next, self.active = 0, []
+
+    def at(self, index: int) -> list[list[int]]:
+        while self.next < len(self.runs) and self.runs[self.next][0] <= index:
+            self.active.append(self.runs[self.next])
+            self.next += 1
+        self.active = [run for run in self.active if run[1] >= index]
+        return [run[2] for run in self.active]
+
+
 def run_recall(args) -> None:
     profile = profile_with(args.set)
-    print(f"video settings: {video.Settings.of(profile)}")
+    print(f"video settings: {VideoSettings.of(profile)}")
     grand = [0, 0]
     for source in sorted(FACE_VIDEOS.glob("*.mp4")):
         ref = reference(source, profile, args.fresh)
         _, elapsed, report = veil_fps(source, profile)
-        runs = video.RunIndex(report["regions"])
+        runs = RunIndex(report.regions)
         faces = protected = 0
         misses = []
         for index, boxes in enumerate(ref):
@@ -233,8 +251,8 @@ def run_recall(args) -> None:
             for box in boxes:
                 target = [int(np.floor(box[0])), int(np.floor(box[1])), int(np.ceil(box[2])), int(np.ceil(box[3]))]
                 # boxes may reach past the picture's edge; only the part inside can be protected
-                target = [max(0, target[0]), max(0, target[1]), min(report["width"], target[2]),
-                          min(report["height"], target[3])]
+                target = [max(0, target[0]), max(0, target[1]), min(report.width, target[2]),
+                          min(report.height, target[3])]
                 faces += 1
                 if union_area_share(target, regions) >= 0.9:
                     protected += 1
@@ -242,9 +260,9 @@ def run_recall(args) -> None:
                     misses.append(index)
         grand[0] += faces
         grand[1] += protected
-        outcome = report["error"] or "ok"
+        outcome = report.error or "ok"
         print(f"{source.name}: {protected}/{faces} reference faces protected ({100 * protected / max(1, faces):.2f} %) "
-              f"over {len(ref)} frames; {report.get('frames_with_regions')} frames with regions; "
+              f"over {len(ref)} frames; {report.frames_with_regions} frames with regions; "
               f"{elapsed:.1f} s; output: {outcome}")
         if misses:
             print(f"  frames with a miss: {sorted(set(misses))[:40]}")

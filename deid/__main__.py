@@ -7,6 +7,7 @@ import sys
 
 from deid.api import detect_file, error_message, inspect_file, redact_file
 from deid.profile import ProfileError, available_profiles, load_profile
+from deid.report import DeidReport
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -35,18 +36,18 @@ def run_redact(args) -> int:
         if not args.json:
             print(f"{name}: {_summary(reports[-1])}")
     if args.json:
-        json.dump(reports, sys.stdout, indent=2)
+        json.dump([report.to_json() for report in reports], sys.stdout, indent=2)
         print()
-    return 1 if any(r["error"] for r in reports) else 0
+    return 1 if any(report.error for report in reports) else 0
 
 
-def _summary(report: dict) -> str:
-    if report["error"]:
-        return f"ERROR {report['error']}"
-    if report["kind"] == "video":
-        return f"ok -> {report['output']} ({report.get('frames_with_regions', 0)}/{report.get('frames', 0)} frames redacted)"
-    kinds = report.get("region_kinds", [])
-    return (f"ok -> {report['output']} ({len(report['regions'])} regions: {kinds.count('face')} face, "
+def _summary(report: DeidReport) -> str:
+    if report.error:
+        return f"ERROR {report.error}"
+    if report.kind == "video":
+        return f"ok -> {report.output} ({report.frames_with_regions}/{report.frames} frames redacted)"
+    kinds = report.region_kinds
+    return (f"ok -> {report.output} ({len(report.regions)} regions: {kinds.count('face')} face, "
             f"{len(kinds) - kinds.count('face')} text, code or drawn)")
 
 

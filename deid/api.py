@@ -1,29 +1,30 @@
 """The engine's entry points: one report per input file, the same for the CLI, the services and the UI.
 
-`redact_file` never raises for a bad input: it returns a report with `error` set and `output` None, and
-leaves nothing behind in the output folder. An output exists under its final name only once verified.
+`redact_file` never raises for a bad input: it returns a report (deid/report.py) with `error` set and
+`output` None, and leaves nothing behind in the output folder. An output exists under its final name only
+once verified (deid/output.py, deid/verify.py).
 """
 from __future__ import annotations
 
-import os
-import uuid
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
 import numpy as np
-from PIL import Image
 
 from deid import image as image_io
 from deid.codes import code_regions
-from deid.detect import ensemble, residual_detector
+from deid.detect import ensemble
 from deid.formats import Format, sniff, sniff_file
-from deid.metadata import ExifToolError, identifying_tags, is_clean, removed_tags
+from deid.metadata import ExifToolError, identifying_tags, removed_tags
 from deid.models import ModelError
-from deid.naming import filename_warnings
+from deid.output import write_verified
 from deid.profile import Profile, ProfileError, load_profile
-from deid.redact import Region, pad_and_clip, redact
-from deid.text import identifiers_readable, text_regions
+from deid.redact import Region, face_region, pad_and_clip, redact
+from deid.report import DeidReport
+from deid.text import text_regions
+from deid.verify import IMAGE_ALLOWED, verify_image
+from deid.video import redact_video
 
 Progress = Callable[[float, str], None]
 Labelled = list[tuple[Region, str]]   # regions with what they cover: "face", "text", "code" or "manual"
@@ -32,18 +33,10 @@ TEXT_KINDS = ("text", "code")
 EXPLAINED_ERRORS = (image_io.ImageReadError, ProfileError, ExifToolError, ModelError)
 
 
-def new_report(path: Path, profile: Profile | None, original_name: str | None = None) -> dict:
-    """An empty report; file-name warnings judge the name the person uploaded, not a temporary one."""
-    return {"input": str(Path(path).absolute()), "output": None, "error": None, "kind": "unknown",
-            "profile": profile.stamp() if profile else None, "regions": [], "region_kinds": [], "removed": [],
-            "filename_warnings": filename_warnings(original_name or Path(path).name),
-            "verified": {"metadata_clean": False, "faces_left": None}}
-
-
 def redact_file(path: str | Path, out_dir: str | Path, profile: str | Profile = "default", *,
                 progress: Progress | None = None, extra_regions: list[Region] | None = None,
                 removed_regions: list[Region] | None = None, cancel: Callable[[], bool] | None = None,
-                original_name: str | None = None, identifiers: list[str] | None = None) -> dict:
+                original_name: str | None = None, identifiers: list[str] | None = None) -> DeidReport:
     """De-identify one photo or video into out_dir under a new random name; returns its report.
 
     `identifiers` (the patient's name parts, reference, original file-name tokens; held in memory only):
@@ -52,25 +45,20 @@ def redact_file(path: str | Path, out_dir: str | Path, profile: str | Profile = 
     try:
         prof = profile if isinstance(profile, Profile) else load_profile(profile)
     except ProfileError as exc:
-        report = new_report(path, None, original_name)
-        report["error"] = str(exc)
-        return report
-    report = new_report(path, prof, original_name)
+        return DeidReport.new(path, None, original_name).failed(str(exc))
+    report = DeidReport.new(path, prof.stamp(), original_name)
     try:
         fmt = _check_input(path)
-        report["kind"] = fmt.kind if fmt.kind in ("image", "video") else "unknown"
+        report.kind = fmt.kind if fmt.kind in ("image", "video") else "unknown"
         if fmt.kind == "image":
             review = Review(extra_regions or [], removed_regions or [], identifiers or [])
             _redact_image(path, fmt, out_dir, prof, report, review)
         elif fmt.kind == "video":
-            from deid import video
-
-            video.redact_video(path, out_dir, prof, report, progress=progress, cancel=cancel)
+            redact_video(path, out_dir, prof, report, progress=progress, cancel=cancel)
         else:
             raise image_io.ImageReadError(_not_media(fmt))
     except Exception as exc:  # noqa: BLE001 - one bad file must not stop a batch; the reason is reported
-        report["output"] = None
-        report["error"] = error_message(exc)
+        report.failed(error_message(exc))
     if progress:
         progress(1.0, "done")
     return report
@@ -99,27 +87,28 @@ class Review:
     identifiers: list[str]
 
 
-def _redact_image(path: Path, fmt: Format, out_dir: Path, prof: Profile, report: dict, review: Review) -> None:
-    report["removed"] = removed_tags(path)
+def _redact_image(path: Path, fmt: Format, out_dir: Path, prof: Profile, report: DeidReport, review: Review) -> None:
+    report.removed = removed_tags(path, IMAGE_ALLOWED)
     encoded, ext = _redacted_image(path, fmt, prof, report, review)
     # the pixel arrays are gone by now: verification re-decodes the output without them in memory too
-    report["output"] = str(write_verified(encoded, ext, out_dir, prof, report, review.identifiers).absolute())
+    final = write_verified(out_dir, ext, lambda partial: partial.write_bytes(encoded),
+                           lambda partial, _size: verify_image(partial, prof, report.verified, review.identifiers))
+    report.output = str(final.absolute())
 
 
-def _redacted_image(path: Path, fmt: Format, prof: Profile, report: dict, review: Review) -> tuple[bytes, str]:
+def _redacted_image(path: Path, fmt: Format, prof: Profile, report: DeidReport, review: Review) -> tuple[bytes, str]:
     """The new file's bytes and extension: decoded, faces and text found and redacted, encoded from pixels."""
     decoded = image_io.decode(path.read_bytes(), fmt)
     found = find_regions(decoded.rgb, prof)
     if prof.text_action == "flag":
         found, flagged = _split_text(found)
-        report["flagged_regions"] = [region for region, _ in flagged]
+        report.flagged_regions = [region for region, _ in flagged]
     labelled = merge_review(found, review.extra, review.removed, decoded.rgb.shape)
-    report["regions"] = [region for region, _ in labelled]
-    report["region_kinds"] = [kind for _, kind in labelled]
+    report.regions = [region for region, _ in labelled]
+    report.region_kinds = [kind for _, kind in labelled]
     pixels = redact_labelled(decoded.rgb, labelled, prof)
     decoded.rgb = None   # the unredacted pixels are not needed any more
-    return image_io.encode(pixels, decoded.alpha, decoded.source_format,
-                           int(prof.section("output").get("jpeg_quality", 92)))
+    return image_io.encode(pixels, decoded.alpha, decoded.source_format, prof.jpeg_quality)
 
 
 def find_regions(rgb: np.ndarray, prof: Profile) -> Labelled:
@@ -135,10 +124,9 @@ def find_regions(rgb: np.ndarray, prof: Profile) -> Labelled:
 def redact_labelled(rgb: np.ndarray, labelled: Labelled, prof: Profile) -> np.ndarray:
     """Faces and hand-drawn regions with the faces' method; text and codes with the text method (solid by
     default: a blurred line of large print can stay legible)."""
-    faces, text = prof.section("faces"), prof.section("text")
     others, textual = _split_text(labelled)
-    pixels = redact(rgb, [r for r, _ in others], faces["method"], int(faces.get("strength", 6)))
-    return redact(pixels, [r for r, _ in textual], text.get("method", "solid"), int(text.get("strength", 2)))
+    pixels = redact(rgb, [r for r, _ in others], prof.method, prof.strength)
+    return redact(pixels, [r for r, _ in textual], prof.text_method, prof.text_strength)
 
 
 def _split_text(labelled: Labelled) -> tuple[Labelled, Labelled]:
@@ -150,11 +138,8 @@ def _split_text(labelled: Labelled) -> tuple[Labelled, Labelled]:
 def face_regions(rgb: np.ndarray, prof: Profile) -> list[Region]:
     """The padded, clipped regions the profile's detector ensemble finds on an upright image."""
     height, width = rgb.shape[:2]
-    faces = prof.section("faces")
-    padding, above = float(faces.get("padding", 0.25)), float(faces.get("extend_up", 0.2))
-    found = ensemble(prof.section("detector"))(rgb)
-    # Detectors box eyes-to-chin; hair and forehead above identify too, so grow the box upwards first.
-    regions = [pad_and_clip((d.x0, d.y0 - above * (d.y1 - d.y0), d.x1, d.y1), padding, width, height) for d in found]
+    regions = [face_region(d.box, prof.padding, prof.extend_up, width, height)
+               for d in ensemble(prof.section("detector"))(rgb)]
     return [r for r in regions if r is not None]
 
 
@@ -168,53 +153,6 @@ def merge_review(found: Labelled, extra: list[Region], removed: list[Region], sh
         if clipped and all(clipped != region for region, _ in kept):
             kept.append((clipped, "manual"))
     return kept
-
-
-def write_verified(data: bytes, ext: str, out_dir: Path, prof: Profile, report: dict,
-                   identifiers: list[str] | None = None) -> Path:
-    """Write under a temporary name, verify, then give the final random name; delete on any failure."""
-    out_dir.mkdir(parents=True, exist_ok=True)
-    name = uuid.uuid4().hex
-    partial = out_dir / f".partial-{name}{ext}"
-    final = out_dir / f"{name}{ext}"
-    try:
-        with open(partial, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        verify_image(partial, prof, report, identifiers or [])
-        os.replace(partial, final)
-        return final
-    finally:
-        partial.unlink(missing_ok=True)
-
-
-def verify_image(path: Path, prof: Profile, report: dict, identifiers: list[str] | None = None) -> None:
-    """Re-read the written file: metadata against the allow-list, a second detector for faces left, and the
-    patient's identifiers read for (when given)."""
-    clean, leftovers = is_clean(path)
-    report["verified"]["metadata_clean"] = clean
-    if not clean:
-        raise image_io.ImageReadError(f"output withheld: metadata left after rewriting ({', '.join(leftovers)})")
-    threshold = prof.residual_threshold
-    if threshold is None and not identifiers:
-        return  # the identifiable profile keeps faces on purpose
-    with Image.open(path) as written:   # one copy of the pixels at a time: an output may be 80 megapixels
-        written.load()
-        rgb = np.asarray(written if written.mode == "RGB" else written.convert("RGB"))
-    if identifiers:
-        readable = identifiers_readable(rgb, identifiers, prof.section("text"))
-        report["verified"]["identifiers_readable"] = readable
-        if readable:
-            raise image_io.ImageReadError(f"output withheld: {readable} of the patient's identifiers can still be "
-                                          "read in the picture; cover them by hand in review")
-    if threshold is None:
-        return
-    left = residual_detector(threshold)(rgb)
-    report["verified"]["faces_left"] = len(left)
-    if left:
-        raise image_io.ImageReadError(f"output withheld: {len(left)} face(s) still detectable after redaction; "
-                                      "add a region by hand in review")
 
 
 def detect_file(path: str | Path, profile: str | Profile = "default") -> list[Region]:
@@ -240,7 +178,7 @@ def inspect_file(path: str | Path) -> dict:
     entry = {"path": str(path.absolute()), "identifying": [], "error": None}
     try:
         _check_input(path)
-        entry["identifying"] = [{"group": g, "tag": t} for g, t in identifying_tags(path)]
+        entry["identifying"] = [{"group": g, "tag": t} for g, t in identifying_tags(path, IMAGE_ALLOWED)]
     except Exception as exc:  # noqa: BLE001 - reported per file
         entry["error"] = error_message(exc)
     return entry

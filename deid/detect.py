@@ -1,6 +1,6 @@
-"""Face detectors and their fusion.
-
-Each detector is a callable `rgb uint8 HxWx3 array -> list[Detection]` in pixel coordinates of that array.
+"""The detectors Veil runs, built from the networks of deid/detectors.py: the ensemble that finds faces to
+redact, the residual checker that looks for faces left on an output, and the tiler that runs a detector on
+a large picture piece by piece. Each is a `Detector` (deid/boxes.py).
 
 The ensemble looks at one image through several *views*: CenterFace (onnxruntime) at half, native and
 double scale (the cheap half-scale one also mirrored), CenterFace on copies turned a quarter either way
@@ -17,267 +17,74 @@ face counts. A redacted head keeps a head's outline, which the proposer alone of
 """
 from __future__ import annotations
 
-import atexit
-import os
-import threading
 from dataclasses import dataclass
-from typing import Protocol
 
 import numpy as np
 from PIL import Image
 
-from deid.models import model_path
+from deid.boxes import Detection, Detector, fuse, iou_matrix, nms, nms_indices
+from deid.detectors import (CenterFaceMaps, blazeface, centerface_maps, decode_peaks, resize_by,
+                            resize_longest)
 
-# onnxruntime's telemetry is on by default on Linux: it writes a session file into TMPDIR, keeps a device id
-# under ~/.cache/Microsoft and may send events. Read once, when onnxruntime is imported, so it is set here.
-os.environ["ORT_DISABLE_TELEMETRY"] = "1"
+# ---------------------------------------------------------------- tiling
 
-os.environ.setdefault("GLOG_minloglevel", "2")
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-
-
-@dataclass(frozen=True)
-class Detection:
-    x0: float
-    y0: float
-    x1: float
-    y1: float
-    score: float
-    source: str
-
-    @property
-    def box(self) -> tuple[float, float, float, float]:
-        return (self.x0, self.y0, self.x1, self.y1)
-
-    def scaled(self, factor: float, dx: float = 0.0, dy: float = 0.0) -> "Detection":
-        return Detection(self.x0 * factor + dx, self.y0 * factor + dy, self.x1 * factor + dx,
-                         self.y1 * factor + dy, self.score, self.source)
+Tile = tuple[int, int, int, int]   # x0, y0, x1, y1 in pixels of the picture, x1/y1 exclusive
 
 
-class Detector(Protocol):
-    def __call__(self, rgb: np.ndarray) -> list[Detection]: ...
+def grid(width: int, height: int, tile: tuple[int, int], counts: tuple[int, int]) -> list[Tile]:
+    """`counts` (across, down) tiles of size `tile` spread evenly from edge to edge, so neighbours overlap."""
+    def starts(length: int, size: int, count: int) -> list[int]:
+        return [round(i * (length - size) / (count - 1)) for i in range(count)] if count > 1 else [0]
+
+    (tw, th), (cols, rows) = tile, counts
+    return [(x, y, x + tw, y + th) for y in starts(height, th, rows) for x in starts(width, tw, cols)]
 
 
-def resize_longest(rgb: np.ndarray, max_side: int) -> tuple[np.ndarray, float]:
-    """Scale down so the longest side is at most max_side; returns the image and the factor back to the input."""
-    h, w = rgb.shape[:2]
-    longest = max(h, w)
-    if longest <= max_side:
-        return rgb, 1.0
-    factor = max_side / longest
-    return resize_by(rgb, factor), longest / max_side
+def tiles(width: int, height: int, size: int, overlap: float = 0.25) -> list[Tile]:
+    """Square-ish tiles of about `size` px covering the image, neighbours overlapping by `overlap` of a tile."""
+    def count(length: int) -> int:
+        return 1 if length <= size else int(np.ceil((length - size) / (size * (1 - overlap)))) + 1
+
+    return grid(width, height, (min(size, width), min(size, height)), (count(width), count(height)))
 
 
-def resize_by(rgb: np.ndarray, factor: float) -> np.ndarray:
-    h, w = rgb.shape[:2]
-    size = (max(1, round(w * factor)), max(1, round(h * factor)))
-    if size == (w, h):
-        return rgb
-    return np.asarray(Image.fromarray(rgb).resize(size, Image.BILINEAR))
+def bounded_tiles(width: int, height: int, max_pixels: int, overlap: int) -> list[Tile]:
+    """The fewest tiles, each at most `max_pixels` in area, covering the image with `overlap` px between
+    neighbours; the longer side of a tile is split first."""
+    cols = rows = 1
+    while True:
+        tw = min(width, -(-(width + (cols - 1) * overlap) // cols))
+        th = min(height, -(-(height + (rows - 1) * overlap) // rows))
+        if tw * th <= max_pixels:
+            return grid(width, height, (tw, th), (cols, rows))
+        if tw >= th:
+            cols += 1
+        else:
+            rows += 1
 
 
-# ---------------------------------------------------------------- CenterFace (onnxruntime)
-
-_session_lock = threading.Lock()
-_centerface_session = None
-
-
-def _centerface():
-    """One shared onnxruntime session; the shipped graph has a fixed 32x32 input, made size-free here."""
-    global _centerface_session
-    with _session_lock:
-        if _centerface_session is None:
-            import onnx
-            import onnxruntime as ort
-
-            model = onnx.load(str(model_path("centerface")))
-            initializers = {i.name for i in model.graph.initializer}
-            keep = [i for i in model.graph.input if i.name not in initializers]
-            del model.graph.input[:]
-            model.graph.input.extend(keep)
-            for value in list(model.graph.input) + list(model.graph.output):
-                dims = value.type.tensor_type.shape.dim
-                for index, name in ((0, "batch"), (2, "height"), (3, "width")):
-                    dims[index].dim_param = name
-            options = ort.SessionOptions()
-            options.intra_op_num_threads = int(os.environ.get("VEIL_THREADS", "2"))
-            # Idle workers sleep instead of spinning: spinning cost 155 ms of CPU per 720p run against 98 ms
-            # without, CPU that video decoding and encoding on the same two cores need.
-            options.add_session_config_entry("session.intra_op.allow_spinning", "0")
-            options.log_severity_level = 3
-            _centerface_session = ort.InferenceSession(model.SerializeToString(), options,
-                                                       providers=["CPUExecutionProvider"])
-    return _centerface_session
-
-
-@dataclass
-class _Maps:
-    """CenterFace outputs at stride 4, and the factors from network-input pixels back to the array given."""
-    heat: np.ndarray     # (h, w) face-centre probability
-    size: np.ndarray     # (2, h, w) log box height, width
-    offset: np.ndarray   # (2, h, w) sub-cell centre offset
-    fx: float
-    fy: float
-
-
-def _centerface_maps(rgb: np.ndarray) -> _Maps:
-    """Run the network once; the input is stretched to multiples of 32 as the network needs."""
-    h, w = rgb.shape[:2]
-    in_h, in_w = max(32, int(np.ceil(h / 32) * 32)), max(32, int(np.ceil(w / 32) * 32))
-    resized = rgb if (in_h, in_w) == (h, w) else np.asarray(Image.fromarray(rgb).resize((in_w, in_h), Image.BILINEAR))
-    blob = resized.astype(np.float32).transpose(2, 0, 1)[None]
-    session = _centerface()
-    heat, size, offset, _landmarks = session.run(None, {session.get_inputs()[0].name: blob})
-    return _Maps(heat[0, 0], size[0], offset[0], w / in_w, h / in_h)
-
-
-def _decode(maps: _Maps, threshold: float) -> tuple[np.ndarray, np.ndarray]:
-    """Boxes (N, 4) in the array's pixels and scores (N,): one per local peak of the heat map (a cell no
-    lower than its eight neighbours) at or above threshold; its neighbours describe the same face."""
-    heat = maps.heat
-    padded = np.pad(heat, 1, mode="constant", constant_values=-1.0)
-    h, w = heat.shape
-    peak = heat >= threshold
-    for dy in (0, 1, 2):
-        for dx in (0, 1, 2):
-            if dy != 1 or dx != 1:
-                peak &= heat >= padded[dy:dy + h, dx:dx + w]
-    ys, xs = np.nonzero(peak)
-    height = np.exp(maps.size[0, ys, xs]) * 4
-    width = np.exp(maps.size[1, ys, xs]) * 4
-    cy = (ys + maps.offset[0, ys, xs] + 0.5) * 4
-    cx = (xs + maps.offset[1, ys, xs] + 0.5) * 4
-    boxes = np.stack([(cx - width / 2) * maps.fx, (cy - height / 2) * maps.fy,
-                      (cx + width / 2) * maps.fx, (cy + height / 2) * maps.fy], axis=1)
-    return boxes.astype(np.float64), maps.heat[ys, xs].astype(np.float64)
-
-
-def centerface(rgb: np.ndarray, threshold: float = 0.3) -> list[Detection]:
-    """CenterFace on the whole array at its own scale."""
-    boxes, scores = _decode(_centerface_maps(rgb), threshold)
-    keep = _nms_indices(boxes, scores, 0.4)
-    return [Detection(*map(float, boxes[i]), float(scores[i]), "centerface") for i in keep]
-
-
-# ---------------------------------------------------------------- BlazeFace (MediaPipe Tasks)
-
-_blazeface_lock = threading.RLock()
-_blazeface_detectors: dict[tuple[str, float], object] = {}
-
-
-def _blazeface(model: str, threshold: float):
-    key = (model, threshold)
-    with _blazeface_lock:
-        if key not in _blazeface_detectors:
-            from mediapipe.tasks.python import BaseOptions, vision
-
-            options = vision.FaceDetectorOptions(
-                base_options=BaseOptions(model_asset_path=str(model_path(model))),
-                min_detection_confidence=threshold, min_suppression_threshold=0.3)
-            _blazeface_detectors[key] = vision.FaceDetector.create_from_options(options)
-    return _blazeface_detectors[key]
-
-
-@atexit.register
-def _close_blazeface() -> None:
-    """Close the Tasks detectors while the interpreter is whole (their finalisers fail at shutdown)."""
-    with _blazeface_lock:
-        for detector in _blazeface_detectors.values():
-            try:
-                detector.close()
-            except Exception:  # noqa: BLE001 - best effort at exit
-                pass
-        _blazeface_detectors.clear()
-
-
-def blazeface(rgb: np.ndarray, threshold: float = 0.5, model: str = "blazeface_full") -> list[Detection]:
-    import mediapipe as mp
-
-    image = mp.Image(image_format=mp.ImageFormat.SRGB, data=np.ascontiguousarray(rgb))
-    with _blazeface_lock:  # a Tasks detector is not safe to call from two threads at once
-        result = _blazeface(model, threshold).detect(image)
+def on_tiles(detector: Detector, rgb: np.ndarray, layout: list[Tile]) -> list[Detection]:
+    """The detector run on each tile, its detections in the whole picture's pixels."""
     found = []
-    for det in result.detections:
-        b = det.bounding_box
-        found.append(Detection(float(b.origin_x), float(b.origin_y), float(b.origin_x + b.width),
-                               float(b.origin_y + b.height),
-                               float(det.categories[0].score), model))
+    for x0, y0, x1, y1 in layout:
+        found += [d.scaled(1.0, x0, y0) for d in detector(np.ascontiguousarray(rgb[y0:y1, x0:x1]))]
     return found
 
 
-# ---------------------------------------------------------------- geometry and fusion
+def tiled(detector: Detector, max_pixels: int, overlap: int, overview_side: int) -> Detector:
+    """The detector at full resolution on overlapping tiles of at most `max_pixels`, plus once on the whole
+    picture reduced to `overview_side` for faces larger than the overlap; boxes of one face are fused. Its
+    working memory stays that of one tile whatever the picture's size (a 4K frame in one piece needs GBs)."""
 
-def iou(a: tuple, b: tuple) -> float:
-    ix = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
-    iy = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
-    inter = ix * iy
-    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
-    return inter / union if union > 0 else 0.0
+    def detect(rgb: np.ndarray) -> list[Detection]:
+        height, width = rgb.shape[:2]
+        layout = bounded_tiles(width, height, max_pixels, overlap)
+        if len(layout) == 1:
+            return detector(rgb)
+        overview, back = resize_longest(rgb, overview_side)
+        return fuse(on_tiles(detector, rgb, layout) + [d.scaled(back) for d in detector(overview)])
 
-
-def _iou_matrix(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    ix = np.clip(np.minimum(a[:, None, 2], b[None, :, 2]) - np.maximum(a[:, None, 0], b[None, :, 0]), 0, None)
-    iy = np.clip(np.minimum(a[:, None, 3], b[None, :, 3]) - np.maximum(a[:, None, 1], b[None, :, 1]), 0, None)
-    inter = ix * iy
-    area_a = (a[:, 2] - a[:, 0]) * (a[:, 3] - a[:, 1])
-    area_b = (b[:, 2] - b[:, 0]) * (b[:, 3] - b[:, 1])
-    return inter / np.maximum(area_a[:, None] + area_b[None, :] - inter, 1e-9)
-
-
-def _nms_indices(boxes: np.ndarray, scores: np.ndarray, overlap: float) -> list[int]:
-    """Greedy non-maximum suppression: indices of the best box of each cluster, best first."""
-    order = np.argsort(-scores, kind="stable")
-    keep: list[int] = []
-    while order.size:
-        best = int(order[0])
-        keep.append(best)
-        rest = order[1:]
-        if rest.size:
-            rest = rest[_iou_matrix(boxes[best:best + 1], boxes[rest])[0] < overlap]
-        order = rest
-    return keep
-
-
-def nms(detections: list[Detection], overlap: float = 0.4) -> list[Detection]:
-    """Keep the best-scoring box of each cluster of overlapping boxes."""
-    if not detections:
-        return []
-    boxes = np.array([d.box for d in detections], dtype=np.float64)
-    scores = np.array([d.score for d in detections], dtype=np.float64)
-    return [detections[i] for i in _nms_indices(boxes, scores, overlap)]
-
-
-def fuse(detections: list[Detection], overlap: float = 0.3) -> list[Detection]:
-    """Merge boxes of the same face: overlapping boxes become their union (the safe side), best score kept."""
-    merged: list[Detection] = []
-    for det in sorted(detections, key=lambda d: -d.score):
-        for i, kept in enumerate(merged):
-            if iou(det.box, kept.box) >= overlap or _contains(kept.box, det.box) or _contains(det.box, kept.box):
-                merged[i] = Detection(min(kept.x0, det.x0), min(kept.y0, det.y0), max(kept.x1, det.x1),
-                                      max(kept.y1, det.y1), kept.score, kept.source)
-                break
-        else:
-            merged.append(det)
-    return merged
-
-
-def _contains(outer: tuple, inner: tuple, share: float = 0.8) -> bool:
-    ix = max(0.0, min(outer[2], inner[2]) - max(outer[0], inner[0]))
-    iy = max(0.0, min(outer[3], inner[3]) - max(outer[1], inner[1]))
-    area = (inner[2] - inner[0]) * (inner[3] - inner[1])
-    return area > 0 and ix * iy / area >= share
-
-
-def tiles(width: int, height: int, size: int, overlap: float = 0.25) -> list[tuple[int, int, int, int]]:
-    """Square-ish tiles of about `size` px covering the image, neighbours overlapping by `overlap` of a tile."""
-    def starts(length: int) -> list[int]:
-        if length <= size:
-            return [0]
-        count = int(np.ceil((length - size) / (size * (1 - overlap)))) + 1
-        return [round(i * (length - size) / (count - 1)) for i in range(count)]
-
-    tw, th = min(size, width), min(size, height)
-    return [(x, y, x + tw, y + th) for y in starts(height) for x in starts(width)]
+    return detect
 
 
 # ---------------------------------------------------------------- the ensemble
@@ -330,10 +137,10 @@ def _look(rgb: np.ndarray, view: View, floor: float, window: tuple[int, int, int
         img = img[:, ::-1]
     img = resize_by(np.ascontiguousarray(img), view.scale)
     if view.model == "centerface":
-        maps = _centerface_maps(img)
+        maps = centerface_maps(img)
         if maps_out is not None:
             maps_out[view.name] = maps
-        boxes, scores = _decode(maps, floor)
+        boxes, scores = decode_peaks(maps, floor)
     else:
         found = blazeface(img, max(floor, 0.1), "blazeface_full")
         boxes = np.array([d.box for d in found], dtype=np.float64).reshape(-1, 4)
@@ -343,11 +150,11 @@ def _look(rgb: np.ndarray, view: View, floor: float, window: tuple[int, int, int
     if view.mirror:
         boxes = _mirror_back(boxes, turned_w)
     boxes = _turn_back(boxes, view.turn, width, height)
-    keep = _nms_indices(boxes, scores, 0.3)
+    keep = nms_indices(boxes, scores, 0.3)
     return boxes[keep] + [x_off, y_off, x_off, y_off], scores[keep]
 
 
-def _small_face_windows(maps: _Maps, probe: float, small: float, cell: int, width: int,
+def _small_face_windows(maps: CenterFaceMaps, probe: float, small: float, cell: int, width: int,
                         height: int) -> list[tuple[int, int, int, int]]:
     """Windows of the working image where the native view sees a hint (heat >= probe) of a face under
     `small` px: cells holding such hints and their neighbours, joined along each row of cells."""
@@ -473,7 +280,7 @@ def _agree(found: _Found, views: list[View], link: float, thresholds: tuple[floa
     a threshold by face size; each quarter-turned copy votes on its own, for faces of people lying down."""
     if not len(found.scores):
         return np.zeros((0, 4)), np.zeros(0)
-    overlaps = _iou_matrix(found.boxes, found.boxes) >= link
+    overlaps = iou_matrix(found.boxes, found.boxes) >= link
     support = np.zeros((len(found.scores), len(views)))
     for index in range(len(views)):
         mine = found.view == index
@@ -495,7 +302,7 @@ def _agree(found: _Found, views: list[View], link: float, thresholds: tuple[floa
         keep |= mean >= needed
         best = np.maximum(best, mean)
     kept = np.nonzero(keep)[0]
-    order = _nms_indices(found.boxes[kept], best[kept], 0.3)
+    order = nms_indices(found.boxes[kept], best[kept], 0.3)
     return found.boxes[kept][order], best[kept][order]
 
 
@@ -512,15 +319,16 @@ def residual_detector(threshold: float = 0.6, confirm: float = RESIDUAL_CONFIRM)
     crop three times its size and confirmed when CenterFace scores `confirm` or more on that crop. Blurred
     heads fool the proposer; without eyes, nose and mouth they fail the second look."""
 
+    def propose(rgb: np.ndarray) -> list[Detection]:
+        return blazeface(rgb, threshold, "blazeface_short")
+
     def detect(rgb: np.ndarray) -> list[Detection]:
         work, back = resize_longest(rgb, RESIDUAL_SIDE)
         height, width = work.shape[:2]
         proposals: list[Detection] = []
         size = max(width, height)
         while True:
-            for x0, y0, x1, y1 in tiles(width, height, size):
-                tile = np.ascontiguousarray(work[y0:y1, x0:x1])
-                proposals += [d.scaled(1.0, x0, y0) for d in blazeface(tile, threshold, "blazeface_short")]
+            proposals += on_tiles(propose, work, tiles(width, height, size))
             if size <= RESIDUAL_TILE:
                 break
             size = max(RESIDUAL_TILE, int(size / 1.6))
@@ -540,5 +348,5 @@ def _second_look(rgb: np.ndarray, det: Detection, context: float = 1.0, side: in
     half = max(x1 - x0, y1 - y0) * (0.5 + context)
     cx, cy = (x0 + x1) / 2, (y0 + y1) / 2
     crop = Image.fromarray(rgb).crop((int(cx - half), int(cy - half), int(cx + half), int(cy + half)))
-    boxes, scores = _decode(_centerface_maps(np.asarray(crop.resize((side, side), Image.BILINEAR))), 0.05)
+    boxes, scores = decode_peaks(centerface_maps(np.asarray(crop.resize((side, side), Image.BILINEAR))), 0.05)
     return float(scores.max()) if len(scores) else 0.0

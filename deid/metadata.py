@@ -1,7 +1,8 @@
-"""Read embedded metadata with ExifTool, and judge it against an allow-list of harmless structural tags.
+"""Read embedded metadata with ExifTool and list the tags outside an allow-list (the allow-lists themselves,
+and the verdict on outputs, are in deid/verify.py).
 
-Verification re-reads every output file: the writer is never trusted. Only tag *names* leave this module,
-never their values (values are where names, places and serial numbers live).
+Only tag *names* leave this module, never their values (values are where names, places and serial numbers
+live).
 """
 from __future__ import annotations
 
@@ -10,23 +11,9 @@ import shutil
 import subprocess
 from pathlib import Path
 
-# Structural facts a decoder needs; nothing here can name a person, a place, a device or a time.
-ALLOWED: dict[str, frozenset[str]] = {
-    "ExifTool": frozenset({"ExifToolVersion"}),
-    "File": frozenset({"FileType", "FileTypeExtension", "MIMEType", "ImageWidth", "ImageHeight",
-                       "EncodingProcess", "BitsPerSample", "ColorComponents", "YCbCrSubSampling"}),
-    "JFIF": frozenset({"JFIFVersion", "ResolutionUnit", "XResolution", "YResolution"}),
-    "PNG": frozenset({"ImageWidth", "ImageHeight", "BitDepth", "ColorType", "Compression", "Filter",
-                      "Interlace"}),
-    "RIFF": frozenset({"VP8Version", "ImageWidth", "ImageHeight", "HorizontalScale", "VerticalScale",
-                       "WebP_Flags", "AlphaPreprocessing", "AlphaFiltering", "AlphaCompression"}),
-    "Composite": frozenset({"ImageSize", "Megapixels"}),
-}
+AllowList = dict[str, frozenset[str]]   # ExifTool group -> names of tags that identify nobody
 # Facts of the file system, not of the file's content: never counted as embedded metadata.
 FILESYSTEM_GROUPS = frozenset({"System"})
-# Containers add these; a video module may extend ALLOWED with its own structural tags.
-
-
 EXIFTOOL_SECONDS = 120   # one file; ExifTool reads only headers and tags, so this is a hang, not work
 
 
@@ -72,11 +59,9 @@ def _split(key: str) -> tuple[str, str]:
     return (group, tag) if tag else ("", group)
 
 
-def identifying_tags(path: Path, allowed: dict[str, frozenset[str]] | None = None,
-                     zeroed: frozenset[str] = frozenset()) -> list[tuple[str, str]]:
+def identifying_tags(path: Path, allowed: AllowList, zeroed: frozenset[str] = frozenset()) -> list[tuple[str, str]]:
     """The embedded tags outside the allow-list (anything ExifTool warns about counts too). Tags named in
     `zeroed` are allowed only while unset (a writer's zero date); with any real value they identify."""
-    allowed = ALLOWED if allowed is None else allowed
     left = []
     for key, value in _read(path).items():
         if key == "SourceFile":
@@ -92,14 +77,7 @@ def _unset(value) -> bool:
     return str(value).strip() in ("0", "0000:00:00 00:00:00")
 
 
-def is_clean(path: Path, allowed: dict[str, frozenset[str]] | None = None,
-             zeroed: frozenset[str] = frozenset()) -> tuple[bool, list[str]]:
-    """Whether an output carries nothing outside the allow-list; the offending names when it does."""
-    left = identifying_tags(path, allowed, zeroed)
-    return not left, [f"{g}:{t}" for g, t in left]
-
-
-def removed_tags(path: Path, allowed: dict[str, frozenset[str]] | None = None) -> list[str]:
+def removed_tags(path: Path, allowed: AllowList) -> list[str]:
     """Names ("GROUP:Tag") of an input's identifying tags, for the report of what de-identification removed.
 
     A file ExifTool cannot parse yields none (the decoder then says whether it is media at all); a missing

@@ -14,10 +14,25 @@ TEXT_METHODS = ("solid", "pixelate")   # irreversible for letters; a blur keeps 
 NUMBERS = (("faces", "padding", 0, 1), ("faces", "extend_up", 0, 1), ("faces", "strength", 1, 64),
            ("verify", "residual_threshold", 0, 1), ("output", "jpeg_quality", 1, 100),
            ("text", "padding", 0, 2), ("text", "strength", 1, 4), ("text", "allow_confidence", 0.5, 1))
+# The value of every setting the engine reads from [faces], [verify] and [output] when a profile leaves it
+# out, stated here only (faces.action, faces.method and faces.padding are required). [detector] defaults
+# are deid.detect.DEFAULTS; [video] defaults are deid.video.settings.VideoSettings; [text] keys of the
+# detector (max_side, turn, thresholds) default to deid.text.DEFAULTS.
+DEFAULTS = {"faces": {"extend_up": 0.2, "strength": 6},
+            "verify": {"residual_faces": True, "residual_threshold": 0.6},
+            "output": {"jpeg_quality": 92},
+            "text": {"action": "redact", "method": "solid", "strength": 2}}
 
 
 class ProfileError(ValueError):
     """A profile is missing or malformed."""
+
+
+@dataclass(frozen=True)
+class ProfileStamp:
+    """What every report and manifest names: which profile, exactly which bytes."""
+    id: str
+    sha256: str
 
 
 @dataclass(frozen=True)
@@ -26,31 +41,67 @@ class Profile:
     sha256: str
     settings: dict
 
+    def section(self, name: str) -> dict:
+        return self.settings.get(name, {})
+
+    def setting(self, section: str, key: str):
+        """A setting of the profile, or its default."""
+        return self.section(section).get(key, DEFAULTS.get(section, {}).get(key))
+
     @property
     def keeps_faces(self) -> bool:
         return self.settings["faces"]["action"] == "keep"
 
     @property
+    def method(self) -> str:
+        """How faces are redacted: one of METHODS."""
+        return self.settings["faces"]["method"]
+
+    @property
+    def strength(self) -> int:
+        """Blur and pixelate: cells across a face's shorter side."""
+        return int(self.setting("faces", "strength"))
+
+    @property
+    def padding(self) -> float:
+        """Share of a face box's size added on every side."""
+        return float(self.settings["faces"]["padding"])
+
+    @property
+    def extend_up(self) -> float:
+        """Share of a face box's height added above it first (forehead and hair)."""
+        return float(self.setting("faces", "extend_up"))
+
+    @property
     def text_action(self) -> str:
         """What happens to text, barcodes and QR codes: "redact" (the default: fail closed), "flag" (found and
         reported, left for a person), or "keep"."""
-        return self.section("text").get("action", "redact")
+        return self.setting("text", "action")
 
-    def section(self, name: str) -> dict:
-        return self.settings.get(name, {})
+    @property
+    def text_method(self) -> str:
+        """How text and codes are redacted: one of TEXT_METHODS."""
+        return self.setting("text", "method")
+
+    @property
+    def text_strength(self) -> int:
+        """Pixelate: cells across a line's height."""
+        return int(self.setting("text", "strength"))
+
+    @property
+    def jpeg_quality(self) -> int:
+        return int(self.setting("output", "jpeg_quality"))
 
     @property
     def residual_threshold(self) -> float | None:
         """The residual-face check's threshold on outputs; None where the check does not apply (never to a
         profile that keeps faces on purpose)."""
-        verify = self.section("verify")
-        if self.keeps_faces or not verify.get("residual_faces", True):
+        if self.keeps_faces or not self.setting("verify", "residual_faces"):
             return None
-        return float(verify.get("residual_threshold", 0.6))
+        return float(self.setting("verify", "residual_threshold"))
 
-    def stamp(self) -> dict:
-        """What every report and manifest names: which profile, exactly which bytes."""
-        return {"id": self.id, "sha256": self.sha256}
+    def stamp(self) -> ProfileStamp:
+        return ProfileStamp(self.id, self.sha256)
 
 
 def available_profiles() -> list[str]:

@@ -18,6 +18,14 @@ def pad_and_clip(box: tuple[float, float, float, float], padding: float, width: 
     return region
 
 
+def face_region(box: tuple[float, float, float, float], padding: float, extend_up: float, width: int,
+                height: int) -> Region | None:
+    """The region covering a detected face. Detectors box eyes to chin; hair and forehead above identify too,
+    so the box first grows upwards by `extend_up` of its height, then by `padding` on every side."""
+    x0, y0, x1, y1 = box
+    return pad_and_clip((x0, y0 - extend_up * (y1 - y0), x1, y1), padding, width, height)
+
+
 def redact(rgb: np.ndarray, regions: list[Region], method: str = "blur", strength: int = 6) -> np.ndarray:
     """A copy of the array with every region made unrecognisable.
 

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from deid.detect import iou
+from deid.boxes import iou
 from deid.models import model_path
 from deid.redact import Region, pad_and_clip
 

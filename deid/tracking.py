@@ -12,7 +12,7 @@ from __future__ import annotations
 import bisect
 from dataclasses import dataclass, field
 
-from deid.detect import iou
+from deid.boxes import iou
 
 Box = tuple[float, float, float, float]
 

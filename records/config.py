@@ -1,14 +1,15 @@
 """Where Veil keeps its records, and the policies an installation may tune.
 
 Each setting comes from, in order: the environment, `.streamlit/secrets.toml` (top-level keys of the same
-names), then an embedded default, so `make run` needs no configuration at all.
+names), then an embedded default, so `make run` needs no configuration at all. Each default is written once,
+in `Settings`; nothing else states it again (a page or a service reads it from the settings).
 """
 from __future__ import annotations
 
 import os
 import stat
 import tomllib
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Mapping
 
@@ -19,19 +20,36 @@ class ConfigError(ValueError):
     """A setting is present but unusable; the message names the setting."""
 
 
+def _tunable(variable: str, default: bool | int, *, minimum: int = 0):
+    """A policy an installation may set through `variable` (a whole number of at least `minimum`, or a
+    true/false flag when `default` is one)."""
+    return field(default=default, metadata={"variable": variable, "minimum": minimum})
+
+
 @dataclass(frozen=True)
 class Settings:
     data_dir: Path
     database_url: str
     key_file: Path
-    two_person_rule: bool = True            # gate rule 4: the approver is not the uploader
-    delete_original_on_release: bool = True
-    original_retention_days: int = 30       # originals never released are deleted after this
-    consent_retention_years: int = 6        # HIPAA keeps authorizations six years
-    orphan_grace_seconds: int = 3600        # unreferenced blobs younger than this may be another process's
-    max_video_mb: int = 500                 # one video upload (photos have the engine's own, smaller limit)
-    max_pdf_mb: int = 50                    # one consent PDF
-    max_batch_files: int = 50               # files in one intake batch: uploads are held in memory until kept
+    # gate rule 4: the approver is not the uploader
+    two_person_rule: bool = _tunable("VEIL_TWO_PERSON_RULE", True)
+    delete_original_on_release: bool = _tunable("VEIL_DELETE_ORIGINAL_ON_RELEASE", True)
+    # originals never released are deleted after this; HIPAA keeps authorizations six years
+    original_retention_days: int = _tunable("VEIL_ORIGINAL_RETENTION_DAYS", 30)
+    consent_retention_years: int = _tunable("VEIL_CONSENT_RETENTION_YEARS", 6)
+    # one video upload (photos have the engine's own, smaller limit); one consent PDF; files in one intake
+    # batch (uploads are held in memory until kept)
+    max_video_mb: int = _tunable("VEIL_MAX_VIDEO_MB", 500, minimum=1)
+    max_pdf_mb: int = _tunable("VEIL_MAX_PDF_MB", 50, minimum=1)
+    max_batch_files: int = _tunable("VEIL_MAX_BATCH_FILES", 50, minimum=1)
+    # idle time before a signed-in session is signed out
+    session_timeout_minutes: int = _tunable("VEIL_SESSION_TIMEOUT_MINUTES", 30, minimum=1)
+    # unreferenced blobs younger than this may be another process's (not tunable)
+    orphan_grace_seconds: int = 3600
+    # the clinic's own certificate (PKCS#12) for sealing consents signed in Veil, and its passphrase
+    # (VEIL_SIGNING_P12, VEIL_SIGNING_P12_PASSPHRASE); without it Veil makes an installation certificate
+    signing_p12: Path | None = None
+    signing_p12_passphrase: str | None = field(default=None, repr=False)
 
     @property
     def blob_dir(self) -> Path:
@@ -65,16 +83,19 @@ def load_settings(env: Mapping[str, str] | None = None, secrets_file: Path | Non
     data_dir = Path(get("VEIL_DATA_DIR") or "data").expanduser().absolute()
     url = get("VEIL_DATABASE_URL") or f"sqlite:///{data_dir / 'veil.db'}"
     key_file = Path(get("VEIL_KEY_FILE") or default_key_file(env)).expanduser().absolute()
-    return Settings(
-        data_dir=data_dir, database_url=url, key_file=key_file,
-        two_person_rule=_flag(get, "VEIL_TWO_PERSON_RULE", True),
-        delete_original_on_release=_flag(get, "VEIL_DELETE_ORIGINAL_ON_RELEASE", True),
-        original_retention_days=_number(get, "VEIL_ORIGINAL_RETENTION_DAYS", 30),
-        consent_retention_years=_number(get, "VEIL_CONSENT_RETENTION_YEARS", 6),
-        max_video_mb=_number(get, "VEIL_MAX_VIDEO_MB", 500, minimum=1),
-        max_pdf_mb=_number(get, "VEIL_MAX_PDF_MB", 50, minimum=1),
-        max_batch_files=_number(get, "VEIL_MAX_BATCH_FILES", 50, minimum=1),
-    )
+    policies = {f.name: _policy(get, f) for f in fields(Settings) if "variable" in f.metadata}
+    p12 = get("VEIL_SIGNING_P12")
+    return Settings(data_dir=data_dir, database_url=url, key_file=key_file, **policies,
+                    signing_p12=Path(p12).expanduser().absolute() if p12 else None,
+                    signing_p12_passphrase=get("VEIL_SIGNING_P12_PASSPHRASE"))
+
+
+def _policy(get, setting) -> bool | int:
+    """One tunable setting's value: what its variable says, else its default."""
+    variable, default = setting.metadata["variable"], setting.default
+    if isinstance(default, bool):
+        return _flag(get, variable, default)
+    return _number(get, variable, default, minimum=setting.metadata["minimum"])
 
 
 def private_folder(path: Path) -> Path:

@@ -43,7 +43,7 @@ def normalise_platform(name: str) -> str:
 
 
 def evaluate(*, output: Output, asset: Asset, consent: Consent | None, approver_id: str | None, platform: str,
-             today: dt.date, two_person_rule: bool = True) -> Decision:
+             today: dt.date, two_person_rule: bool) -> Decision:
     reasons: list[Reason] = []
     reasons += _output_rules(output)
     if consent is None:

@@ -20,6 +20,9 @@ import time
 from pathlib import Path
 from typing import Callable
 
+from deid.profile import ProfileError, load_profile
+from deid.report import DeidReport
+
 _CONTEXT = multiprocessing.get_context("forkserver")
 # imported once in the fork server, not per file (mediapipe alone takes 0.9 s); no model is loaded there,
 # since a loaded model's worker threads would not survive the fork
@@ -48,24 +51,20 @@ def check_in_sandbox(path: Path, *, trust_roots: list | None = None, **limits) -
 
 def redact_in_sandbox(path: Path, out_dir: Path, profile: str, *, progress: Callable | None = None,
                       memory_bytes: int = REDACT_MEMORY_BYTES, silent_seconds: float = REDACT_SILENT_SECONDS,
-                      **options) -> dict:
+                      **options) -> DeidReport:
     """deid.api.redact_file in a separate process (same arguments and report); if that process crashed, ran
     out of memory or fell silent, the report says so and has no output."""
-    from deid.api import new_report
-    from deid.profile import ProfileError, load_profile
-
     report = _run(_redact, (str(path), str(out_dir), profile, options, memory_bytes),
                   silent_seconds=silent_seconds, on_progress=progress)
     if report is not None:
         return report
     try:
-        report = new_report(Path(path), load_profile(profile), options.get("original_name"))
+        stamp = load_profile(profile).stamp()
     except ProfileError:
-        report = new_report(Path(path), None, options.get("original_name"))
-    report["error"] = (f"de-identification stopped on this file (it crashed, needed more than "
-                       f"{memory_bytes >> 30} GB of memory, or showed no progress for {silent_seconds:.0f} s); "
-                       "nothing was kept")
-    return report
+        stamp = None
+    return DeidReport.new(path, stamp, options.get("original_name")).failed(
+        f"de-identification stopped on this file (it crashed, needed more than {memory_bytes >> 30} GB of "
+        f"memory, or showed no progress for {silent_seconds:.0f} s); nothing was kept")
 
 
 _STARTING = threading.Lock()

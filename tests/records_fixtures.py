@@ -291,7 +291,7 @@ def processed(records, people: People, source: Path | None = None, *, consent_id
     asset = sv.upload_media(records, people.staff, source or grace_hopper_path(), original_name, consent_id)
     output = sv.process(records, people.staff, asset.id, profile)
     if review and output.error is None:
-        output = sv.confirm_review(records, people.staff, output.id)
+        output = sv.mark_reviewed(records, people.staff, output.id)
     if confirm_patient and consent_id:
         asset = sv.confirm_patient(records, people.staff, asset.id)
     return asset, output

@@ -28,7 +28,7 @@ def test_the_approver_may_not_be_the_uploader(veil):
     consent = register(veil)
     asset, output = processed_photo(veil, consent.id, actor=veil.marketing)
     services.confirm_patient(veil.records, veil.staff, asset.id)
-    services.confirm_review(veil.records, veil.staff, output.id)
+    services.mark_reviewed(veil.records, veil.staff, output.id)
     services.confirm_scope(veil.records, veil.marketing, consent.id, covers_social_media=True,
                            identifiable="deidentified_only")
     services.request_release(veil.records, veil.marketing, output.id, "instagram")

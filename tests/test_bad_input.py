@@ -38,20 +38,20 @@ def test_each_bad_file_gets_a_clear_error_and_the_good_one_is_still_done(grace_h
     (src / "good.jpg").write_bytes(image_bytes(grace_hopper, "JPEG"))
     out = tmp_path / "out"
 
-    reports = {r["input"].rsplit("/", 1)[1]: r for r in (redact_file(p, out) for p in sorted(src.iterdir()))}
+    reports = {r.input.rsplit("/", 1)[1]: r for r in (redact_file(p, out) for p in sorted(src.iterdir()))}
 
     for name, (_data, reason) in cases.items():
-        assert reports[name]["output"] is None
-        assert reason in reports[name]["error"], (name, reports[name]["error"])
-    assert reports["good.jpg"]["error"] is None
-    assert [p.name for p in out.iterdir()] == [reports["good.jpg"]["output"].rsplit("/", 1)[1]]
+        assert reports[name].output is None
+        assert reason in reports[name].error, (name, reports[name].error)
+    assert reports["good.jpg"].error is None
+    assert [p.name for p in out.iterdir()] == [reports["good.jpg"].output.rsplit("/", 1)[1]]
 
 
 def test_unknown_profile_is_an_error_not_a_crash(grace_hopper, tmp_path):
     src = tmp_path / "a.jpg"
     src.write_bytes(image_bytes(grace_hopper, "JPEG"))
     report = redact_file(src, tmp_path / "out", "no-such-profile")
-    assert report["output"] is None and "unknown de-id profile" in report["error"]
+    assert report.output is None and "unknown de-id profile" in report.error
 
 
 @pytest.mark.parametrize("orientation", [3, 6, 8])
@@ -64,7 +64,7 @@ def test_exif_orientation_is_applied_to_pixels(orientation, grace_hopper, tmp_pa
     src = tmp_path / f"o{orientation}.png"
     Image.fromarray(grace_hopper).transpose(transpose[orientation]).save(src, "PNG", exif=exif)
     report = redact_file(src, tmp_path / "out")
-    with Image.open(report["output"]) as img:
+    with Image.open(report.output) as img:
         import numpy as np
 
         assert img.size == (512, 600)
@@ -78,5 +78,5 @@ def test_an_unwritable_output_folder_is_a_reason_without_a_path(grace_hopper, tm
     blocked = tmp_path / "not_a_folder"
     blocked.write_text("a file where the output folder should be")
     report = redact_file(src, blocked)
-    assert report["output"] is None and report["error"].startswith("could not read or write the file")
-    assert "jane" not in report["error"] and str(tmp_path) not in report["error"]
+    assert report.output is None and report.error.startswith("could not read or write the file")
+    assert "jane" not in report.error and str(tmp_path) not in report.error

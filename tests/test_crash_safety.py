@@ -98,7 +98,7 @@ def ready(sqlite_records, tmp_path):
 
 
 def released_ready(records, people, asset):
-    output = sv.confirm_review(records, people.staff, sv.process(records, people.staff, asset.id).id)
+    output = sv.mark_reviewed(records, people.staff, sv.process(records, people.staff, asset.id).id)
     return sv.request_release(records, people.staff, output.id, "instagram")
 
 
@@ -178,7 +178,7 @@ def test_killed_after_the_release_commits_leaves_only_the_originals_blob_which_h
 
 # -- SIGKILL at random points, repeated ------------------------------------------------------------------
 # A child walks one photo through processing (process, confirm the review) and release (request, approve),
-# counting every call made in Veil's own code (consent/, deid/) and every C function those call directly
+# counting every call made in Veil's own code (records/, deid/) and every C function those call directly
 # (file writes, fsync, os.replace, the commit's driver call...). Each round draws, from a seeded generator,
 # a phase and a call number in it; the child kills itself with SIGKILL at that call. The same seed gives the
 # same rounds: VEIL_CRASH_SEED=<seed> VEIL_CRASH_ROUNDS=<n> reproduces a failure, and the assertion names
@@ -190,7 +190,8 @@ phase, kill_at, marker, actors, asset_id = sys.argv[1:6]
 kill_at = int(kill_at)
 from records import services as sv
 from records.audit import Actor
-ours = (str(Path(sv.__file__).parent) + os.sep, str(Path(sv.__file__).parent.parent / "deid") + os.sep)
+root = Path(sv.__file__).parents[2]   # records/services/__init__.py -> the repository
+ours = (str(root / "records") + os.sep, str(root / "deid") + os.sep)
 staff, marketing = (Actor(**a) for a in json.loads(actors))
 records = sv.open_records(housekeep=False)
 seen, current, state = {}, None, {}
@@ -203,7 +204,7 @@ def count(frame, event, arg):
 
 def processing():
     state["output"] = sv.process(records, staff, asset_id).id
-    sv.confirm_review(records, staff, state["output"])
+    sv.mark_reviewed(records, staff, state["output"])
 
 def releasing():
     release = sv.request_release(records, staff, state["output"], "instagram")
@@ -293,7 +294,7 @@ def finish_the_walk(records, people, asset_id: str) -> None:
     output = outputs[-1] if outputs else sv.process(records, people.staff, asset_id)
     assert output.error is None
     if not output.reviewed:
-        sv.confirm_review(records, people.staff, output.id)
+        sv.mark_reviewed(records, people.staff, output.id)
     releases = [r for r in sv.list_releases(records, people.auditor) if r.output_id == output.id]
     release = releases[-1] if releases else sv.request_release(records, people.staff, output.id, "instagram")
     if release.status == "requested":

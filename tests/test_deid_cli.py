@@ -2,13 +2,50 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
 
 from conftest import ROOT, image_bytes
+from video_fixtures import plain_clip, upright_frames
 
 REDACT_KEYS = {"input", "output", "error", "kind", "profile", "regions", "removed", "filename_warnings", "verified"}
+
+
+def absolute_path(value) -> bool:
+    return isinstance(value, str) and Path(value).is_absolute()
+
+
+def text_or_null(value) -> bool:
+    return value is None or isinstance(value, str)
+
+
+def pixels(value) -> bool:
+    return isinstance(value, list) and len(value) == 4 and all(type(v) is int for v in value)
+
+
+def count(value) -> bool:
+    return type(value) is int and value >= 0
+
+
+# DESIGN.md, "The command line": every key of a `redact` object, and what its value must be.
+REDACT_CONTRACT = {
+    "input": absolute_path,
+    "output": lambda v: v is None or absolute_path(v),
+    "error": text_or_null,
+    "kind": lambda v: v in ("image", "video", "unknown"),
+    "profile": lambda v: (set(v) == {"id", "sha256"} and isinstance(v["id"], str)
+                          and re.fullmatch(r"[0-9a-f]{64}", v["sha256"]) is not None),
+    "regions": lambda v: isinstance(v, list),
+    "removed": lambda v: isinstance(v, list) and all(re.fullmatch(r"[\w-]*:[\w-]+", n) for n in v),
+    "filename_warnings": lambda v: isinstance(v, list) and all(isinstance(w, str) for w in v),
+    "verified": lambda v: (isinstance(v["metadata_clean"], bool)
+                           and (v["faces_left"] is None or count(v["faces_left"]))),
+}
+VIDEO_CONTRACT = {"frames": count, "frames_with_regions": count}
+# Images: [x0, y0, x1, y1]; videos: runs [first_frame, last_frame, [x0, y0, x1, y1]].
+REGIONS = {"image": pixels, "video": lambda r: count(r[0]) and count(r[1]) and r[0] <= r[1] and pixels(r[2])}
 
 
 def deid(*args: str) -> subprocess.CompletedProcess:
@@ -30,6 +67,25 @@ def test_redact_json_reports_every_input_and_exits_1_when_one_fails(planted_jpeg
     assert good["region_kinds"].count("face") == 1 and len(good["region_kinds"]) == len(good["regions"])
     assert good["verified"] == {"metadata_clean": True, "faces_left": 0}
     assert failed["output"] is None and failed["error"] and failed["kind"] == "unknown"
+
+
+def test_every_redact_object_has_each_contract_key_with_its_type(planted_jpeg, grace_hopper, tmp_path):
+    clip = plain_clip(tmp_path / "clip.mp4", upright_frames(grace_hopper, 4))
+    bad = tmp_path / "notes.jpg"
+    bad.write_text("not an image")
+    done = deid("redact", str(planted_jpeg), str(clip), str(bad), "--out", str(tmp_path / "out"), "--json")
+    assert done.returncode == 1, done.stderr[-500:]
+    reports = json.loads(done.stdout)
+    assert [r["kind"] for r in reports] == ["image", "video", "unknown"]
+    for report in reports:
+        contract = {**REDACT_CONTRACT, **(VIDEO_CONTRACT if report["kind"] == "video" else {})}
+        assert set(contract) <= set(report), f"missing keys: {set(contract) - set(report)}"
+        wrong = [key for key, holds in contract.items() if not holds(report[key])]
+        assert not wrong, (wrong, json.dumps(report))
+        assert all(REGIONS[report["kind"]](r) for r in report["regions"]), report["regions"]
+        assert (report["output"] is None) == (report["error"] is not None)
+    image, video, _ = reports
+    assert image["regions"] and video["regions"] and video["frames"] == 4 and video["frames_with_regions"] == 4
 
 
 def test_redact_exits_0_when_all_succeed_and_prints_a_line_per_input(planted_png, tmp_path):

@@ -11,8 +11,9 @@ import pytest
 from PIL import Image
 
 from deid.api import face_regions
-from deid.detect import (Detection, _turn_back, blazeface, centerface, ensemble, fuse, iou, nms,
-                         residual_detector, resize_longest, tiles)
+from deid.boxes import Detection, fuse, iou, nms
+from deid.detect import _turn_back, ensemble, residual_detector, tiles
+from deid.detectors import blazeface, centerface, resize_longest
 from deid.profile import load_profile
 from deid.redact import redact, union_area_share
 

@@ -489,5 +489,5 @@ def test_exiftool_that_does_not_finish_is_a_reason_not_an_unexpected_error(monke
 
     monkeypatch.setattr(metadata, "EXIFTOOL_SECONDS", 0.001)   # the real ExifTool, stopped at once
     report = redact_file(grace_hopper_path(), tmp_path / "out", original_name="photo.jpg")
-    assert report["error"] == "ExifTool did not finish reading the file in 0.001 s"
-    assert report["output"] is None and not list((tmp_path / "out").glob("*"))
+    assert report.error == "ExifTool did not finish reading the file in 0.001 s"
+    assert report.output is None and not list((tmp_path / "out").glob("*"))

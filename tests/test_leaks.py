@@ -75,13 +75,14 @@ def every_log_record():
 
 
 @pytest.fixture
-def own_tmpdir(tmp_path, monkeypatch) -> Path:
-    folder = tmp_path / "TMPDIR"
-    folder.mkdir()
+def own_tmpdir(monkeypatch) -> Path:
+    # short, under /tmp: a fork server's socket lives in TMPDIR, and a socket path holds at most 107 bytes
+    folder = Path(tempfile.mkdtemp(prefix="veil-leaks-", dir="/tmp"))
     monkeypatch.setenv("TMPDIR", str(folder))
     monkeypatch.setattr(tempfile, "tempdir", None)   # gettempdir() reads TMPDIR again
     assert tempfile.gettempdir() == str(folder)
-    return folder
+    yield folder
+    shutil.rmtree(folder, ignore_errors=True)
 
 
 def _needles_with_pixels() -> dict[str, bytes]:
@@ -192,7 +193,7 @@ def _fork_server_socket_folder(path: Path) -> bool:
 
 def test_the_face_detector_leaves_nothing_in_tmpdir_nor_a_telemetry_id_at_home(tmp_path):
     """onnxruntime's telemetry (on by default on Linux) would write a session file into TMPDIR and a device id
-    under ~/.cache/Microsoft; deid.detect switches it off itself."""
+    under ~/.cache/Microsoft; deid.detectors switches it off itself."""
     folder = tmp_path / "TMPDIR"
     folder.mkdir()
     env = {**os.environ, "TMPDIR": str(folder), "HOME": str(tmp_path / "home"), "PYTHONPATH": str(ROOT)}

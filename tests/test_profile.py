@@ -5,14 +5,13 @@ import hashlib
 
 import pytest
 
-from deid.profile import PROFILE_DIR, ProfileError, load_profile
+from deid.profile import PROFILE_DIR, ProfileError, ProfileStamp, load_profile
 
 
 @pytest.mark.parametrize("name", ["default", "identifiable"])
 def test_shipped_profiles_carry_their_id_and_file_hash(name):
     profile = load_profile(name)
-    assert profile.stamp() == {"id": name,
-                               "sha256": hashlib.sha256((PROFILE_DIR / f"{name}.toml").read_bytes()).hexdigest()}
+    assert profile.stamp() == ProfileStamp(name, hashlib.sha256((PROFILE_DIR / f"{name}.toml").read_bytes()).hexdigest())
     assert profile.keeps_faces is (name == "identifiable")
 
 

@@ -107,10 +107,10 @@ def test_an_output_that_failed_verification_is_refused(clinic):
     records, people = clinic
     consent = register(records, people)
     _, output = processed(records, people, consent_id=consent.id, review=False)
-    failed = sv.review(records, people.staff, output.id, remove_regions=output.regions)
+    failed = sv.rerender_with_edits(records, people.staff, output.id, remove_regions=output.regions)
     assert failed.error and failed.sha256 is None and failed.faces_left and failed.faces_left > 0
     with pytest.raises(sv.WorkflowError, match="failed verification"):
-        sv.confirm_review(records, people.staff, failed.id)
+        sv.mark_reviewed(records, people.staff, failed.id)
     assert refused(approve(records, people, failed.id), "verification_failed", "face")
 
 
@@ -118,10 +118,10 @@ def test_an_output_replaced_in_review_is_refused_and_its_replacement_released(cl
     records, people = clinic
     consent = register(records, people)
     _, output = processed(records, people, photo, consent_id=consent.id)
-    newer = sv.review(records, people.staff, output.id, add_regions=[[10, 10, 120, 90]])
+    newer = sv.rerender_with_edits(records, people.staff, output.id, add_regions=[[10, 10, 120, 90]])
     assert newer.regions_added == [[10, 10, 120, 90]] and [10, 10, 120, 90] in newer.regions
     assert refused(approve(records, people, output.id), "output_superseded", "replaced")
-    sv.confirm_review(records, people.staff, newer.id)
+    sv.mark_reviewed(records, people.staff, newer.id)
     assert approve(records, people, newer.id).allowed
 
 
@@ -357,7 +357,7 @@ def test_the_uploader_cannot_approve_their_own_media(clinic, photo):
     consent = register(records, people)
     asset = sv.upload_media(records, people.marketing, photo, "photo.jpg", consent.id)
     output = sv.process(records, people.marketing, asset.id)
-    sv.confirm_review(records, people.marketing, output.id)
+    sv.mark_reviewed(records, people.marketing, output.id)
     sv.confirm_patient(records, people.marketing, asset.id)
     assert refused(approve(records, people, output.id), "approver_is_uploader", "two-person rule")
 
@@ -368,7 +368,7 @@ def test_the_two_person_rule_can_be_switched_off(tmp_path, photo):
         people = add_people(records)
         consent = register(records, people)
         asset = sv.upload_media(records, people.marketing, photo, "photo.jpg", consent.id)
-        output = sv.confirm_review(records, people.marketing, sv.process(records, people.marketing, asset.id).id)
+        output = sv.mark_reviewed(records, people.marketing, sv.process(records, people.marketing, asset.id).id)
         sv.confirm_patient(records, people.marketing, asset.id)
         assert approve(records, people, output.id).allowed
     finally:

@@ -35,7 +35,7 @@ def test_a_threaded_host_gets_the_same_verdict_as_reading_in_process(tmp_path):
         isolated = check_in_sandbox(path)
     finally:
         stop.set()
-    assert isolated["social_media"] == "covered" and isolated["error"] is None
+    assert isolated.social_media == "covered" and isolated.error is None
     assert isolated == check_pdf(path)
 
 
@@ -43,15 +43,15 @@ def test_a_reader_that_runs_out_of_memory_costs_only_that_verdict_and_the_host_c
     path = _pdf(tmp_path)
     host = os.getpid()
     starved = check_in_sandbox(path, memory_bytes=1 << 20)
-    assert starved["error"].startswith("consent.pdf: ") and "memory" in starved["error"]
-    assert starved["social_media"] == "unclear"
-    assert os.getpid() == host and check_in_sandbox(path)["social_media"] == "covered"
+    assert starved.error.startswith("consent.pdf: ") and "memory" in starved.error
+    assert starved.social_media == "unclear"
+    assert os.getpid() == host and check_in_sandbox(path).social_media == "covered"
 
 
 def test_a_reader_that_hangs_is_stopped_and_explained(tmp_path):
     result = check_in_sandbox(_pdf(tmp_path), kill_seconds=0.001)
-    assert result["error"].startswith("consent.pdf: reading took longer than")
-    assert result["social_media"] == "unclear"
+    assert result.error.startswith("consent.pdf: reading took longer than")
+    assert result.social_media == "unclear"
 
 
 # -- de-identification ---------------------------------------------------------------------------------------
@@ -59,9 +59,9 @@ def test_a_photo_de_identified_in_the_sandbox_matches_the_in_process_result(tmp_
     grace_hopper = grace_hopper_path()
     isolated = redact_in_sandbox(grace_hopper, tmp_path / "a", "default", original_name="photo.jpg")
     direct = redact_file(grace_hopper, tmp_path / "b", "default", original_name="photo.jpg")
-    assert isolated["error"] is None and Path(isolated["output"]).is_file()
-    assert isolated["regions"] == direct["regions"] and isolated["verified"] == direct["verified"]
-    assert isolated["removed"] == direct["removed"]
+    assert isolated.error is None and Path(isolated.output).is_file()
+    assert isolated.regions == direct.regions and isolated.verified == direct.verified
+    assert isolated.removed == direct.removed
 
 
 def test_a_videos_progress_reaches_the_host_as_it_goes(tmp_path, grace_hopper):
@@ -69,7 +69,7 @@ def test_a_videos_progress_reaches_the_host_as_it_goes(tmp_path, grace_hopper):
     phone_clip(clip, grace_hopper, frames=30)
     seen = []
     report = redact_in_sandbox(clip, tmp_path / "out", "default", progress=lambda f, m: seen.append((f, m)))
-    assert report["error"] is None and report["frames"] == 30
+    assert report.error is None and report.frames == 30
     fractions = [f for f, _ in seen]
     assert len(seen) >= 3 and fractions == sorted(fractions) and seen[-1] == (1.0, "done")
 
@@ -77,9 +77,9 @@ def test_a_videos_progress_reaches_the_host_as_it_goes(tmp_path, grace_hopper):
 def test_a_worker_that_falls_silent_is_killed_and_the_file_gets_the_reason(tmp_path):
     grace_hopper = grace_hopper_path()
     report = redact_in_sandbox(grace_hopper, tmp_path / "out", "default", silent_seconds=0.05)
-    assert report["output"] is None and report["error"].startswith("de-identification stopped on this file")
-    assert report["profile"]["id"].startswith("default")
-    assert redact_in_sandbox(grace_hopper, tmp_path / "out", "default")["error"] is None   # the next one works
+    assert report.output is None and report.error.startswith("de-identification stopped on this file")
+    assert report.profile.id.startswith("default")
+    assert redact_in_sandbox(grace_hopper, tmp_path / "out", "default").error is None   # the next one works
 
 
 HOST = r"""
@@ -156,7 +156,7 @@ import sys
 if __name__ != "__main__":   # a Streamlit page run again inside a worker would fail like this
     raise RuntimeError("the host's main script was run again in the worker")
 from records.sandbox import check_in_sandbox
-print(check_in_sandbox(sys.argv[1])["social_media"])
+print(check_in_sandbox(sys.argv[1]).social_media)
 """
 
 

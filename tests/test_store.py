@@ -11,10 +11,11 @@ import os
 import stat
 import subprocess
 import sys
+from dataclasses import fields
 
 import pytest
 
-from records.config import ConfigError, default_key_file, load_settings
+from records.config import ConfigError, Settings, default_key_file, load_settings
 from records.crypto import DecryptionError, KeyFileError, Keys
 from records.models import field_context
 from records.store import TEMP_PREFIX, BlobMissing, BlobStore, WorkDir, sweep_work
@@ -200,6 +201,20 @@ def test_an_unusable_setting_is_named(tmp_path):
         load_settings(env={"VEIL_ORIGINAL_RETENTION_DAYS": "soon"}, secrets_file=tmp_path / "none.toml")
     with pytest.raises(ConfigError, match="VEIL_TWO_PERSON_RULE"):
         load_settings(env={"VEIL_TWO_PERSON_RULE": "maybe"}, secrets_file=tmp_path / "none.toml")
+    with pytest.raises(ConfigError, match="VEIL_SESSION_TIMEOUT_MINUTES must be 1 or more"):
+        load_settings(env={"VEIL_SESSION_TIMEOUT_MINUTES": "0"}, secrets_file=tmp_path / "none.toml")
+
+
+def test_every_tunable_policy_is_read_from_its_variable(tmp_path):
+    """Each policy's default is written once, in Settings; each is read from its own variable."""
+    none = tmp_path / "none.toml"
+    defaults = load_settings(env={}, secrets_file=none)
+    tunables = [f for f in fields(Settings) if "variable" in f.metadata]
+    assert {f.name for f in tunables} >= {"two_person_rule", "max_video_mb", "session_timeout_minutes"}
+    for f in tunables:
+        assert getattr(defaults, f.name) == f.default
+        changed = str(not f.default).lower() if isinstance(f.default, bool) else str(f.default + 7)
+        assert getattr(load_settings(env={f.metadata["variable"]: changed}, secrets_file=none), f.name) != f.default
 
 
 def test_verify_checks_a_blob_without_keeping_it_and_names_the_damage(tmp_path):

@@ -92,7 +92,7 @@ def read_png(path: str) -> np.ndarray:
 
 
 def regions_of(report: dict, *kinds: str) -> list[list[int]]:
-    return [r for r, kind in zip(report["regions"], report["region_kinds"]) if kind in kinds]
+    return [r for r, kind in zip(report.regions, report.region_kinds) if kind in kinds]
 
 
 def assert_read_before_not_after(before: np.ndarray, after: np.ndarray, planted: list[tuple[Planted, str]]):
@@ -113,14 +113,14 @@ def test_a_wristband_with_name_dob_mrn_and_barcode_is_covered_and_unreadable(gra
 
     report = redact_file(source, tmp_path / "out")
 
-    assert report["error"] is None, report["error"]
-    assert report["region_kinds"].count("face") == 1 and set(report["region_kinds"]) >= {"face", "text", "code"}
-    assert len(report["region_kinds"]) == len(report["regions"])
+    assert report.error is None, report.error
+    assert report.region_kinds.count("face") == 1 and set(report.region_kinds) >= {"face", "text", "code"}
+    assert len(report.region_kinds) == len(report.regions)
     textual = regions_of(report, "text", "code")
     for line, _ in lines:
         assert covered_share(line, textual, rgb.shape) >= COVERED, f"line {line.text!r} not covered"
     assert covered_share(bars, regions_of(report, "code"), rgb.shape) >= COVERED, "barcode not covered"
-    after = read_png(report["output"])
+    after = read_png(report.output)
     assert_read_before_not_after(rgb, after, lines)
     assert cv2.barcode.BarcodeDetector().detectAndDecode(cv2.GaussianBlur(after, (0, 0), 1.5))[0] == ""
 
@@ -133,10 +133,10 @@ def test_every_line_is_covered_and_unreadable_after_redaction(scene, grace_hoppe
 
     report = redact_file(source, tmp_path / "out", "identifiable")   # faces kept: only text is redacted
 
-    assert report["error"] is None, report["error"]
+    assert report.error is None, report.error
     for line, _ in lines:
         assert covered_share(line, regions_of(report, "text"), rgb.shape) >= COVERED, f"{line.text!r} not covered"
-    assert_read_before_not_after(rgb, read_png(report["output"]), lines)
+    assert_read_before_not_after(rgb, read_png(report.output), lines)
 
 
 def test_a_qr_code_is_found_and_can_no_longer_be_decoded(tmp_path):
@@ -145,8 +145,8 @@ def test_a_qr_code_is_found_and_can_no_longer_be_decoded(tmp_path):
     code = plant_code(rgb, "qr", payload, (40, 420), module_px=4, angle=20)
     assert cv2.QRCodeDetector().detectAndDecode(rgb)[0] == payload, "the planted code decodes in the input"
     report = redact_file(write_png(rgb, tmp_path / "qr.png"), tmp_path / "out", "identifiable")
-    assert report["error"] is None and covered_share(code, regions_of(report, "code"), rgb.shape) >= COVERED
-    after = read_png(report["output"])
+    assert report.error is None and covered_share(code, regions_of(report, "code"), rgb.shape) >= COVERED
+    after = read_png(report.output)
     assert cv2.QRCodeDetector().detectAndDecode(after)[0] == ""
     assert cv2.QRCodeDetectorAruco().detectAndDecode(after)[0] == ""
 
@@ -180,8 +180,8 @@ def test_an_allow_listed_slogan_is_kept_and_the_name_beside_it_is_not(tmp_path):
 
     report = redact_file(write_png(rgb, tmp_path / "shirt.png"), tmp_path / "out", profile)
 
-    assert report["error"] is None
-    after = read_png(report["output"])
+    assert report.error is None
+    after = read_png(report.output)
     x0, y0, x1, y1 = slogan.box
     assert np.abs(after[y0:y1, x0:x1].astype(int) - rgb[y0:y1, x0:x1]).mean() < 3, "the slogan is left alone"
     assert "CARPEDIEM" in squeezed(tesseract_reading(after, slogan))
@@ -199,12 +199,12 @@ def test_the_identifier_check_blocks_an_output_whose_wristband_regions_a_reviewe
 
     blocked = redact_file(source, tmp_path / "blocked", "identifiable", removed_regions=band, identifiers=identifiers)
 
-    assert blocked["output"] is None and "identifiers can still be read" in blocked["error"]
-    assert not any(name.lower() in blocked["error"].lower() for name in identifiers), "the reason quotes no name"
-    assert blocked["verified"]["identifiers_readable"] >= 2
+    assert blocked.output is None and "identifiers can still be read" in blocked.error
+    assert not any(name.lower() in blocked.error.lower() for name in identifiers), "the reason quotes no name"
+    assert blocked.verified.identifiers_readable >= 2
     assert list((tmp_path / "blocked").iterdir()) == []
     kept = redact_file(source, tmp_path / "kept", "identifiable", identifiers=identifiers)
-    assert kept["error"] is None and kept["verified"]["identifiers_readable"] == 0
+    assert kept.error is None and kept.verified.identifiers_readable == 0
 
 
 def test_flag_reports_text_without_redacting_it_and_keep_ignores_it(tmp_path):
@@ -215,11 +215,11 @@ def test_flag_reports_text_without_redacting_it_and_keep_ignores_it(tmp_path):
 
     report = redact_file(source, tmp_path / "out", flag)
 
-    assert report["error"] is None and report["regions"] == []
-    assert covered_share(line, report["flagged_regions"], rgb.shape) >= COVERED
-    assert np.array_equal(read_png(report["output"]), rgb), "flagged text is left for a person to judge"
+    assert report.error is None and report.regions == []
+    assert covered_share(line, report.flagged_regions, rgb.shape) >= COVERED
+    assert np.array_equal(read_png(report.output), rgb), "flagged text is left for a person to judge"
     keep = load_profile(str(profile_with(tmp_path, action='"keep"')))
-    assert redact_file(source, tmp_path / "kept", keep)["regions"] == []
+    assert redact_file(source, tmp_path / "kept", keep).regions == []
 
 
 @pytest.mark.parametrize("key,value,message", [

@@ -12,11 +12,14 @@ import numpy as np
 import pytest
 
 from conftest import ROOT
-from deid import video
 from deid.api import redact_file
-from deid.detect import centerface
-from deid.metadata import is_clean
+from deid.detect import bounded_tiles
+from deid.detectors import centerface
 from deid.profile import load_profile
+from deid.report import DeidReport, Verified
+from deid.verify import VIDEO_ALLOWED, OutputWithheld, Written, is_clean, moov_before_mdat, verify_video
+from deid.video import VideoSettings
+from deid.video.detection import TILE_OVERLAP, TILE_PIXELS
 from video_fixtures import PLANTED_VIDEO, UPRIGHT_SIZE, face_position, phone_clip, plain_clip, profile_variant, \
     upright_frames
 
@@ -43,12 +46,12 @@ def phone(tmp_path_factory, grace_hopper) -> Path:
 
 
 @pytest.fixture(scope="module")
-def redacted(phone, tmp_path_factory) -> tuple[dict, Path, list]:
+def redacted(phone, tmp_path_factory) -> tuple[DeidReport, Path, list]:
     out = tmp_path_factory.mktemp("out")
     updates = []
     report = redact_file(phone, out, "default", progress=lambda f, m: updates.append((f, m)))
-    assert report["error"] is None, report["error"]
-    return report, Path(report["output"]), updates
+    assert report.error is None, report.error
+    return report, Path(report.output), updates
 
 
 def test_input_really_is_a_sideways_phone_clip_with_identifiers_and_sound(phone):
@@ -69,7 +72,7 @@ def test_output_is_upright_one_h264_yuv420p_stream_fast_start_without_audio(reda
     assert stream["codec_name"] == "h264" and stream["pix_fmt"] == "yuv420p"
     assert (stream["width"], stream["height"]) == UPRIGHT_SIZE, "dimensions swapped: the picture stands upright"
     assert "side_data_list" not in stream, "no display matrix left to rotate it again"
-    assert video.moov_before_mdat(output)
+    assert moov_before_mdat(output)
     assert output.suffix == ".mp4" and len(output.stem) == 32 and "IMG" not in output.name
 
 
@@ -90,13 +93,13 @@ def test_no_container_or_stream_tags_beyond_brand_fields(redacted, phone):
     assert set(probe["format"].get("tags", {})) <= BRAND_TAGS
     for stream in probe["streams"]:
         assert stream.get("tags", {}).items() <= MUXER_STREAM_TAGS.items()
-    clean, left = is_clean(output, video.VIDEO_ALLOWED)
+    clean, left = is_clean(output, VIDEO_ALLOWED)
     assert clean, left
-    assert report["verified"]["metadata_clean"] is True
+    assert report.verified.metadata_clean is True
     data = output.read_bytes()
     for value in [*PLANTED_VIDEO.values(), "2021", "Lavf"]:
         assert value.encode() not in data
-    removed = set(report["removed"])
+    removed = set(report.removed)
     assert {"UserData:Make", "UserData:Model", "UserData:GPSCoordinates", "QuickTime:CreateDate"} <= removed
 
 
@@ -104,8 +107,8 @@ def test_no_container_or_stream_tags_beyond_brand_fields(redacted, phone):
 def test_every_display_rotation_comes_out_upright(rotation, tmp_path, grace_hopper):
     clip = phone_clip(tmp_path / "turned.mov", grace_hopper, frames=4, rate=15, audio=False, rotation=rotation)
     report = redact_file(clip, tmp_path / "out", "identifiable")       # faces kept: the pixels compare whole
-    assert report["error"] is None, report["error"]
-    for original, frame in zip(upright_frames(grace_hopper, 4), decoded(Path(report["output"]))):
+    assert report.error is None, report.error
+    for original, frame in zip(upright_frames(grace_hopper, 4), decoded(Path(report.output))):
         assert frame.shape == original.shape
         assert np.abs(frame.astype(int) - original.astype(int)).mean() < 4
 
@@ -113,7 +116,7 @@ def test_every_display_rotation_comes_out_upright(rotation, tmp_path, grace_hopp
 def test_same_frame_count_rate_and_timestamps(redacted, phone):
     report, output, _ = redacted
     source, result = ffprobe(phone), ffprobe(output)
-    assert report["frames"] == FRAMES
+    assert report.frames == FRAMES
     (stream,) = result["streams"]
     assert int(stream["nb_frames"]) == FRAMES
     assert stream["avg_frame_rate"] == stream["r_frame_rate"] == f"{RATE}/1"
@@ -135,21 +138,21 @@ def test_the_face_is_gone_in_every_frame(redacted, phone, grace_hopper):
         change = np.abs(after[eyes_to_mouth].astype(int) - before[eyes_to_mouth].astype(int)).mean()
         assert change > 20, f"frame {index}: the face area changed by only {change:.1f} grey levels"
         assert np.abs(np.diff(after[eyes_to_mouth].astype(int), axis=1)).mean() < 4, "no detail left"
-    assert report["frames_with_regions"] == FRAMES
-    assert report["verified"]["faces_left"] == 0
+    assert report.frames_with_regions == FRAMES
+    assert report.verified.faces_left == 0
 
 
 def test_report_gives_regions_per_frame_as_runs(redacted):
     report, _, _ = redacted
     covered = set()
     width, height = UPRIGHT_SIZE
-    for first, last, region in report["regions"]:
+    for first, last, region in report.regions:
         assert 0 <= first <= last < FRAMES
         x0, y0, x1, y1 = region
         assert all(isinstance(v, int) for v in region) and 0 <= x0 < x1 <= width and 0 <= y0 < y1 <= height
         covered.update(range(first, last + 1))
     assert covered == set(range(FRAMES))
-    json.dumps(report)
+    json.dumps(report.to_json())
 
 
 def test_progress_reports_fractions_and_frames_per_second(redacted):
@@ -164,8 +167,8 @@ def test_variable_frame_rate_timestamps_survive(tmp_path, grace_hopper):
     clip = plain_clip(tmp_path / "vfr.mp4", upright_frames(grace_hopper, len(pts), size=(320, 240)),
                       pts=pts, time_base=Fraction(1, 1000))
     report = redact_file(clip, tmp_path / "out", "default")
-    assert report["error"] is None, report["error"]
-    times = [float(f["pts_time"]) for f in ffprobe(Path(report["output"]))["frames"]]
+    assert report.error is None, report.error
+    times = [float(f["pts_time"]) for f in ffprobe(Path(report.output))["frames"]]
     assert times == pytest.approx([p / 1000 for p in pts], abs=1e-3)
 
 
@@ -175,19 +178,19 @@ def test_regions_reach_up_over_forehead_and_hair_as_far_as_the_profile_says(tmp_
     for share in (0.0, 0.5):
         variant = profile_variant(tmp_path, f"up-{share:g}", {"faces": {"extend_up": share}})
         report = redact_file(clip, tmp_path / "out", load_profile(str(variant)))
-        assert report["error"] is None, report["error"]
-        tops[share] = min(region[1] for first, last, region in report["regions"] if first <= 5 <= last)
+        assert report.error is None, report.error
+        tops[share] = min(region[1] for first, last, region in report.regions if first <= 5 <= last)
     assert tops[0.5] <= tops[0.0] - 40, tops        # half a face height more, on a face about 130 px tall
 
 
 def test_audio_is_kept_as_aac_only_when_the_profile_asks(phone, tmp_path):
     keep = profile_variant(tmp_path, "keep-audio", {"video": {"audio": "keep"}})
     report = redact_file(phone, tmp_path / "out", load_profile(str(keep)))
-    assert report["error"] is None, report["error"]
-    probe = ffprobe(Path(report["output"]))
+    assert report.error is None, report.error
+    probe = ffprobe(Path(report.output))
     assert [(s["codec_type"], s["codec_name"]) for s in probe["streams"]] == [("video", "h264"), ("audio", "aac")]
     assert set(probe["format"].get("tags", {})) <= BRAND_TAGS
-    assert is_clean(Path(report["output"]), video.VIDEO_ALLOWED)[0]
+    assert is_clean(Path(report.output), VIDEO_ALLOWED)[0]
 
 
 def leftovers(folder: Path) -> list[str]:
@@ -200,7 +203,7 @@ def test_broken_inputs_give_clear_errors_and_leave_nothing_behind(tmp_path, grac
     cut_index = tmp_path / "rosa_perez_cut_index.mp4"
     cut_index.write_bytes(whole.read_bytes()[: whole.stat().st_size // 2])
     report = redact_file(whole, tmp_path / "faststart", "default")
-    fast = Path(report["output"]).read_bytes()
+    fast = Path(report.output).read_bytes()
     cut_media = tmp_path / "rosa_perez_cut_media.mp4"                      # index first, media cut short
     cut_media.write_bytes(fast[: len(fast) * 2 // 3])
     empty = tmp_path / "rosa_perez_empty.mp4"
@@ -217,9 +220,9 @@ def test_broken_inputs_give_clear_errors_and_leave_nothing_behind(tmp_path, grac
     out = tmp_path / "out"
     for path, reason in expected.items():
         report = redact_file(path, out, "default")
-        assert report["output"] is None and reason in report["error"], (path.name, report["error"])
-        assert "rosa" not in report["error"].lower(), "the message never repeats the file's name"
-        assert report["kind"] in ("video", "unknown")
+        assert report.output is None and reason in report.error, (path.name, report.error)
+        assert "rosa" not in report.error.lower(), "the message never repeats the file's name"
+        assert report.kind in ("video", "unknown")
     assert leftovers(out) == []
 
 
@@ -232,16 +235,16 @@ def test_cancel_leaves_nothing_behind(phone, tmp_path):
 
     out = tmp_path / "out"
     report = redact_file(phone, out, "default", cancel=cancel)
-    assert report["output"] is None and "cancelled" in report["error"]
+    assert report.output is None and "cancelled" in report.error
     assert leftovers(out) == []
 
 
 def test_identifiable_profile_keeps_faces_and_still_strips_tags(phone, tmp_path):
     report = redact_file(phone, tmp_path / "out", "identifiable")
-    assert report["error"] is None, report["error"]
-    assert report["frames_with_regions"] == 0 and report["regions"] == []
-    assert report["verified"]["metadata_clean"] is True and report["verified"]["faces_left"] is None
-    assert centerface(decoded(Path(report["output"]))[0], 0.3), "the face is kept"
+    assert report.error is None, report.error
+    assert report.frames_with_regions == 0 and report.regions == []
+    assert report.verified.metadata_clean is True and report.verified.faces_left is None
+    assert centerface(decoded(Path(report.output))[0], 0.3), "the face is kept"
 
 
 def test_cli_redacts_videos(phone, tmp_path):
@@ -260,33 +263,32 @@ def test_an_output_with_a_face_still_detectable_is_withheld(phone, tmp_path):
         "video": {"centerface_every": 0}})
     out = tmp_path / "out"
     report = redact_file(phone, out, load_profile(str(blind)))
-    assert report["output"] is None and "face is still detectable" in report["error"]
-    assert report["verified"]["faces_left"] > 0
+    assert report.output is None and "face is still detectable" in report.error
+    assert report.verified.faces_left > 0
     assert leftovers(out) == []
 
 
 def test_an_output_the_residual_check_did_not_wholly_read_is_withheld(redacted):
     report, output, _ = redacted
     prof = load_profile("default")
-    settings = video.Settings.of(prof)
-    every_due = len(range(0, FRAMES, settings.verify_every))
-    claims = video.Written(FRAMES, *UPRIGHT_SIZE, audio=False, checked=every_due - 1)
-    with pytest.raises(video.VideoReadError, match="residual-face check read"):
-        video.verify_video(output, prof, settings, {"verified": {}}, claims)
-    video.verify_video(output, prof, settings, {"verified": {}}, video.Written(FRAMES, *UPRIGHT_SIZE, False,
-                                                                                  checked=every_due))
+    every = VideoSettings.of(prof).verify_every
+    every_due = len(range(0, FRAMES, every))
+    claims = Written(FRAMES, *UPRIGHT_SIZE, audio=False, every=every, checked=every_due - 1)
+    with pytest.raises(OutputWithheld, match="residual-face check read"):
+        verify_video(output, prof, claims, Verified())
+    verify_video(output, prof, Written(FRAMES, *UPRIGHT_SIZE, False, every=every, checked=every_due), Verified())
 
 
 @pytest.mark.parametrize("size", [(1280, 720), (1920, 1080), (1080, 1920), (3840, 2160), (176, 144)])
 def test_keyframe_tiles_cover_the_frame_overlapping_and_stay_small(size):
     width, height = size
-    tiles = video._tiles(width, height)
+    tiles = bounded_tiles(width, height, TILE_PIXELS, TILE_OVERLAP)
     seen = np.zeros((height, width), bool)
     for x0, y0, x1, y1 in tiles:
-        assert (x1 - x0) * (y1 - y0) <= video.TILE_PIXELS or (x1 - x0, y1 - y0) == size
+        assert (x1 - x0) * (y1 - y0) <= TILE_PIXELS or (x1 - x0, y1 - y0) == size
         seen[y0:y1, x0:x1] = True
     assert seen.all()
     if len(tiles) > 1:
         starts = sorted({x0 for x0, _, _, _ in tiles})
         ends = sorted({x1 for _, _, x1, _ in tiles})
-        assert all(e - s >= video.TILE_OVERLAP for s, e in zip(starts[1:], ends[:-1]))
+        assert all(e - s >= TILE_OVERLAP for s, e in zip(starts[1:], ends[:-1]))

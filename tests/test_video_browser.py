@@ -39,10 +39,10 @@ def serve(folder: Path):
 def test_the_output_plays_in_chromium(tmp_path, grace_hopper):
     clip = phone_clip(tmp_path / "clip.mov", grace_hopper, frames=30, rate=15)
     report = redact_file(clip, tmp_path / "out", "default")
-    assert report["error"] is None, report["error"]
+    assert report.error is None, report.error
     site = tmp_path / "site"
     site.mkdir()
-    (site / "clip.mp4").write_bytes(Path(report["output"]).read_bytes())
+    (site / "clip.mp4").write_bytes(Path(report.output).read_bytes())
     (site / "index.html").write_text(PAGE)
     server = serve(site)
     try:

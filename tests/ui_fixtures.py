@@ -115,7 +115,7 @@ def ready_to_release(veil: Veil, patient: tuple = PATIENT):
     consent = register(veil, patient=patient)
     asset, output = processed_photo(veil, consent.id)
     services.confirm_patient(veil.records, veil.staff, asset.id)
-    services.confirm_review(veil.records, veil.staff, output.id)
+    services.mark_reviewed(veil.records, veil.staff, output.id)
     services.confirm_scope(veil.records, veil.marketing, consent.id, covers_social_media=True,
                            identifiable="deidentified_only", platforms=["instagram"])
     return consent, asset, output

@@ -6,7 +6,6 @@ for a role that may do its main action, and every action is checked again by the
 from __future__ import annotations
 
 import logging
-import os
 import time
 from dataclasses import dataclass
 from typing import Any, Callable, NoReturn
@@ -15,14 +14,13 @@ import streamlit as st
 
 from records import services
 from records.audit import Actor
-from records.config import ConfigError, load_settings
+from records.config import ConfigError, Settings, load_settings
 from records.lookup import LookupFailed
 from records.users import PERMISSIONS, AuthenticationFailed, PermissionDenied, UserError
 
 log = logging.getLogger("veil.ui")
 
 ACTOR, LAST_SEEN, NOTICE = "actor", "last_seen", "signin_notice"
-DEFAULT_TIMEOUT_MINUTES = 30
 
 
 @dataclass(frozen=True)
@@ -39,6 +37,7 @@ PAGES = (
     PageSpec("intake", "app_pages/intake.py", "Intake", ":material/upload_file:", "upload_media"),
     PageSpec("review", "app_pages/review.py", "Review", ":material/visibility:", "review"),
     PageSpec("consents", "app_pages/consents.py", "Consents", ":material/contract:", "view_records"),
+    PageSpec("new_consent", "app_pages/new_consent.py", "New consent", ":material/signature:", "register_consent"),
     PageSpec("release", "app_pages/release.py", "Release", ":material/publish:", "request_release"),
     PageSpec("takedowns", "app_pages/takedowns.py", "Takedowns", ":material/unpublished:", "view_records"),
     PageSpec("audit", "app_pages/audit.py", "Audit", ":material/fact_check:", "read_audit"),
@@ -72,15 +71,22 @@ def _tidy(data_dir: str, _records: services.Records) -> None:
         log.error("housekeeping failed: %s", type(exc).__name__)
 
 
-def records() -> services.Records:
-    """The records of this installation (opened once per process and per data folder)."""
+def settings() -> Settings:
+    """This installation's settings, read again on every run; an unusable one stops the page, named."""
     try:
-        settings = load_settings()
-        opened = _open(str(settings.data_dir), settings.database_url, str(settings.key_file), settings)
-        _tidy(str(settings.data_dir), opened)
-        return opened
+        return load_settings()
     except ConfigError as exc:
         st.error(f"Veil cannot start: {exc}")
+        st.stop()
+
+
+def records() -> services.Records:
+    """The records of this installation (opened once per process and per data folder)."""
+    current = settings()
+    try:
+        opened = _open(str(current.data_dir), current.database_url, str(current.key_file), current)
+        _tidy(str(current.data_dir), opened)
+        return opened
     except Exception as exc:  # a locked database, an unreadable key file: say so, never a traceback
         log.error("opening the records failed: %s", type(exc).__name__)
         st.error(f"Veil cannot open its records: {exc}")
@@ -118,12 +124,7 @@ def attempt(what: str, fn: Callable[..., Any], *args, **kwargs) -> Any:
 
 # -- the signed-in person -----------------------------------------------------------------------------------
 def timeout_seconds() -> float:
-    raw = os.environ.get("VEIL_SESSION_TIMEOUT_MINUTES", "")
-    try:
-        minutes = float(raw) if raw else DEFAULT_TIMEOUT_MINUTES
-    except ValueError:
-        minutes = DEFAULT_TIMEOUT_MINUTES
-    return max(minutes, 1.0) * 60
+    return settings().session_timeout_minutes * 60
 
 
 def current_actor(touch: bool = True) -> Actor | None:

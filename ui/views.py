@@ -17,6 +17,8 @@ import numpy as np
 import pandas as pd
 from PIL import Image
 
+from records.services import upload_limit_mb
+
 EXPIRY_WARNING_DAYS = 30
 # What the media uploaders offer. The browser's check is a convenience: the content decides (a PNG named .jpg
 # is read as a PNG) and the services refuse whatever is not a photo or video, or is over its size limit.
@@ -129,8 +131,6 @@ class UploadLimits:
 
 def upload_limits(settings, ceiling_mb: int) -> UploadLimits:
     """The limits the uploaders offer: the installation's, never above the server's ceiling for one upload."""
-    from records.services import upload_limit_mb
-
     return UploadLimits(min(upload_limit_mb(settings, "image"), ceiling_mb), min(settings.max_video_mb, ceiling_mb),
                         min(settings.max_pdf_mb, ceiling_mb), settings.max_batch_files)
 

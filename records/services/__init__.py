@@ -1,0 +1,59 @@
+"""One plain function per user action, in one module per task a person does. The Streamlit pages, the CLI
+and the tests all call these, through `from records import services`.
+
+  users         sign in; the administration of users and roles
+  consents      register a consent PDF, confirm its scope, find, view the PDF, revoke
+  signing       a consent signed on a tablet in Veil: the model form, sealed, then registered
+  intake        upload media, link its consent, confirm the patient, process it
+  review        re-render with a reviewer's edits, mark reviewed, list and preview outputs
+  releases      request, approve through the gate, record the post, takedowns, download, export
+  audit         verify the chain, events, summary, look a file up
+  upkeep        housekeeping: tidy up after crashes, apply retention
+
+Beneath them: core (the open records, errors, authorisation, the audit line), views (what they return),
+blobs (when a stored file may be deleted) and opening (open_records).
+"""
+from records.audit import SYSTEM
+from records.services.audit import audit_events, audit_summary, find_file, verify_audit
+from records.services.blobs import referenced_blobs
+from records.services.consents import (confirm_scope, consent_details, find_consents, list_consents,
+                                       register_consent, revoke_consent, view_consent_pdf)
+from records.services.core import RecordNotFound, Records, ScopeConflict, WorkflowError
+from records.services.signing import sign_consent_in_veil
+from records.services.upkeep import housekeeping
+from records.services.intake import (confirm_patient, link_consent, list_assets, process, upload_limit_mb,
+                                     upload_media, view_original)
+from records.services.opening import check_key, open_records
+from records.services.releases import (approve_release, complete_takedown, download_output, export_package,
+                                       list_releases, record_post, request_release, takedown_tasks)
+from records.services.review import list_outputs, mark_reviewed, preview_output, rerender_with_edits
+from records.services.users import (FIRST_START, add_first_admin, add_user, authenticate, authenticate_external,
+                                    list_users, reset_password, set_user_active, set_user_role)
+from records.services.views import AssetView, ConsentView, OutputView, ReleaseView
+from records.users import AuthenticationFailed, PermissionDenied
+
+__all__ = [
+    # errors
+    "AuthenticationFailed", "PermissionDenied", "RecordNotFound", "ScopeConflict", "WorkflowError",
+    # the open records and who acts without signing in
+    "Records", "open_records", "check_key", "SYSTEM", "FIRST_START",
+    # views
+    "AssetView", "ConsentView", "OutputView", "ReleaseView",
+    # users
+    "authenticate", "authenticate_external", "add_first_admin", "add_user", "set_user_active", "set_user_role",
+    "reset_password", "list_users",
+    # consents
+    "register_consent", "consent_details", "confirm_scope", "list_consents", "find_consents", "view_consent_pdf",
+    "revoke_consent", "sign_consent_in_veil",
+    # intake
+    "upload_media", "upload_limit_mb", "link_consent", "confirm_patient", "list_assets", "view_original", "process",
+    # review
+    "rerender_with_edits", "mark_reviewed", "list_outputs", "preview_output",
+    # releases
+    "request_release", "approve_release", "record_post", "list_releases", "takedown_tasks", "complete_takedown",
+    "download_output", "export_package",
+    # audit
+    "verify_audit", "audit_events", "audit_summary", "find_file",
+    # housekeeping
+    "housekeeping", "referenced_blobs",
+]

@@ -1,0 +1,199 @@
+"""Intake: keep an uploaded photo or video encrypted, tie it to its patient's consent, and run the image
+engine on it.
+
+The engine runs in a sandbox process and outside any transaction, so it never holds the database's write
+lock; its output is stored before the transaction that records it (see records.services.blobs).
+"""
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from contextlib import ExitStack
+from dataclasses import asdict
+from pathlib import Path
+from typing import Callable
+
+from sqlalchemy import select
+
+from deid.formats import sniff, sniff_file
+from deid.image import MAX_FILE_BYTES
+from deid.naming import filename_warnings
+from deid.profile import ProfileError, load_profile
+from deid.report import DeidReport
+from records import sandbox
+from records.audit import Actor
+from records.config import Settings
+from records.lookup import image_hash_of, video_hashes
+from records.models import Asset, Consent, Output, field_context, utcnow
+from records.services.core import (Records, WorkflowError, authorize, get_row, log_event, refuse_oversized,
+                                   upload_size, username_of)
+from records.services.views import AssetView, OutputView, asset_view, output_view
+from records.store import WorkDir
+
+
+def upload_media(records: Records, actor: Actor, source: Path | bytes, original_name: str,
+                 consent_id: str | None = None) -> AssetView:
+    """Keep an original encrypted. Its name is stored encrypted; only descriptions of what in the name
+    could identify the patient are kept in clear."""
+    authorize(records, actor, "upload_media")
+    with records.store.keeping():   # until the commit: nobody deletes this content
+        fmt, size, blob = _keep_upload(records, source)
+        return _add_asset(records, actor, fmt, size, blob, original_name, consent_id)
+
+
+def _keep_upload(records: Records, source: Path | bytes):
+    """Check what the upload is and its size, then store it encrypted: (format, size, blob address)."""
+    in_memory = isinstance(source, (bytes, bytearray))
+    try:
+        fmt = sniff(bytes(source[:64])) if in_memory else sniff_file(source)
+        if fmt.kind not in ("image", "video"):
+            raise WorkflowError("this is not a photo or video Veil can read" if fmt.kind == "unknown"
+                                else f"this is a {fmt.name.upper()} document, not a photo or video")
+        size = upload_size(source)
+        refuse_oversized(size, upload_limit_mb(records.settings, fmt.kind), "photo" if fmt.kind == "image" else "video")
+        blob = records.store.put_bytes(bytes(source)) if in_memory else records.store.put_file(Path(source))
+    except OSError as exc:   # the message must not carry the path: it may hold the patient's name
+        raise WorkflowError(f"the upload could not be read ({exc.strerror or type(exc).__name__})") from None
+    return fmt, size, blob
+
+
+def _add_asset(records: Records, actor: Actor, fmt, size: int, blob: str, original_name: str,
+               consent_id: str | None) -> AssetView:
+    now = utcnow()
+    with records.transaction() as session:
+        if consent_id:
+            get_row(session, Consent, consent_id)
+        asset = Asset(id=uuid.uuid4().hex, kind=fmt.kind, format=fmt.name, original_sha256=blob, original_blob=blob,
+                      original_size=size, filename_warnings=filename_warnings(original_name), uploaded_by=actor.id,
+                      uploaded_at=now, consent_id=consent_id,
+                      delete_original_after=now + dt.timedelta(days=records.settings.original_retention_days))
+        asset.original_name_enc = records.keys.encrypt_text(original_name,
+                                                            field_context("assets", "original_name", asset.id))
+        session.add(asset)
+        session.flush()
+        log_event(records, session, actor, "media.uploaded", "asset", asset.id, sha256=blob, kind=fmt.kind,
+                  consent_id=consent_id)
+        return asset_view(asset, actor.username)
+
+
+def upload_limit_mb(settings: Settings, kind: str) -> int:
+    """The largest upload of this kind ("image" or "video") kept, in MB: photos have the engine's own limit."""
+    return MAX_FILE_BYTES // 2 ** 20 if kind == "image" else settings.max_video_mb
+
+
+def link_consent(records: Records, actor: Actor, asset_id: str, consent_id: str | None) -> AssetView:
+    """Tie media to a consent; a person must then confirm again that it is this patient's consent."""
+    authorize(records, actor, "link_consent")
+    with records.transaction() as session:
+        asset = get_row(session, Asset, asset_id, lock=True)
+        if consent_id:
+            get_row(session, Consent, consent_id)
+        asset.consent_id = consent_id
+        asset.patient_confirmed_by = asset.patient_confirmed_at = None
+        log_event(records, session, actor, "media.linked", "asset", asset.id, consent_id=consent_id)
+        return asset_view(asset, username_of(session, asset.uploaded_by))
+
+
+def confirm_patient(records: Records, actor: Actor, asset_id: str) -> AssetView:
+    """A person confirms that the linked consent belongs to the patient in the media (gate rule 3)."""
+    authorize(records, actor, "review")
+    with records.transaction() as session:
+        asset = get_row(session, Asset, asset_id, lock=True)
+        if asset.consent_id is None:
+            raise WorkflowError("link a consent to this media first")
+        asset.patient_confirmed_by, asset.patient_confirmed_at = actor.id, utcnow()
+        log_event(records, session, actor, "media.patient_confirmed", "asset", asset.id, consent_id=asset.consent_id)
+        return asset_view(asset, username_of(session, asset.uploaded_by))
+
+
+def list_assets(records: Records, actor: Actor) -> list[AssetView]:
+    authorize(records, actor, "view_records")
+    with records.db.reading() as session:
+        return [asset_view(a, username_of(session, a.uploaded_by))
+                for a in session.scalars(select(Asset).order_by(Asset.uploaded_at.desc()))]
+
+
+def view_original(records: Records, actor: Actor, asset_id: str) -> bytes:
+    authorize(records, actor, "view_original")
+    with records.transaction() as session:
+        asset = get_row(session, Asset, asset_id)
+        if asset.original_blob is None:
+            raise WorkflowError("the original was deleted (released, or past its retention period)")
+        data = records.store.read_bytes(asset.original_blob)
+        log_event(records, session, actor, "media.original_viewed", "asset", asset.id)
+        return data
+
+
+def process(records: Records, actor: Actor, asset_id: str, profile: str = "default", *,
+            progress: Callable[[float, str], None] | None = None) -> OutputView:
+    """Run the image engine on the decrypted original in a private work folder; keep the verified output
+    encrypted with its report. A failed verification is recorded too (the gate refuses it)."""
+    authorize(records, actor, "process")
+    return render_output(records, actor, asset_id, profile, [], [], None, progress)
+
+
+def render_output(records: Records, actor: Actor, asset_id: str, profile: str, added: list, removed: list,
+                  parent_id: str | None, progress) -> OutputView:
+    """The engine's output for the asset's original with regions `added` and `removed` (process, and review's
+    re-render, which replaces `parent_id`); the caller has checked the actor may do this."""
+    with records.transaction() as session:
+        asset = get_row(session, Asset, asset_id)
+        if asset.original_blob is None:
+            raise WorkflowError("the original was deleted (released, or past its retention period); "
+                                "upload it again to process it")
+        blob, kind = asset.original_blob, asset.kind
+    with ExitStack() as held:
+        with WorkDir(records.settings.work_dir) as work:
+            source = records.store.decrypt_to(blob, work / uuid.uuid4().hex)
+            # in a process of its own: a crash there costs this file, not the app
+            report = sandbox.redact_in_sandbox(source, work / "out", profile, progress=progress,
+                                               extra_regions=added or None, removed_regions=removed or None,
+                                               original_name=source.name)
+            stored = _output_hashes(report)   # decoding takes a while: before taking the store's lock
+            held.enter_context(records.store.keeping())   # until the commit: nobody deletes this content
+            if report.output:
+                stored["blob"] = stored["sha256"] = records.store.put_file(Path(report.output))
+        # the decrypted original is gone before the commit
+        return _add_output(records, actor, asset_id, kind, report, stored, added, removed, parent_id)
+
+
+def _add_output(records: Records, actor: Actor, asset_id: str, kind: str, report: DeidReport, stored: dict,
+                added: list, removed: list, parent_id: str | None) -> OutputView:
+    with records.transaction() as session:
+        get_row(session, Asset, asset_id)
+        profile = report.profile
+        output = Output(id=uuid.uuid4().hex, asset_id=asset_id, parent_id=parent_id, kind=report.kind or kind,
+                        profile_id=profile.id if profile else None, profile_sha256=profile.sha256 if profile else None,
+                        keeps_faces=_keeps_faces(report), regions=report.regions, regions_added=added,
+                        regions_removed=removed, frames=report.frames, frames_with_regions=report.frames_with_regions,
+                        removed_tags=report.removed, metadata_clean=report.verified.metadata_clean,
+                        faces_left=report.verified.faces_left, error=report.error, created_by=actor.id, **stored)
+        session.add(output)
+        if parent_id:
+            get_row(session, Output, parent_id, lock=True).superseded = True
+        session.flush()
+        log_event(records, session, actor, "output.failed" if output.blob is None else "output.created", "output",
+                  output.id, asset_id=asset_id, sha256=output.sha256, profile=asdict(profile) if profile else None,
+                  regions=len(output.regions), added=len(added), removed=len(removed),
+                  verified=report.verified.to_json(), replaces=parent_id)
+        return output_view(output)
+
+
+def _output_hashes(report: DeidReport) -> dict:
+    """The verified output's name, size and look-up hashes, computed while it is in clear."""
+    if not report.output:
+        return {}
+    path = Path(report.output)
+    stored = {"name": path.name, "size": path.stat().st_size}
+    if report.kind == "image":
+        stored["phash"] = image_hash_of(path)
+    else:
+        stored["frame_hashes"] = video_hashes(path)
+    return stored
+
+
+def _keeps_faces(report: DeidReport) -> bool:
+    try:
+        return load_profile(report.profile.id if report.profile else "default").keeps_faces
+    except ProfileError:
+        return True   # unknown profile: assume the worst, the gate then demands an identifiable consent

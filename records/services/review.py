@@ -1,0 +1,79 @@
+"""Review: a person edits an output's regions (it is re-rendered), looks at the result and marks it reviewed."""
+from __future__ import annotations
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from records.audit import Actor
+from records.models import Asset, Consent, Output, utcnow
+from records.services.core import Records, WorkflowError, authorize, get_row, log_event
+from records.services.intake import render_output
+from records.services.views import OutputView, output_view
+
+
+def rerender_with_edits(records: Records, actor: Actor, output_id: str, *, add_regions: list | None = None,
+                        remove_regions: list | None = None) -> OutputView:
+    """Re-render an output with a reviewer's edits (regions drawn by hand added, false detections removed).
+    The new output replaces the old one, which can no longer be released."""
+    authorize(records, actor, "review")
+    with records.transaction() as session:
+        old = get_row(session, Output, output_id)
+        if old.kind != "image":
+            raise WorkflowError("regions can be edited on photos only; for a video, re-process it")
+        if old.superseded:
+            raise WorkflowError("this output was already replaced; review the newest one")
+        asset_id, profile = old.asset_id, old.profile_id or "default"
+        drop = [_box(r) for r in remove_regions or []]
+        drawn = [_box(r) for r in (old.regions_added or []) + list(add_regions or [])]
+        # removing a region drawn earlier un-draws it; removing a detected one tells the engine to skip it
+        added = [r for r in drawn if r not in drop]
+        removed = [_box(r) for r in old.regions_removed or []] + [r for r in drop if r not in drawn]
+    return render_output(records, actor, asset_id, profile, added, removed, output_id, None)
+
+
+def _box(region) -> list[int]:
+    box = [int(v) for v in region]
+    if len(box) != 4 or box[2] <= box[0] or box[3] <= box[1]:
+        raise WorkflowError("a region is [x0, y0, x1, y1] with x1 > x0 and y1 > y0")
+    return box
+
+
+def mark_reviewed(records: Records, actor: Actor, output_id: str) -> OutputView:
+    """A person looked at the output and confirms no face or other identifier is visible."""
+    authorize(records, actor, "review")
+    with records.transaction() as session:
+        output = get_row(session, Output, output_id, lock=True)
+        if output.blob is None:
+            raise WorkflowError("this output failed verification; there is nothing to confirm")
+        if output.superseded:
+            raise WorkflowError("this output was replaced; review the newest one")
+        output.reviewed_by, output.reviewed_at = actor.id, utcnow()
+        log_event(records, session, actor, "output.reviewed", "output", output.id, regions=len(output.regions))
+        return output_view(output)
+
+
+def list_outputs(records: Records, actor: Actor, asset_id: str | None = None) -> list[OutputView]:
+    authorize(records, actor, "view_records")
+    with records.db.reading() as session:
+        query = select(Output).order_by(Output.created_at)
+        if asset_id:
+            query = query.where(Output.asset_id == asset_id)
+        return [output_view(o) for o in session.scalars(query)]
+
+
+def preview_output(records: Records, actor: Actor, output_id: str) -> bytes:
+    """The de-identified file, for review on screen (downloads go through `download_output`)."""
+    authorize(records, actor, "review")
+    with records.db.reading() as session:
+        output = get_row(session, Output, output_id)
+        if output.blob is None:
+            raise WorkflowError("this output failed verification and was not kept")
+        _refuse_if_revoked(session, output)
+        return records.store.read_bytes(output.blob)
+
+
+def _refuse_if_revoked(session: Session, output: Output) -> None:
+    consent_id = session.get(Asset, output.asset_id).consent_id
+    consent = session.get(Consent, consent_id) if consent_id else None
+    if consent is not None and consent.status == "revoked":
+        raise WorkflowError("the consent for this media was revoked; its outputs can no longer be used")
