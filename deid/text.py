@@ -37,7 +37,6 @@ DEFAULTS = {
     "min_height": 4,         # lines thinner than this (px of the looked-at image) are noise
     "large": 0.1,            # lines thicker than this share of the picture's shorter side must read as text
 }
-BLOB_CONFIDENCE = 0.85       # what a huge "line" must read with to count as text (see _without_shapeless_blobs)
 READ_HEIGHT = 48             # the recogniser's input height
 READ_MAX_WIDTH = 2400        # longer lines are squeezed to this width
 READ_BATCH = 8
@@ -157,15 +156,22 @@ def find_lines(rgb: np.ndarray, settings: dict | None = None) -> list[TextLine]:
 
 def _without_shapeless_blobs(rgb: np.ndarray, lines: list[TextLine], large: float) -> list[TextLine]:
     """Drop the detector's one known blunder: on some portraits it marks the whole person, or a cup, as one
-    huge "line". A line thicker than `large` px stays only if the recogniser reads at least two letters or
-    digits in it, either way up, with a mean probability of at least BLOB_CONFIDENCE. Print that large is
-    the easiest of all to read; smaller lines are never read for this."""
+    huge "line". A line thicker than `large` px stays only if the recogniser, reading it either way up,
+    finds text in it (see _reads_as_text). Print that large is the easiest of all to read; smaller lines
+    are never read for this."""
     big = [line for line in lines if line.height > large]
     if not big:
         return lines
     readings = dict(zip(map(id, big), read_lines(rgb, big, both_ways=True)))
-    return [line for line in lines if id(line) not in readings or any(
-        len(squeezed(r.text)) >= 2 and r.confidence >= BLOB_CONFIDENCE for r in readings[id(line)])]
+    return [line for line in lines if id(line) not in readings or any(map(_reads_as_text, readings[id(line)]))]
+
+
+def _reads_as_text(reading: Reading) -> bool:
+    """Three or more letters or digits (any script) read with a mean probability of 0.6, or two with 0.85
+    (a short word such as "ID"). What the blobs read as, measured: one or two characters, or CJK strings
+    under 0.45."""
+    count = sum(c.isalnum() for c in reading.text)
+    return count >= 3 and reading.confidence >= 0.6 or count == 2 and reading.confidence >= 0.85
 
 
 # ---------------------------------------------------------------- reading lines

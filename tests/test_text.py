@@ -184,7 +184,7 @@ def test_an_allow_listed_slogan_is_kept_and_the_name_beside_it_is_not(tmp_path):
     after = read_png(report.output)
     x0, y0, x1, y1 = slogan.box
     assert np.abs(after[y0:y1, x0:x1].astype(int) - rgb[y0:y1, x0:x1]).mean() < 3, "the slogan is left alone"
-    assert "CARPEDIEM" in squeezed(tesseract_reading(after, slogan))
+    assert near_substring(squeezed("CARPE DIEM"), squeezed(tesseract_reading(after, slogan)), 2), "still readable"
     assert covered_share(name, regions_of(report, "text"), rgb.shape) >= COVERED
     assert "WHITFIELD" not in squeezed(tesseract_reading(after, name))
 
