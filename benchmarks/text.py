@@ -177,3 +177,100 @@ def false_regions(data: Path, draw: Path, find) -> None:
         cv2.imwrite(str(draw / f"{index:02d}-{len(regions)}.jpg"), shown, [cv2.IMWRITE_JPEG_QUALITY, 80])
     print(f"text regions on {len(counts)} real photos: {sum(counts)} in all, {np.mean(counts):.2f} per image; "
           f"drawn into {draw} (file name: index-count)")
+
+
+def tesseract_regions(rgb: np.ndarray, padding: float = 0.3) -> list[list[int]]:
+    """Tesseract's layout analysis as a text finder: the boxes of the words its sparse-text mode (--psm 11)
+    finds, at any confidence, grown like Veil's lines by `padding` of their height."""
+    import io
+    import subprocess
+
+    from deid.redact import pad_and_clip
+
+    buffer = io.BytesIO()
+    Image.fromarray(rgb).save(buffer, "PNG")
+    tsv = subprocess.run(["tesseract", "stdin", "stdout", "--psm", "11", "tsv"], input=buffer.getvalue(),
+                         capture_output=True, timeout=300, check=True).stdout.decode("utf-8", "replace")
+    regions = []
+    for row in tsv.splitlines()[1:]:
+        cells = row.split("\t")
+        if len(cells) < 12 or cells[0] != "5" or not cells[11].strip() or float(cells[10]) < 0:
+            continue
+        left, top, width, height = map(int, cells[6:10])
+        grow = padding * height
+        region = pad_and_clip((left - grow, top - grow, left + width + grow, top + height + grow), 0.0,
+                              rgb.shape[1], rgb.shape[0])
+        if region:
+            regions.append(region)
+    return regions
+
+
+def photo_seconds(repeats: int = 3) -> None:
+    """Seconds the text pass (lines, then codes) adds to a 12 MP photo: wall clock and CPU, after a warm-up."""
+    from deid.codes import code_regions
+    from deid.text import text_regions
+
+    rgb, _ = next(scenes(5, seed=7))
+    big = np.asarray(Image.fromarray(rgb).resize((4000, 3000), Image.BILINEAR))
+    text_regions(big)
+    walls, cpus = [], []
+    for _ in range(repeats):
+        wall, cpu = time.perf_counter(), time.process_time()
+        text_regions(big)
+        code_regions(big)
+        walls.append(time.perf_counter() - wall)
+        cpus.append(time.process_time() - cpu)
+    print(f"12 MP photo: text and codes add {np.mean(walls):.2f} s wall ({np.mean(cpus):.2f} s CPU, both "
+          f"cores; mean of {repeats})")
+
+
+def video_seconds(folder: Path, seconds: int = 2) -> None:
+    """Seconds per second of 1080p video, redact_file with the default profile against the same profile
+    with text kept (no text pass)."""
+    from deid.api import redact_file
+    from deid.profile import load_profile
+    from video_fixtures import plain_clip, profile_variant
+
+    folder.mkdir(parents=True, exist_ok=True)
+    rate = 30
+    base = np.asarray(Image.fromarray(next(scenes(5, seed=11))[0]).resize((1920, 1080), Image.BILINEAR))
+    frames = [np.roll(base, 6 * i, axis=1) for i in range(rate * seconds)]
+    clip = plain_clip(folder / "clip1080.mp4", frames, rate=rate)
+    no_text = load_profile(str(profile_variant(folder, "no-text", {"text": {"action": "keep"}})))
+    timings = {}
+    for name, profile in (("without text", no_text), ("with text", load_profile("default"))):
+        start = time.perf_counter()
+        report = redact_file(clip, folder / name.replace(" ", "-"), profile)
+        timings[name] = (time.perf_counter() - start) / seconds
+        assert report.error is None, report.error
+    added = timings["with text"] / timings["without text"] - 1
+    print(f"1080p video: {timings['without text']:.2f} s per second without the text pass, "
+          f"{timings['with text']:.2f} s with it (+{100 * added:.0f} %)")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "data")
+    parser.add_argument("--lines", type=int, default=240)
+    parser.add_argument("--draw", type=Path, default=Path("/tmp/veil-text-regions"))
+    parser.add_argument("--tesseract", action="store_true", help="also measure Tesseract's --psm 11 boxes")
+    parser.add_argument("--skip-video", action="store_true")
+    args = parser.parse_args()
+
+    from deid.codes import code_regions
+    from deid.text import text_regions
+
+    finders = {"veil": lambda rgb: text_regions(rgb) + code_regions(rgb)}
+    if args.tesseract:
+        finders["tesseract --psm 11"] = tesseract_regions
+    coverage(args.lines, finders)
+    if args.data.is_dir():
+        false_regions(args.data, args.draw, lambda rgb: text_regions(rgb) + code_regions(rgb))
+    photo_seconds()
+    if not args.skip_video:
+        video_seconds(Path("/tmp/veil-text-video"))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
