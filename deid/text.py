@@ -3,7 +3,8 @@
 Lines are found by the PP-OCR text detector (a DB network: a per-pixel text probability map), run on
 onnxruntime; the map is thresholded, each blob becomes a rotated rectangle grown back to the whole line
 (the network marks a shrunk core of each line), and rectangles are mapped to the image's pixels. Text is
-read only when something depends on it: the profile's allow-list, and the identifier check of outputs.
+read only when something depends on it: the profile's allow-list, the identifier check of outputs, and
+huge "lines" (which must read as text to count, see _without_shapeless_blobs).
 Reading crops each line straight, scales it to the recogniser's height and decodes its per-column
 character probabilities (CTC: best class per column, repeats and blanks dropped).
 
@@ -22,10 +23,10 @@ import cv2
 import numpy as np
 
 from deid.boxes import iou
-from deid.models import model_path
+from deid.models import ModelError, model_path
 from deid.redact import Region, pad_and_clip
 
-os.environ["ORT_DISABLE_TELEMETRY"] = "1"   # read when onnxruntime is imported (see detect.py)
+os.environ["ORT_DISABLE_TELEMETRY"] = "1"   # read when onnxruntime is imported (see detectors.py)
 
 DEFAULTS = {
     "max_side": 1536,        # the picture is looked at with this longest side at most
@@ -90,10 +91,14 @@ def _session(name: str):
 
 def _characters() -> list[str]:
     """The recogniser's classes: CTC blank, the pinned dictionary's characters in order, then a space."""
+    classes = _session("text_recogniser").get_outputs()[0].shape[-1]
     with _lock:
         if not _alphabet:
             entries = model_path("text_dictionary").read_text(encoding="utf-8").split("\n")
             _alphabet.extend(["", *(e for e in entries if e), " "])
+    if len(_alphabet) != classes:
+        raise ModelError(f"the text dictionary has {len(_alphabet) - 2} characters for a recogniser of "
+                         f"{classes - 2}; run `make models`")
     return _alphabet
 
 
@@ -217,7 +222,7 @@ def _recognise(crops: list[np.ndarray]) -> list[Reading]:
     """CTC-decoded readings of straightened crops, batched by similar width."""
     readings: list[Reading | None] = [None] * len(crops)
     order = sorted(range(len(crops)), key=lambda i: crops[i].shape[1])
-    session = _session("text_recogniser")
+    session, characters = _session("text_recogniser"), _characters()
     for start in range(0, len(order), READ_BATCH):
         batch = order[start:start + READ_BATCH]
         width = max(crops[i].shape[1] for i in batch)
@@ -227,12 +232,12 @@ def _recognise(crops: list[np.ndarray]) -> list[Reading]:
             blob[row, :, :, :crop.shape[1]] = crop.transpose(2, 0, 1)
         probs = session.run(None, {session.get_inputs()[0].name: blob})[0]
         for row, index in enumerate(batch):
-            readings[index] = _ctc_decode(probs[row])
+            readings[index] = _ctc_decode(probs[row], characters)
     return readings
 
 
-def _ctc_decode(probs: np.ndarray) -> Reading:
-    characters = _characters()
+def _ctc_decode(probs: np.ndarray, characters: list[str]) -> Reading:
+    """Best class per column; repeats merged and blanks dropped (CTC)."""
     best = probs.argmax(axis=1)
     keep = best != 0
     keep[1:] &= best[1:] != best[:-1]

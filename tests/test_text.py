@@ -255,3 +255,15 @@ def test_text_regions_cover_twelve_pixel_letters_at_any_angle():
                    ink=(15, 15, 15), label=(240, 240, 235)) for i, angle in enumerate([0, 30, -45, 90, 180, -70])]
     regions = text_regions(rgb)
     assert [round(covered_share(line, regions, rgb.shape), 2) for line in lines] == [1.0] * len(lines)
+
+
+def test_the_pinned_dictionary_is_the_one_the_pinned_recogniser_carries():
+    import hashlib
+
+    from deid.models import manifest, model_path
+    from deid.text import _characters
+    from scripts.fetch_models import onnx_metadata
+
+    written = onnx_metadata(model_path("text_recogniser").read_bytes(), "character", "text_dictionary")
+    assert hashlib.sha256(written).hexdigest() == manifest()["text_dictionary"]["sha256"]
+    assert len(_characters()) == 18708 + 2, "CTC blank, the dictionary, and the space"
