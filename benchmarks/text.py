@@ -250,7 +250,8 @@ def video_seconds(folder: Path, seconds: int = 2) -> None:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "data")
+    parser.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "data",
+                        help="the shared evaluation data (faces-wider-subset, metadata-photos)")
     parser.add_argument("--lines", type=int, default=240)
     parser.add_argument("--draw", type=Path, default=Path("/tmp/veil-text-regions"))
     parser.add_argument("--tesseract", action="store_true", help="also measure Tesseract's --psm 11 boxes")
@@ -266,6 +267,8 @@ def main() -> int:
     coverage(args.lines, finders)
     if args.data.is_dir():
         false_regions(args.data, args.draw, lambda rgb: text_regions(rgb) + code_regions(rgb))
+    else:
+        print(f"false regions: skipped, no evaluation data at {args.data} (give --data)")
     photo_seconds()
     if not args.skip_video:
         video_seconds(Path("/tmp/veil-text-video"))
