@@ -2,7 +2,8 @@
 
     python benchmarks/faces.py ../shared/data/faces-wider-subset [--quick] [--profile default] [--no-peer]
 
-Veil's regions are those of `python -m deid detect --json` (deid.api.detect_file, padding included);
+Veil's regions are the face regions of `python -m deid detect --json` (deid.api.face_regions, padding
+included; text and code regions, measured by benchmarks/text.py, are left out, and so is their time);
 deface's are its CenterFace boxes at its defaults (threshold 0.2, full resolution) grown by its default
 mask scale 1.3, computed by the deface package itself in its own virtual environment
 (benchmarks/.peer-venv). A valid face is protected when at least 90 % of its box lies inside the union of
@@ -102,8 +103,14 @@ def load_faces(dataset: Path) -> dict[str, list[tuple[list[int], bool]]]:
 
 def run_all(paths: list[str], profile_name: str, peer: Peer | None) -> dict[str, dict[str, dict]]:
     """Regions and seconds per image for Veil (and deface), taking turns image by image after a warm-up."""
-    from deid.api import detect_file
+    from deid.api import face_regions
+    from deid.formats import sniff_file
+    from deid.image import decode
     from deid.profile import load_profile
+
+    def detect_file(path: str, profile) -> list:
+        """The face regions `python -m deid detect` gives (its text regions are benchmarks/text.py's)."""
+        return face_regions(decode(Path(path).read_bytes(), sniff_file(Path(path))).rgb, profile)
 
     profile = load_profile(profile_name)
     detect_file(paths[0], profile)  # load the models before timing

@@ -56,7 +56,9 @@ def _summary(report: DeidReport) -> str:
         return f"ERROR {report.error}"
     if report.kind == "video":
         return f"ok -> {report.output} ({report.frames_with_regions}/{report.frames} frames redacted)"
-    return f"ok -> {report.output} ({len(report.regions)} regions)"
+    kinds = report.region_kinds
+    return (f"ok -> {report.output} ({len(report.regions)} regions: {kinds.count('face')} face, "
+            f"{len(kinds) - kinds.count('face')} text, code or drawn)")
 
 
 def run_detect(args) -> int:

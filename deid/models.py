@@ -1,4 +1,4 @@
-"""Where the face-detection weights live, and proof that they are the pinned ones."""
+"""Where the model weights (faces, text) live, and proof that they are the pinned ones."""
 from __future__ import annotations
 
 import hashlib

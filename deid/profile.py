@@ -8,15 +8,20 @@ from pathlib import Path
 
 PROFILE_DIR = Path(__file__).resolve().parent.parent / "assets" / "profiles"
 METHODS = ("blur", "pixelate", "solid")
+TEXT_ACTIONS = ("redact", "flag", "keep")
+TEXT_METHODS = ("solid", "pixelate")   # irreversible for letters; a blur keeps the shape of large print
 # Numbers the engine reads, with their allowed range: checked once here, not at every use.
 NUMBERS = (("faces", "padding", 0, 1), ("faces", "extend_up", 0, 1), ("faces", "strength", 1, 64),
-           ("verify", "residual_threshold", 0, 1), ("output", "jpeg_quality", 1, 100))
+           ("verify", "residual_threshold", 0, 1), ("output", "jpeg_quality", 1, 100),
+           ("text", "padding", 0, 2), ("text", "strength", 1, 4), ("text", "allow_confidence", 0.5, 1))
 # The value of every setting the engine reads from [faces], [verify] and [output] when a profile leaves it
 # out, stated here only (faces.action, faces.method and faces.padding are required). [detector] defaults
-# are deid.detect.DEFAULTS; [video] defaults are deid.video.settings.VideoSettings.
+# are deid.detect.DEFAULTS; [video] defaults are deid.video.settings.VideoSettings; [text] keys of the
+# detector (max_side, turn, thresholds) default to deid.text.DEFAULTS.
 DEFAULTS = {"faces": {"extend_up": 0.2, "strength": 6},
             "verify": {"residual_faces": True, "residual_threshold": 0.6},
-            "output": {"jpeg_quality": 92}}
+            "output": {"jpeg_quality": 92},
+            "text": {"action": "redact", "method": "solid", "strength": 2}}
 
 
 class ProfileError(ValueError):
@@ -68,6 +73,22 @@ class Profile:
         return float(self.setting("faces", "extend_up"))
 
     @property
+    def text_action(self) -> str:
+        """What happens to text, barcodes and QR codes: "redact" (the default: fail closed), "flag" (found and
+        reported, left for a person), or "keep"."""
+        return self.setting("text", "action")
+
+    @property
+    def text_method(self) -> str:
+        """How text and codes are redacted: one of TEXT_METHODS."""
+        return self.setting("text", "method")
+
+    @property
+    def text_strength(self) -> int:
+        """Pixelate: cells across a line's height."""
+        return int(self.setting("text", "strength"))
+
+    @property
     def jpeg_quality(self) -> int:
         return int(self.setting("output", "jpeg_quality"))
 
@@ -115,3 +136,14 @@ def _validate(name: str, settings: dict) -> None:
             raise ProfileError(f"profile {name}: {section}.{key} must be a number from {low} to {high}")
     if "padding" not in faces:
         raise ProfileError(f"profile {name}: faces.padding is required")
+    _validate_text(name, settings.get("text", {}))
+
+
+def _validate_text(name: str, text: dict) -> None:
+    if text.get("action", "redact") not in TEXT_ACTIONS:
+        raise ProfileError(f"profile {name}: text.action must be one of {TEXT_ACTIONS}")
+    if text.get("method", "solid") not in TEXT_METHODS:
+        raise ProfileError(f"profile {name}: text.method must be one of {TEXT_METHODS}")
+    allow = text.get("allow", [])
+    if not isinstance(allow, list) or not all(isinstance(p, str) for p in allow):
+        raise ProfileError(f"profile {name}: text.allow must be a list of phrases")

@@ -19,11 +19,13 @@ class Verified:
     metadata_clean: bool = False
     faces_left: int | None = None           # faces the residual check found; None where it does not apply
     frames_checked: int | None = None       # videos: frames the residual check read
+    identifiers_readable: int | None = None  # patient identifiers still readable; None where none were given
 
     def to_json(self) -> dict:
         found = {"metadata_clean": self.metadata_clean, "faces_left": self.faces_left}
-        if self.frames_checked is not None:
-            found["frames_checked"] = self.frames_checked
+        for key in ("frames_checked", "identifiers_readable"):
+            if getattr(self, key) is not None:
+                found[key] = getattr(self, key)
         return found
 
 
@@ -37,6 +39,9 @@ class DeidReport:
     kind: str = "unknown"                    # one of KINDS
     # images: [x0, y0, x1, y1] of the upright image; videos: runs [first_frame, last_frame, [x0, y0, x1, y1]]
     regions: list = field(default_factory=list)
+    # images: what each region covers, in the order of `regions`: "face", "text", "code" or "manual" (drawn)
+    region_kinds: list[str] = field(default_factory=list)
+    flagged_regions: list | None = None     # images under a profile whose text action is "flag": found, kept
     removed: list[str] = field(default_factory=list)   # "GROUP:Tag" names of the input's identifying tags
     verified: Verified = field(default_factory=Verified)
     frames: int | None = None                # videos: frames written
@@ -66,4 +71,8 @@ class DeidReport:
                  "verified": self.verified.to_json()}
         if self.kind == "video":
             found.update({key: getattr(self, key) for key in VIDEO_KEYS})
+        else:
+            found["region_kinds"] = self.region_kinds
+        if self.flagged_regions is not None:
+            found["flagged_regions"] = self.flagged_regions
         return found

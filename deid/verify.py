@@ -5,6 +5,8 @@ The writer is never trusted. An output passes when
   can name a person, a place, a device or a time), and
 - the residual check, a detector built differently from the one that found the faces, finds no face left
   (not for a profile that keeps faces on purpose), and
+- a photo given the patient's identifiers (name parts, reference, file-name tokens): none can be read on it
+  by the text recogniser (deid/text.py), and
 - for a video: the MP4 starts fast, holds only the streams written, H.264 yuv420p, every frame decodable,
   of the size written, and counted; the residual check ran while the frames were encoded (deid/video/)
   and must have read every n-th frame.
@@ -22,6 +24,7 @@ import numpy as np
 from PIL import Image
 
 from deid.detect import residual_detector
+from deid.text import identifiers_readable
 from deid.image import ImageReadError
 from deid.metadata import AllowList, identifying_tags
 from deid.profile import Profile
@@ -89,20 +92,33 @@ def _check_metadata(path: Path, allowed: AllowList, verified: Verified, zeroed: 
 
 # ---------------------------------------------------------------- images
 
-def verify_image(path: Path, prof: Profile, verified: Verified) -> None:
-    """Re-read a written image: metadata against the allow-list, and the residual detector for faces left."""
+def verify_image(path: Path, prof: Profile, verified: Verified, identifiers: list[str] | None = None) -> None:
+    """Re-read a written image: metadata against the allow-list, the patient's identifiers read for (when
+    given), and the residual detector for faces left."""
     _check_metadata(path, IMAGE_ALLOWED, verified)
     threshold = prof.residual_threshold
-    if threshold is None:
+    if threshold is None and not identifiers:
         return  # the identifiable profile keeps faces on purpose
     with Image.open(path) as written:   # one copy of the pixels at a time: an output may be 80 megapixels
         written.load()
         rgb = np.asarray(written if written.mode == "RGB" else written.convert("RGB"))
+    if identifiers:
+        _check_identifiers(rgb, identifiers, prof, verified)
+    if threshold is None:
+        return
     left = residual_detector(threshold)(rgb)
     verified.faces_left = len(left)
     if left:
         raise OutputWithheld(f"output withheld: {len(left)} face(s) still detectable after redaction; "
                              "add a region by hand in review")
+
+
+def _check_identifiers(rgb: np.ndarray, identifiers: list[str], prof: Profile, verified: Verified) -> None:
+    """None of the patient's identifiers can be read on the output; the reason gives a count, never a name."""
+    verified.identifiers_readable = identifiers_readable(rgb, identifiers, prof.section("text"))
+    if verified.identifiers_readable:
+        raise OutputWithheld(f"output withheld: {verified.identifiers_readable} of the patient's identifiers can "
+                             "still be read in the picture; cover them by hand in review")
 
 
 # ---------------------------------------------------------------- videos

@@ -101,8 +101,7 @@ def _transcode(job: Job, source: Path, partial: Path, report: DeidReport) -> Wri
         decoded, to_encode = Channel(stop), Channel(stop)
         threads = _Threads(
             Stage("veil-decode", lambda: read(container, stream, audio, job.settings.fast_side, decoded), stop),
-            Stage("veil-encode", lambda: encode(writer, to_encode, job.prof.method, job.prof.strength,
-                                                checker.offer), stop),
+            Stage("veil-encode", lambda: encode(writer, to_encode, job.prof, checker.offer), stop),
             decoded, to_encode)
         stages = [threads.reader, threads.encoder, checker.stage]
         for stage in stages:

@@ -8,6 +8,9 @@ from deid.profile import Profile
 # The ensemble's costliest views (mirrored and turned copies, enlarged windows) are left to the image
 # engine: on video the per-frame detector and the tracker cover what they add (benchmarks/video.py recall).
 KEYFRAME_DETECTOR = {"mirror": [], "turns": False, "upscale": 0}
+# Text on keyframes: one upright look at up to 1280 px (no quarter-turned copy), every TEXT_EVERY frames;
+# the tracker carries each line between looks (benchmarks/text.py measures what it adds).
+TEXT_DETECTOR = {"max_side": 1280, "turn": False}
 
 
 @dataclass(frozen=True)
@@ -24,6 +27,8 @@ class VideoSettings:
     crf: int
     audio: str               # "drop" or "keep" (re-encoded AAC)
     verify_every: int        # the residual check reads every n-th frame of the output (1: all)
+    text_every: int          # frames between looks for text and codes (also at every scene's ends)
+    text_detector: dict      # overrides of the profile's [text] settings for those looks
 
     @classmethod
     def of(cls, prof: Profile) -> "VideoSettings":
@@ -39,4 +44,6 @@ class VideoSettings:
                    cut_threshold=float(video.get("cut_threshold", 20.0)),
                    preset=str(video.get("preset", "veryfast")), crf=int(video.get("crf", 20)),
                    audio="keep" if video.get("audio", "drop") == "keep" else "drop",
-                   verify_every=max(1, int(video.get("verify_every", 3))))
+                   verify_every=max(1, int(video.get("verify_every", 3))),
+                   text_every=max(1, int(video.get("text_every", 2 * keyframe_every))),
+                   text_detector=dict(video.get("text_detector", TEXT_DETECTOR)))

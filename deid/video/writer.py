@@ -12,6 +12,7 @@ from typing import Callable
 
 import av
 
+from deid.profile import Profile
 from deid.video.detection import Pending
 from deid.video.frames import redact_frame
 from deid.video.reader import Source
@@ -85,10 +86,10 @@ class Writer:
             self.container = None
 
 
-def encode(writer: Writer, inbox: Channel, method: str, strength: int,
-           written: Callable[[int, av.VideoFrame], None]) -> None:
+def encode(writer: Writer, inbox: Channel, prof: Profile, written: Callable[[int, av.VideoFrame], None]) -> None:
     """Encoder thread: redact each frame's regions and write it, with the audio, in arrival order; each
-    redacted frame is shown to `written` (the residual check) as it goes to the encoder."""
+    redacted frame is shown to `written` (the residual check) as it goes to the encoder. Faces take the
+    profile's face method, text and codes its text method."""
     while True:
         kind, payload = inbox.get()
         if kind == "end":
@@ -100,7 +101,10 @@ def encode(writer: Writer, inbox: Channel, method: str, strength: int,
             writer.write_audio(payload)
         else:
             item, regions = payload
-            if regions:
-                redact_frame(item.frame, regions, method, strength)
+            faces = [r for r in regions if r not in item.text_regions]
+            if faces:
+                redact_frame(item.frame, faces, prof.method, prof.strength)
+            if item.text_regions:
+                redact_frame(item.frame, item.text_regions, prof.text_method, prof.text_strength)
             writer.write_video(item)
             written(item.index, item.frame)

@@ -1,0 +1,343 @@
+"""Text in the picture: where every line is, and what it says.
+
+Lines are found by the PP-OCR text detector (a DB network: a per-pixel text probability map), run on
+onnxruntime; the map is thresholded, each blob becomes a rotated rectangle grown back to the whole line
+(the network marks a shrunk core of each line), and rectangles are mapped to the image's pixels. Text is
+read only when something depends on it: the profile's allow-list, the identifier check of outputs, and
+huge "lines" (which must read as text to count, see _without_shapeless_blobs).
+Reading crops each line straight, scales it to the recogniser's height and decodes its per-column
+character probabilities (CTC: best class per column, repeats and blanks dropped).
+
+Fail closed: every line found is redacted unless it reads, confidently and whole, as an allow-listed
+phrase. Nothing here decides that a line is harmless because of what it says.
+"""
+from __future__ import annotations
+
+import os
+import re
+import threading
+import unicodedata
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+from deid.boxes import iou
+from deid.models import ModelError, model_path
+from deid.redact import Region, pad_and_clip
+
+os.environ["ORT_DISABLE_TELEMETRY"] = "1"   # read when onnxruntime is imported (see detectors.py)
+
+DEFAULTS = {
+    "max_side": 1536,        # the picture is looked at with this longest side at most
+    "turn": True,            # and, turned a quarter, once more (the detector learnt mostly level lines)
+    "threshold": 0.3,        # probability above which a pixel belongs to a line
+    "box_threshold": 0.6,    # mean probability a line needs to count
+    "unclip": 1.8,           # how far the shrunk core is grown back (DB's ratio of area to perimeter)
+    "padding": 0.3,          # share of the line's height added on every side of its region
+    "min_height": 4,         # lines thinner than this (px of the looked-at image) are noise
+    "large": 0.1,            # lines thicker than this share of the picture's shorter side must read as text
+}
+READ_HEIGHT = 48             # the recogniser's input height
+READ_MAX_WIDTH = 2400        # longer lines are squeezed to this width
+READ_BATCH = 8
+
+
+@dataclass(frozen=True)
+class TextLine:
+    """A line of text: its rotated rectangle's corners in image px, and the detector's mean probability."""
+    quad: np.ndarray
+    score: float
+
+    @property
+    def height(self) -> float:
+        """The line's thickness: the rectangle's shorter side."""
+        sides = np.linalg.norm(self.quad - np.roll(self.quad, -1, axis=0), axis=1)
+        return float(min(sides[0], sides[1]))
+
+    def region(self, padding: float, width: int, height: int) -> Region | None:
+        """The upright box around the line, grown by `padding` of the line's height on every side."""
+        grow = padding * self.height
+        x0, y0 = self.quad.min(axis=0) - grow
+        x1, y1 = self.quad.max(axis=0) + grow
+        return pad_and_clip((x0, y0, x1, y1), 0.0, width, height)
+
+
+@dataclass(frozen=True)
+class Reading:
+    text: str
+    confidence: float   # mean probability of the characters read; 0 when nothing was read
+
+
+# ---------------------------------------------------------------- sessions
+
+_lock = threading.Lock()
+_sessions: dict[str, object] = {}
+_alphabet: list[str] = []
+
+
+def _session(name: str):
+    with _lock:
+        if name not in _sessions:
+            import onnxruntime as ort
+
+            options = ort.SessionOptions()
+            options.intra_op_num_threads = int(os.environ.get("VEIL_THREADS", "2"))
+            options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+            options.log_severity_level = 3
+            _sessions[name] = ort.InferenceSession(str(model_path(name)), options, providers=["CPUExecutionProvider"])
+    return _sessions[name]
+
+
+def _characters() -> list[str]:
+    """The recogniser's classes: CTC blank, the pinned dictionary's characters in order, then a space."""
+    classes = _session("text_recogniser").get_outputs()[0].shape[-1]
+    with _lock:
+        if not _alphabet:
+            entries = model_path("text_dictionary").read_text(encoding="utf-8").split("\n")
+            _alphabet.extend(["", *(e for e in entries if e), " "])
+    if len(_alphabet) != classes:
+        raise ModelError(f"the text dictionary has {len(_alphabet) - 2} characters for a recogniser of "
+                         f"{classes - 2}; run `make models`")
+    return _alphabet
+
+
+# ---------------------------------------------------------------- finding lines
+
+def probability_map(rgb: np.ndarray, scale: float) -> tuple[np.ndarray, float, float]:
+    """The detector's text probability per pixel of `rgb` scaled by `scale` (sides rounded to multiples of
+    32, as the network needs), and the factors from the map's pixels back to `rgb`'s."""
+    height, width = rgb.shape[:2]
+    in_h = max(32, int(round(height * scale / 32)) * 32)
+    in_w = max(32, int(round(width * scale / 32)) * 32)
+    shrink = in_w * in_h < width * height
+    resized = cv2.resize(rgb, (in_w, in_h), interpolation=cv2.INTER_AREA if shrink else cv2.INTER_LINEAR)
+    blob = (resized[..., ::-1].astype(np.float32) / 127.5 - 1.0).transpose(2, 0, 1)[None]   # BGR, -1..1
+    session = _session("text_detector")
+    prob = session.run(None, {session.get_inputs()[0].name: blob})[0][0, 0]
+    return prob, width / in_w, height / in_h
+
+
+def lines_in_map(prob: np.ndarray, fx: float, fy: float, settings: dict) -> list[TextLine]:
+    """Rotated rectangles around the blobs of a probability map, grown back to whole lines."""
+    mask = (prob > settings["threshold"]).astype(np.uint8)
+    mask = cv2.dilate(mask, np.ones((2, 2), np.uint8))
+    contours, _ = cv2.findContours(mask, cv2.RETR_LIST, cv2.CHAIN_APPROX_SIMPLE)
+    lines = []
+    for contour in contours:
+        (cx, cy), (w, h), angle = cv2.minAreaRect(contour)
+        if min(w, h) < 2:
+            continue
+        score = _mean_inside(prob, contour)
+        if score < settings["box_threshold"]:
+            continue
+        grow = w * h * settings["unclip"] / (2 * (w + h))   # DB's offset: area x ratio / perimeter
+        if min(w, h) + 2 * grow < settings["min_height"]:
+            continue
+        quad = cv2.boxPoints(((cx, cy), (w + 2 * grow, h + 2 * grow), angle)).astype(np.float64)
+        lines.append(TextLine(quad * [fx, fy], score))
+    return lines
+
+
+def _mean_inside(prob: np.ndarray, contour: np.ndarray) -> float:
+    x, y, w, h = cv2.boundingRect(contour)
+    mask = np.zeros((h, w), np.uint8)
+    cv2.fillPoly(mask, [contour - [x, y]], 1)
+    return float(cv2.mean(prob[y:y + h, x:x + w], mask)[0])
+
+
+def find_lines(rgb: np.ndarray, settings: dict | None = None) -> list[TextLine]:
+    """Every text line in an upright RGB picture (see DEFAULTS for the settings)."""
+    settings = {**DEFAULTS, **(settings or {})}
+    height, width = rgb.shape[:2]
+    scale = min(1.0, settings["max_side"] / max(height, width))
+    lines = lines_in_map(*probability_map(rgb, scale), settings)
+    if settings["turn"]:
+        # the detector learnt mostly level lines; on a quarter-turned copy vertical labels lie level
+        for line in lines_in_map(*probability_map(np.ascontiguousarray(np.rot90(rgb)), scale), settings):
+            lines.append(TextLine(np.stack([width - line.quad[:, 1], line.quad[:, 0]], axis=1), line.score))
+    return _without_shapeless_blobs(rgb, lines, settings["large"] * min(height, width))
+
+
+def _without_shapeless_blobs(rgb: np.ndarray, lines: list[TextLine], large: float) -> list[TextLine]:
+    """Drop the detector's one known blunder: on some portraits it marks the whole person, or a cup, as one
+    huge "line". A line thicker than `large` px stays only if the recogniser, reading it either way up,
+    finds text in it (see _reads_as_text). Print that large is the easiest of all to read; smaller lines
+    are never read for this."""
+    big = [line for line in lines if line.height > large]
+    if not big:
+        return lines
+    readings = dict(zip(map(id, big), read_lines(rgb, big, both_ways=True)))
+    return [line for line in lines if id(line) not in readings or any(map(_reads_as_text, readings[id(line)]))]
+
+
+def _reads_as_text(reading: Reading) -> bool:
+    """Three or more letters or digits (any script) read with a mean probability of 0.6, or two with 0.85
+    (a short word such as "ID"). What the blobs read as, measured: one or two characters, or CJK strings
+    under 0.45."""
+    count = sum(c.isalnum() for c in reading.text)
+    return count >= 3 and reading.confidence >= 0.6 or count == 2 and reading.confidence >= 0.85
+
+
+# ---------------------------------------------------------------- reading lines
+
+def straightened(rgb: np.ndarray, quad: np.ndarray) -> np.ndarray:
+    """The line's rectangle cut out and turned so the line runs left to right, READ_HEIGHT px tall.
+    Lines taller than wide (vertical labels) are turned a quarter."""
+    corners = _reading_order(quad)
+    width = float(np.linalg.norm(corners[1] - corners[0]))
+    height = float(np.linalg.norm(corners[3] - corners[0]))
+    out_w = int(min(READ_MAX_WIDTH, max(READ_HEIGHT // 2, round(width * READ_HEIGHT / max(height, 1.0)))))
+    target = np.array([[0, 0], [out_w, 0], [out_w, READ_HEIGHT], [0, READ_HEIGHT]], np.float32)
+    matrix = cv2.getPerspectiveTransform(corners.astype(np.float32), target)
+    return cv2.warpPerspective(rgb, matrix, (out_w, READ_HEIGHT), flags=cv2.INTER_LINEAR,
+                               borderMode=cv2.BORDER_REPLICATE)
+
+
+def _reading_order(quad: np.ndarray) -> np.ndarray:
+    """Corners as top-left, top-right, bottom-right, bottom-left of the line: clockwise on screen, the first
+    edge along the line's long side, walking left to right (a vertical line: downwards)."""
+    if np.cross(quad[1] - quad[0], quad[3] - quad[0]) < 0:
+        quad = quad[::-1]
+    sides = np.linalg.norm(quad - np.roll(quad, -1, axis=0), axis=1)
+    long_edges = [i for i in range(4) if sides[i] >= sides[(i + 1) % 4]][:2] or [0]
+    start = max(long_edges, key=lambda i: (quad[(i + 1) % 4, 0] - quad[i, 0], quad[(i + 1) % 4, 1] - quad[i, 1]))
+    return np.roll(quad, -start, axis=0)
+
+
+def read_lines(rgb: np.ndarray, lines: list[TextLine], both_ways: bool = False) -> list[list[Reading]]:
+    """What each line says; with both_ways also read turned half a turn (upside-down text), so that each
+    line gets two readings."""
+    crops = []
+    for line in lines:
+        crop = straightened(rgb, line.quad)
+        crops.append([crop, crop[::-1, ::-1]] if both_ways else [crop])
+    flat = [c for pair in crops for c in pair]
+    readings = _recognise(flat)
+    per_line = len(crops[0]) if crops else 1
+    return [readings[i:i + per_line] for i in range(0, len(readings), per_line)]
+
+
+def _recognise(crops: list[np.ndarray]) -> list[Reading]:
+    """CTC-decoded readings of straightened crops, batched by similar width."""
+    readings: list[Reading | None] = [None] * len(crops)
+    order = sorted(range(len(crops)), key=lambda i: crops[i].shape[1])
+    session, characters = _session("text_recogniser"), _characters()
+    for start in range(0, len(order), READ_BATCH):
+        batch = order[start:start + READ_BATCH]
+        width = max(crops[i].shape[1] for i in batch)
+        blob = np.zeros((len(batch), 3, READ_HEIGHT, width), np.float32)
+        for row, index in enumerate(batch):
+            crop = crops[index][..., ::-1].astype(np.float32) / 127.5 - 1.0
+            blob[row, :, :, :crop.shape[1]] = crop.transpose(2, 0, 1)
+        probs = session.run(None, {session.get_inputs()[0].name: blob})[0]
+        for row, index in enumerate(batch):
+            readings[index] = _ctc_decode(probs[row], characters)
+    return readings
+
+
+def _ctc_decode(probs: np.ndarray, characters: list[str]) -> Reading:
+    """Best class per column; repeats merged and blanks dropped (CTC)."""
+    best = probs.argmax(axis=1)
+    keep = best != 0
+    keep[1:] &= best[1:] != best[:-1]
+    text = "".join(characters[i] if i < len(characters) else "" for i in best[keep])
+    confidence = float(probs.max(axis=1)[keep].mean()) if keep.any() else 0.0
+    return Reading(text, confidence)
+
+
+# ---------------------------------------------------------------- regions to redact
+
+def text_regions(rgb: np.ndarray, settings: dict | None = None) -> list[Region]:
+    """The regions to redact for the text lines of a picture: each line's upright box, grown by the
+    profile's padding of the line's height. A line is left out only when it reads, whole and with the
+    profile's confidence, as one of its allow-listed phrases (compared as letters and digits only: the
+    recogniser often drops the spaces between words); a line read uncertainly stays in."""
+    settings = {**DEFAULTS, **(settings or {})}
+    lines = find_lines(rgb, settings)
+    allowed = {squeezed(phrase) for phrase in settings.get("allow", [])} - {""}
+    if allowed and lines:
+        confidence = float(settings.get("allow_confidence", 0.9))
+        readings = read_lines(rgb, lines)
+        lines = [line for line, (reading,) in zip(lines, readings)
+                 if not (reading.confidence >= confidence and squeezed(reading.text) in allowed)]
+    return line_regions(rgb, lines, float(settings["padding"]))
+
+
+def line_regions(rgb: np.ndarray, lines: list[TextLine], padding: float) -> list[Region]:
+    """Each line's region; regions of one line seen twice (upright and turned) or of overlapping pieces
+    become the box around both, so nothing either covered is lost."""
+    height, width = rgb.shape[:2]
+    regions = [line.region(padding, width, height) for line in lines]
+    return merged([r for r in regions if r is not None])
+
+
+def merged(regions: list[Region], overlap: float = 0.5, inside: float = 0.97) -> list[Region]:
+    """Regions of one line seen twice (upright and turned) become one: two regions overlapping by `overlap`
+    (intersection over union) or more are replaced by the box around both, and a region lying `inside`
+    another is dropped. Boxes that merely touch are left apart, so the union never snowballs."""
+    boxes: list[Region] = []
+    for region in sorted(regions, key=lambda r: -(r[2] - r[0]) * (r[3] - r[1])):
+        for index, kept in enumerate(boxes):
+            if _inside_share(region, kept) >= inside:
+                break
+            if iou(tuple(region), tuple(kept)) >= overlap:
+                boxes[index] = [min(region[0], kept[0]), min(region[1], kept[1]), max(region[2], kept[2]),
+                                max(region[3], kept[3])]
+                break
+        else:
+            boxes.append(list(region))
+    return boxes
+
+
+def _inside_share(inner: Region, outer: Region) -> float:
+    width = min(inner[2], outer[2]) - max(inner[0], outer[0])
+    height = min(inner[3], outer[3]) - max(inner[1], outer[1])
+    area = (inner[2] - inner[0]) * (inner[3] - inner[1])
+    return max(0, width) * max(0, height) / area if area > 0 else 1.0
+
+
+# ---------------------------------------------------------------- the identifier check
+
+MIN_IDENTIFIER = 3    # shorter identifiers (initials) would match almost any text
+# letters and digits OCR confuses, mapped to one form before comparing
+_CONFUSABLE = str.maketrans({"0": "O", "Q": "O", "D": "O", "1": "I", "L": "I", "J": "I", "5": "S", "8": "B",
+                             "2": "Z", "6": "G"})
+
+
+def identifiers_readable(rgb: np.ndarray, identifiers: list[str], settings: dict | None = None) -> int:
+    """How many of `identifiers` (name parts, references, file-name tokens) can be read anywhere in the
+    picture, each line read both ways up and compared with a tolerance for OCR errors (about one wrong
+    character in four). Returns a count only: what matched is never returned, logged or kept."""
+    wanted = {squeezed(i) for i in identifiers}
+    wanted = {w for w in wanted if len(w) >= MIN_IDENTIFIER}
+    if not wanted:
+        return 0
+    lines = find_lines(rgb, settings)
+    if not lines:
+        return 0
+    texts = [squeezed(reading.text) for pair in read_lines(rgb, lines, both_ways=True) for reading in pair]
+    return sum(1 for w in wanted if any(near_substring(w, text, len(w) // 4) for text in texts))
+
+
+def squeezed(text: str) -> str:
+    """Letters and digits only, without accents, upper case, OCR look-alikes merged (0/O, 1/I/L, 5/S...)."""
+    plain = unicodedata.normalize("NFKD", text)
+    plain = "".join(c for c in plain if not unicodedata.combining(c))
+    return re.sub(r"[^0-9A-Z]", "", plain.upper()).translate(_CONFUSABLE)
+
+
+def near_substring(needle: str, text: str, allowed: int) -> bool:
+    """Whether some stretch of `text` is within `allowed` edits (insertions, deletions, substitutions) of
+    `needle` (approximate substring matching: the edit distance may start anywhere in the text)."""
+    if len(text) < len(needle) - allowed:
+        return False
+    previous = list(range(len(needle) + 1))
+    for char in text:
+        current = [0]
+        for i, wanted in enumerate(needle, 1):
+            current.append(min(previous[i] + 1, current[i - 1] + 1, previous[i - 1] + (wanted != char)))
+        if current[-1] <= allowed:
+            return True
+        previous = current
+    return False
