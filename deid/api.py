@@ -188,7 +188,7 @@ def error_message(exc: BaseException) -> str:
     """What to tell the person about a failed file: the reason, never a path (paths may hold a name)."""
     if isinstance(exc, EXPLAINED_ERRORS):
         return str(exc)
-    if isinstance(exc, MemoryError):
+    if isinstance(exc, MemoryError) or "failed to allocate" in str(exc).lower():   # onnxruntime's arena says so
         return "not enough memory to process this file (its picture is too large); nothing was written"
     if isinstance(exc, OSError):
         return f"could not read or write the file ({exc.strerror or type(exc).__name__})"
