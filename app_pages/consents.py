@@ -92,11 +92,23 @@ if c.status == "active" and may(actor, "confirm_scope"):
                                   default=c.confirmed_excluded or c.excluded_platforms)
         ends = st.date_input("Ends on (leave empty when no date is written)",
                              value=dt.date.fromisoformat(c.effective_expiry) if c.effective_expiry else None)
+        revoked = details.get("revoked_before") if details is not FAILED else None
+        new_authorization = False
+        if c.awaits_new_authorization and revoked:
+            st.warning(f"This patient revoked consent {short(revoked['consent_id'])} on {revoked['revoked_on']} "
+                       f"(by {revoked['revoked_by']}), and "
+                       + (f"this document was signed on {c.signed_on}, not after that." if c.signed_on
+                          else "no signing date could be read on this document.")
+                       + " Look at the document before you confirm it.")
+            new_authorization = st.checkbox("This is a new authorization the patient gave after revoking the "
+                                            "earlier consent")
         attested = False
         if c.signature_valid is not True:
             attested = st.checkbox("I have seen the patient's handwritten signature on this document",
                                    value=c.signature_attested)
         if st.form_submit_button("Confirm the scope", type="primary"):
+            if new_authorization:
+                attempt("Confirming a new authorization", services.confirm_new_authorization, rec, actor, c.id)
             done = attempt("Confirming the scope", services.confirm_scope, rec, actor, c.id,
                            covers_social_media=covers, identifiable=identifiable, platforms=platforms,
                            excluded_platforms=excluded, expires=ends, signature_attested=attested)

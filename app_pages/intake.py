@@ -67,18 +67,19 @@ go = st.button(f"{action} {len(files or [])} file(s)", type="primary", key="inta
 
 
 def register_consent() -> str | None:
-    view = attempt(f"{pdf.name}: registering the consent", services.register_consent, rec, actor, pdf.getvalue(),
-                   patient_name, patient_ref)
+    view = attempt("Registering the consent", services.register_consent, rec, actor, pdf.getvalue(), patient_name,
+                   patient_ref, file_name=pdf.name)
     if view is FAILED:
         return None
-    if view.check_error:
-        st.error(f"{pdf.name}: the consent could not be read ({view.check_error}); nothing in it can be relied "
-                 "on, so a release will be refused.")
+    if view.existing:
+        st.info(view.notice)
     elif view.social_media != "covered":
         st.warning(f"{pdf.name}: the checker found social-media use {view.social_media.replace('_', ' ')}; a "
                    "release will be refused unless a person confirms a written grant.")
     else:
         st.success(f"{pdf.name}: registered as consent {short(view.id)}; social-media use covered.")
+    if view.notice and not view.existing:
+        st.warning(view.notice)
     return view.id
 
 

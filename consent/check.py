@@ -8,6 +8,10 @@ Besides the keys DESIGN.md defines, the object carries:
                               vague_channel, other_use, identifiable, deidentified_only, expiry,
                               no_expiry, revocation, guardian
   sha256                      of the bytes judged (null when they could not be read as a PDF)
+  signed_on                   the day it was signed (YYYY-MM-DD): the earliest digital signing time, else
+                              the earliest date written beside a signature; null when neither is found
+  text_sha256                 of the text read, normalised (the same for a re-saved copy); null for too
+                              little text
   encrypted                   the PDF was encrypted (and opened with the empty password)
   active_content              what a viewer could run or show beyond the page: JavaScript, Launch
                               actions, attached files, XFA forms (never run); any of it means "unclear"
@@ -28,7 +32,8 @@ from pathlib import Path
 
 from consent.pdf import READ_SECONDS, PdfContent, PdfError, kind_of, read_pdf
 from consent.scope import ScopeResult, judge
-from consent.signature_lines import signature_lines
+from consent.fingerprint import text_fingerprint
+from consent.signature_lines import signature_lines, signed_on
 from consent.signatures import integrity_verdict
 
 _SIGNATURE_NAME = re.compile(r"signature|signed|firma", re.I)
@@ -82,6 +87,8 @@ def _empty(path: Path) -> dict:
         # additions to the DESIGN.md contract
         "reasons": [],
         "sha256": None,
+        "signed_on": None,
+        "text_sha256": None,
         "pages": [],
         "encrypted": None,
         "active_content": [],
@@ -115,6 +122,8 @@ def _fill(result: dict, content: PdfContent, scope: ScopeResult, pages: list) ->
         evidence=[e.as_dict() for e in scope.evidence],
         reasons=scope.reasons,
         sha256=content.sha256,
+        signed_on=signed_on(pages, content.signatures),
+        text_sha256=text_fingerprint(pages),
         pages=[{"page": p.number, "source": p.source, "ocr_confidence": p.ocr_confidence} for p in content.pages],
         encrypted=content.encrypted,
         active_content=content.active_content,

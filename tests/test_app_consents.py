@@ -18,7 +18,7 @@ def test_each_consent_carries_its_status_badge(veil):
     active = register(veil)
     soon = register(veil, covered_consent_pdf(f"This authorization expires on {days_from_today(10)}."))
     ended = register(veil, covered_consent_pdf(f"This authorization expires on {days_from_today(-3)}."))
-    revoked = register(veil)
+    revoked = register(veil, covered_consent_pdf("A second form."))   # the same document twice is one consent
     services.revoke_consent(veil.records, veil.marketing, revoked.id, "withdrawn")
     at = app(veil.marketing, "app_pages/consents.py")
     assert _status_column(at) == {active.id[:8]: "Active", soon.id[:8]: "Expiring within 30 days",

@@ -346,7 +346,8 @@ def test_relinking_media_to_another_consent_asks_again_whose_it_is(clinic, photo
     records, people = clinic
     first = register(records, people)
     asset, output = processed(records, people, photo, consent_id=first.id)
-    second = sv.register_consent(records, people.staff, consent_pdf(), "Another Person", "MRN-999")
+    second = sv.register_consent(records, people.staff, consent_pdf(extra="Another patient's form."), "Another Person",
+                                 "MRN-999")
     sv.link_consent(records, people.staff, asset.id, second.id)
     assert refused(approve(records, people, output.id), "patient_unconfirmed", "belongs to the patient")
 

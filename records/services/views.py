@@ -35,6 +35,12 @@ class ConsentView:
     signature_attested: bool
     registered_at: str
     pdf_kept: bool
+    signed_on: str | None = None
+    # the patient revoked an earlier consent and nothing shows this one was signed after: until a person
+    # confirms it is a new authorization, its scope cannot be confirmed (so nothing under it is released)
+    awaits_new_authorization: bool = False
+    existing: bool = False          # registering it again found it registered already; nothing new was made
+    notice: str | None = None       # what the person registering it must know (a revocation before it)
 
 
 @dataclass(frozen=True)
@@ -48,6 +54,7 @@ class AssetView:
     uploaded_by: str
     consent_id: str | None
     patient_confirmed: bool
+    existing: bool = False          # the same file was uploaded under this consent before; nothing new was kept
 
 
 @dataclass(frozen=True)
@@ -71,6 +78,7 @@ class OutputView:
     reviewed: bool
     superseded: bool
     parent_id: str | None
+    existing: bool = False          # the file was de-identified with this profile before; nothing new was made
 
 
 @dataclass(frozen=True)
@@ -95,7 +103,9 @@ def consent_view(c: Consent) -> ConsentView:
         confirmed=c.confirmed_by is not None, confirmed_social_media=c.confirmed_social_media,
         confirmed_platforms=c.confirmed_platforms, confirmed_excluded=c.confirmed_excluded,
         confirmed_identifiable=c.confirmed_identifiable, effective_expiry=as_iso(effective_expiry(c)),
-        signature_attested=c.signature_attested, registered_at=as_iso(c.registered_at), pdf_kept=c.pdf_blob is not None)
+        signature_attested=c.signature_attested, registered_at=as_iso(c.registered_at),
+        pdf_kept=c.pdf_blob is not None, signed_on=as_iso(c.signed_on),
+        awaits_new_authorization=c.after_revocation_of is not None and c.new_authorization_by is None)
 
 
 def asset_view(a: Asset, uploader: str) -> AssetView:
