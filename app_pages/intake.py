@@ -113,7 +113,10 @@ def process_batch(consent_id: str) -> list[dict]:
 
 if go:
     consent_id = chosen or register_consent()
-    if consent_id:
+    if not consent_id:
+        st.info(f"{len(files)} file(s) wait for a readable consent PDF: none was kept or processed. Upload the "
+                "signed consent PDF (or choose a registered consent) and press the button again.")
+    else:
         st.session_state[RESULTS] = process_batch(consent_id)
         names = st.session_state.setdefault("asset_names", {})   # this session only, to label review items
         names.update({r["asset_id"]: r["name"] for r in st.session_state[RESULTS] if r["asset_id"]})
