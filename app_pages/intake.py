@@ -12,7 +12,7 @@ from ui.views import MEDIA_TYPES, consent_label, escape_md, short, upload_limits
 
 actor, rec = open_page("intake", "Intake")
 today = dt.date.today()
-RESULTS = "intake_results"
+RESULTS, NOTES, BUSY = "intake_results", "intake_notes", "intake_busy"
 LIMITS = upload_limits(rec.settings, st.get_option("server.maxUploadSize"))
 
 st.caption("Upload a patient's photos and videos with their consent. Faces are blurred, every tag and the file "
@@ -62,24 +62,28 @@ consent_ready = bool(chosen) or bool(pdf and patient_name and patient_ref)
 if files and not consent_ready:
     st.caption("Add the consent (the PDF with the patient's name and reference, or a registered one) to continue.")
 action = "Register and de-identify" if mode.startswith("Upload") else "De-identify"
-go = st.button(f"{action} {len(files or [])} file(s)", type="primary", key="intake_go",
-               disabled=not (files and consent_ready) or too_many)
+running = st.session_state.pop(BUSY, False)   # set by the press itself, so it never outlives this run
+st.button(f"{action} {len(files or [])} file(s)", type="primary", key="intake_go",
+          disabled=running or not (files and consent_ready) or too_many,
+          on_click=lambda: st.session_state.update({BUSY: True}))
 
 
-def register_consent() -> str | None:
-    view = attempt("Registering the consent", services.register_consent, rec, actor, pdf.getvalue(), patient_name,
-                   patient_ref, file_name=pdf.name)
+def register_consent(notes: list) -> str | None:
+    view, failure = outcome("Registering the consent", services.register_consent, rec, actor, pdf.getvalue(),
+                            patient_name, patient_ref, file_name=pdf.name)
     if view is FAILED:
+        notes.append(("error", failure))
         return None
     if view.existing:
-        st.info(view.notice)
+        notes.append(("info", view.notice))
     elif view.social_media != "covered":
-        st.warning(f"{pdf.name}: the checker found social-media use {view.social_media.replace('_', ' ')}; a "
-                   "release will be refused unless a person confirms a written grant.")
+        notes.append(("warning", f"{pdf.name}: the checker found social-media use "
+                                 f"{view.social_media.replace('_', ' ')}; a release will be refused unless a person "
+                                 "confirms a written grant."))
     else:
-        st.success(f"{pdf.name}: registered as consent {short(view.id)}; social-media use covered.")
+        notes.append(("success", f"{pdf.name}: registered as consent {short(view.id)}; social-media use covered."))
     if view.notice and not view.existing:
-        st.warning(view.notice)
+        notes.append(("warning", view.notice))
     return view.id
 
 
@@ -89,7 +93,8 @@ def process_batch(consent_id: str) -> list[dict]:
     for index, upload in enumerate(files):
         label = f"{index + 1} of {len(files)}: {upload.name}"
         bar.progress(index / len(files), text=f"Keeping {label}")
-        result = {"name": upload.name, "warnings": [], "error": None, "asset_id": None, "output": None}
+        result = {"name": upload.name, "warnings": [], "error": None, "asset_id": None, "output": None,
+                  "notice": None}
         asset, result["error"] = outcome(upload.name, services.upload_media, rec, actor, upload.getvalue(),
                                          upload.name, consent_id)
         if asset is FAILED:
@@ -106,23 +111,38 @@ def process_batch(consent_id: str) -> list[dict]:
         if output is not FAILED:
             result["output"] = output
             result["error"] = f"{upload.name}: {output.error}" if output.error else None
+            if output.existing:
+                result["notice"] = (f"{upload.name}: already de-identified as output {short(output.id)}; no second "
+                                    "copy was made")
         results.append(result)
-    bar.progress(1.0, text=f"Done: {len(files)} file(s)")
     return results
 
 
-if go:
-    consent_id = chosen or register_consent()
+def run_batch() -> None:
+    """The press: register the consent (or take the chosen one), then the files; what it says is kept for the
+    run that follows, which shows the button enabled again."""
+    notes = []
+    consent_id = chosen or register_consent(notes)
     if not consent_id:
-        st.info(f"{len(files)} file(s) wait for a readable consent PDF: none was kept or processed. Upload the "
-                "signed consent PDF (or choose a registered consent) and press the button again.")
+        notes.append(("info", f"{len(files)} file(s) wait for a readable consent PDF: none was kept or processed. "
+                              "Upload the signed consent PDF (or choose a registered consent) and press the button "
+                              "again."))
+        st.session_state[RESULTS] = []
     else:
         st.session_state[RESULTS] = process_batch(consent_id)
         names = st.session_state.setdefault("asset_names", {})   # this session only, to label review items
         names.update({r["asset_id"]: r["name"] for r in st.session_state[RESULTS] if r["asset_id"]})
+    st.session_state[NOTES] = notes
 
+
+if running:
+    run_batch()
+    st.rerun()
+for kind, note in st.session_state.get(NOTES, []):
+    getattr(st, kind)(note)
 results = st.session_state.get(RESULTS, [])
 if results:
+    st.progress(1.0, text=f"Done: {len(results)} file(s)")
     st.subheader("3 · Results")
     done = [r for r in results if r["output"] is not None and not r["error"]]
     st.write(f"{len(done)} of {len(results)} file(s) de-identified and verified; they now wait for review.")
@@ -132,6 +152,8 @@ for r in results:
         o = r["output"]
         with text:
             st.markdown(f"**{escape_md(r['name'])}**")
+            if r.get("notice"):
+                st.info(r["notice"])
             for warning in r["warnings"]:
                 st.warning(f"{r['name']}: {warning}. The output gets a new random name.")
             if r["error"]:

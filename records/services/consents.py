@@ -20,11 +20,11 @@ from deid.formats import sniff
 from deid.models import sha256_file
 from records import sandbox
 from records.audit import Actor
-from records.models import Asset, Consent, Installation, Output, Release, field_context, utcnow
+from records.models import Asset, Consent, Output, Release, field_context, utcnow
 from records.release_gate import PLATFORMS, normalise_platform
 from records.services.blobs import delete_unreferenced
 from records.services.core import (Records, ScopeConflict, WorkflowError, as_iso, authorize, get_row,
-                                   log_event, refuse_oversized, upload_size, username_of)
+                                   log_event, one_at_a_time, refuse_oversized, upload_size, username_of)
 from records.services.views import ConsentView, consent_view
 from records.store import WorkDir
 
@@ -143,8 +143,8 @@ def _add_consent(records: Records, actor: Actor, result: dict, blob: str, docume
                  patient_ref: str) -> ConsentView:
     now = utcnow()
     with records.transaction() as session:
-        session.get(Installation, 1, with_for_update=True)   # PostgreSQL: one registration at a time, so two
-        earlier = _registered_before(session, document)      # presses cannot both find the document new
+        one_at_a_time(session)
+        earlier = _registered_before(session, document)
         if earlier is not None:
             return earlier
         consent = Consent(

@@ -9,7 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 from contextlib import ExitStack
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from pathlib import Path
 from typing import Callable
 
@@ -25,8 +25,9 @@ from records.audit import Actor
 from records.config import Settings
 from records.lookup import image_hash_of, video_hashes
 from records.models import Asset, Consent, Output, field_context, utcnow
-from records.services.core import (Records, WorkflowError, authorize, get_row, log_event, refuse_oversized,
-                                   upload_size, username_of)
+from records.services.blobs import delete_unreferenced
+from records.services.core import (Records, WorkflowError, authorize, get_row, log_event, one_at_a_time,
+                                   refuse_oversized, upload_size, username_of)
 from records.services.views import AssetView, OutputView, asset_view, output_view
 from records.store import WorkDir
 
@@ -34,7 +35,10 @@ from records.store import WorkDir
 def upload_media(records: Records, actor: Actor, source: Path | bytes, original_name: str,
                  consent_id: str | None = None) -> AssetView:
     """Keep an original encrypted. Its name is stored encrypted; only descriptions of what in the name
-    could identify the patient are kept in clear."""
+    could identify the patient are kept in clear.
+
+    Safe to call twice: the same content (its sha256) under the same consent, while its original is kept,
+    returns the asset kept before, marked `existing`."""
     authorize(records, actor, "upload_media")
     with records.store.keeping():   # until the commit: nobody deletes this content
         fmt, size, blob = _keep_upload(records, source)
@@ -61,8 +65,11 @@ def _add_asset(records: Records, actor: Actor, fmt, size: int, blob: str, origin
                consent_id: str | None) -> AssetView:
     now = utcnow()
     with records.transaction() as session:
+        one_at_a_time(session)
         if consent_id:
             get_row(session, Consent, consent_id)
+        if (same := _kept_before(session, blob, consent_id)) is not None:
+            return replace(asset_view(same, username_of(session, same.uploaded_by)), existing=True)
         asset = Asset(id=uuid.uuid4().hex, kind=fmt.kind, format=fmt.name, original_sha256=blob, original_blob=blob,
                       original_size=size, filename_warnings=filename_warnings(original_name), uploaded_by=actor.id,
                       uploaded_at=now, consent_id=consent_id,
@@ -74,6 +81,13 @@ def _add_asset(records: Records, actor: Actor, fmt, size: int, blob: str, origin
         log_event(records, session, actor, "media.uploaded", "asset", asset.id, sha256=blob, kind=fmt.kind,
                   consent_id=consent_id)
         return asset_view(asset, actor.username)
+
+
+def _kept_before(session, sha256: str, consent_id: str | None) -> Asset | None:
+    linked = Asset.consent_id == consent_id if consent_id else Asset.consent_id.is_(None)
+    return session.scalars(select(Asset).where(Asset.original_sha256 == sha256, linked,
+                                               Asset.original_blob.is_not(None))
+                           .order_by(Asset.uploaded_at)).first()
 
 
 def upload_limit_mb(settings: Settings, kind: str) -> int:
@@ -127,9 +141,27 @@ def view_original(records: Records, actor: Actor, asset_id: str) -> bytes:
 def process(records: Records, actor: Actor, asset_id: str, profile: str = "default", *,
             progress: Callable[[float, str], None] | None = None) -> OutputView:
     """Run the image engine on the decrypted original in a private work folder; keep the verified output
-    encrypted with its report. A failed verification is recorded too (the gate refuses it)."""
+    encrypted with its report. A failed verification is recorded too (the gate refuses it).
+
+    Safe to call twice: the asset's current verified output made with this profile (the key: asset and
+    profile id) is returned, marked `existing`, instead of a second one; a failed one may be tried again."""
     authorize(records, actor, "process")
+    with records.db.reading() as session:
+        done = _current_output(session, asset_id, profile)
+        if done is not None:
+            return replace(output_view(done), existing=True)
     return render_output(records, actor, asset_id, profile, [], [], None, progress)
+
+
+def _current_output(session, asset_id: str, profile_id: str | None) -> Output | None:
+    return session.scalars(select(Output).where(Output.asset_id == asset_id, Output.profile_id == profile_id,
+                                                Output.superseded.is_(False), Output.blob.is_not(None))
+                           .order_by(Output.created_at.desc())).first()
+
+
+def _newest_child(session, parent_id: str) -> Output | None:
+    return session.scalars(select(Output).where(Output.parent_id == parent_id, Output.superseded.is_(False))
+                           .order_by(Output.created_at.desc())).first()
 
 
 def render_output(records: Records, actor: Actor, asset_id: str, profile: str, added: list, removed: list,
@@ -154,14 +186,19 @@ def render_output(records: Records, actor: Actor, asset_id: str, profile: str, a
             if report.output:
                 stored["blob"] = stored["sha256"] = records.store.put_file(Path(report.output))
         # the decrypted original is gone before the commit
-        return _add_output(records, actor, asset_id, kind, report, stored, added, removed, parent_id)
+        view = _add_output(records, actor, asset_id, kind, report, stored, added, removed, parent_id)
+    if view.existing:   # a second press rendered it too, and finished second: its file is one too many
+        delete_unreferenced(records, [stored.get("blob")])
+    return view
 
 
 def _add_output(records: Records, actor: Actor, asset_id: str, kind: str, report: DeidReport, stored: dict,
                 added: list, removed: list, parent_id: str | None) -> OutputView:
     with records.transaction() as session:
-        get_row(session, Asset, asset_id)
+        get_row(session, Asset, asset_id, lock=True)   # one rendering of an asset recorded at a time
         profile = report.profile
+        if (twin := _twin(session, asset_id, profile.id if profile else None, parent_id)) is not None:
+            return replace(output_view(twin), existing=True)
         output = Output(id=uuid.uuid4().hex, asset_id=asset_id, parent_id=parent_id, kind=report.kind or kind,
                         profile_id=profile.id if profile else None, profile_sha256=profile.sha256 if profile else None,
                         keeps_faces=_keeps_faces(report), regions=report.regions, regions_added=added,
@@ -177,6 +214,14 @@ def _add_output(records: Records, actor: Actor, asset_id: str, kind: str, report
                   regions=len(output.regions), added=len(added), removed=len(removed),
                   verified=report.verified.to_json(), replaces=parent_id)
         return output_view(output)
+
+
+def _twin(session, asset_id: str, profile_id: str | None, parent_id: str | None) -> Output | None:
+    """The output another call made meanwhile for the same work: the same asset and profile, or the same
+    output replaced."""
+    if parent_id is None:
+        return _current_output(session, asset_id, profile_id)
+    return _newest_child(session, parent_id) if get_row(session, Output, parent_id).superseded else None
 
 
 def _output_hashes(report: DeidReport) -> dict:

@@ -5,8 +5,9 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from records.audit import SYSTEM, Actor
-from records.models import Installation, User, user_by_name
-from records.services.core import RecordNotFound, Records, WorkflowError, authorize, check_current, log_event
+from records.models import User, user_by_name
+from records.services.core import (RecordNotFound, Records, WorkflowError, authorize, check_current, log_event,
+                                   one_at_a_time)
 from records.users import (AuthenticationFailed, actor_of, check_password, check_role, count_users, create_user,
                            require, set_password)
 
@@ -58,7 +59,7 @@ def add_first_admin(records: Records, username: str, password: str) -> Actor:
     """Create the first administrator, only while Veil has no user at all (the first start, before anyone
     can sign in). Two first starts at once cannot both succeed: the user list is locked, then counted."""
     with records.transaction() as session:
-        _lock_users(session)
+        one_at_a_time(session)
         if count_users(session) > 0:
             raise WorkflowError("Veil already has users, so no first administrator can be created; sign in, or "
                                 "ask an administrator for an account")
@@ -72,7 +73,7 @@ def add_user(records: Records, actor: Actor, username: str, password: str, role:
     """Admins add users; on an installation with no users yet, the first user (an admin) may be created by
     whoever runs Veil (the CLI's `users add`)."""
     with records.transaction() as session:
-        _lock_users(session)
+        one_at_a_time(session)
         if count_users(session) > 0:
             require(actor, "manage_users")
             if actor.id is not None:
@@ -87,7 +88,7 @@ def add_user(records: Records, actor: Actor, username: str, password: str, role:
 def set_user_active(records: Records, actor: Actor, username: str, active: bool) -> None:
     authorize(records, actor, "manage_users")
     with records.transaction() as session:
-        _lock_users(session)
+        one_at_a_time(session)
         user = _user_named(session, username)
         if not active:
             _keep_an_admin(session, user)
@@ -100,7 +101,7 @@ def set_user_role(records: Records, actor: Actor, username: str, role: str) -> N
     authorize(records, actor, "manage_users")
     check_role(role)
     with records.transaction() as session:
-        _lock_users(session)
+        one_at_a_time(session)
         user = _user_named(session, username)
         if user.role == role:
             return
@@ -125,12 +126,6 @@ def list_users(records: Records, actor: Actor) -> list[dict]:
     with records.db.reading() as session:
         return [{"username": u.username, "role": u.role, "active": u.active}
                 for u in session.scalars(select(User).order_by(User.username))]
-
-
-def _lock_users(session: Session) -> None:
-    """Serialise changes to who may sign in and administer. SQLite took its write lock when the transaction
-    began; PostgreSQL locks the installation row, so two first starts cannot both count no users."""
-    session.get(Installation, 1, with_for_update=True)
 
 
 def _user_named(session: Session, username: str) -> User:
