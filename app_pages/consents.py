@@ -103,9 +103,13 @@ if c.status == "active" and may(actor, "confirm_scope"):
             new_authorization = st.checkbox("This is a new authorization the patient gave after revoking the "
                                             "earlier consent")
         attested = False
-        if c.signature_valid is not True:
-            attested = st.checkbox("I have seen the patient's handwritten signature on this document",
-                                   value=c.signature_attested)
+        if services.needs_attestation(c):
+            attested = st.checkbox(services.ATTESTATION, value=c.signature_attested,
+                                   help="The document has no digital signature, so only a person can say it is "
+                                        "signed: a grant is confirmed together with this.")
+        elif c.signed is False or c.signature_valid is False:
+            st.caption("This document is unsigned, or its digital signature is broken: nothing under it can be "
+                       "released. Register a signed copy.")
         if st.form_submit_button("Confirm the scope", type="primary"):
             if new_authorization:
                 attempt("Confirming a new authorization", services.confirm_new_authorization, rec, actor, c.id)

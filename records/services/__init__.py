@@ -15,8 +15,9 @@ blobs (when a stored file may be deleted) and opening (open_records).
 from records.audit import SYSTEM
 from records.services.audit import audit_events, audit_summary, find_file, verify_audit
 from records.services.blobs import referenced_blobs
-from records.services.consents import (confirm_new_authorization, confirm_scope, consent_details, find_consents,
-                                       list_consents, register_consent, revoke_consent, view_consent_pdf)
+from records.services.consents import (ATTESTATION, confirm_new_authorization, confirm_scope, consent_details,
+                                       find_consents, list_consents, needs_attestation, register_consent,
+                                       revoke_consent, view_consent_pdf)
 from records.services.core import RecordNotFound, Records, ScopeConflict, WorkflowError
 from records.services.upkeep import housekeeping
 from records.services.intake import (confirm_patient, link_consent, list_assets, process, upload_limit_mb,
@@ -42,7 +43,7 @@ __all__ = [
     "reset_password", "list_users",
     # consents
     "register_consent", "consent_details", "confirm_new_authorization", "confirm_scope", "list_consents",
-    "find_consents", "view_consent_pdf", "revoke_consent",
+    "find_consents", "view_consent_pdf", "revoke_consent", "needs_attestation", "ATTESTATION",
     # intake
     "upload_media", "upload_limit_mb", "link_consent", "confirm_patient", "list_assets", "view_original", "process",
     # review

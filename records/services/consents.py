@@ -252,7 +252,9 @@ def confirm_scope(records: Records, actor: Actor, consent_id: str, *, covers_soc
                   signature_attested: bool = False) -> ConsentView:
     """A person, having read the quoted evidence, records the scope. They may narrow what the document
     grants, never widen it: a grant the checker found absent, identifiable use it found refused, a platform
-    it did not name, or a later end date are refused with the reason."""
+    it did not name, or a later end date are refused with the reason. A grant confirmed on a document signed
+    by hand comes with the attestation of that signature, or is refused. Safe to call twice: the second
+    confirmation records the same scope again."""
     authorize(records, actor, "confirm_scope")
     with records.transaction() as session:
         c = get_row(session, Consent, consent_id, lock=True)
@@ -304,7 +306,19 @@ def _check_confirmation(c: Consent, covers: bool, identifiable: str, platforms: 
     if attested and (c.signed is False or c.signature_valid is False):
         raise ScopeConflict("the document is unsigned or its digital signature is broken; "
                             "a signature cannot be attested")
+    if covers and not attested and needs_attestation(c):
+        raise ScopeConflict(f"the signature is handwritten: tick '{ATTESTATION}' in this same step (without it, "
+                            "every release under this consent would be refused)")
     return chosen or list(c.platforms or [])
+
+
+ATTESTATION = "I have seen the patient's handwritten signature on this document"
+
+
+def needs_attestation(c) -> bool:
+    """Whether only a person can say the document is signed: no digital signature, and not known unsigned.
+    Confirming that it grants social media is then one step with attesting the signature."""
+    return c.signature_valid is None and c.signed is not False
 
 
 def _platform_order(name: str) -> int:
