@@ -33,8 +33,9 @@ def test_the_verdict_and_the_quoted_evidence_are_shown_with_the_key_words_highli
     at = app(veil.auditor, "app_pages/consents.py")
     shown = texts(at)
     assert f"Patient: **{PATIENT[0]}**" in shown
-    assert "Social media: **covered**" in shown and "Platforms named: instagram, facebook" in shown
-    assert "Signed: yes · digital signature intact: yes" in shown
+    assert "Social media: **granted in writing**" in shown and "Platforms: Instagram, Facebook only" in shown
+    assert "Signature: signed digitally; the signature is intact" in shown
+    assert "No person has confirmed the scope yet." in shown
     assert ":orange-background[**authorize**]" in shown and ":orange-background[**Instagram**]" in shown
     assert at.download_button[0].label == "Open the consent PDF"
     assert "Confirm the scope" not in shown and "Revoke" not in shown      # an auditor only reads

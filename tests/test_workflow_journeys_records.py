@@ -227,7 +227,7 @@ def test_the_consent_page_says_what_was_found_and_confirmed_in_plain_words(clini
     you.see("The checker found")
     main = you.page.locator('[data-testid="stMain"]')
     expect(main).to_contain_text("Platforms: not read")
-    expect(main).to_contain_text("instagram, facebook, tiktok")
+    expect(main).to_contain_text("the quoted evidence names Instagram, Facebook, TikTok")
     expect(main).to_contain_text("What a person confirmed")
     expect(main).to_contain_text("De-identified images only")
     you.shot("plain-words")

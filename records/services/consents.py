@@ -16,6 +16,7 @@ from pathlib import Path
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
+from consent import lexicon
 from deid.formats import sniff
 from deid.models import sha256_file
 from records import sandbox
@@ -214,6 +215,7 @@ def consent_details(records: Records, actor: Actor, consent_id: str) -> dict:
         analysis = keys.decrypt_json(c.analysis_enc, field_context("consents", "analysis", c.id)) or {}
         log_event(records, session, actor, "consent.viewed", "consent", c.id)
         return {**asdict(consent_view(c)), "revoked_before": _revocation_before(session, c),
+                "platforms_quoted": platforms_quoted(analysis.get("evidence", [])),
                 "patient_name": keys.decrypt_text(c.patient_name_enc, field_context("consents", "patient_name", c.id)),
                 "patient_ref": keys.decrypt_text(c.patient_ref_enc, field_context("consents", "patient_ref", c.id)),
                 "evidence": analysis.get("evidence", []), "reasons": analysis.get("reasons", []),
@@ -228,6 +230,12 @@ def _revocation_before(session: Session, c: Consent) -> dict | None:
     revoked = get_row(session, Consent, c.after_revocation_of)
     return {"consent_id": revoked.id, "revoked_on": revoked.status_changed_at.date().isoformat(),
             "revoked_by": username_of(session, revoked.status_changed_by)}
+
+
+def platforms_quoted(evidence: list) -> list[str]:
+    """The platforms the quoted passages name (the checker's own platform words), whatever it concluded."""
+    text = "\n".join(str(quote.get("text", "")) for quote in evidence)
+    return [name for name, words in lexicon.PLATFORM.items() if words.search(text)]
 
 
 def confirm_new_authorization(records: Records, actor: Actor, consent_id: str) -> ConsentView:
