@@ -2,6 +2,7 @@
 Each file is kept encrypted, de-identified and verified; progress is shown, and each file's warnings and
 errors name the file. Outputs are not downloadable here: only an approved release is."""
 import datetime as dt
+import hashlib
 
 import streamlit as st
 
@@ -21,12 +22,13 @@ st.caption("Upload a patient's photos and videos with their consent. Faces are b
 st.subheader("1 · The patient's consent")
 mode = st.radio("Consent", ["Upload the signed consent PDF", "Use a consent already registered"],
                 key="intake_mode", horizontal=True, label_visibility="collapsed")
-pdf = patient_name = patient_ref = chosen = None
+pdf = patient_name = patient_ref = chosen = patient = None
 if mode.startswith("Upload"):
     pdf = st.file_uploader("Consent PDF", type=["pdf"], key="intake_pdf", max_upload_size=LIMITS.pdf)
     name_col, ref_col = st.columns(2)
     patient_name = name_col.text_input("Patient's name (as on the consent)", key="intake_patient_name").strip()
     patient_ref = ref_col.text_input("Patient reference (record number)", key="intake_patient_ref").strip()
+    patient = (patient_name, patient_ref)
 else:
     active = attempt("Listing consents", services.list_consents, rec, actor, "active")
     if active is FAILED:
@@ -42,6 +44,7 @@ else:
         if details is not FAILED:
             st.info(f"Patient on this consent: **{escape_md(details['patient_name'])}** "
                     f"(reference {escape_md(details['patient_ref'])})")
+            patient = (details["patient_name"], details["patient_ref"])
 
 st.subheader("2 · Photos and videos")
 files = st.file_uploader("Photos and videos", type=MEDIA_TYPES, accept_multiple_files=True, key="intake_media",
@@ -58,13 +61,21 @@ profile = st.selectbox("De-identification profile", profiles, index=profiles.ind
                        help="'default' redacts every face; 'identifiable' keeps faces (released only under a "
                             "consent that allows identifiable images) and still strips all metadata and names.")
 
+# names in the files' names that are not the patient's: compared here, in memory, and never kept
+named = {f.name: found for f in files or [] if patient and (found := services.others_named(f.name, *patient))}
+for name, found in named.items():
+    st.warning(f"**{escape_md(name)}** names {escape_md(', '.join(found))}, which match neither the name nor the "
+               f"reference of this consent's patient ({escape_md(patient[0])}). Check that the file shows this "
+               "patient before you go on; someone else's photo must not be published under this consent.")
+going_on = not named or st.checkbox("These files show this consent's patient: go on",
+                                    key="intake_go_on_" + hashlib.sha256("/".join(named).encode()).hexdigest()[:16])
 consent_ready = bool(chosen) or bool(pdf and patient_name and patient_ref)
 if files and not consent_ready:
     st.caption("Add the consent (the PDF with the patient's name and reference, or a registered one) to continue.")
 action = "Register and de-identify" if mode.startswith("Upload") else "De-identify"
 running = st.session_state.pop(BUSY, False)   # set by the press itself, so it never outlives this run
 st.button(f"{action} {len(files or [])} file(s)", type="primary", key="intake_go",
-          disabled=running or not (files and consent_ready) or too_many,
+          disabled=running or not (files and consent_ready and going_on) or too_many,
           on_click=lambda: st.session_state.update({BUSY: True}))
 
 
@@ -96,7 +107,7 @@ def process_batch(consent_id: str) -> list[dict]:
         result = {"name": upload.name, "warnings": [], "error": None, "asset_id": None, "output": None,
                   "notice": None}
         asset, result["error"] = outcome(upload.name, services.upload_media, rec, actor, upload.getvalue(),
-                                         upload.name, consent_id)
+                                         upload.name, consent_id, other_names_confirmed=upload.name in named)
         if asset is FAILED:
             results.append(result)
             continue

@@ -20,8 +20,8 @@ from records.services.consents import (ATTESTATION, confirm_new_authorization, c
                                        revoke_consent, view_consent_pdf)
 from records.services.core import RecordNotFound, Records, ScopeConflict, WorkflowError
 from records.services.upkeep import housekeeping
-from records.services.intake import (confirm_patient, link_consent, list_assets, process, upload_limit_mb,
-                                     upload_media, view_original)
+from records.services.intake import (confirm_patient, link_consent, list_assets, others_named, process,
+                                     upload_limit_mb, upload_media, view_original)
 from records.services.opening import check_key, open_records
 from records.services.releases import (approve_release, complete_takedown, download_output, export_package,
                                        list_releases, record_post, request_release, takedown_tasks)
@@ -45,7 +45,8 @@ __all__ = [
     "register_consent", "consent_details", "confirm_new_authorization", "confirm_scope", "list_consents",
     "find_consents", "view_consent_pdf", "revoke_consent", "needs_attestation", "ATTESTATION",
     # intake
-    "upload_media", "upload_limit_mb", "link_consent", "confirm_patient", "list_assets", "view_original", "process",
+    "upload_media", "others_named", "upload_limit_mb", "link_consent", "confirm_patient", "list_assets",
+    "view_original", "process",
     # review
     "rerender_with_edits", "mark_reviewed", "list_outputs", "preview_output",
     # releases

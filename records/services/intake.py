@@ -7,6 +7,8 @@ lock; its output is stored before the transaction that records it (see records.s
 from __future__ import annotations
 
 import datetime as dt
+import re
+import unicodedata
 import uuid
 from contextlib import ExitStack
 from dataclasses import asdict, replace
@@ -17,7 +19,7 @@ from sqlalchemy import select
 
 from deid.formats import sniff, sniff_file
 from deid.image import MAX_FILE_BYTES
-from deid.naming import filename_warnings
+from deid.naming import filename_warnings, possible_names
 from deid.profile import ProfileError, load_profile
 from deid.report import DeidReport
 from records import sandbox
@@ -33,16 +35,40 @@ from records.store import WorkDir
 
 
 def upload_media(records: Records, actor: Actor, source: Path | bytes, original_name: str,
-                 consent_id: str | None = None) -> AssetView:
+                 consent_id: str | None = None, *, other_names_confirmed: bool = False) -> AssetView:
     """Keep an original encrypted. Its name is stored encrypted; only descriptions of what in the name
     could identify the patient are kept in clear.
 
+    A name that names someone other than the consent's patient (`others_named`) is refused unless a person
+    has looked and confirmed the file is this patient's (`other_names_confirmed`; audited, without the name).
     Safe to call twice: the same content (its sha256) under the same consent, while its original is kept,
     returns the asset kept before, marked `existing`."""
     authorize(records, actor, "upload_media")
+    others = len(_others_named(records, consent_id, original_name)) if consent_id else 0
+    if others and not other_names_confirmed:
+        raise WorkflowError(f"the file name names someone other than this consent's patient ({others} word(s) or "
+                            "number(s) match neither their name nor their reference): check that the file shows "
+                            "this patient, then confirm to go on")
     with records.store.keeping():   # until the commit: nobody deletes this content
         fmt, size, blob = _keep_upload(records, source)
-        return _add_asset(records, actor, fmt, size, blob, original_name, consent_id)
+        return _add_asset(records, actor, fmt, size, blob, original_name, consent_id, others)
+
+
+def others_named(file_name: str, patient_name: str, patient_ref: str) -> list[str]:
+    """What in a file's name may name a person (deid.naming.possible_names) and is neither a word of the
+    patient's name nor a number of their reference. Compared in memory; the caller never stores it."""
+    own_words = {_plain(w) for w in re.findall(r"[^\W\d_]+", patient_name)}
+    own_numbers = {n.lstrip("0") for n in re.findall(r"\d+", patient_ref)}
+    found = []
+    for token in possible_names(file_name):
+        own = token.lstrip("0") in own_numbers if token.isdigit() else _plain(token) in own_words
+        if not own and token not in found:
+            found.append(token)
+    return found
+
+
+def _plain(word: str) -> str:
+    return "".join(c for c in unicodedata.normalize("NFKD", word.casefold()) if not unicodedata.combining(c))
 
 
 def _keep_upload(records: Records, source: Path | bytes):
@@ -62,7 +88,8 @@ def _keep_upload(records: Records, source: Path | bytes):
 
 
 def _add_asset(records: Records, actor: Actor, fmt, size: int, blob: str, original_name: str,
-               consent_id: str | None) -> AssetView:
+               consent_id: str | None, others: int) -> AssetView:
+    """`others`: how many words of the name a person confirmed are not the patient's (audited, as a count)."""
     now = utcnow()
     with records.transaction() as session:
         one_at_a_time(session)
@@ -80,7 +107,19 @@ def _add_asset(records: Records, actor: Actor, fmt, size: int, blob: str, origin
         session.flush()
         log_event(records, session, actor, "media.uploaded", "asset", asset.id, sha256=blob, kind=fmt.kind,
                   consent_id=consent_id)
+        if others:
+            log_event(records, session, actor, "media.other_name_confirmed", "asset", asset.id, consent_id=consent_id,
+                      words=others)
         return asset_view(asset, actor.username)
+
+
+def _others_named(records: Records, consent_id: str, file_name: str) -> list[str]:
+    with records.db.reading() as session:
+        consent = get_row(session, Consent, consent_id)
+    name, ref = (records.keys.decrypt_text(getattr(consent, f"patient_{part}_enc"),
+                                           field_context("consents", f"patient_{part}", consent.id)) or ""
+                 for part in ("name", "ref"))
+    return others_named(file_name, name, ref)
 
 
 def _kept_before(session, sha256: str, consent_id: str | None) -> Asset | None:
