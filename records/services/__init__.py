@@ -27,7 +27,8 @@ from records.services.releases import (approve_release, complete_takedown, downl
                                        list_releases, record_post, request_release, takedown_tasks)
 from records.services.review import list_outputs, mark_reviewed, preview_output, rerender_with_edits
 from records.services.users import (FIRST_START, add_first_admin, add_user, authenticate, authenticate_external,
-                                    list_users, reset_password, set_user_active, set_user_role)
+                                    confirm_key_backup, key_backup, list_users, reset_password, set_user_active,
+                                    set_user_role)
 from records.services.views import AssetView, ConsentView, OutputView, ReleaseView
 from records.users import AuthenticationFailed, PermissionDenied
 
@@ -40,7 +41,7 @@ __all__ = [
     "AssetView", "ConsentView", "OutputView", "ReleaseView",
     # users
     "authenticate", "authenticate_external", "add_first_admin", "add_user", "set_user_active", "set_user_role",
-    "reset_password", "list_users",
+    "reset_password", "list_users", "key_backup", "confirm_key_backup",
     # consents
     "register_consent", "consent_details", "confirm_new_authorization", "confirm_scope", "list_consents",
     "find_consents", "view_consent_pdf", "revoke_consent", "needs_attestation", "ATTESTATION",

@@ -4,7 +4,7 @@ from __future__ import annotations
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from records.audit import SYSTEM, Actor
+from records.audit import SYSTEM, Actor, events
 from records.models import User, user_by_name
 from records.services.core import (RecordNotFound, Records, WorkflowError, authorize, check_current, log_event,
                                    one_at_a_time)
@@ -126,6 +126,30 @@ def list_users(records: Records, actor: Actor) -> list[dict]:
     with records.db.reading() as session:
         return [{"username": u.username, "role": u.role, "active": u.active}
                 for u in session.scalars(select(User).order_by(User.username))]
+
+
+KEY_BACKUP_CONFIRMED = "keys.backup_confirmed"
+
+
+def key_backup(records: Records, actor: Actor) -> dict | None:
+    """When and by whom an administrator confirmed the key file is backed up; None until one has (the start
+    page asks until then). The audit log is the record of it."""
+    authorize(records, actor, "manage_users")
+    with records.db.reading() as session:
+        found = events(session, limit=1, action=KEY_BACKUP_CONFIRMED)
+    return {"at": found[0]["at"], "by": found[0]["actor"]} if found else None
+
+
+def confirm_key_backup(records: Records, actor: Actor) -> dict:
+    """An administrator confirms the key file was copied to a safe place apart from the data (audited). Safe
+    to call twice: once confirmed, the first confirmation stands and nothing is added."""
+    authorize(records, actor, "manage_users")
+    with records.transaction() as session:
+        one_at_a_time(session)
+        if found := events(session, limit=1, action=KEY_BACKUP_CONFIRMED):
+            return {"at": found[0]["at"], "by": found[0]["actor"]}
+        log_event(records, session, actor, KEY_BACKUP_CONFIRMED, None, None, key_file=records.settings.key_file.name)
+    return key_backup(records, actor)
 
 
 def _user_named(session: Session, username: str) -> User:
