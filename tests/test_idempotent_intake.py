@@ -60,3 +60,18 @@ def test_a_failed_rendering_may_be_tried_again(clinic, tmp_path):
     failed = sv.process(records, people.staff, asset.id)
     again = sv.process(records, people.staff, asset.id)
     assert failed.error and again.error and again.id != failed.id and not again.existing
+
+
+def test_confirming_the_patient_and_requesting_a_release_twice_make_one_of_each(clinic):
+    records, people, consent, photo = clinic
+    asset = sv.upload_media(records, people.staff, photo, "p.jpg", consent.id)
+    output = sv.mark_reviewed(records, people.staff, sv.process(records, people.staff, asset.id).id)
+    for _ in range(2):
+        sv.confirm_patient(records, people.staff, asset.id)
+        sv.link_consent(records, people.staff, asset.id, consent.id)   # the same consent: still confirmed
+    assert len(sv.audit_events(records, people.admin, action="media.patient_confirmed")) == 1
+    assert sv.list_assets(records, people.admin)[0].patient_confirmed
+    first = sv.request_release(records, people.staff, output.id, "instagram")
+    assert sv.request_release(records, people.staff2, output.id, "Instagram").id == first.id
+    assert sv.request_release(records, people.staff, output.id, "facebook").id != first.id
+    assert len(sv.list_releases(records, people.admin)) == 2

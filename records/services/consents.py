@@ -388,7 +388,7 @@ def view_consent_pdf(records: Records, actor: Actor, consent_id: str) -> bytes:
 def revoke_consent(records: Records, actor: Actor, consent_id: str, note: str | None = None) -> list[str]:
     """The patient withdrew: the consent is revoked, each of its releases becomes a takedown task, pending
     requests are withdrawn, and its outputs can no longer be downloaded or exported. Returns the ids of the
-    releases to take down."""
+    releases to take down. Safe to call twice: the second call is refused ("already revoked"), changing nothing."""
     authorize(records, actor, "revoke_consent")
     with records.transaction() as session:
         c = get_row(session, Consent, consent_id, lock=True)

@@ -135,10 +135,13 @@ def upload_limit_mb(settings: Settings, kind: str) -> int:
 
 
 def link_consent(records: Records, actor: Actor, asset_id: str, consent_id: str | None) -> AssetView:
-    """Tie media to a consent; a person must then confirm again that it is this patient's consent."""
+    """Tie media to a consent; a person must then confirm again that it is this patient's consent. Safe to call
+    twice: linking it to the consent it has changes nothing."""
     authorize(records, actor, "link_consent")
     with records.transaction() as session:
         asset = get_row(session, Asset, asset_id, lock=True)
+        if asset.consent_id == consent_id:
+            return asset_view(asset, username_of(session, asset.uploaded_by))
         if consent_id:
             get_row(session, Consent, consent_id)
         asset.consent_id = consent_id
@@ -148,12 +151,15 @@ def link_consent(records: Records, actor: Actor, asset_id: str, consent_id: str 
 
 
 def confirm_patient(records: Records, actor: Actor, asset_id: str) -> AssetView:
-    """A person confirms that the linked consent belongs to the patient in the media (gate rule 3)."""
+    """A person confirms that the linked consent belongs to the patient in the media (gate rule 3). Safe to call
+    twice: the first confirmation stands."""
     authorize(records, actor, "review")
     with records.transaction() as session:
         asset = get_row(session, Asset, asset_id, lock=True)
         if asset.consent_id is None:
             raise WorkflowError("link a consent to this media first")
+        if asset.patient_confirmed_by is not None:
+            return asset_view(asset, username_of(session, asset.uploaded_by))
         asset.patient_confirmed_by, asset.patient_confirmed_at = actor.id, utcnow()
         log_event(records, session, actor, "media.patient_confirmed", "asset", asset.id, consent_id=asset.consent_id)
         return asset_view(asset, username_of(session, asset.uploaded_by))

@@ -71,7 +71,8 @@ def add_first_admin(records: Records, username: str, password: str) -> Actor:
 
 def add_user(records: Records, actor: Actor, username: str, password: str, role: str) -> Actor:
     """Admins add users; on an installation with no users yet, the first user (an admin) may be created by
-    whoever runs Veil (the CLI's `users add`)."""
+    whoever runs Veil (the CLI's `users add`). Safe to call twice: a user name is taken once (the second call
+    is refused)."""
     with records.transaction() as session:
         one_at_a_time(session)
         if count_users(session) > 0:
