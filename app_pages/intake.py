@@ -135,7 +135,7 @@ def run_batch() -> None:
     notes = []
     consent_id = chosen or register_consent(notes)
     if not consent_id:
-        notes.append(("info", f"{len(files)} file(s) wait for a readable consent PDF: none was kept or processed. "
+        notes.append(("info", f"{len(files)} file(s) wait for a valid consent: none was kept or processed. "
                               "Upload the signed consent PDF (or choose a registered consent) and press the button "
                               "again."))
         st.session_state[RESULTS] = []

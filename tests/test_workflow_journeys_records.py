@@ -163,7 +163,7 @@ def test_an_empty_or_non_pdf_consent_is_refused_by_its_own_name_and_the_media_wa
     _intake_with_new_pdf(you, empty, patient, photo)
     you.click(re.compile(r"Register and de-identify 1 file"))
     you.see(re.compile(r"Empty consent\.pdf: the file is empty"))
-    you.see(re.compile(r"1 file\(s\) wait for a readable consent PDF"))
+    you.see(re.compile(r"1 file\(s\) wait for a valid consent"))
     assert you.page.get_by_text(re.compile(r"(?<!Empty )\bconsent\.pdf")).count() == 0   # never the work copy
     you.shot("an-empty-pdf-is-refused")
 
