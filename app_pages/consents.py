@@ -8,7 +8,10 @@ import streamlit as st
 from records import services
 from records.release_gate import PLATFORMS
 from ui.session import FAILED, attempt, may, open_page, remember, rerun_with_note
-from ui.views import BADGES, badge, consent_label, consent_state, escape_md, highlight, short, yes_no
+from ui.views import (BADGES, EVIDENCE_ABOUT, IDENTIFIABLE_WORDS, PLATFORM_NAMES, SOCIAL_MEDIA_SHORT,
+                      SOCIAL_MEDIA_WORDS, TEXT_SOURCE_WORDS, badge, confirmed_words, consent_label, consent_state,
+                      ends_words, escape_md, highlight, platform_names, platforms_found, short, signature_found,
+                      yes_no)
 
 actor, rec = open_page("consents", "Consents")
 today = dt.date.today()
@@ -21,8 +24,8 @@ if not consents:
 
 st.dataframe(pd.DataFrame([{
     "consent": short(c.id), "status": BADGES[consent_state(c, today)][0], "registered": c.registered_at[:10],
-    "social media": c.social_media.replace("_", " "), "platforms": ", ".join(c.confirmed_platforms
-                                                                            or c.platforms) or "any",
+    "social media": SOCIAL_MEDIA_SHORT[c.social_media],
+    "platforms": platform_names(c.confirmed_platforms or c.platforms) or "any",
     "ends": c.effective_expiry or ("at an event" if c.has_expiry_event else "—"),
     "signed": yes_no(c.signed, "?"), "scope confirmed": yes_no(c.confirmed)} for c in consents]),
     hide_index=True, width="stretch")
@@ -40,35 +43,30 @@ if details is not FAILED:
                 f"{escape_md(details['patient_ref'])}")
 
 ends_at_event = escape_md(details.get("expires_event") or "") if details is not FAILED else ""
+quoted = details.get("platforms_quoted", []) if details is not FAILED else []
 verdict, evidence = st.columns(2)
 with verdict:
-    st.markdown("**The checker's verdict**")
+    st.markdown("**The checker found**")
     if c.check_error:
         st.error(f"The PDF could not be read: {c.check_error}")
     st.markdown("\n".join([
-        f"- Social media: **{c.social_media.replace('_', ' ')}**",
-        f"- Platforms named: {', '.join(c.platforms) or 'none (a general grant, if covered)'}",
-        f"- Platforms excluded: {', '.join(c.excluded_platforms) or 'none'}",
-        f"- Identifiable images: {c.identifiable.replace('_', ' ')}",
-        f"- Ends: {c.expires or ends_at_event or 'no date written'}",
-        f"- Signed: {yes_no(c.signed)} · digital signature intact: {yes_no(c.signature_valid, 'none')}"
-        + (" · handwritten signature attested by a person" if c.signature_attested else ""),
-        f"- Text read from: {c.text_source}"]))
-    if c.confirmed:
-        st.markdown("**Scope a person confirmed**")
-        st.markdown("\n".join([
-            f"- Covers social media: {yes_no(c.confirmed_social_media)}",
-            f"- Platforms: {', '.join(c.confirmed_platforms or []) or 'any not excluded'}",
-            f"- Excluded: {', '.join(c.confirmed_excluded or []) or 'none'}",
-            f"- Identifiable images: {(c.confirmed_identifiable or '').replace('_', ' ')}",
-            f"- Ends: {c.effective_expiry or 'no date'}"]))
+        f"- Social media: **{SOCIAL_MEDIA_WORDS[c.social_media]}**",
+        f"- Platforms: {platforms_found(c, quoted)}",
+        f"- Platforms excluded: {platform_names(c.excluded_platforms) or 'none'}",
+        f"- Images: {IDENTIFIABLE_WORDS[c.identifiable]}",
+        f"- Ends: {ends_words(c.expires, ends_at_event)}",
+        f"- Signature: {signature_found(c)}",
+        f"- Signed on: {c.signed_on or 'no date found beside the signature'}",
+        f"- Read from: {TEXT_SOURCE_WORDS.get(c.text_source, c.text_source)}"]))
+    st.markdown("**What a person confirmed**")
+    st.markdown("\n".join(f"- {line}" for line in confirmed_words(c)))
 with evidence:
     st.markdown("**Quoted evidence**")
     quotes = details.get("evidence", []) if details is not FAILED else []
     if not quotes:
         st.caption("The checker quoted no passage.")
     for quote in quotes:
-        about = str(quote.get("about", "")).replace("_", " ")
+        about = EVIDENCE_ABOUT.get(str(quote.get("about", "")), "")
         st.markdown(f"> {highlight(str(quote.get('text', '')))}\n>\n> — page {quote.get('page', '?')}"
                     + (f" · {escape_md(about)}" if about else ""))
     if c.pdf_kept and may(actor, "view_consent_pdf"):
@@ -86,17 +84,34 @@ if c.status == "active" and may(actor, "confirm_scope"):
                                 index=1 if (c.confirmed_identifiable or c.identifiable) == "allowed" else 0,
                                 format_func=lambda v: {"allowed": "allowed (faces may be shown)",
                                                        "deidentified_only": "de-identified only"}[v])
-        platforms = st.multiselect("Platforms granted (leave empty for a general grant)",
-                                   c.platforms or list(PLATFORMS), default=c.confirmed_platforms or c.platforms)
-        excluded = st.multiselect("Platforms excluded", list(PLATFORMS),
+        platforms = st.multiselect("Platforms granted (leave empty when the document grants all social media)",
+                                   c.platforms or list(PLATFORMS), format_func=PLATFORM_NAMES.get,
+                                   default=c.confirmed_platforms or c.platforms or quoted)   # narrow if unsure
+        excluded = st.multiselect("Platforms excluded", list(PLATFORMS), format_func=PLATFORM_NAMES.get,
                                   default=c.confirmed_excluded or c.excluded_platforms)
         ends = st.date_input("Ends on (leave empty when no date is written)",
                              value=dt.date.fromisoformat(c.effective_expiry) if c.effective_expiry else None)
+        revoked = details.get("revoked_before") if details is not FAILED else None
+        new_authorization = False
+        if c.awaits_new_authorization and revoked:
+            st.warning(f"This patient revoked consent {short(revoked['consent_id'])} on {revoked['revoked_on']} "
+                       f"(by {revoked['revoked_by']}), and "
+                       + (f"this document was signed on {c.signed_on}, not after that." if c.signed_on
+                          else "no signing date could be read on this document.")
+                       + " Look at the document before you confirm it.")
+            new_authorization = st.checkbox("This is a new authorization the patient gave after revoking the "
+                                            "earlier consent")
         attested = False
-        if c.signature_valid is not True:
-            attested = st.checkbox("I have seen the patient's handwritten signature on this document",
-                                   value=c.signature_attested)
+        if services.needs_attestation(c):
+            attested = st.checkbox(services.ATTESTATION, value=c.signature_attested,
+                                   help="The document has no digital signature, so only a person can say it is "
+                                        "signed: a grant is confirmed together with this.")
+        elif c.signed is False or c.signature_valid is False:
+            st.caption("This document is unsigned, or its digital signature is broken: nothing under it can be "
+                       "released. Register a signed copy.")
         if st.form_submit_button("Confirm the scope", type="primary"):
+            if new_authorization:
+                attempt("Confirming a new authorization", services.confirm_new_authorization, rec, actor, c.id)
             done = attempt("Confirming the scope", services.confirm_scope, rec, actor, c.id,
                            covers_social_media=covers, identifiable=identifiable, platforms=platforms,
                            excluded_platforms=excluded, expires=ends, signature_attested=attested)

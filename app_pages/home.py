@@ -1,11 +1,12 @@
-"""Start page: what needs this person's attention: consents ending within 30 days, open takedown tasks,
-and the work waiting for their role."""
+"""Start page: what needs this person's attention: the key file's backup until an administrator confirms it,
+consents ending within 30 days, open takedown tasks, and the work waiting for their role."""
 import datetime as dt
+import shlex
 
 import streamlit as st
 
 from records import services
-from ui.session import FAILED, attempt, may, open_page
+from ui.session import FAILED, attempt, may, open_page, rerun_with_note
 from ui.views import EXPIRY_WARNING_DAYS, days_left, expiring_soon, short
 
 actor, rec = open_page("home", None)
@@ -17,6 +18,23 @@ consents = attempt("Listing consents", services.list_consents, rec, actor)
 tasks = attempt("Listing takedown tasks", services.takedown_tasks, rec, actor)
 if consents is FAILED or tasks is FAILED:
     st.stop()
+
+if may(actor, "manage_users") and attempt("Checking the key backup", services.key_backup, rec, actor) is None:
+    key_file = rec.settings.key_file
+    with st.container(border=True):
+        st.warning("**Back up the key file.** Without it the encrypted originals, consent PDFs and patient names "
+                   "cannot be read again; with it, anyone holding the data folder can read them. Copy it once, now, "
+                   "to the clinic's password manager or a sealed offline medium, never beside the data folder (the "
+                   "key never changes), and keep the copy readable by its owner only:")
+        st.code(f"cp {shlex.quote(str(key_file))} /media/usb/\nchmod 600 /media/usb/{shlex.quote(key_file.name)}",
+                language="bash")
+        st.caption("Now and then, check the copy against a backup (README, Backup and restore):")
+        st.code(f"python -m records backup verify /mnt/nas/veil/{today.isoformat()} --key-file "
+                f"/media/usb/{shlex.quote(key_file.name)}", language="bash")
+        if st.button("I have backed up the key file", type="primary", icon=":material/key:"):
+            if attempt("Recording the key backup", services.confirm_key_backup, rec, actor) is not FAILED:
+                rerun_with_note("home", "Key file backup recorded in the audit log; this reminder will not be shown "
+                                        "again.")
 
 left, right = st.columns(2)
 with left:

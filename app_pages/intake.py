@@ -2,6 +2,7 @@
 Each file is kept encrypted, de-identified and verified; progress is shown, and each file's warnings and
 errors name the file. Outputs are not downloadable here: only an approved release is."""
 import datetime as dt
+import hashlib
 
 import streamlit as st
 
@@ -12,7 +13,7 @@ from ui.views import MEDIA_TYPES, consent_label, escape_md, short, upload_limits
 
 actor, rec = open_page("intake", "Intake")
 today = dt.date.today()
-RESULTS = "intake_results"
+RESULTS, NOTES, BUSY = "intake_results", "intake_notes", "intake_busy"
 LIMITS = upload_limits(rec.settings, st.get_option("server.maxUploadSize"))
 
 st.caption("Upload a patient's photos and videos with their consent. Faces are blurred, every tag and the file "
@@ -21,12 +22,13 @@ st.caption("Upload a patient's photos and videos with their consent. Faces are b
 st.subheader("1 · The patient's consent")
 mode = st.radio("Consent", ["Upload the signed consent PDF", "Use a consent already registered"],
                 key="intake_mode", horizontal=True, label_visibility="collapsed")
-pdf = patient_name = patient_ref = chosen = None
+pdf = patient_name = patient_ref = chosen = patient = None
 if mode.startswith("Upload"):
     pdf = st.file_uploader("Consent PDF", type=["pdf"], key="intake_pdf", max_upload_size=LIMITS.pdf)
     name_col, ref_col = st.columns(2)
     patient_name = name_col.text_input("Patient's name (as on the consent)", key="intake_patient_name").strip()
     patient_ref = ref_col.text_input("Patient reference (record number)", key="intake_patient_ref").strip()
+    patient = (patient_name, patient_ref)
 else:
     active = attempt("Listing consents", services.list_consents, rec, actor, "active")
     if active is FAILED:
@@ -42,6 +44,7 @@ else:
         if details is not FAILED:
             st.info(f"Patient on this consent: **{escape_md(details['patient_name'])}** "
                     f"(reference {escape_md(details['patient_ref'])})")
+            patient = (details["patient_name"], details["patient_ref"])
 
 st.subheader("2 · Photos and videos")
 files = st.file_uploader("Photos and videos", type=MEDIA_TYPES, accept_multiple_files=True, key="intake_media",
@@ -58,27 +61,40 @@ profile = st.selectbox("De-identification profile", profiles, index=profiles.ind
                        help="'default' redacts every face; 'identifiable' keeps faces (released only under a "
                             "consent that allows identifiable images) and still strips all metadata and names.")
 
+# names in the files' names that are not the patient's: compared here, in memory, and never kept
+named = {f.name: found for f in files or [] if patient and (found := services.others_named(f.name, *patient))}
+for name, found in named.items():
+    st.warning(f"**{escape_md(name)}** names {escape_md(', '.join(found))}, which match neither the name nor the "
+               f"reference of this consent's patient ({escape_md(patient[0])}). Check that the file shows this "
+               "patient before you go on; someone else's photo must not be published under this consent.")
+going_on = not named or st.checkbox("These files show this consent's patient: go on",
+                                    key="intake_go_on_" + hashlib.sha256("/".join(named).encode()).hexdigest()[:16])
 consent_ready = bool(chosen) or bool(pdf and patient_name and patient_ref)
 if files and not consent_ready:
     st.caption("Add the consent (the PDF with the patient's name and reference, or a registered one) to continue.")
 action = "Register and de-identify" if mode.startswith("Upload") else "De-identify"
-go = st.button(f"{action} {len(files or [])} file(s)", type="primary", key="intake_go",
-               disabled=not (files and consent_ready) or too_many)
+running = st.session_state.pop(BUSY, False)   # set by the press itself, so it never outlives this run
+st.button(f"{action} {len(files or [])} file(s)", type="primary", key="intake_go",
+          disabled=running or not (files and consent_ready and going_on) or too_many,
+          on_click=lambda: st.session_state.update({BUSY: True}))
 
 
-def register_consent() -> str | None:
-    view = attempt(f"{pdf.name}: registering the consent", services.register_consent, rec, actor, pdf.getvalue(),
-                   patient_name, patient_ref)
+def register_consent(notes: list) -> str | None:
+    view, failure = outcome("Registering the consent", services.register_consent, rec, actor, pdf.getvalue(),
+                            patient_name, patient_ref, file_name=pdf.name)
     if view is FAILED:
+        notes.append(("error", failure))
         return None
-    if view.check_error:
-        st.error(f"{pdf.name}: the consent could not be read ({view.check_error}); nothing in it can be relied "
-                 "on, so a release will be refused.")
+    if view.existing:
+        notes.append(("info", view.notice))
     elif view.social_media != "covered":
-        st.warning(f"{pdf.name}: the checker found social-media use {view.social_media.replace('_', ' ')}; a "
-                   "release will be refused unless a person confirms a written grant.")
+        notes.append(("warning", f"{pdf.name}: the checker found social-media use "
+                                 f"{view.social_media.replace('_', ' ')}; a release will be refused unless a person "
+                                 "confirms a written grant."))
     else:
-        st.success(f"{pdf.name}: registered as consent {short(view.id)}; social-media use covered.")
+        notes.append(("success", f"{pdf.name}: registered as consent {short(view.id)}; social-media use covered."))
+    if view.notice and not view.existing:
+        notes.append(("warning", view.notice))
     return view.id
 
 
@@ -88,9 +104,10 @@ def process_batch(consent_id: str) -> list[dict]:
     for index, upload in enumerate(files):
         label = f"{index + 1} of {len(files)}: {upload.name}"
         bar.progress(index / len(files), text=f"Keeping {label}")
-        result = {"name": upload.name, "warnings": [], "error": None, "asset_id": None, "output": None}
+        result = {"name": upload.name, "warnings": [], "error": None, "asset_id": None, "output": None,
+                  "notice": None}
         asset, result["error"] = outcome(upload.name, services.upload_media, rec, actor, upload.getvalue(),
-                                         upload.name, consent_id)
+                                         upload.name, consent_id, other_names_confirmed=upload.name in named)
         if asset is FAILED:
             results.append(result)
             continue
@@ -105,20 +122,38 @@ def process_batch(consent_id: str) -> list[dict]:
         if output is not FAILED:
             result["output"] = output
             result["error"] = f"{upload.name}: {output.error}" if output.error else None
+            if output.existing:
+                result["notice"] = (f"{upload.name}: already de-identified as output {short(output.id)}; no second "
+                                    "copy was made")
         results.append(result)
-    bar.progress(1.0, text=f"Done: {len(files)} file(s)")
     return results
 
 
-if go:
-    consent_id = chosen or register_consent()
-    if consent_id:
+def run_batch() -> None:
+    """The press: register the consent (or take the chosen one), then the files; what it says is kept for the
+    run that follows, which shows the button enabled again."""
+    notes = []
+    consent_id = chosen or register_consent(notes)
+    if not consent_id:
+        notes.append(("info", f"{len(files)} file(s) wait for a valid consent: none was kept or processed. "
+                              "Upload the signed consent PDF (or choose a registered consent) and press the button "
+                              "again."))
+        st.session_state[RESULTS] = []
+    else:
         st.session_state[RESULTS] = process_batch(consent_id)
         names = st.session_state.setdefault("asset_names", {})   # this session only, to label review items
         names.update({r["asset_id"]: r["name"] for r in st.session_state[RESULTS] if r["asset_id"]})
+    st.session_state[NOTES] = notes
 
+
+if running:
+    run_batch()
+    st.rerun()
+for kind, note in st.session_state.get(NOTES, []):
+    getattr(st, kind)(note)
 results = st.session_state.get(RESULTS, [])
 if results:
+    st.progress(1.0, text=f"Done: {len(results)} file(s)")
     st.subheader("3 · Results")
     done = [r for r in results if r["output"] is not None and not r["error"]]
     st.write(f"{len(done)} of {len(results)} file(s) de-identified and verified; they now wait for review.")
@@ -128,6 +163,8 @@ for r in results:
         o = r["output"]
         with text:
             st.markdown(f"**{escape_md(r['name'])}**")
+            if r.get("notice"):
+                st.info(r["notice"])
             for warning in r["warnings"]:
                 st.warning(f"{r['name']}: {warning}. The output gets a new random name.")
             if r["error"]:

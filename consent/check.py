@@ -9,7 +9,8 @@ from pathlib import Path
 
 from consent.pdf import READ_SECONDS, PdfContent, PdfError, kind_of, read_pdf
 from consent.scope import ScopeResult, judge
-from consent.signature_lines import signature_lines
+from consent.fingerprint import text_fingerprint
+from consent.signature_lines import signature_lines, signed_on
 from consent.signatures import integrity_verdict
 from consent.verdict import Verdict
 
@@ -60,6 +61,8 @@ def _judged(path: Path, content: PdfContent, scope: ScopeResult, pages: list) ->
         evidence=[e.as_dict() for e in scope.evidence],
         reasons=list(scope.reasons),
         sha256=content.sha256,
+        signed_on=signed_on(pages, content.signatures),
+        text_sha256=text_fingerprint(pages),
         pages=[{"page": p.number, "source": p.source, "ocr_confidence": p.ocr_confidence} for p in content.pages],
         encrypted=content.encrypted,
         active_content=content.active_content,

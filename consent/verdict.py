@@ -30,6 +30,9 @@ class Verdict:
     # -- additions
     reasons: list[str] = field(default_factory=list)              # why, in words a reviewer can check
     sha256: str | None = None                   # of the bytes judged; None when they could not be read as a PDF
+    signed_on: str | None = None                # YYYY-MM-DD: earliest digital signing time, else a date written
+                                                # beside a signature; None when neither is found
+    text_sha256: str | None = None              # of the text read, normalised (the same for a re-saved copy)
     pages: list[dict] = field(default_factory=list)               # [{page, source, ocr_confidence}]
     encrypted: bool | None = None               # encrypted, and opened with the empty password
     active_content: list[str] = field(default_factory=list)       # JavaScript, Launch actions, attached files, XFA

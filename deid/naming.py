@@ -41,8 +41,28 @@ def filename_warnings(name: str) -> list[str]:
     return warnings
 
 
+def possible_names(name: str) -> list[str]:
+    """What in the name may name a person, to compare with whose file it should be: long digit runs (dates set
+    aside), and name-like words that are capitalised (Jane, DOE) or stand beside another (jane_doe). A lone
+    lower-case word ("knee", "broken") is left to `filename_warnings`."""
+    stem = PurePath(name).name
+    stem = stem.rsplit(".", 1)[0] if "." in stem else stem
+    words = _words(stem)
+    named = [_could_be_name(w) for w in words]
+    found = []
+    for index, word in enumerate(words):
+        beside = any(0 <= j < len(words) and named[j] for j in (index - 1, index + 1))
+        if named[index] and (_capitalised(word) or beside):
+            found.append(word)
+    return found + _LONG_DIGITS.findall(_DATE.sub(" ", stem))
+
+
+def _capitalised(word: str) -> bool:
+    return (word[0].isupper() and word[1:].islower()) or (word.isupper() and len(word) > 3)
+
+
 def _words(stem: str) -> list[str]:
-    spaced = re.sub(r"([a-z])([A-Z])", r"\1 \2", stem)   # JaneDoe -> Jane Doe
+    spaced = re.sub(r"(?<=[a-z])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])", " ", stem)   # JaneDoe, MariaQExample
     return [w for w in re.split(r"[^A-Za-zÀ-ÿ]+", spaced) if w]
 
 

@@ -104,6 +104,14 @@ class Consent(Base):
     patient_name_enc: Mapped[bytes | None]
     patient_ref_enc: Mapped[bytes | None]
     patient_key: Mapped[str | None] = mapped_column(String(80), index=True)   # blind index of the reference
+    # the same document in another file (a re-saved copy): keyed hash of its normalised text, never the text
+    text_key: Mapped[str | None] = mapped_column(String(80), index=True)
+    signed_on: Mapped[dt.date | None] = mapped_column(Date)
+    # this patient had revoked a consent, and this one is not known to be signed after: a person must say
+    # it is a new authorization (no foreign keys on these: see migration 0002)
+    after_revocation_of: Mapped[str | None] = mapped_column(String(32))
+    new_authorization_by: Mapped[str | None] = mapped_column(String(32))
+    new_authorization_at: Mapped[dt.datetime | None]
     # what a person confirmed, reading the quoted evidence
     confirmed_social_media: Mapped[bool | None] = mapped_column(Boolean)
     confirmed_platforms: Mapped[list | None]

@@ -194,7 +194,7 @@ FACES_NO = "My face must not be shown; photographs must be de-identified."
 
 
 def consent_pdf(grant: str = GRANT_ANY, faces: str = FACES_OK, expiry: str = "This authorization expires on 2030-12-31.",
-                signature: str | None = PATIENT_NAME, extra: str = "") -> bytes:
+                signature: str | None = PATIENT_NAME, extra: str = "", signed_on: str = "2025-01-02") -> bytes:
     """A one-page consent in the clinic's words; `signature=None` leaves the signature line empty."""
     return text_pdf(f"""Photo and video consent
 
@@ -204,7 +204,7 @@ Patient name: {PATIENT_NAME}    Patient reference: {PATIENT_REF}
 {faces}
 {expiry}
 
-Signature: {signature or '____________________'}     Date: 2025-01-02
+Signature: {signature or '____________________'}     Date: {signed_on}
 """)
 
 

@@ -18,7 +18,7 @@ def test_each_consent_carries_its_status_badge(veil):
     active = register(veil)
     soon = register(veil, covered_consent_pdf(f"This authorization expires on {days_from_today(10)}."))
     ended = register(veil, covered_consent_pdf(f"This authorization expires on {days_from_today(-3)}."))
-    revoked = register(veil)
+    revoked = register(veil, covered_consent_pdf("A second form."))   # the same document twice is one consent
     services.revoke_consent(veil.records, veil.marketing, revoked.id, "withdrawn")
     at = app(veil.marketing, "app_pages/consents.py")
     assert _status_column(at) == {active.id[:8]: "Active", soon.id[:8]: "Expiring within 30 days",
@@ -33,8 +33,9 @@ def test_the_verdict_and_the_quoted_evidence_are_shown_with_the_key_words_highli
     at = app(veil.auditor, "app_pages/consents.py")
     shown = texts(at)
     assert f"Patient: **{PATIENT[0]}**" in shown
-    assert "Social media: **covered**" in shown and "Platforms named: instagram, facebook" in shown
-    assert "Signed: yes · digital signature intact: yes" in shown
+    assert "Social media: **granted in writing**" in shown and "Platforms: Instagram, Facebook only" in shown
+    assert "Signature: signed digitally; the signature is intact" in shown
+    assert "No person has confirmed the scope yet." in shown
     assert ":orange-background[**authorize**]" in shown and ":orange-background[**Instagram**]" in shown
     assert at.download_button[0].label == "Open the consent PDF"
     assert "Confirm the scope" not in shown and "Revoke" not in shown      # an auditor only reads

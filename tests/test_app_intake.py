@@ -26,6 +26,11 @@ def test_staff_uploads_a_photo_and_its_consent_pdf_and_sees_results_warnings_and
     assert button(at, "Register and de-identify 2 file(s)").disabled   # the patient is not named yet
     widget(at, "text_input", "Patient's name").input(PATIENT[0])
     widget(at, "text_input", "Patient reference").input(PATIENT[1])
+    at.run()
+    assert "**anna\\_smith\\_2024-03-01.jpg** names anna, smith, which match neither the name nor the reference " \
+           "of this consent's patient (Ada Example)" in texts(at)
+    assert button(at, "Register and de-identify 2 file(s)").disabled   # until a person decides
+    widget(at, "checkbox", "These files show this consent's patient").check()
     at = click(at.run(), "Register and de-identify 2 file(s)")
 
     shown = texts(at)
@@ -51,6 +56,7 @@ def test_a_consent_the_checker_does_not_find_covering_social_media_is_registered
     at = _upload_media(at.run(), PHOTO)
     widget(at, "text_input", "Patient's name").input(PATIENT[0])
     widget(at, "text_input", "Patient reference").input(PATIENT[1])
+    widget(at.run(), "checkbox", "These files show this consent's patient").check()
     at = click(at.run(), "Register and de-identify 1 file(s)")
     assert "form.pdf: the checker found social-media use not covered; a release will be refused" in texts(at)
 
@@ -63,7 +69,8 @@ def test_media_can_be_added_under_a_consent_already_registered(veil):
     widget(at, "selectbox", "Consent").set_value(consent.id)
     at.run()
     assert f"Patient on this consent: **{PATIENT[0]}**" in texts(at)
-    at = click(_upload_media(at, PHOTO), "De-identify 1 file(s)")
+    widget(_upload_media(at, PHOTO), "checkbox", "These files show this consent's patient").check()
+    at = click(at.run(), "De-identify 1 file(s)")
     assert "1 of 1 file(s) de-identified and verified" in texts(at)
     assert [a.consent_id for a in services.list_assets(veil.records, veil.admin)] == [consent.id]
     assert len(services.list_consents(veil.records, veil.admin)) == 1

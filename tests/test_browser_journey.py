@@ -152,6 +152,8 @@ def test_the_whole_journey_from_first_start_to_takedown(tmp_path, planted_jpeg):
             you.fill("Patient's name (as on the consent)", PATIENT[0])
             you.fill("Patient reference (record number)", PATIENT[1])
             you.upload("Photos and videos", photo, not_media)
+            you.see(re.compile(rf"{photo.name} names jane, doe, 0012345, which match neither"))
+            you.tick("These files show this consent's patient: go on")   # (the planted name is a test's)
             you.click(re.compile(r"Register and de-identify 2 file"))
             you.see("registered as consent")
             you.see(re.compile(r"1 of 2 file\(s\) de-identified and verified"))

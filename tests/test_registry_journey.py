@@ -124,7 +124,8 @@ def test_a_revoked_consent_turns_its_releases_into_takedown_tasks_and_blocks_its
 def test_a_patients_consents_are_found_by_reference_without_the_reference_being_stored(records, people):
     first = register(records, people)
     second = register(records, people, consent_pdf(expiry="This authorization expires on 2031-06-30."))
-    sv.register_consent(records, people.staff, consent_pdf(), "Another Person", "MRN-999")
+    sv.register_consent(records, people.staff, consent_pdf(extra="Another patient's form."), "Another Person",
+                        "MRN-999")
     found = sv.find_consents(records, people.auditor, "  mrn-0047711 ")
     assert [(c.id, c.status) for c in found] == [(second.id, "active"), (first.id, "superseded")]
     assert sv.find_consents(records, people.auditor, "MRN-404") == []

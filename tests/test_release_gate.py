@@ -164,9 +164,11 @@ def test_an_unsigned_consent_is_refused_and_cannot_be_attested(clinic, photo):
 
 def test_a_typed_signature_without_a_person_attesting_it_is_refused(clinic, photo):
     records, people = clinic
-    consent = register(records, people, attest=False)
+    consent = register(records, people, confirm=False)
     assert consent.signed is True and consent.signature_valid is None
-    _, output = processed(records, people, photo, consent_id=consent.id)
+    with pytest.raises(ScopeConflict, match="the signature is handwritten: tick"):   # refused at confirmation,
+        sv.confirm_scope(records, people.marketing, consent.id, covers_social_media=True, identifiable="allowed")
+    _, output = processed(records, people, photo, consent_id=consent.id)            # and by the gate
     assert refused(approve(records, people, output.id), "unsigned", "no person has attested")
 
 
@@ -370,7 +372,8 @@ def test_relinking_media_to_another_consent_asks_again_whose_it_is(clinic, photo
     records, people = clinic
     first = register(records, people)
     asset, output = processed(records, people, photo, consent_id=first.id)
-    second = sv.register_consent(records, people.staff, consent_pdf(), "Another Person", "MRN-999")
+    second = sv.register_consent(records, people.staff, consent_pdf(extra="Another patient's form."), "Another Person",
+                                 "MRN-999")
     sv.link_consent(records, people.staff, asset.id, second.id)
     assert refused(approve(records, people, output.id), "patient_unconfirmed", "belongs to the patient")
 

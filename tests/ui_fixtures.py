@@ -22,10 +22,10 @@ PASSWORDS = {"admin": "admin-password-1", "sam": "staff-password-1", "mia": "mar
 PATIENT = ("Ada Example", "MRN-000123")      # invented for the tests
 
 
-def covered_consent_pdf(extra: str = "") -> bytes:
+def covered_consent_pdf(extra: str = "", patient: str = PATIENT[0]) -> bytes:
     """A consent the checker judges covered, digitally signed (so the gate's signature rule holds)."""
     text = ("Photography consent\n\nI authorize the clinic to post my photographs on Instagram and Facebook.\n\n"
-            + (extra + "\n\n" if extra else "") + f"Patient: {PATIENT[0]}")
+            + (extra + "\n\n" if extra else "") + f"Patient: {patient}")
     return sign(text_pdf(text), _identity())
 
 
@@ -100,7 +100,8 @@ def veil(tmp_path, monkeypatch, people_template) -> Veil:
 
 
 def register(veil: Veil, pdf: bytes | None = None, actor: Actor | None = None, patient: tuple = PATIENT):
-    return services.register_consent(veil.records, actor or veil.staff, pdf or covered_consent_pdf(), *patient)
+    return services.register_consent(veil.records, actor or veil.staff, pdf or covered_consent_pdf(patient=patient[0]),
+                                     *patient)
 
 
 def processed_photo(veil: Veil, consent_id: str | None, actor: Actor | None = None):

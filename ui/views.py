@@ -70,7 +70,73 @@ def expiring_soon(consents, today: dt.date, days: int = EXPIRY_WARNING_DAYS) -> 
 def consent_label(consent, today: dt.date) -> str:
     label, _ = BADGES[consent_state(consent, today)]
     return f"Consent {short(consent.id)} · {label} · registered {consent.registered_at[:10]} · " \
-           f"social media: {consent.social_media.replace('_', ' ')}"
+           f"social media: {SOCIAL_MEDIA_SHORT[consent.social_media]}"
+
+
+# -- the checker's findings and a person's confirmation, in words people read (never the stored values) --------
+SOCIAL_MEDIA_SHORT = {"covered": "granted", "not_covered": "not granted", "unclear": "not clear"}
+SOCIAL_MEDIA_WORDS = {"covered": "granted in writing", "not_covered": "not granted",
+                      "unclear": "not clear: a person must read the evidence"}
+IDENTIFIABLE_WORDS = {"allowed": "Identifiable images allowed (faces may be shown)",
+                      "deidentified_only": "De-identified images only (faces hidden)",
+                      "unclear": "not stated: a person must read the evidence"}
+TEXT_SOURCE_WORDS = {"text": "the PDF's own text", "ocr": "text recognised in scanned pages",
+                     "mixed": "the PDF's own text and scanned pages", "none": "no text could be read"}
+PLATFORM_NAMES = {"instagram": "Instagram", "facebook": "Facebook", "tiktok": "TikTok", "youtube": "YouTube",
+                  "x": "X (Twitter)", "linkedin": "LinkedIn", "pinterest": "Pinterest", "snapchat": "Snapchat",
+                  "threads": "Threads"}
+EVIDENCE_ABOUT = {"grant": "grant", "denial": "refusal", "option_not_ticked": "option not ticked",
+                  "needs_review": "a person must read this", "mention_without_grant": "mentioned, not granted",
+                  "vague_channel": "a vague channel", "other_use": "another use", "identifiable": "faces shown",
+                  "deidentified_only": "faces hidden", "expiry": "end date", "no_expiry": "no end date",
+                  "revocation": "how to revoke", "guardian": "guardian"}
+
+
+def platform_names(platforms) -> str:
+    return ", ".join(PLATFORM_NAMES.get(p, p) for p in platforms)
+
+
+def platforms_found(consent, quoted: list[str]) -> str:
+    """What the checker found about platforms; "not read" when the evidence names platforms its list lacks,
+    never "any" then."""
+    if missing := [p for p in quoted if p not in consent.platforms]:
+        return (f"not read: the quoted evidence names {platform_names(missing)}, which the checker did not list. "
+                "Read the document and name the platforms granted below")
+    if consent.platforms:
+        return f"{platform_names(consent.platforms)} only"
+    return "any (social media in general)" if consent.social_media == "covered" else "none named"
+
+
+def signature_found(consent) -> str:
+    if consent.signature_valid is False:
+        return "a digital signature that is not intact: the PDF was changed after signing"
+    if consent.signed is False:
+        return "not signed: a signature place is empty"
+    if consent.signature_valid:
+        return "signed digitally; the signature is intact"
+    if consent.signature_attested:
+        return "signed by hand; a person attested the signature"
+    if consent.signed:
+        return "signed by hand or typed: a person must attest it"
+    return "only a person can tell (no digital signature, and the signature could not be read)"
+
+
+def ends_words(ends: str | None, event: str | None = None) -> str:
+    return ends or (f"at an event: {event}" if event else "no end date written")
+
+
+def confirmed_words(consent) -> list[str]:
+    """What a person confirmed, one line each."""
+    if not consent.confirmed:
+        return ["No person has confirmed the scope yet."]
+    granted = consent.confirmed_platforms or []
+    return [f"Social media: {'granted' if consent.confirmed_social_media else 'not granted'}",
+            f"Platforms: {platform_names(granted) + ' only' if granted else 'any that is not excluded'}",
+            f"Platforms excluded: {platform_names(consent.confirmed_excluded or []) or 'none'}",
+            f"Images: {IDENTIFIABLE_WORDS.get(consent.confirmed_identifiable or '', 'not stated')}",
+            f"Ends: {ends_words(consent.effective_expiry)}",
+            "Handwritten signature attested: " + ("yes" if consent.signature_attested else
+                                                  "not needed" if consent.signature_valid else "no")]
 
 
 _MD_SPECIAL = re.compile(r"([\\`*_\[\]#|<>~$])")   # inline Markdown and Streamlit directives

@@ -17,13 +17,14 @@ blobs (when a stored file may be deleted) and opening (open_records).
 from records.audit import SYSTEM
 from records.services.audit import audit_events, audit_summary, find_file, verify_audit
 from records.services.blobs import referenced_blobs
-from records.services.consents import (confirm_scope, consent_details, find_consents, list_consents,
-                                       register_consent, revoke_consent, view_consent_pdf)
+from records.services.consents import (ATTESTATION, confirm_new_authorization, confirm_scope, consent_details,
+                                       find_consents, list_consents, needs_attestation, register_consent,
+                                       revoke_consent, view_consent_pdf)
 from records.services.core import RecordNotFound, Records, ScopeConflict, WorkflowError
 from records.services.signing import sign_consent_in_veil
 from records.services.upkeep import housekeeping
-from records.services.intake import (confirm_patient, link_consent, list_assets, process, upload_limit_mb,
-                                     upload_media, view_original)
+from records.services.intake import (confirm_patient, link_consent, list_assets, others_named, process,
+                                     upload_limit_mb, upload_media, view_original)
 from records.services.opening import check_key, open_records
 from records.services.pictures import OutputLabel, output_labels, output_thumbnails
 from records.services.releases import (Obstacle, ReleaseObstacles, approve_release, complete_takedown,
@@ -31,7 +32,8 @@ from records.services.releases import (Obstacle, ReleaseObstacles, approve_relea
                                        release_obstacles, request_release, takedown_tasks)
 from records.services.review import list_outputs, mark_reviewed, preview_output, rerender_with_edits
 from records.services.users import (FIRST_START, add_first_admin, add_user, authenticate, authenticate_external,
-                                    list_users, reset_password, set_user_active, set_user_role)
+                                    confirm_key_backup, key_backup, list_users, reset_password, set_user_active,
+                                    set_user_role)
 from records.services.views import AssetView, ConsentView, OutputView, ReleaseView
 from records.users import AuthenticationFailed, PermissionDenied
 
@@ -44,12 +46,13 @@ __all__ = [
     "AssetView", "ConsentView", "OutputView", "ReleaseView",
     # users
     "authenticate", "authenticate_external", "add_first_admin", "add_user", "set_user_active", "set_user_role",
-    "reset_password", "list_users",
+    "reset_password", "list_users", "key_backup", "confirm_key_backup",
     # consents
-    "register_consent", "consent_details", "confirm_scope", "list_consents", "find_consents", "view_consent_pdf",
-    "revoke_consent", "sign_consent_in_veil",
+    "register_consent", "consent_details", "confirm_new_authorization", "confirm_scope", "list_consents",
+    "find_consents", "view_consent_pdf", "revoke_consent", "needs_attestation", "ATTESTATION", "sign_consent_in_veil",
     # intake
-    "upload_media", "upload_limit_mb", "link_consent", "confirm_patient", "list_assets", "view_original", "process",
+    "upload_media", "others_named", "upload_limit_mb", "link_consent", "confirm_patient", "list_assets",
+    "view_original", "process",
     # review
     "rerender_with_edits", "mark_reviewed", "list_outputs", "preview_output",
     # pictures and labels of outputs

@@ -15,7 +15,7 @@ from records import audit
 from records.audit import Actor
 from records.config import Settings
 from records.crypto import Keys
-from records.models import Database, User
+from records.models import Database, Installation, User
 from records.store import BlobStore
 from records.users import PermissionDenied, require
 
@@ -65,6 +65,12 @@ def check_current(session: Session, actor: Actor) -> None:
 def log_event(records: Records, session: Session, actor: Actor, action: str, subject_kind: str | None = None,
               subject_id: str | None = None, /, **details) -> None:
     audit.append(session, records.keys, actor, action, subject_kind, subject_id, **details)
+
+
+def one_at_a_time(session: Session) -> None:
+    """Serialise this kind of write: SQLite took its write lock when the transaction began; PostgreSQL locks
+    the installation row, so two presses of one button cannot both find nothing there yet and both add it."""
+    session.get(Installation, 1, with_for_update=True)
 
 
 def get_row(session: Session, model, row_id: str, *, lock: bool = False):

@@ -7,9 +7,11 @@ lock; its output is stored before the transaction that records it (see records.s
 from __future__ import annotations
 
 import datetime as dt
+import re
+import unicodedata
 import uuid
 from contextlib import ExitStack
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from pathlib import Path
 from typing import Callable
 
@@ -17,7 +19,7 @@ from sqlalchemy import select
 
 from deid.formats import sniff, sniff_file
 from deid.image import MAX_FILE_BYTES
-from deid.naming import filename_warnings
+from deid.naming import filename_warnings, possible_names
 from deid.profile import ProfileError, load_profile
 from deid.report import DeidReport
 from records import sandbox
@@ -25,20 +27,48 @@ from records.audit import Actor
 from records.config import Settings
 from records.lookup import image_hash_of, video_hashes
 from records.models import Asset, Consent, Output, field_context, utcnow
-from records.services.core import (Records, WorkflowError, authorize, get_row, log_event, refuse_oversized,
-                                   upload_size, username_of)
+from records.services.blobs import delete_unreferenced
+from records.services.core import (Records, WorkflowError, authorize, get_row, log_event, one_at_a_time,
+                                   refuse_oversized, upload_size, username_of)
 from records.services.views import AssetView, OutputView, asset_view, output_view
 from records.store import WorkDir
 
 
 def upload_media(records: Records, actor: Actor, source: Path | bytes, original_name: str,
-                 consent_id: str | None = None) -> AssetView:
+                 consent_id: str | None = None, *, other_names_confirmed: bool = False) -> AssetView:
     """Keep an original encrypted. Its name is stored encrypted; only descriptions of what in the name
-    could identify the patient are kept in clear."""
+    could identify the patient are kept in clear.
+
+    A name that names someone other than the consent's patient (`others_named`) is refused unless a person
+    has looked and confirmed the file is this patient's (`other_names_confirmed`; audited, without the name).
+    Safe to call twice: the same content (its sha256) under the same consent, while its original is kept,
+    returns the asset kept before, marked `existing`."""
     authorize(records, actor, "upload_media")
+    others = len(_others_named(records, consent_id, original_name)) if consent_id else 0
+    if others and not other_names_confirmed:
+        raise WorkflowError(f"the file name names someone other than this consent's patient ({others} word(s) or "
+                            "number(s) match neither their name nor their reference): check that the file shows "
+                            "this patient, then confirm to go on")
     with records.store.keeping():   # until the commit: nobody deletes this content
         fmt, size, blob = _keep_upload(records, source)
-        return _add_asset(records, actor, fmt, size, blob, original_name, consent_id)
+        return _add_asset(records, actor, fmt, size, blob, original_name, consent_id, others)
+
+
+def others_named(file_name: str, patient_name: str, patient_ref: str) -> list[str]:
+    """What in a file's name may name a person (deid.naming.possible_names) and is neither a word of the
+    patient's name nor a number of their reference. Compared in memory; the caller never stores it."""
+    own_words = {_plain(w) for w in re.findall(r"[^\W\d_]+", patient_name)}
+    own_numbers = {n.lstrip("0") for n in re.findall(r"\d+", patient_ref)}
+    found = []
+    for token in possible_names(file_name):
+        own = token.lstrip("0") in own_numbers if token.isdigit() else _plain(token) in own_words
+        if not own and token not in found:
+            found.append(token)
+    return found
+
+
+def _plain(word: str) -> str:
+    return "".join(c for c in unicodedata.normalize("NFKD", word.casefold()) if not unicodedata.combining(c))
 
 
 def _keep_upload(records: Records, source: Path | bytes):
@@ -58,11 +88,15 @@ def _keep_upload(records: Records, source: Path | bytes):
 
 
 def _add_asset(records: Records, actor: Actor, fmt, size: int, blob: str, original_name: str,
-               consent_id: str | None) -> AssetView:
+               consent_id: str | None, others: int) -> AssetView:
+    """`others`: how many words of the name a person confirmed are not the patient's (audited, as a count)."""
     now = utcnow()
     with records.transaction() as session:
+        one_at_a_time(session)
         if consent_id:
             get_row(session, Consent, consent_id)
+        if (same := _kept_before(session, blob, consent_id)) is not None:
+            return replace(asset_view(same, username_of(session, same.uploaded_by)), existing=True)
         asset = Asset(id=uuid.uuid4().hex, kind=fmt.kind, format=fmt.name, original_sha256=blob, original_blob=blob,
                       original_size=size, filename_warnings=filename_warnings(original_name), uploaded_by=actor.id,
                       uploaded_at=now, consent_id=consent_id,
@@ -73,7 +107,26 @@ def _add_asset(records: Records, actor: Actor, fmt, size: int, blob: str, origin
         session.flush()
         log_event(records, session, actor, "media.uploaded", "asset", asset.id, sha256=blob, kind=fmt.kind,
                   consent_id=consent_id)
+        if others:
+            log_event(records, session, actor, "media.other_name_confirmed", "asset", asset.id, consent_id=consent_id,
+                      words=others)
         return asset_view(asset, actor.username)
+
+
+def _others_named(records: Records, consent_id: str, file_name: str) -> list[str]:
+    with records.db.reading() as session:
+        consent = get_row(session, Consent, consent_id)
+    name, ref = (records.keys.decrypt_text(getattr(consent, f"patient_{part}_enc"),
+                                           field_context("consents", f"patient_{part}", consent.id)) or ""
+                 for part in ("name", "ref"))
+    return others_named(file_name, name, ref)
+
+
+def _kept_before(session, sha256: str, consent_id: str | None) -> Asset | None:
+    linked = Asset.consent_id == consent_id if consent_id else Asset.consent_id.is_(None)
+    return session.scalars(select(Asset).where(Asset.original_sha256 == sha256, linked,
+                                               Asset.original_blob.is_not(None))
+                           .order_by(Asset.uploaded_at)).first()
 
 
 def upload_limit_mb(settings: Settings, kind: str) -> int:
@@ -82,10 +135,13 @@ def upload_limit_mb(settings: Settings, kind: str) -> int:
 
 
 def link_consent(records: Records, actor: Actor, asset_id: str, consent_id: str | None) -> AssetView:
-    """Tie media to a consent; a person must then confirm again that it is this patient's consent."""
+    """Tie media to a consent; a person must then confirm again that it is this patient's consent. Safe to call
+    twice: linking it to the consent it has changes nothing."""
     authorize(records, actor, "link_consent")
     with records.transaction() as session:
         asset = get_row(session, Asset, asset_id, lock=True)
+        if asset.consent_id == consent_id:
+            return asset_view(asset, username_of(session, asset.uploaded_by))
         if consent_id:
             get_row(session, Consent, consent_id)
         asset.consent_id = consent_id
@@ -95,12 +151,15 @@ def link_consent(records: Records, actor: Actor, asset_id: str, consent_id: str 
 
 
 def confirm_patient(records: Records, actor: Actor, asset_id: str) -> AssetView:
-    """A person confirms that the linked consent belongs to the patient in the media (gate rule 3)."""
+    """A person confirms that the linked consent belongs to the patient in the media (gate rule 3). Safe to call
+    twice: the first confirmation stands."""
     authorize(records, actor, "review")
     with records.transaction() as session:
         asset = get_row(session, Asset, asset_id, lock=True)
         if asset.consent_id is None:
             raise WorkflowError("link a consent to this media first")
+        if asset.patient_confirmed_by is not None:
+            return asset_view(asset, username_of(session, asset.uploaded_by))
         asset.patient_confirmed_by, asset.patient_confirmed_at = actor.id, utcnow()
         log_event(records, session, actor, "media.patient_confirmed", "asset", asset.id, consent_id=asset.consent_id)
         return asset_view(asset, username_of(session, asset.uploaded_by))
@@ -127,9 +186,27 @@ def view_original(records: Records, actor: Actor, asset_id: str) -> bytes:
 def process(records: Records, actor: Actor, asset_id: str, profile: str = "default", *,
             progress: Callable[[float, str], None] | None = None) -> OutputView:
     """Run the image engine on the decrypted original in a private work folder; keep the verified output
-    encrypted with its report. A failed verification is recorded too (the gate refuses it)."""
+    encrypted with its report. A failed verification is recorded too (the gate refuses it).
+
+    Safe to call twice: the asset's current verified output made with this profile (the key: asset and
+    profile id) is returned, marked `existing`, instead of a second one; a failed one may be tried again."""
     authorize(records, actor, "process")
+    with records.db.reading() as session:
+        done = _current_output(session, asset_id, profile)
+        if done is not None:
+            return replace(output_view(done), existing=True)
     return render_output(records, actor, asset_id, profile, [], [], None, progress)
+
+
+def _current_output(session, asset_id: str, profile_id: str | None) -> Output | None:
+    return session.scalars(select(Output).where(Output.asset_id == asset_id, Output.profile_id == profile_id,
+                                                Output.superseded.is_(False), Output.blob.is_not(None))
+                           .order_by(Output.created_at.desc())).first()
+
+
+def _newest_child(session, parent_id: str) -> Output | None:
+    return session.scalars(select(Output).where(Output.parent_id == parent_id, Output.superseded.is_(False))
+                           .order_by(Output.created_at.desc())).first()
 
 
 def render_output(records: Records, actor: Actor, asset_id: str, profile: str, added: list, removed: list,
@@ -154,14 +231,19 @@ def render_output(records: Records, actor: Actor, asset_id: str, profile: str, a
             if report.output:
                 stored["blob"] = stored["sha256"] = records.store.put_file(Path(report.output))
         # the decrypted original is gone before the commit
-        return _add_output(records, actor, asset_id, kind, report, stored, added, removed, parent_id)
+        view = _add_output(records, actor, asset_id, kind, report, stored, added, removed, parent_id)
+    if view.existing:   # a second press rendered it too, and finished second: its file is one too many
+        delete_unreferenced(records, [stored.get("blob")])
+    return view
 
 
 def _add_output(records: Records, actor: Actor, asset_id: str, kind: str, report: DeidReport, stored: dict,
                 added: list, removed: list, parent_id: str | None) -> OutputView:
     with records.transaction() as session:
-        get_row(session, Asset, asset_id)
+        get_row(session, Asset, asset_id, lock=True)   # one rendering of an asset recorded at a time
         profile = report.profile
+        if (twin := _twin(session, asset_id, profile.id if profile else None, parent_id)) is not None:
+            return replace(output_view(twin), existing=True)
         output = Output(id=uuid.uuid4().hex, asset_id=asset_id, parent_id=parent_id, kind=report.kind or kind,
                         profile_id=profile.id if profile else None, profile_sha256=profile.sha256 if profile else None,
                         keeps_faces=_keeps_faces(report), regions=report.regions, regions_added=added,
@@ -177,6 +259,14 @@ def _add_output(records: Records, actor: Actor, asset_id: str, kind: str, report
                   regions=len(output.regions), added=len(added), removed=len(removed),
                   verified=report.verified.to_json(), replaces=parent_id)
         return output_view(output)
+
+
+def _twin(session, asset_id: str, profile_id: str | None, parent_id: str | None) -> Output | None:
+    """The output another call made meanwhile for the same work: the same asset and profile, or the same
+    output replaced."""
+    if parent_id is None:
+        return _current_output(session, asset_id, profile_id)
+    return _newest_child(session, parent_id) if get_row(session, Output, parent_id).superseded else None
 
 
 def _output_hashes(report: DeidReport) -> dict:

@@ -54,9 +54,14 @@ class ReleaseObstacles:
 
 
 def request_release(records: Records, actor: Actor, output_id: str, platform: str) -> ReleaseView:
+    """Safe to call twice: a request still open for the same output and platform is returned (issue 13)."""
     authorize(records, actor, "request_release")
     with records.transaction() as session:
-        output = get_row(session, Output, output_id)
+        output = get_row(session, Output, output_id, lock=True)
+        if (open_request := session.scalars(select(Release).where(
+                Release.output_id == output.id, Release.platform == normalise_platform(platform),
+                Release.status == "requested")).first()) is not None:
+            return release_view(open_request)
         asset = session.get(Asset, output.asset_id)
         release = Release(id=uuid.uuid4().hex, output_id=output.id, consent_id=asset.consent_id,
                           platform=normalise_platform(platform), status="requested", requested_by=actor.id)

@@ -4,9 +4,10 @@ from __future__ import annotations
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from records.audit import SYSTEM, Actor
-from records.models import Installation, User, user_by_name
-from records.services.core import RecordNotFound, Records, WorkflowError, authorize, check_current, log_event
+from records.audit import SYSTEM, Actor, events
+from records.models import User, user_by_name
+from records.services.core import (RecordNotFound, Records, WorkflowError, authorize, check_current, log_event,
+                                   one_at_a_time)
 from records.users import (AuthenticationFailed, actor_of, check_password, check_role, count_users, create_user,
                            require, set_password)
 
@@ -58,7 +59,7 @@ def add_first_admin(records: Records, username: str, password: str) -> Actor:
     """Create the first administrator, only while Veil has no user at all (the first start, before anyone
     can sign in). Two first starts at once cannot both succeed: the user list is locked, then counted."""
     with records.transaction() as session:
-        _lock_users(session)
+        one_at_a_time(session)
         if count_users(session) > 0:
             raise WorkflowError("Veil already has users, so no first administrator can be created; sign in, or "
                                 "ask an administrator for an account")
@@ -70,9 +71,10 @@ def add_first_admin(records: Records, username: str, password: str) -> Actor:
 
 def add_user(records: Records, actor: Actor, username: str, password: str, role: str) -> Actor:
     """Admins add users; on an installation with no users yet, the first user (an admin) may be created by
-    whoever runs Veil (the CLI's `users add`)."""
+    whoever runs Veil (the CLI's `users add`). Safe to call twice: a user name is taken once (the second call
+    is refused)."""
     with records.transaction() as session:
-        _lock_users(session)
+        one_at_a_time(session)
         if count_users(session) > 0:
             require(actor, "manage_users")
             if actor.id is not None:
@@ -87,7 +89,7 @@ def add_user(records: Records, actor: Actor, username: str, password: str, role:
 def set_user_active(records: Records, actor: Actor, username: str, active: bool) -> None:
     authorize(records, actor, "manage_users")
     with records.transaction() as session:
-        _lock_users(session)
+        one_at_a_time(session)
         user = _user_named(session, username)
         if not active:
             _keep_an_admin(session, user)
@@ -100,7 +102,7 @@ def set_user_role(records: Records, actor: Actor, username: str, role: str) -> N
     authorize(records, actor, "manage_users")
     check_role(role)
     with records.transaction() as session:
-        _lock_users(session)
+        one_at_a_time(session)
         user = _user_named(session, username)
         if user.role == role:
             return
@@ -127,10 +129,28 @@ def list_users(records: Records, actor: Actor) -> list[dict]:
                 for u in session.scalars(select(User).order_by(User.username))]
 
 
-def _lock_users(session: Session) -> None:
-    """Serialise changes to who may sign in and administer. SQLite took its write lock when the transaction
-    began; PostgreSQL locks the installation row, so two first starts cannot both count no users."""
-    session.get(Installation, 1, with_for_update=True)
+KEY_BACKUP_CONFIRMED = "keys.backup_confirmed"
+
+
+def key_backup(records: Records, actor: Actor) -> dict | None:
+    """When and by whom an administrator confirmed the key file is backed up; None until one has (the start
+    page asks until then). The audit log is the record of it."""
+    authorize(records, actor, "manage_users")
+    with records.db.reading() as session:
+        found = events(session, limit=1, action=KEY_BACKUP_CONFIRMED)
+    return {"at": found[0]["at"], "by": found[0]["actor"]} if found else None
+
+
+def confirm_key_backup(records: Records, actor: Actor) -> dict:
+    """An administrator confirms the key file was copied to a safe place apart from the data (audited). Safe
+    to call twice: once confirmed, the first confirmation stands and nothing is added."""
+    authorize(records, actor, "manage_users")
+    with records.transaction() as session:
+        one_at_a_time(session)
+        if found := events(session, limit=1, action=KEY_BACKUP_CONFIRMED):
+            return {"at": found[0]["at"], "by": found[0]["actor"]}
+        log_event(records, session, actor, KEY_BACKUP_CONFIRMED, None, None, key_file=records.settings.key_file.name)
+    return key_backup(records, actor)
 
 
 def _user_named(session: Session, username: str) -> User:

@@ -37,6 +37,12 @@ class ConsentView:
     pdf_kept: bool
     form_version: str | None = None   # signed in Veil: the model form's version and its text's SHA-256
     form_sha256: str | None = None
+    signed_on: str | None = None
+    # the patient revoked an earlier consent and nothing shows this one was signed after: until a person
+    # confirms it is a new authorization, its scope cannot be confirmed (so nothing under it is released)
+    awaits_new_authorization: bool = False
+    existing: bool = False          # registering it again found it registered already; nothing new was made
+    notice: str | None = None       # what the person registering it must know (a revocation before it)
 
 
 @dataclass(frozen=True)
@@ -50,6 +56,7 @@ class AssetView:
     uploaded_by: str
     consent_id: str | None
     patient_confirmed: bool
+    existing: bool = False          # the same file was uploaded under this consent before; nothing new was kept
 
 
 @dataclass(frozen=True)
@@ -73,6 +80,7 @@ class OutputView:
     reviewed: bool
     superseded: bool
     parent_id: str | None
+    existing: bool = False          # the file was de-identified with this profile before; nothing new was made
 
 
 @dataclass(frozen=True)
@@ -97,8 +105,10 @@ def consent_view(c: Consent) -> ConsentView:
         confirmed=c.confirmed_by is not None, confirmed_social_media=c.confirmed_social_media,
         confirmed_platforms=c.confirmed_platforms, confirmed_excluded=c.confirmed_excluded,
         confirmed_identifiable=c.confirmed_identifiable, effective_expiry=as_iso(effective_expiry(c)),
-        signature_attested=c.signature_attested, registered_at=as_iso(c.registered_at), pdf_kept=c.pdf_blob is not None,
-        form_version=c.form_version, form_sha256=c.form_sha256)
+        signature_attested=c.signature_attested, registered_at=as_iso(c.registered_at),
+        pdf_kept=c.pdf_blob is not None, signed_on=as_iso(c.signed_on), form_version=c.form_version,
+        form_sha256=c.form_sha256,
+        awaits_new_authorization=c.after_revocation_of is not None and c.new_authorization_by is None)
 
 
 def asset_view(a: Asset, uploader: str) -> AssetView:
