@@ -3,6 +3,7 @@ again, naming when and by whom it was revoked; a new consent of a patient who re
 is known to be signed after the revocation, or a person confirms it is a new authorization."""
 from __future__ import annotations
 
+import dataclasses
 import io
 import tempfile
 from pathlib import Path
@@ -12,6 +13,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from pypdf import PdfReader, PdfWriter
 
+from consent.verdict import Verdict
 from records import sandbox
 from records import services as sv
 from records.models import Consent
@@ -47,13 +49,13 @@ def documents() -> dict[str, bytes]:
 def checker_once_per_document(monkeypatch):
     """The real checker's verdict, read once per distinct PDF (the registrations here repeat documents)."""
     real = sandbox.check_in_sandbox
-    cache: dict[bytes, dict] = {}
+    cache: dict[bytes, Verdict] = {}
 
     def check(path, **options):
         data = Path(path).read_bytes()
         if data not in cache:
             cache[data] = real(path, **options)
-        return {**cache[data], "path": str(path)}
+        return dataclasses.replace(cache[data], path=str(path))
 
     monkeypatch.setattr(sandbox, "check_in_sandbox", check)
 
