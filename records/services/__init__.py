@@ -7,10 +7,11 @@ and the tests all call these, through `from records import services`.
   review        re-render with a reviewer's edits, mark reviewed, list and preview outputs
   releases      request, approve through the gate, record the post, takedowns, download, export
   audit         verify the chain, events, summary, look a file up
+  jobs          queue de-identification for the workers, follow its progress, cancel, retry
   upkeep        housekeeping: tidy up after crashes, apply retention
 
 Beneath them: core (the open records, errors, authorisation, the audit line), views (what they return),
-blobs (when a stored file may be deleted) and opening (open_records).
+blobs (when a stored file may be deleted), opening (open_records) and work (the worker's side of a job).
 """
 from records.audit import SYSTEM
 from records.services.audit import audit_events, audit_summary, find_file, verify_audit
@@ -18,6 +19,7 @@ from records.services.blobs import referenced_blobs
 from records.services.consents import (confirm_scope, consent_details, find_consents, list_consents,
                                        register_consent, revoke_consent, view_consent_pdf)
 from records.services.core import RecordNotFound, Records, ScopeConflict, WorkflowError
+from records.services.jobs import JobView, cancel_job, enqueue_processing, get_job, list_jobs, retry_job
 from records.services.upkeep import housekeeping
 from records.services.intake import (confirm_patient, link_consent, list_assets, process, upload_limit_mb,
                                      upload_media, view_original)
@@ -45,6 +47,8 @@ __all__ = [
     "revoke_consent",
     # intake
     "upload_media", "upload_limit_mb", "link_consent", "confirm_patient", "list_assets", "view_original", "process",
+    # jobs
+    "JobView", "enqueue_processing", "list_jobs", "get_job", "cancel_job", "retry_job",
     # review
     "rerender_with_edits", "mark_reviewed", "list_outputs", "preview_output",
     # releases

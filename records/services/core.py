@@ -16,6 +16,7 @@ from records.audit import Actor
 from records.config import Settings
 from records.crypto import Keys
 from records.models import Database, User
+from records.queue import Queue
 from records.store import BlobStore
 from records.users import PermissionDenied, require
 
@@ -38,6 +39,7 @@ class Records:
     db: Database
     keys: Keys
     store: BlobStore
+    queue: Queue
 
     def transaction(self):
         return self.db.transaction()

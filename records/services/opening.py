@@ -11,13 +11,15 @@ from records.audit import SYSTEM
 from records.config import Settings, load_settings, private_folder
 from records.crypto import KeyFileError, Keys
 from records.models import Database, Installation
+from records.queue import Queue
 from records.services.core import Records
 from records.services.upkeep import housekeeping
 from records.store import BlobStore
 
 
 def open_records(settings: Settings | None = None, *, housekeep: bool = True) -> Records:
-    """Open (creating on first run) the data folder, key file and database; migrate; tidy up after crashes."""
+    """Open (creating on first run) the data folder, key file and database, and the queue to the workers;
+    migrate; tidy up after crashes."""
     settings = settings or load_settings()
     private_folder(settings.data_dir)
     keys = Keys.load_or_create(settings.key_file)
@@ -26,7 +28,7 @@ def open_records(settings: Settings | None = None, *, housekeep: bool = True) ->
     with db.transaction() as session:
         check_key(session, keys, settings)
         audit.ensure_head(session, keys)
-    records = Records(settings, db, keys, BlobStore(settings.blob_dir, keys))
+    records = Records(settings, db, keys, BlobStore(settings.blob_dir, keys), Queue(settings))
     if housekeep:
         housekeeping(records, SYSTEM)
     return records
