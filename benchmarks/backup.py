@@ -24,6 +24,7 @@ from PIL import Image
 sys.path[:0] = [str(Path(__file__).resolve().parent.parent), str(Path(__file__).resolve().parent.parent / "tests")]
 
 from records import audit, backup  # noqa: E402
+from records.backup import create as backup_create  # noqa: E402
 from records import services as sv  # noqa: E402
 from records.audit import Actor  # noqa: E402
 from records_fixtures import PATIENT_NAME, PATIENT_REF, consent_pdf, make_settings  # noqa: E402
@@ -76,7 +77,7 @@ def main() -> None:
     try:
         settings = build(base, args.assets, args.mb, args.events, args.consents)
         database = settings.data_dir / "veil.db"
-        snapshot, _ = timed(lambda: backup._sqlite_snapshot(database, base / "snapshot.db"))
+        snapshot, _ = timed(lambda: backup_create.sqlite_snapshot(database, base / "snapshot.db"))
         made_s, made = timed(lambda: backup.create_backup(settings, base / "backup", CLI))
         verify_s, _ = timed(lambda: backup.verify_backup(base / "backup", settings.key_file))
         target = make_settings(base / "restored").with_(key_file=settings.key_file)

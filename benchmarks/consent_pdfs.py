@@ -34,11 +34,11 @@ def main(argv: list[str] | None = None) -> int:
         result = check_pdf(pdf)
         rows.append({
             "file": str(pdf.relative_to(args.folder)),
-            "social_media": result["social_media"],
-            "text_source": result["text_source"],
-            "signed": _show(result["signed"]),
-            "signature_valid": _show(result["signature_valid"]),
-            "error": result["error"] or "",
+            "social_media": result.social_media,
+            "text_source": result.text_source,
+            "signed": _show(result.signed),
+            "signature_valid": _show(result.signature_valid),
+            "error": result.error or "",
             "s": f"{time.perf_counter() - t0:.2f}",
         })
     total = time.perf_counter() - started

@@ -205,7 +205,9 @@ def worker() -> None:
         path = line.strip()
         out = Path(tempfile.mkdtemp(prefix="fuzz-out-"))
         try:
-            error = check_pdf(path)["error"] if path.endswith(".pdf") else redact_file(path, out).error
+            error = check_pdf(path).error if path.endswith(".pdf") else redact_file(path, out).error
+            left = [p.name for p in out.iterdir() if error or p.name.startswith(".partial")]
+            answer = {"error": error, "left": sorted(left)}
             left = [p.name for p in out.iterdir() if error or p.name.startswith(".partial")]
             answer = {"error": error, "left": sorted(left)}
         except MemoryError:

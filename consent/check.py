@@ -1,25 +1,6 @@
-"""`check_pdf`: one consent PDF in, the verdict object of `python -m consent check` out.
+"""`check_pdf`: one consent PDF in, its `Verdict` (consent.verdict, what `python -m consent check` prints) out.
 
 Never raises for a bad PDF: an unreadable file gets `error` and `social_media: "unclear"`.
-
-Besides the keys DESIGN.md defines, the object carries:
-  reasons                     why the verdict is what it is, in words a reviewer can check
-  evidence[].about            grant, denial, option_not_ticked, needs_review, mention_without_grant,
-                              vague_channel, other_use, identifiable, deidentified_only, expiry,
-                              no_expiry, revocation, guardian
-  sha256                      of the bytes judged (null when they could not be read as a PDF)
-  encrypted                   the PDF was encrypted (and opened with the empty password)
-  active_content              what a viewer could run or show beyond the page: JavaScript, Launch
-                              actions, attached files, XFA forms (never run); any of it means "unclear"
-  pages                       [{page, source, ocr_confidence}]
-  expires_ambiguous           a numeric date that reads two ways (the earlier was kept)
-  no_expiry_stated            the form says it never expires
-  revocation_clause           the form says how the consent can be revoked
-  guardian                    {mentioned: a parent/guardian/representative may sign, signed: bool|None}
-  signer_trusted              every digital signer chains to a given trust root (None without signatures)
-  signature_covers_whole_file the last signature reaches the end of the file, or only validation
-                              data / timestamps follow it
-  signature_fields, signatures, bytes_after_eof, checkboxes, warnings: what the reading found
 """
 from __future__ import annotations
 
@@ -30,6 +11,7 @@ from consent.pdf import READ_SECONDS, PdfContent, PdfError, kind_of, read_pdf
 from consent.scope import ScopeResult, judge
 from consent.signature_lines import signature_lines
 from consent.signatures import integrity_verdict
+from consent.verdict import Verdict
 
 _SIGNATURE_NAME = re.compile(r"signature|signed|firma", re.I)
 _GUARDIAN_NAME = re.compile(r"parent|guardian|representative|tutor|padre|madre|representante", re.I)
@@ -37,7 +19,7 @@ _OPTIONAL_NAME = re.compile(r"\bif\b|witness|testigo|optional|si\s+es", re.I)
 
 
 def check_pdf(path: str | Path, *, trust_roots: list | None = None, use_ocr: bool = True,
-              seconds: float = READ_SECONDS) -> dict:
+              seconds: float = READ_SECONDS) -> Verdict:
     """Read and judge one consent PDF. `trust_roots`: certificates trusted as signers (default none);
     `seconds`: the time allowed for reading it, OCR included."""
     path = Path(path).absolute()
@@ -50,59 +32,21 @@ def check_pdf(path: str | Path, *, trust_roots: list | None = None, use_ocr: boo
                                 f"(a decompression bomb?)")
     except Exception as exc:  # noqa: BLE001 - fail closed on anything unforeseen, naming the file
         return unreadable(path, f"{path.name}: unexpected error while reading the PDF ({kind_of(exc)})")
-    result = _empty(path)
     pages = [(p.number, p.text, p.source) for p in content.pages if p.source != "none"]
-    scope = judge(pages)
-    _fill(result, content, scope, pages)
-    return result
+    return _judged(path, content, judge(pages), pages)
 
 
-def unreadable(path: str | Path, message: str) -> dict:
+def unreadable(path: str | Path, message: str) -> Verdict:
     """The verdict for a PDF that could not be read: `message` names the file and says why."""
-    result = _empty(Path(path).absolute())
-    result["error"] = message
-    result["reasons"] = ["the PDF could not be read: a person must look at it"]
-    return result
+    return Verdict(path=str(Path(path).absolute()), error=message,
+                   reasons=["the PDF could not be read: a person must look at it"])
 
 
-def _empty(path: Path) -> dict:
-    return {
-        "path": str(path),
-        "error": None,
-        "text_source": "none",
-        "social_media": "unclear",
-        "platforms": [],
-        "excluded_platforms": [],
-        "identifiable": "unclear",
-        "expires": None,
-        "expires_event": None,
-        "signed": None,
-        "signature_valid": None,
-        "evidence": [],
-        # additions to the DESIGN.md contract
-        "reasons": [],
-        "sha256": None,
-        "pages": [],
-        "encrypted": None,
-        "active_content": [],
-        "expires_ambiguous": False,
-        "no_expiry_stated": False,
-        "revocation_clause": False,
-        "guardian": {"mentioned": False, "signed": None},
-        "signer_trusted": None,
-        "signature_covers_whole_file": None,
-        "signature_fields": [],
-        "signatures": [],
-        "bytes_after_eof": None,
-        "checkboxes": [],
-        "warnings": [],
-    }
-
-
-def _fill(result: dict, content: PdfContent, scope: ScopeResult, pages: list) -> None:
+def _judged(path: Path, content: PdfContent, scope: ScopeResult, pages: list) -> Verdict:
     valid, whole = integrity_verdict(content.signatures, content.bytes_after_eof)
     signed, guardian_signed = _signed(content, pages)
-    result.update(
+    verdict = Verdict(
+        path=str(path),
         text_source=content.text_source,
         social_media=scope.social_media,
         platforms=scope.platforms,
@@ -113,7 +57,7 @@ def _fill(result: dict, content: PdfContent, scope: ScopeResult, pages: list) ->
         signed=signed,
         signature_valid=valid,
         evidence=[e.as_dict() for e in scope.evidence],
-        reasons=scope.reasons,
+        reasons=list(scope.reasons),
         sha256=content.sha256,
         pages=[{"page": p.number, "source": p.source, "ocr_confidence": p.ocr_confidence} for p in content.pages],
         encrypted=content.encrypted,
@@ -133,17 +77,18 @@ def _fill(result: dict, content: PdfContent, scope: ScopeResult, pages: list) ->
         warnings=content.warnings,
     )
     if content.text_source == "none":
-        result["reasons"] = result["reasons"] + ["no text could be read, not even by OCR"]
+        verdict.reasons.append("no text could be read, not even by OCR")
     if content.active_content:  # the page read here may not be the page the patient saw and signed
-        result["reasons"] = result["reasons"] + [
+        verdict.reasons.append(
             f"the PDF carries {', '.join(content.active_content)}: never judged covered; a person must look "
-            f"at it, or ask for a copy without scripts or attachments"]
-        result["social_media"] = "unclear"
+            f"at it, or ask for a copy without scripts or attachments")
+        verdict.social_media = "unclear"
     unread = [p.number for p in content.pages if p.source == "none" and p.has_images]
     if unread:  # a scanned page left unread (OCR off) may say anything: never "covered" around it
-        result["reasons"] = result["reasons"] + [f"scanned page(s) {', '.join(map(str, unread))} not read"]
-        if result["social_media"] == "covered":
-            result["social_media"] = "unclear"
+        verdict.reasons.append(f"scanned page(s) {', '.join(map(str, unread))} not read")
+        if verdict.social_media == "covered":
+            verdict.social_media = "unclear"
+    return verdict
 
 
 def _signed(content: PdfContent, pages: list) -> tuple[bool | None, bool | None]:

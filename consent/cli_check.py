@@ -16,6 +16,8 @@ import sys
 import time
 from pathlib import Path
 
+from consent.verdict import Verdict
+
 MEMORY_BYTES = 2 * 1024 ** 3  # address space of one reading (a normal one peaks near 250 MB)
 GRACE_SECONDS = 60  # beyond the reader's own time budget, before the child is killed
 
@@ -46,17 +48,17 @@ def run(args: argparse.Namespace) -> int:
             return 2
     results = [check_isolated(path, trust_roots=roots, use_ocr=not args.no_ocr) for path in args.pdfs]
     if args.json:
-        json.dump(results, sys.stdout, ensure_ascii=False, indent=2)
+        json.dump([result.to_json() for result in results], sys.stdout, ensure_ascii=False, indent=2)
         sys.stdout.write("\n")
     else:
         for result in results:
             print(summary_line(result))
-    return 1 if any(r["error"] for r in results) else 0
+    return 1 if any(r.error for r in results) else 0
 
 
 def check_isolated(path: str, *, trust_roots: list | None = None, use_ocr: bool = True,
                    memory_bytes: int = MEMORY_BYTES, read_seconds: float | None = None,
-                   kill_seconds: float | None = None) -> dict:
+                   kill_seconds: float | None = None) -> Verdict:
     """check_pdf in a forked child limited to `memory_bytes` of address space. The reader stops
     itself after `read_seconds` (default: its own budget); the child is killed after `kill_seconds`
     (default: that plus a grace period). A child that crashes or is killed gets an error entry.
@@ -80,7 +82,7 @@ def check_isolated(path: str, *, trust_roots: list | None = None, use_ocr: bool 
             resource.setrlimit(resource.RLIMIT_AS, (memory_bytes, memory_bytes))
             result = check_pdf(path, trust_roots=trust_roots, use_ocr=use_ocr, seconds=read_seconds)
             with os.fdopen(write_end, "wb") as out:
-                out.write(json.dumps(result).encode())
+                out.write(json.dumps(result.to_json()).encode())
             code = 0
         finally:
             os._exit(code)
@@ -97,7 +99,7 @@ def check_isolated(path: str, *, trust_roots: list | None = None, use_ocr: bool 
         return unreadable(path, f"{name}: reading took longer than {kill_seconds:.0f} s and was stopped; "
                                 f"a person must look at it")
     if os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0:
-        return json.loads(answer)
+        return Verdict.from_json(json.loads(answer))
     _kill_group(pid)  # a crashed reader may leave a Tesseract run behind
     return unreadable(path, f"{name}: the PDF reader stopped on this file (it crashed, or needed more than "
                             f"{memory_bytes >> 20} MB of memory); a person must look at it")
@@ -132,19 +134,19 @@ def _kill_group(pid: int) -> None:
         pass
 
 
-def summary_line(result: dict) -> str:
-    if result["error"]:
-        return f"{result['path']}: ERROR {result['error']} -> social media unclear"
-    scope = result["social_media"]
+def summary_line(result: Verdict) -> str:
+    if result.error:
+        return f"{result.path}: ERROR {result.error} -> social media unclear"
+    scope = result.social_media
     if scope == "covered":
-        scope += f" ({', '.join(result['platforms']) or 'any platform'})"
-    if result["excluded_platforms"]:
-        scope += f" except {', '.join(result['excluded_platforms'])}"
-    parts = [scope, f"identifiable {result['identifiable']}"]
-    if result["expires"] or result["expires_event"]:
-        parts.append(f"expires {result['expires'] or result['expires_event']}")
-    parts.append({True: "signed", False: "NOT signed", None: "signature: check by eye"}[result["signed"]])
-    if result["signature_valid"] is not None:
-        parts.append("signature intact" if result["signature_valid"] else "SIGNATURE NOT INTACT")
-    parts.append(f"text from {result['text_source']}")
-    return f"{result['path']}: " + "; ".join(parts)
+        scope += f" ({', '.join(result.platforms) or 'any platform'})"
+    if result.excluded_platforms:
+        scope += f" except {', '.join(result.excluded_platforms)}"
+    parts = [scope, f"identifiable {result.identifiable}"]
+    if result.expires or result.expires_event:
+        parts.append(f"expires {result.expires or result.expires_event}")
+    parts.append({True: "signed", False: "NOT signed", None: "signature: check by eye"}[result.signed])
+    if result.signature_valid is not None:
+        parts.append("signature intact" if result.signature_valid else "SIGNATURE NOT INTACT")
+    parts.append(f"text from {result.text_source}")
+    return f"{result.path}: " + "; ".join(parts)

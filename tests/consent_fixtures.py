@@ -29,6 +29,16 @@ from pypdf import PdfReader, PdfWriter
 
 from consent.forms import render_form
 
+# The model consent form (consent.forms) filled in: social media on Instagram and Facebook, not TikTok,
+# identifiable, until 2027-06-30
+FILLED_MODEL_FORM = {
+    "patient_name": "Test Patient", "patient_reference": "T-0001", "clinic_name": "Example Clinic",
+    "media_description": "Before-and-after photographs of a skin treatment",
+    "social_media": True, "platform_instagram": True, "platform_facebook": True,
+    "excluded_platforms": "TikTok", "identifiable": True, "expiry_date": "2027-06-30",
+    "date_signed": "2025-03-01", "signer_name": "Test Patient",
+}
+
 # DejaVu Sans ships inside matplotlib's wheel and has the ballot-box glyphs ☐ ☒ and Spanish accents.
 FONT = Path(matplotlib.get_data_path()) / "fonts" / "ttf" / "DejaVuSans.ttf"
 

@@ -24,6 +24,9 @@ from sqlalchemy import create_engine, inspect, text
 
 from conftest import ROOT
 from records import backup
+from records.backup import create as backup_create
+from records.backup import files as backup_files
+from records.backup import manifest as backup_manifest
 from records import services as sv
 from records.audit import SYSTEM, Actor
 from records.config import Settings
@@ -215,7 +218,7 @@ def _alter_database_and_its_hash(folder: Path) -> None:
     """What someone without the key can do: change the database and write its new hash into the manifest."""
     database = folder / "database" / "veil.db"
     _flip_a_byte(database, 5000)
-    _edit_manifest(folder, lambda m: m["files"]["database/veil.db"].update(backup._digest_file(database)))
+    _edit_manifest(folder, lambda m: m["files"]["database/veil.db"].update(backup_files.digest_file(database)))
 
 
 TAMPERING = {
@@ -258,10 +261,10 @@ def test_a_database_from_another_installation_is_refused_even_in_a_manifest_seal
     folder = copy_tree(clinic_backup, tmp_path / "copy")
     database = folder / "database" / "veil.db"
     database.unlink()
-    backup._sqlite_snapshot(stranger.data_dir / "veil.db", database)
+    backup_create.sqlite_snapshot(stranger.data_dir / "veil.db", database)
     manifest = json.loads((folder / "manifest.json").read_text())
-    manifest["files"]["database/veil.db"] = backup._digest_file(database)
-    manifest["seal"] = Keys.load_or_create(clinic.settings.key_file).seal(backup._manifest_bytes(manifest))
+    manifest["files"]["database/veil.db"] = backup_files.digest_file(database)
+    manifest["seal"] = Keys.load_or_create(clinic.settings.key_file).seal(backup_manifest.manifest_bytes(manifest))
     (folder / "manifest.json").write_text(json.dumps(manifest))
     target = empty_installation(tmp_path / "site", clinic.settings.key_file)
     with pytest.raises(backup.BackupError, match="does not belong to the backup's database; nothing was restored"):
@@ -337,7 +340,7 @@ def test_a_blob_deleted_after_the_snapshot_is_handled_by_taking_the_snapshot_aga
     records = sv.open_records(settings)
     staff = sv.add_user(records, SYSTEM, "sam.staff", "correct horse battery staple", "admin")
     asset = sv.upload_media(records, staff, plain_photo(tmp_path / "p.jpg"), "p.jpg")
-    real, snapshots = backup._snapshot, []
+    real, snapshots = backup_create._snapshot, []
 
     def snapshot_then_retention_deletes_the_original(*args):
         facts = real(*args)
@@ -346,7 +349,7 @@ def test_a_blob_deleted_after_the_snapshot_is_handled_by_taking_the_snapshot_aga
             sv.housekeeping(records, SYSTEM, now=utcnow() + dt.timedelta(days=40))
         return facts
 
-    monkeypatch.setattr(backup, "_snapshot", snapshot_then_retention_deletes_the_original)
+    monkeypatch.setattr(backup_create, "_snapshot", snapshot_then_retention_deletes_the_original)
     made = backup.create_backup(settings, tmp_path / "b", CLI)
     records.close()
     assert snapshots == [{asset.original_sha256}, set()] and made["problems"] == []
@@ -487,8 +490,8 @@ def test_a_postgresql_dump_whose_chain_fails_after_loading_leaves_the_database_e
     dump.write_text(dump.read_text().replace('"role":"staff"', '"role":"admin"', 1))
     keys = Keys.load_or_create(settings.key_file)
     manifest = json.loads((folder / "manifest.json").read_text())
-    manifest["files"]["database/veil.sql"] = backup._digest_file(dump)
-    manifest["seal"] = keys.seal(backup._manifest_bytes(manifest))
+    manifest["files"]["database/veil.sql"] = backup_files.digest_file(dump)
+    manifest["seal"] = keys.seal(backup_manifest.manifest_bytes(manifest))
     (folder / "manifest.json").write_text(json.dumps(manifest))
     target = empty_installation(tmp_path / "new", settings.key_file, pg_server.url(pg_server.new_database()))
     with pytest.raises(backup.BackupError, match="audit chain BROKEN at event 2"):

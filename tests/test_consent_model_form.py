@@ -6,15 +6,7 @@ from pypdf import PdfReader
 
 from consent.check import check_pdf
 from consent.forms import MODEL_PDF, build_model_form, fill_form, load_spec
-from consent_fixtures import self_signed_identity, sign, write
-
-FILLED = {
-    "patient_name": "Test Patient", "patient_reference": "T-0001", "clinic_name": "Example Clinic",
-    "media_description": "Before-and-after photographs of a skin treatment",
-    "social_media": True, "platform_instagram": True, "platform_facebook": True,
-    "excluded_platforms": "TikTok", "identifiable": True, "expiry_date": "2027-06-30",
-    "date_signed": "2025-03-01", "signer_name": "Test Patient",
-}
+from consent_fixtures import FILLED_MODEL_FORM, self_signed_identity, sign, write
 
 
 @pytest.fixture(scope="module")
@@ -38,49 +30,49 @@ def test_the_model_form_has_the_hipaa_core_elements_and_statements():
 
 def test_the_blank_model_form_is_not_covered(tmp_path, blank):
     result = check_pdf(write(tmp_path, "blank.pdf", blank))
-    assert result["social_media"] == "not_covered"
-    assert result["signed"] is False
-    assert result["expires"] is None and result["expires_event"] is None
-    assert result["revocation_clause"] is True
-    assert result["identifiable"] == "unclear"
+    assert result.social_media == "not_covered"
+    assert result.signed is False
+    assert result.expires is None and result.expires_event is None
+    assert result.revocation_clause is True
+    assert result.identifiable == "unclear"
 
 
 def test_the_filled_and_signed_model_form_is_covered(tmp_path, blank):
-    data = sign(fill_form(blank, FILLED), self_signed_identity(), "signature")
+    data = sign(fill_form(blank, FILLED_MODEL_FORM), self_signed_identity(), "signature")
     result = check_pdf(write(tmp_path, "filled.pdf", data))
-    assert result["social_media"] == "covered"
-    assert result["platforms"] == ["instagram", "facebook"]
-    assert result["excluded_platforms"] == ["tiktok"]
-    assert result["identifiable"] == "allowed"
-    assert result["expires"] == "2027-06-30"
-    assert result["signed"] is True and result["signature_valid"] is True
-    assert any("☒ Instagram" in e["text"] for e in result["evidence"] if e["about"] == "grant")
+    assert result.social_media == "covered"
+    assert result.platforms == ["instagram", "facebook"]
+    assert result.excluded_platforms == ["tiktok"]
+    assert result.identifiable == "allowed"
+    assert result.expires == "2027-06-30"
+    assert result.signed is True and result.signature_valid is True
+    assert any("☒ Instagram" in e["text"] for e in result.evidence if e["about"] == "grant")
 
 
 def test_any_platform_with_an_expiry_event(tmp_path, blank):
     data = fill_form(blank, {"social_media": True, "platform_any": True, "deidentified_only": True,
                              "expiry_event": "the end of my treatment"})
     result = check_pdf(write(tmp_path, "any.pdf", data))
-    assert result["social_media"] == "covered"
-    assert result["platforms"] == []
-    assert result["identifiable"] == "deidentified_only"
-    assert result["expires_event"] == "the end of my treatment"
-    assert result["signed"] is False  # the signature field is still empty
+    assert result.social_media == "covered"
+    assert result.platforms == []
+    assert result.identifiable == "deidentified_only"
+    assert result.expires_event == "the end of my treatment"
+    assert result.signed is False  # the signature field is still empty
 
 
 def test_website_only_on_the_model_form_is_not_covered(tmp_path, blank):
     result = check_pdf(write(tmp_path, "web.pdf", fill_form(blank, {"clinic_website": True})))
-    assert result["social_media"] == "not_covered"
+    assert result.social_media == "not_covered"
 
 
 def test_platforms_ticked_without_the_social_media_box_are_not_covered(tmp_path, blank):
     result = check_pdf(write(tmp_path, "p.pdf", fill_form(blank, {"platform_instagram": True})))
-    assert result["social_media"] == "not_covered"
+    assert result.social_media == "not_covered"
 
 
 def test_the_social_media_box_without_any_platform_needs_a_person(tmp_path, blank):
     result = check_pdf(write(tmp_path, "sm.pdf", fill_form(blank, {"social_media": True})))
-    assert result["social_media"] == "unclear"
+    assert result.social_media == "unclear"
 
 
 def test_filling_an_unknown_field_is_refused(blank):

@@ -37,56 +37,56 @@ def test_an_acroform_social_media_box_counts_only_when_ticked(tmp_path):
     blank = check_pdf(write(tmp_path, "blank.pdf", _form()))
     brochure = check_pdf(write(tmp_path, "brochure.pdf", fill_form(_form(), {"brochure": True})))
     social = check_pdf(write(tmp_path, "social.pdf", fill_form(_form(), {"social": True, "until": "2027-01-31"})))
-    assert blank["social_media"] == "not_covered"
-    assert brochure["social_media"] == "not_covered"
-    assert social["social_media"] == "covered"
-    assert social["platforms"] == ["instagram", "facebook"]
-    assert social["expires"] == "2027-01-31"
+    assert blank.social_media == "not_covered"
+    assert brochure.social_media == "not_covered"
+    assert social.social_media == "covered"
+    assert social.platforms == ["instagram", "facebook"]
+    assert social.expires == "2027-01-31"
 
 
 def test_text_pages_report_text_as_their_source(tmp_path):
     result = check_pdf(write(tmp_path, "t.pdf", text_pdf(GRANT, "Page two.")))
-    assert result["text_source"] == "text"
-    assert [p["source"] for p in result["pages"]] == ["text", "text"]
+    assert result.text_source == "text"
+    assert [p["source"] for p in result.pages] == ["text", "text"]
 
 
 def test_the_result_carries_the_sha256_of_the_bytes_judged(tmp_path):
     data = text_pdf(GRANT)
-    assert check_pdf(write(tmp_path, "t.pdf", data))["sha256"] == hashlib.sha256(data).hexdigest()
+    assert check_pdf(write(tmp_path, "t.pdf", data)).sha256 == hashlib.sha256(data).hexdigest()
 
 
 def test_an_image_only_scan_is_read_by_ocr_and_never_judged_covered_unseen(tmp_path):
     result = check_pdf(write(tmp_path, "scan.pdf", scan_pdf("Photo consent form\n" + GRANT)))
-    assert result["text_source"] == "ocr"
-    assert result["pages"][0]["ocr_confidence"] > 60
-    assert any("Instagram" in e["text"] for e in result["evidence"])
+    assert result.text_source == "ocr"
+    assert result.pages[0]["ocr_confidence"] > 60
+    assert any("Instagram" in e["text"] for e in result.evidence)
     # OCR can drop a "not": a grant read only by OCR waits for a person
-    assert result["social_media"] == "unclear"
-    assert result["signed"] is None  # ink on paper: only a person can tell
+    assert result.social_media == "unclear"
+    assert result.signed is None  # ink on paper: only a person can tell
 
 
 def test_a_scan_lying_on_its_side_is_turned_upright_before_ocr(tmp_path):
     result = check_pdf(write(tmp_path, "sideways.pdf", scan_pdf(
         "Photo consent form\n" + GRANT + "\nThis page was scanned lying on its side.", rotate=90)))
-    assert result["text_source"] == "ocr"
-    assert any("Instagram" in e["text"] for e in result["evidence"])
+    assert result.text_source == "ocr"
+    assert any("Instagram" in e["text"] for e in result.evidence)
 
 
 def test_a_scan_under_a_typed_header_is_still_read_by_ocr(tmp_path):
     data = scan_pdf("Photo consent form\nI do not authorize posting my photographs on Instagram.",
                     header="Scanned 2025-03-01 page 1 of 1")
     result = check_pdf(write(tmp_path, "stamped.pdf", data))
-    assert result["text_source"] == "ocr"
-    assert result["social_media"] != "covered"
-    assert any("Instagram" in e["text"] for e in result["evidence"])
+    assert result.text_source == "ocr"
+    assert result.social_media != "covered"
+    assert any("Instagram" in e["text"] for e in result.evidence)
 
 
 def test_a_text_grant_beside_a_scanned_page_about_social_media_waits_for_a_person(tmp_path):
     # The scan may say "I do not authorize ..." and OCR may have lost the "not".
     data = merge(text_pdf(GRANT), scan_pdf("Photo consent form\nI authorize posting my photographs on social media."))
     result = check_pdf(write(tmp_path, "mixed.pdf", data))
-    assert result["text_source"] == "mixed"
-    assert result["social_media"] == "unclear"
+    assert result.text_source == "mixed"
+    assert result.social_media == "unclear"
 
 
 def test_scans_are_rendered_at_about_300_dpi_but_never_beyond_the_pixel_cap():
@@ -97,15 +97,15 @@ def test_scans_are_rendered_at_about_300_dpi_but_never_beyond_the_pixel_cap():
 
 def test_an_encrypted_pdf_with_an_empty_password_is_read(tmp_path):
     result = check_pdf(write(tmp_path, "enc.pdf", encrypt(text_pdf(GRANT), "")))
-    assert result["error"] is None
-    assert result["encrypted"] is True
-    assert result["social_media"] == "covered"
+    assert result.error is None
+    assert result.encrypted is True
+    assert result.social_media == "covered"
 
 
 def test_a_password_protected_pdf_gives_a_clear_error(tmp_path):
     result = check_pdf(write(tmp_path, "locked.pdf", encrypt(text_pdf(GRANT), "s3cret")))
-    assert result["error"] == "locked.pdf: the PDF is password-protected; ask for an unprotected copy"
-    assert result["social_media"] == "unclear"
+    assert result.error == "locked.pdf: the PDF is password-protected; ask for an unprotected copy"
+    assert result.social_media == "unclear"
 
 
 @pytest.mark.parametrize("name, data, reason", [
@@ -117,9 +117,9 @@ def test_unreadable_files_give_a_clear_error_naming_the_file_and_never_covered(t
     if data is None:
         data = text_pdf(GRANT)[:400]  # a PDF cut short in transfer
     result = check_pdf(write(tmp_path, name, data))
-    assert result["error"].startswith(f"{name}: ") and reason in result["error"]
-    assert result["social_media"] == "unclear"
-    assert result["path"] == str((tmp_path / name).absolute())
+    assert result.error.startswith(f"{name}: ") and reason in result.error
+    assert result.social_media == "unclear"
+    assert result.path == str((tmp_path / name).absolute())
 
 
 def test_the_error_for_a_damaged_pdf_never_quotes_the_file_which_may_hold_the_patients_name(tmp_path):
@@ -129,9 +129,9 @@ def test_the_error_for_a_damaged_pdf_never_quotes_the_file_which_may_hold_the_pa
                    b"> /Author (Zelda Quixote) << /Type /Pages /Kids [3 0 R] /Count 1 >>",
                    b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] >>")
     result = check_pdf(write(tmp_path, "consent.pdf", data))
-    assert result["error"].startswith("consent.pdf: the PDF is damaged and cannot be read")
-    assert "Zelda" not in result["error"] and "Quixote" not in result["error"]
-    assert result["social_media"] == "unclear"
+    assert result.error.startswith("consent.pdf: the PDF is damaged and cannot be read")
+    assert "Zelda" not in result.error and "Quixote" not in result.error
+    assert result.social_media == "unclear"
 
 
 def test_reading_a_pdf_logs_nothing_quoted_from_it(tmp_path, caplog):
@@ -145,13 +145,13 @@ def test_reading_a_pdf_logs_nothing_quoted_from_it(tmp_path, caplog):
                    b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica /Encoding /ZeldaQuixote >>")
     with caplog.at_level("DEBUG"):
         result = check_pdf(write(tmp_path, "consent.pdf", data))
-    assert result["error"] is None and "Instagram" in result["evidence"][0]["text"]
+    assert result.error is None and "Instagram" in result.evidence[0]["text"]
     assert not [r for r in caplog.records if "Zelda" in r.getMessage()]
 
 
 def test_a_missing_file_is_an_error_not_an_exception(tmp_path):
     result = check_pdf(tmp_path / "nowhere.pdf")
-    assert result["error"] == "nowhere.pdf: file not found"
+    assert result.error == "nowhere.pdf: file not found"
 
 
 def test_read_pdf_raises_its_own_error_type(tmp_path):
@@ -161,22 +161,22 @@ def test_read_pdf_raises_its_own_error_type(tmp_path):
 
 def test_a_pdf_far_longer_than_a_consent_form_is_refused_not_half_read(tmp_path):
     result = check_pdf(write(tmp_path, "book.pdf", text_pdf(*(["A page."] * 101))))
-    assert "101 pages is too long for a consent form" in result["error"]
-    assert result["social_media"] == "unclear"
+    assert "101 pages is too long for a consent form" in result.error
+    assert result.social_media == "unclear"
 
 
 def test_a_scanned_page_left_unread_keeps_the_document_from_being_covered(tmp_path):
     path = write(tmp_path, "two.pdf", merge(text_pdf(GRANT), scan_pdf("I do not authorize social media.")))
     result = check_pdf(path, use_ocr=False)
-    assert result["social_media"] == "unclear"
-    assert "scanned page(s) 2 not read" in result["reasons"]
+    assert result.social_media == "unclear"
+    assert "scanned page(s) 2 not read" in result.reasons
 
 
 def test_without_tesseract_a_scan_is_a_clear_error(tmp_path, monkeypatch):
     monkeypatch.setenv("PATH", str(tmp_path))  # no tesseract on this PATH
     result = check_pdf(write(tmp_path, "scan.pdf", scan_pdf("Photo consent")))
-    assert result["error"] == "scan.pdf: page 1 is a scan and cannot be read (Tesseract OCR is not installed)"
-    assert result["social_media"] == "unclear"
+    assert result.error == "scan.pdf: page 1 is a scan and cannot be read (Tesseract OCR is not installed)"
+    assert result.social_media == "unclear"
 
 
 def test_ocr_writes_neither_the_page_image_nor_its_text_to_a_temporary_file(tmp_path, monkeypatch):
@@ -189,9 +189,9 @@ def test_ocr_writes_neither_the_page_image_nor_its_text_to_a_temporary_file(tmp_
     monkeypatch.setattr(tempfile, "tempdir", str(nowhere))
     monkeypatch.setenv("TMPDIR", str(nowhere))
     result = check_pdf(path)
-    assert result["error"] is None
-    assert result["text_source"] == "ocr"
-    assert any("Instagram" in e["text"] for e in result["evidence"])
+    assert result.error is None
+    assert result.text_source == "ocr"
+    assert any("Instagram" in e["text"] for e in result.evidence)
     assert not nowhere.exists()
 
 

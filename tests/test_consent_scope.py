@@ -8,15 +8,16 @@ import pytest
 
 from consent.check import check_pdf
 from consent.dates import find_dates
+from consent.verdict import Verdict
 from consent_fixtures import boxes_after_labels_pdf, bullets_drawn_pdf, drawn_boxes_pdf, text_pdf, write
 
 
-def judge(tmp_path, *pages: str) -> dict:
+def judge(tmp_path, *pages: str) -> Verdict:
     return check_pdf(write(tmp_path, "consent.pdf", text_pdf(*pages)))
 
 
-def quotes(result: dict, about: str) -> list[str]:
-    return [e["text"] for e in result["evidence"] if e["about"] == about]
+def quotes(result: Verdict, about: str) -> list[str]:
+    return [e["text"] for e in result.evidence if e["about"] == about]
 
 
 # ------------------------------------------------------------------------------ explicit grants
@@ -25,30 +26,30 @@ def test_an_explicit_grant_naming_social_media_is_covered_with_its_sentence_quot
     result = judge(tmp_path, "Photo consent\n"
                              "I authorize Bright Clinic to post my before-and-after photographs on its social media "
                              "accounts such as Instagram and Facebook.")
-    assert result["social_media"] == "covered"
-    assert result["platforms"] == []  # "such as": social media in general
+    assert result.social_media == "covered"
+    assert result.platforms == []  # "such as": social media in general
     grant = "I authorize Bright Clinic to post my before-and-after photographs"
     assert any(grant in q for q in quotes(result, "grant"))
-    assert result["evidence"][0]["page"] == 1
+    assert result.evidence[0]["page"] == 1
 
 
 def test_a_grant_naming_platforms_only_covers_those_platforms(tmp_path):
     result = judge(tmp_path, "I authorize the clinic to publish my photographs on Instagram and TikTok.")
-    assert result["social_media"] == "covered"
-    assert result["platforms"] == ["instagram", "tiktok"]
+    assert result.social_media == "covered"
+    assert result.platforms == ["instagram", "tiktok"]
 
 
 def test_twitter_and_x_are_reported_as_x(tmp_path):
     result = judge(tmp_path, "I consent to the clinic sharing my photos on X (formerly Twitter) and YouTube.")
-    assert result["social_media"] == "covered"
-    assert result["platforms"] == ["youtube", "x"]
+    assert result.social_media == "covered"
+    assert result.platforms == ["youtube", "x"]
 
 
 def test_including_but_not_limited_to_is_not_a_negation(tmp_path):
     result = judge(tmp_path, "I authorize the clinic to share my photographs on social media platforms, "
                              "including but not limited to Facebook and Instagram.")
-    assert result["social_media"] == "covered"
-    assert result["excluded_platforms"] == []
+    assert result.social_media == "covered"
+    assert result.excluded_platforms == []
 
 
 # ------------------------------------------------------------------------------ negation, limits
@@ -61,34 +62,34 @@ def test_including_but_not_limited_to_is_not_a_negation(tmp_path):
 ])
 def test_a_negated_grant_is_not_covered(tmp_path, sentence):
     result = judge(tmp_path, f"Photo consent\n{sentence}")
-    assert result["social_media"] == "not_covered"
+    assert result.social_media == "not_covered"
     assert quotes(result, "denial")
 
 
 def test_an_excluded_platform_is_listed_and_the_rest_stays_covered(tmp_path):
     result = judge(tmp_path, "I authorize the clinic to post my photographs on social media, except TikTok.")
-    assert result["social_media"] == "covered"
-    assert result["platforms"] == []
-    assert result["excluded_platforms"] == ["tiktok"]
+    assert result.social_media == "covered"
+    assert result.platforms == []
+    assert result.excluded_platforms == ["tiktok"]
 
 
 def test_a_grant_contradicted_elsewhere_is_unclear(tmp_path):
     result = judge(tmp_path, "I authorize the clinic to post my photographs on Instagram.\n\n"
                              "I do not consent to any use of my photographs on social media.")
-    assert result["social_media"] == "unclear"
+    assert result.social_media == "unclear"
     assert quotes(result, "grant") and quotes(result, "denial")
 
 
 def test_a_grant_beside_a_social_media_box_left_empty_is_unclear(tmp_path):
     result = judge(tmp_path, "I authorize the clinic to post my photographs on social media.\n\n"
                              "I give permission to use my photographs in:\n☐ Social media\n☒ Brochures")
-    assert result["social_media"] == "unclear"
+    assert result.social_media == "unclear"
 
 
 def test_website_and_brochures_only_are_not_covered(tmp_path):
     result = judge(tmp_path, "I authorize the clinic to publish my photographs on the clinic's website and in "
                              "its printed brochures only.")
-    assert result["social_media"] == "not_covered"
+    assert result.social_media == "not_covered"
     assert quotes(result, "other_use")
 
 
@@ -99,19 +100,19 @@ def test_website_and_brochures_only_are_not_covered(tmp_path):
 ])
 def test_a_vague_internet_or_any_media_grant_is_not_covered(tmp_path, sentence):
     result = judge(tmp_path, sentence)
-    assert result["social_media"] == "not_covered"
+    assert result.social_media == "not_covered"
     assert quotes(result, "vague_channel")
 
 
 def test_teaching_and_publications_only_are_not_covered(tmp_path):
     result = judge(tmp_path, "I also authorize the doctor to use photographs and treatment records for the "
                              "purposes of teaching, research and scientific publications.")
-    assert result["social_media"] == "not_covered"
+    assert result.social_media == "not_covered"
 
 
 def test_social_media_mentioned_without_a_grant_is_unclear(tmp_path):
     result = judge(tmp_path, "I understand that my photographs may be posted on the clinic's Facebook page.")
-    assert result["social_media"] == "unclear"
+    assert result.social_media == "unclear"
     assert quotes(result, "mention_without_grant")
 
 
@@ -119,7 +120,7 @@ def test_a_title_run_into_a_grant_of_something_else_is_not_covered(tmp_path):
     # No period between the title and the sentence: the title's words must not lend it a scope.
     result = judge(tmp_path, "Social Media Photo Release\n"
                              "I authorize the clinic to use my photographs in its printed brochure.")
-    assert result["social_media"] != "covered"
+    assert result.social_media != "covered"
 
 
 def test_intake_form_traps_are_not_social_media(tmp_path):
@@ -128,14 +129,14 @@ def test_intake_form_traps_are_not_social_media(tmp_path):
                              "Lifestyle challenges: Social Events Mindless eating Boredom eating\n"
                              "HOW DID YOU HEAR ABOUT THE CLINIC? Internet: Google Yahoo Other?\n"
                              "I consent to treatment and authorize release of my records to my insurer.")
-    assert result["social_media"] == "not_covered"
-    assert "social media is not mentioned" in result["reasons"]
+    assert result.social_media == "not_covered"
+    assert "social media is not mentioned" in result.reasons
 
 
 def test_a_threads_face_lift_is_not_the_threads_platform(tmp_path):
     result = judge(tmp_path, "I consent to a PDO threads lift. I agree to photographs of the threads for my chart.")
-    assert result["social_media"] == "not_covered"
-    assert result["platforms"] == []
+    assert result.social_media == "not_covered"
+    assert result.platforms == []
 
 
 # ----------------------------------------------------------------------------------- checkboxes
@@ -144,7 +145,7 @@ def test_an_unticked_social_media_box_is_not_covered(tmp_path):
     result = judge(tmp_path, "I give permission to use my photographs in:\n"
                              "☐ Social media (Instagram, Facebook)\n"
                              "☒ The clinic's printed brochure")
-    assert result["social_media"] == "not_covered"
+    assert result.social_media == "not_covered"
     assert any("☐ Social media" in q for q in quotes(result, "option_not_ticked"))
 
 
@@ -152,7 +153,7 @@ def test_a_ticked_social_media_box_is_covered(tmp_path):
     result = judge(tmp_path, "I give permission to use my photographs in:\n"
                              "☒ Social media (Instagram, Facebook, etc.)\n"
                              "☐ The clinic's printed brochure")
-    assert result["social_media"] == "covered"
+    assert result.social_media == "covered"
     assert any("☒ Social media" in q for q in quotes(result, "grant"))
 
 
@@ -162,11 +163,11 @@ def test_boxes_drawn_on_the_page_count_only_when_ticked(tmp_path):
                                                                          ("Social media (Instagram)", False)])))
     ticked = check_pdf(write(tmp_path, "b.pdf", drawn_boxes_pdf(lead, [("Website", False),
                                                                        ("Social media (Instagram)", True)])))
-    assert unticked["social_media"] == "not_covered"
-    assert ticked["social_media"] == "covered"
-    assert ticked["platforms"] == ["instagram"]
-    assert [c["ticked"] for c in ticked["checkboxes"]] == [False, True]
-    assert ticked["checkboxes"][1]["label"] == "Social media (Instagram)"
+    assert unticked.social_media == "not_covered"
+    assert ticked.social_media == "covered"
+    assert ticked.platforms == ["instagram"]
+    assert [c["ticked"] for c in ticked.checkboxes] == [False, True]
+    assert ticked.checkboxes[1]["label"] == "Social media (Instagram)"
 
 
 def test_a_box_printed_after_its_label_is_tied_to_that_label(tmp_path):
@@ -175,9 +176,9 @@ def test_a_box_printed_after_its_label_is_tied_to_that_label(tmp_path):
         lead, [("Website", True), ("Social media", False)])))
     social = check_pdf(write(tmp_path, "s.pdf", boxes_after_labels_pdf(
         lead, [("Website", False), ("Social media", True)])))
-    assert website["social_media"] == "not_covered"
-    assert social["social_media"] == "covered"
-    assert [(c["label"], c["ticked"]) for c in website["checkboxes"]] == [("Website", True), ("Social media", False)]
+    assert website.social_media == "not_covered"
+    assert social.social_media == "covered"
+    assert [(c["label"], c["ticked"]) for c in website.checkboxes] == [("Website", True), ("Social media", False)]
 
 
 def test_a_tick_as_close_to_two_labels_is_given_to_neither(tmp_path):
@@ -185,20 +186,20 @@ def test_a_tick_as_close_to_two_labels_is_given_to_neither(tmp_path):
     result = check_pdf(write(tmp_path, "a.pdf", boxes_after_labels_pdf(
         "I give permission to use my photographs in the following:",
         [("Website", True), ("Social media", False), ("Print", False)], gap=8.0, spacing=8.0)))
-    assert result["social_media"] == "unclear"
-    assert result["checkboxes"][0]["label_side"] == "ambiguous"
+    assert result.social_media == "unclear"
+    assert result.checkboxes[0]["label_side"] == "ambiguous"
 
 
 def test_options_behind_a_printed_mark_the_checker_cannot_read_are_unclear(tmp_path):
     # A drawn bullet could as well be an empty box: never "covered" on that.
     result = check_pdf(write(tmp_path, "c.pdf", bullets_drawn_pdf(
         "I agree to the following:", ["My photographs may be posted on Instagram.", "I will not be paid."])))
-    assert result["social_media"] == "unclear"
+    assert result.social_media == "unclear"
 
 
 def test_a_box_under_a_negated_lead_in_is_refused(tmp_path):
     result = judge(tmp_path, "I do NOT authorize use of my photographs in:\n☒ Social media\n☐ Brochures")
-    assert result["social_media"] == "not_covered"
+    assert result.social_media == "not_covered"
 
 
 def test_yes_and_no_boxes_decide_a_question(tmp_path):
@@ -207,9 +208,9 @@ def test_yes_and_no_boxes_decide_a_question(tmp_path):
         "May we post your photographs on our social media pages? ☒ Yes ☐ No")))
     neither = check_pdf(write(tmp_path, "neither.pdf", text_pdf(
         "May we post your photographs on our social media pages? ☐ Yes ☐ No")))
-    assert no["social_media"] == "not_covered"
-    assert yes["social_media"] == "covered"
-    assert neither["social_media"] == "not_covered"
+    assert no.social_media == "not_covered"
+    assert yes.social_media == "covered"
+    assert neither.social_media == "not_covered"
 
 
 @pytest.mark.parametrize("sentence", [
@@ -219,12 +220,12 @@ def test_yes_and_no_boxes_decide_a_question(tmp_path):
 ])
 def test_a_grant_someone_else_might_give_is_not_covered(tmp_path, sentence):
     result = judge(tmp_path, sentence)
-    assert result["social_media"] != "covered"
+    assert result.social_media != "covered"
 
 
 def test_a_question_alone_grants_nothing(tmp_path):
     result = judge(tmp_path, "Do you consent to your photographs being posted on Instagram?")
-    assert result["social_media"] != "covered"
+    assert result.social_media != "covered"
 
 
 # ---------------------------------------------------------------------------------- identifiable
@@ -232,20 +233,20 @@ def test_a_question_alone_grants_nothing(tmp_path):
 def test_de_identified_only_is_reported(tmp_path):
     result = judge(tmp_path, "I authorize the clinic to post my photographs on social media. "
                              "My face must be blurred so that I cannot be recognized.")
-    assert result["social_media"] == "covered"
-    assert result["identifiable"] == "deidentified_only"
+    assert result.social_media == "covered"
+    assert result.identifiable == "deidentified_only"
 
 
 def test_identifiable_images_allowed_is_reported(tmp_path):
     result = judge(tmp_path, "I authorize the clinic to post my photographs on Instagram, "
                              "and I agree that my face may be shown.")
-    assert result["identifiable"] == "allowed"
+    assert result.identifiable == "allowed"
 
 
 def test_identifiable_health_information_is_not_about_faces(tmp_path):
     result = judge(tmp_path, "I authorize the clinic to post my photographs on Instagram. "
                              "Individually identifiable health information will not be disclosed.")
-    assert result["identifiable"] == "unclear"
+    assert result.identifiable == "unclear"
 
 
 # ---------------------------------------------------------------------------------------- expiry
@@ -253,21 +254,21 @@ def test_identifiable_health_information_is_not_about_faces(tmp_path):
 def test_an_expired_authorization_reports_its_past_end_date(tmp_path):
     result = judge(tmp_path, "I authorize the clinic to post my photographs on Instagram. "
                              "This authorization expires on March 3, 2021.")
-    assert result["expires"] == "2021-03-03"
-    assert date.fromisoformat(result["expires"]) < date.today()
+    assert result.expires == "2021-03-03"
+    assert date.fromisoformat(result.expires) < date.today()
     assert quotes(result, "expiry")
 
 
 def test_an_expiry_event_is_reported_when_no_date_is_written(tmp_path):
     result = judge(tmp_path, "I authorize the clinic to post my photographs on Instagram. "
                              "This authorization expires at the end of my treatment.")
-    assert result["expires"] is None
-    assert result["expires_event"] == "the end of my treatment"
+    assert result.expires is None
+    assert result.expires_event == "the end of my treatment"
 
 
 def test_no_time_limit_is_reported_as_no_expiry(tmp_path):
     result = judge(tmp_path, "There is no time limit on the validity of this release.")
-    assert result["expires"] is None and result["no_expiry_stated"] is True
+    assert result.expires is None and result.no_expiry_stated is True
 
 
 @pytest.mark.parametrize("text, expected, ambiguous", [
@@ -292,16 +293,16 @@ def test_revocation_clause_and_guardian_are_reported(tmp_path):
     result = judge(tmp_path, "I authorize the clinic to post photographs of my child on Instagram.\n\n"
                              "I may revoke this consent at any time by written notice to the clinic.\n\n"
                              "Signature of parent or legal guardian: /s/ Pat Example")
-    assert result["revocation_clause"] is True
-    assert result["guardian"]["mentioned"] is True
-    assert result["signed"] is True
+    assert result.revocation_clause is True
+    assert result.guardian["mentioned"] is True
+    assert result.signed is True
     assert quotes(result, "revocation")
 
 
 def test_revoking_social_media_use_is_neither_grant_nor_refusal(tmp_path):
     result = judge(tmp_path, "I authorize the clinic to post my photographs on social media.\n\n"
                              "I may revoke this authorization for social media at any time.")
-    assert result["social_media"] == "covered"
+    assert result.social_media == "covered"
 
 
 # ---------------------------------------------------------------------------------------- Spanish
@@ -312,22 +313,22 @@ def test_a_spanish_grant_is_covered_with_its_expiry(tmp_path):
                              "(Instagram y Facebook). Esta autorización vence el 30 de junio de 2027.\n"
                              "Puedo revocar este consentimiento en cualquier momento.\n"
                              "Firma: ____________")
-    assert result["social_media"] == "covered"
-    assert result["platforms"] == ["instagram", "facebook"]
-    assert result["expires"] == "2027-06-30"
-    assert result["revocation_clause"] is True
-    assert result["signed"] is False
+    assert result.social_media == "covered"
+    assert result.platforms == ["instagram", "facebook"]
+    assert result.expires == "2027-06-30"
+    assert result.revocation_clause is True
+    assert result.signed is False
 
 
 def test_a_spanish_refusal_is_not_covered(tmp_path):
     result = judge(tmp_path, "No autorizo la publicación de mis fotografías en redes sociales.")
-    assert result["social_media"] == "not_covered"
+    assert result.social_media == "not_covered"
 
 
 def test_spanish_de_identified_only(tmp_path):
     result = judge(tmp_path, "Autorizo la publicación de mis fotos en redes sociales sin mostrar mi rostro.")
-    assert result["social_media"] == "covered"
-    assert result["identifiable"] == "deidentified_only"
+    assert result.social_media == "covered"
+    assert result.identifiable == "deidentified_only"
 
 
 # ------------------------------------------------------------------- zero false "covered" battery
@@ -356,7 +357,7 @@ NEVER_COVERED = [
 
 @pytest.mark.parametrize("text", NEVER_COVERED)
 def test_wording_that_does_not_grant_social_media_is_never_covered(tmp_path, text):
-    assert judge(tmp_path, text)["social_media"] != "covered"
+    assert judge(tmp_path, text).social_media != "covered"
 
 
 @pytest.mark.parametrize("text, platforms", [
@@ -370,5 +371,5 @@ def test_wording_that_does_not_grant_social_media_is_never_covered(tmp_path, tex
 ])
 def test_explicit_grants_in_other_words_are_covered(tmp_path, text, platforms):
     result = judge(tmp_path, text)
-    assert result["social_media"] == "covered"
-    assert result["platforms"] == platforms
+    assert result.social_media == "covered"
+    assert result.platforms == platforms

@@ -29,41 +29,41 @@ def two_signature_form() -> bytes:
 
 def test_empty_signature_fields_mean_not_signed(tmp_path, two_signature_form):
     result = check_pdf(write(tmp_path, "unsigned.pdf", two_signature_form))
-    assert result["signed"] is False
-    assert result["signature_valid"] is None
-    assert [(f["name"], f["signed"]) for f in result["signature_fields"]] == [("patient", False), ("witness", False)]
+    assert result.signed is False
+    assert result.signature_valid is None
+    assert [(f["name"], f["signed"]) for f in result.signature_fields] == [("patient", False), ("witness", False)]
 
 
 def test_one_of_two_fields_signed_is_still_not_signed(tmp_path, two_signature_form, identity):
     result = check_pdf(write(tmp_path, "half.pdf", sign(two_signature_form, identity, "patient")))
-    assert result["signed"] is False
-    assert result["signature_valid"] is True
+    assert result.signed is False
+    assert result.signature_valid is True
 
 
 def test_every_field_signed_with_intact_signatures_is_signed_and_valid(tmp_path, two_signature_form, identity):
     data = sign(sign(two_signature_form, identity, "patient"), identity, "witness")
     result = check_pdf(write(tmp_path, "both.pdf", data))
-    assert result["signed"] is True
-    assert result["signature_valid"] is True
-    assert result["signature_covers_whole_file"] is True
-    assert [s["intact"] for s in result["signatures"]] == [True, True]
-    assert result["signatures"][0]["modifications"] == "form_filling"  # the second signature followed it
+    assert result.signed is True
+    assert result.signature_valid is True
+    assert result.signature_covers_whole_file is True
+    assert [s["intact"] for s in result.signatures] == [True, True]
+    assert result.signatures[0]["modifications"] == "form_filling"  # the second signature followed it
 
 
 def test_signer_trust_is_separate_from_integrity(tmp_path, identity):
     path = write(tmp_path, "signed.pdf", sign(text_pdf("I authorize posting on Instagram."), identity))
     untrusted = check_pdf(path)
     trusted = check_pdf(path, trust_roots=[asn1_x509.Certificate.load(identity.cert_der)])
-    assert untrusted["signature_valid"] is True and untrusted["signer_trusted"] is False
-    assert trusted["signature_valid"] is True and trusted["signer_trusted"] is True
+    assert untrusted.signature_valid is True and untrusted.signer_trusted is False
+    assert trusted.signature_valid is True and trusted.signer_trusted is True
 
 
 def test_bytes_appended_after_signing_break_validity(tmp_path, identity):
     signed = sign(text_pdf("I authorize posting on Instagram."), identity)
     result = check_pdf(write(tmp_path, "appended.pdf", signed + b"\n% added after signing\n"))
-    assert result["signed"] is True
-    assert result["signature_valid"] is False
-    assert result["signature_covers_whole_file"] is False
+    assert result.signed is True
+    assert result.signature_valid is False
+    assert result.signature_covers_whole_file is False
 
 
 def test_a_signed_file_altered_after_signing_is_not_valid(tmp_path, identity):
@@ -77,22 +77,22 @@ def test_a_signed_file_altered_after_signing_is_not_valid(tmp_path, identity):
     altered = io.BytesIO()
     writer.write(altered)
     result = check_pdf(write(tmp_path, "altered.pdf", altered.getvalue()))
-    assert result["signature_valid"] is False
-    assert result["signatures"][0]["modifications"] == "other"
+    assert result.signature_valid is False
+    assert result.signatures[0]["modifications"] == "other"
 
 
 def test_a_byte_changed_inside_the_signed_range_is_not_intact(tmp_path, identity):
     signed = bytearray(sign(text_pdf("I authorize posting on Instagram."), identity))
     signed[signed.index(b"\n%", 5) + 2] ^= 0x01  # in the binary-marker comment: still parses, no longer matches
     result = check_pdf(write(tmp_path, "flipped.pdf", bytes(signed)))
-    assert result["signature_valid"] is False
-    assert result["signatures"][0]["intact"] is False
+    assert result.signature_valid is False
+    assert result.signatures[0]["intact"] is False
 
 
 def test_a_typed_signature_line_counts_as_signed_and_a_blank_one_does_not(tmp_path):
     typed = check_pdf(write(tmp_path, "typed.pdf", text_pdf("I agree.\nSignature: /s/ Pat Example Date: 2025-03-01")))
     blank = check_pdf(write(tmp_path, "blank.pdf", text_pdf("I agree.\nSignature: ________________ Date: ______")))
     none = check_pdf(write(tmp_path, "none.pdf", text_pdf("I agree.")))
-    assert typed["signed"] is True
-    assert blank["signed"] is False
-    assert none["signed"] is None  # no signature place at all: a person decides
+    assert typed.signed is True
+    assert blank.signed is False
+    assert none.signed is None  # no signature place at all: a person decides

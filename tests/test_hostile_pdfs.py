@@ -335,6 +335,6 @@ def test_a_reading_that_runs_past_its_time_is_stopped_and_explained(tmp_path):
 
     scan = write(tmp_path, "slow_scan.pdf", huge_scan())
     result = check_in_sandbox(scan, kill_seconds=1)
-    assert result["error"] == ("slow_scan.pdf: reading took longer than 1 s and was stopped; "
-                               "a person must look at it")
-    assert result["social_media"] == "unclear"
+    assert result.error == ("slow_scan.pdf: reading took longer than 1 s and was stopped; "
+                            "a person must look at it")
+    assert result.social_media == "unclear"

@@ -35,7 +35,7 @@ def test_a_threaded_host_gets_the_same_verdict_as_reading_in_process(tmp_path):
         isolated = check_in_sandbox(path)
     finally:
         stop.set()
-    assert isolated["social_media"] == "covered" and isolated["error"] is None
+    assert isolated.social_media == "covered" and isolated.error is None
     assert isolated == check_pdf(path)
 
 
@@ -43,15 +43,15 @@ def test_a_reader_that_runs_out_of_memory_costs_only_that_verdict_and_the_host_c
     path = _pdf(tmp_path)
     host = os.getpid()
     starved = check_in_sandbox(path, memory_bytes=1 << 20)
-    assert starved["error"].startswith("consent.pdf: ") and "memory" in starved["error"]
-    assert starved["social_media"] == "unclear"
-    assert os.getpid() == host and check_in_sandbox(path)["social_media"] == "covered"
+    assert starved.error.startswith("consent.pdf: ") and "memory" in starved.error
+    assert starved.social_media == "unclear"
+    assert os.getpid() == host and check_in_sandbox(path).social_media == "covered"
 
 
 def test_a_reader_that_hangs_is_stopped_and_explained(tmp_path):
     result = check_in_sandbox(_pdf(tmp_path), kill_seconds=0.001)
-    assert result["error"].startswith("consent.pdf: reading took longer than")
-    assert result["social_media"] == "unclear"
+    assert result.error.startswith("consent.pdf: reading took longer than")
+    assert result.social_media == "unclear"
 
 
 # -- de-identification ---------------------------------------------------------------------------------------
@@ -156,7 +156,7 @@ import sys
 if __name__ != "__main__":   # a Streamlit page run again inside a worker would fail like this
     raise RuntimeError("the host's main script was run again in the worker")
 from records.sandbox import check_in_sandbox
-print(check_in_sandbox(sys.argv[1])["social_media"])
+print(check_in_sandbox(sys.argv[1]).social_media)
 """
 
 

@@ -16,6 +16,7 @@ from pathlib import Path
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
+from consent.verdict import Verdict
 from records import sandbox
 from records.audit import Actor
 from records.models import Asset, Consent, Output, Release, field_context, utcnow
@@ -45,27 +46,28 @@ def register_consent(records: Records, actor: Actor, pdf: Path | bytes, patient_
                 except OSError as exc:   # never echo the path: it may hold the patient's name
                     raise WorkflowError("the consent PDF could not be read "
                                         f"({exc.strerror or type(exc).__name__})") from None
-            result = sandbox.check_in_sandbox(path, trust_roots=trust_roots)   # a crash costs this PDF, not the app
+            verdict = sandbox.check_in_sandbox(path, trust_roots=trust_roots)   # a crash costs this PDF, not the app
             held.enter_context(records.store.keeping())   # until the commit: nobody deletes this content
             blob = records.store.put_file(path)
-        return _add_consent(records, actor, result, blob, patient_name, patient_ref)
+        return _add_consent(records, actor, verdict, blob, patient_name, patient_ref)
 
 
-def _add_consent(records: Records, actor: Actor, result: dict, blob: str, patient_name: str,
+def _add_consent(records: Records, actor: Actor, verdict: Verdict, blob: str, patient_name: str,
                  patient_ref: str) -> ConsentView:
     now = utcnow()
     with records.transaction() as session:
         consent = Consent(
-            id=uuid.uuid4().hex, pdf_sha256=blob, pdf_blob=blob, check_error=result["error"],
-            text_source=result["text_source"], social_media=result["social_media"],
-            platforms=list(result["platforms"]), excluded_platforms=list(result["excluded_platforms"]),
-            identifiable=result["identifiable"],
-            expires=dt.date.fromisoformat(result["expires"]) if result["expires"] else None,
-            has_expiry_event=bool(result["expires_event"]), signed=result["signed"],
-            signature_valid=result["signature_valid"], status="active", registered_by=actor.id,
+            id=uuid.uuid4().hex, pdf_sha256=blob, pdf_blob=blob, check_error=verdict.error,
+            text_source=verdict.text_source, social_media=verdict.social_media,
+            platforms=list(verdict.platforms), excluded_platforms=list(verdict.excluded_platforms),
+            identifiable=verdict.identifiable,
+            expires=dt.date.fromisoformat(verdict.expires) if verdict.expires else None,
+            has_expiry_event=bool(verdict.expires_event), signed=verdict.signed,
+            signature_valid=verdict.signature_valid, status="active", registered_by=actor.id,
             registered_at=now, retain_until=_years_later(now, records.settings.consent_retention_years),
             patient_key=_patient_key(records, patient_ref))
-        analysis = {k: v for k, v in result.items() if k != "path"}
+        analysis = verdict.to_json()
+        del analysis["path"]   # the work folder's copy, gone by now
         consent.analysis_enc = records.keys.encrypt_json(analysis, field_context("consents", "analysis", consent.id))
         consent.patient_name_enc = records.keys.encrypt_text(patient_name.strip(),
                                                              field_context("consents", "patient_name", consent.id))
@@ -74,9 +76,9 @@ def _add_consent(records: Records, actor: Actor, result: dict, blob: str, patien
         session.add(consent)
         session.flush()
         log_event(records, session, actor, "consent.registered", "consent", consent.id, pdf_sha256=blob,
-                  verdict={k: result[k] for k in ("social_media", "platforms", "excluded_platforms", "identifiable",
-                                                  "expires", "signed", "signature_valid")},
-                  check_error=bool(result["error"]))
+                  verdict={k: analysis[k] for k in ("social_media", "platforms", "excluded_platforms",
+                                                    "identifiable", "expires", "signed", "signature_valid")},
+                  check_error=bool(verdict.error))
         return consent_view(consent)
 
 
