@@ -87,6 +87,18 @@ def wait_for_job(records, actor, job_id: str, *, until=lambda job: not job.activ
         time.sleep(0.1)
 
 
+def run_queued_jobs(records, worker: str = "test:0") -> list[str]:
+    """Do the queued jobs here, as one worker process would (the same claim and run, the engine in process),
+    for tests of the pages that do not need a pool of their own; returns the jobs' final states."""
+    from deid.api import redact_file
+    from records.services.work import claim_next, run_claimed
+
+    states = []
+    while (job := claim_next(records, worker)) is not None:
+        states.append(run_claimed(records, job, worker, redact_file, lambda: None))
+    return states
+
+
 def pid_of(worker: str) -> int:
     return int(worker.rsplit(":", 1)[1])
 
