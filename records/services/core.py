@@ -17,7 +17,7 @@ from records.config import Settings
 from records.crypto import Keys
 from records.models import Database, User
 from records.queue import Queue
-from records.store import BlobStore
+from records.store import EncryptedBlobs
 from records.users import PermissionDenied, require
 
 
@@ -38,7 +38,7 @@ class Records:
     settings: Settings
     db: Database
     keys: Keys
-    store: BlobStore
+    store: EncryptedBlobs
     queue: Queue
 
     def transaction(self):
