@@ -142,6 +142,20 @@ def s3_server(log: Path):
         process.wait(30)
 
 
+@contextlib.contextmanager
+def s3_bucket(folder: Path, name: str = "veil-blobs"):
+    """A bucket on moto's S3 server, with the environment boto3 (here and in child processes) reads its
+    endpoint and credentials from; yields the bucket's name."""
+    import boto3
+
+    with s3_server(folder / "moto.log") as endpoint, pytest.MonkeyPatch.context() as env:
+        for variable, value in (("AWS_ENDPOINT_URL_S3", endpoint), ("AWS_ACCESS_KEY_ID", "veil-test"),
+                                ("AWS_SECRET_ACCESS_KEY", "veil-test-secret"), ("AWS_DEFAULT_REGION", "us-east-1")):
+            env.setenv(variable, value)
+        boto3.client("s3").create_bucket(Bucket=name)
+        yield name
+
+
 def _wait_port(port: int, process: subprocess.Popen, seconds: float = 30) -> None:
     import socket
 

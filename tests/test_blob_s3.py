@@ -9,7 +9,7 @@ import boto3
 import pytest
 
 from conftest import grace_hopper_path
-from queue_fixtures import s3_server
+from queue_fixtures import s3_bucket
 from records import services as sv
 from records.audit import SYSTEM
 from records.backup import BackupError, create_backup
@@ -23,14 +23,8 @@ SECRET = b"a consent PDF's bytes, or a patient's photo"
 
 @pytest.fixture(scope="module")
 def bucket(tmp_path_factory):
-    """A bucket on moto's S3 server, and the environment boto3 reads its endpoint and credentials from."""
-    folder = tmp_path_factory.mktemp("s3")
-    with s3_server(folder / "moto.log") as endpoint, pytest.MonkeyPatch.context() as env:
-        for name, value in (("AWS_ENDPOINT_URL_S3", endpoint), ("AWS_ACCESS_KEY_ID", "veil-test"),
-                            ("AWS_SECRET_ACCESS_KEY", "veil-test-secret"), ("AWS_DEFAULT_REGION", "us-east-1")):
-            env.setenv(name, value)
-        boto3.client("s3").create_bucket(Bucket="veil-blobs")
-        yield "veil-blobs"
+    with s3_bucket(tmp_path_factory.mktemp("s3")) as name:
+        yield name
 
 
 def objects(bucket: str) -> dict[str, bytes]:
