@@ -33,7 +33,8 @@ def check_pdf(path: str | Path, *, trust_roots: list | None = None, use_ocr: boo
     except Exception as exc:  # noqa: BLE001 - fail closed on anything unforeseen, naming the file
         return unreadable(path, f"{path.name}: unexpected error while reading the PDF ({kind_of(exc)})")
     pages = [(p.number, p.text, p.source) for p in content.pages if p.source != "none"]
-    return _judged(path, content, judge(pages), pages)
+    sure_ocr = {p.number: p.ocr for p in content.pages if p.ocr is not None}   # OCR lines read surely
+    return _judged(path, content, judge(pages, sure_ocr), pages)
 
 
 def unreadable(path: str | Path, message: str) -> Verdict:

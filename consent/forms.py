@@ -54,13 +54,15 @@ def build_model_form() -> bytes:
 
 def render_form(spec: dict) -> bytes:
     """A fillable PDF from a form spec (see assets/consent_form/model_form.toml for the block kinds)."""
-    pdf, fields = _layout(spec)
-    return _add_fields(bytes(pdf.output()), fields)
+    pdf, fields = layout(spec)
+    return add_fields(bytes(pdf.output()), fields)
 
 
 # ----------------------------------------------------------------------------------- layout
 
-def _layout(spec: dict) -> tuple[FPDF, list[_Field]]:
+def layout(spec: dict, signature_image: bytes | None = None) -> tuple[FPDF, list[_Field]]:
+    """The printed pages of a form spec and where its fields go. `signature_image` (a PNG): the patient's
+    drawn signature, placed in the signature box, for a form signed in Veil (consent.signed_form)."""
     pdf = FPDF(unit="pt", format="letter")
     pdf.set_creation_date(_FIXED_DATE)
     pdf.set_title(spec.get("title", "Consent form"))
@@ -76,7 +78,10 @@ def _layout(spec: dict) -> tuple[FPDF, list[_Field]]:
         pdf.multi_cell(width, 13, spec["subtitle"], align="L", new_x=XPos.LMARGIN, new_y=YPos.NEXT)
     pdf.ln(6)
     for block in spec.get("block", []):
-        _BLOCKS[block["kind"]](pdf, block, fields, width)
+        if block["kind"] == "signature":
+            _signature(pdf, block, fields, width, signature_image)
+        else:
+            _BLOCKS[block["kind"]](pdf, block, fields, width)
     return pdf, fields
 
 
@@ -142,19 +147,32 @@ def _box_row(pdf: FPDF, block: dict, fields: list, width: float) -> None:
     pdf.set_xy(_MARGIN, y + 18)
 
 
-def _signature(pdf: FPDF, block: dict, fields: list, width: float) -> None:
+SIGNATURE_BOX = (280.0, 64.0)   # width, height in points
+SEAL_STRIP = 11.0               # the bottom of the box that shows the digital seal of a form signed in Veil
+
+
+def _signature(pdf: FPDF, block: dict, fields: list, width: float, image: bytes | None = None) -> None:
+    box_w, box_h = SIGNATURE_BOX
     pdf.set_font("Helvetica", "", 10)
-    _ensure_room(pdf, 70)
+    _ensure_room(pdf, box_h + 30)
     pdf.multi_cell(width, 13, block["label"], align="L", new_x=XPos.LMARGIN, new_y=YPos.NEXT)
     y = pdf.get_y() + 4
     pdf.set_draw_color(120)
-    pdf.rect(_MARGIN, y, 260, 44)
-    fields.append(_Field("signature", block["name"], pdf.page - 1, _pdf_rect(_MARGIN, y, 260, 44), block["label"]))
-    pdf.set_xy(_MARGIN, y + 52)
+    pdf.rect(_MARGIN, y, box_w, box_h)
+    if image is None:
+        fields.append(_Field("signature", block["name"], pdf.page - 1, _pdf_rect(_MARGIN, y, box_w, box_h),
+                             block["label"]))
+    else:   # the drawn signature above, the seal's appearance in a strip at the bottom of the box
+        pdf.image(io.BytesIO(image), x=_MARGIN + 4, y=y + 3, h=box_h - SEAL_STRIP - 5, keep_aspect_ratio=True,
+                  w=box_w - 8)
+        fields.append(_Field("signature", block["name"], pdf.page - 1,
+                             _pdf_rect(_MARGIN + 1, y + box_h - SEAL_STRIP, box_w - 2, SEAL_STRIP - 1),
+                             block["label"]))
+    pdf.set_xy(_MARGIN, y + box_h + 8)
 
 
 _BLOCKS = {"heading": _heading, "text": _text, "field": _text_field, "checkbox": _checkbox,
-           "boxes": _box_row, "signature": _signature}
+           "boxes": _box_row}
 
 
 def _pdf_rect(x: float, y_top: float, w: float, h: float) -> tuple[float, float, float, float]:
@@ -175,7 +193,7 @@ def _appearance(writer: PdfWriter, w: float, h: float, ops: str) -> object:
     return writer._add_object(stream)
 
 
-def _add_fields(pdf_bytes: bytes, fields: list[_Field]) -> bytes:
+def add_fields(pdf_bytes: bytes, fields: list[_Field]) -> bytes:
     writer = PdfWriter(clone_from=PdfReader(io.BytesIO(pdf_bytes)))
     font = writer._add_object(DictionaryObject({
         NameObject("/Type"): NameObject("/Font"), NameObject("/Subtype"): NameObject("/Type1"),

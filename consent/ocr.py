@@ -7,21 +7,35 @@ and straightened by a projection-profile skew estimate before recognition.
 Tesseract is run with the page image on its standard input and its answer on standard output: a
 consent page shows the patient's name and signature, so neither the image nor the text read from
 it is ever written to a temporary file (pytesseract writes both to the shared temp folder).
+
+A page that names social media or a platform is read a second time, rendered at another scale. A
+line is confirmed when both readings give it word for word alike and Tesseract is at least 90 sure
+of every word in both: the judge may then rely on its words (consent.scope); any other line read by
+OCR leaves the verdict to a person. The page image is kept in memory so that the evidence can show
+where a clause stands (`OcrPage.crop`).
 """
 from __future__ import annotations
 
+import base64
 import io
 import math
 import os
+import re
 import subprocess
 import time
-from dataclasses import dataclass
+import unicodedata
+from dataclasses import dataclass, field
 
 import numpy as np
 import pypdfium2 as pdfium
 from PIL import Image
 
+from consent import lexicon as lx
+
 OCR_DPI = 300
+SECOND_DPI = 400  # the second, independent reading of a page about social media
+SURE = 90.0  # Tesseract's confidence every word of a confirmed line reaches, in both readings
+CROP_WIDTH = 1200  # pixels; a clause's crop for the evidence is scaled down to this at most
 MAX_PIXELS = 36_000_000  # about a Letter page at 600 dpi; caps memory and time for huge pages
 LANGUAGES = "eng+spa"
 TIMEOUT_S = 300  # per Tesseract run; a page that takes longer is refused, not waited on forever
@@ -40,12 +54,56 @@ class _TesseractFailed(OcrUnavailable):
 
 
 @dataclass
+class OcrLine:
+    words: list[str]
+    confidences: list[float]
+    box: tuple[int, int, int, int]  # left, top, right, bottom in the pixels OCR ran on
+    confirmed: bool = False  # a second reading gave the same words, every word sure in both
+
+    @property
+    def text(self) -> str:
+        return " ".join(self.words)
+
+    @property
+    def sure(self) -> bool:
+        return bool(self.words) and min(self.confidences) >= SURE
+
+
+@dataclass
 class OcrPage:
     text: str
     confidence: float | None  # mean word confidence 0-100, None when no word was read
     rotated: int  # degrees the page image was turned to stand upright
     skew: float  # degrees of deskew applied
     size: tuple[int, int]  # pixels OCR ran on
+    lines: list[OcrLine] = field(default_factory=list)
+    image: Image.Image | None = field(default=None, repr=False)  # what OCR ran on, for crops
+    second_reading: bool = False
+
+    def confirmed(self, lines: list[str]) -> bool:
+        """Every one of these page lines is an OCR line confirmed by the second reading."""
+        found = [[ocr for ocr in self.lines if ocr.text == line] for line in lines]
+        return bool(lines) and all(same and all(ocr.confirmed for ocr in same) for same in found)
+
+    def doubtful(self) -> list[str]:
+        return [line.text for line in self.lines if not line.confirmed]
+
+    def crop(self, lines: list[str]) -> str | None:
+        """Base64 PNG of the part of the page image where these lines stand (None if none was read)."""
+        boxes = [ocr.box for ocr in self.lines if ocr.text in lines]
+        if not boxes or self.image is None:
+            return None
+        pad = 12
+        left, top = max(0, min(b[0] for b in boxes) - pad), max(0, min(b[1] for b in boxes) - pad)
+        right = min(self.image.width, max(b[2] for b in boxes) + pad)
+        bottom = min(self.image.height, max(b[3] for b in boxes) + pad)
+        part = self.image.crop((left, top, right, bottom))
+        if part.width > CROP_WIDTH:
+            part = part.resize((CROP_WIDTH, max(1, round(part.height * CROP_WIDTH / part.width))),
+                               Image.Resampling.LANCZOS)
+        out = io.BytesIO()
+        part.save(out, format="PNG", optimize=True)
+        return base64.b64encode(out.getvalue()).decode("ascii")
 
 
 def render_scale(width_pt: float, height_pt: float, dpi: int = OCR_DPI, max_pixels: int = MAX_PIXELS) -> float:
@@ -59,8 +117,43 @@ def render_scale(width_pt: float, height_pt: float, dpi: int = OCR_DPI, max_pixe
 
 def ocr_pdf_page(page: pdfium.PdfPage, languages: str = LANGUAGES, deadline: float | None = None) -> OcrPage:
     width, height = page.get_size()
-    bitmap = page.render(scale=render_scale(width, height), grayscale=True, may_draw_forms=False)
-    return ocr_image(bitmap.to_pil(), languages, deadline)
+    scale = render_scale(width, height)
+    bitmap = page.render(scale=scale, grayscale=True, may_draw_forms=False)
+    result = ocr_image(bitmap.to_pil(), languages, deadline)
+    second = render_scale(width, height, dpi=SECOND_DPI)
+    if not _about_social_media(result.text):
+        result.image = None  # no verdict can rest on this page's words: no crop to show
+    elif second > 1.1 * scale:
+        image = page.render(scale=second, grayscale=True, may_draw_forms=False).to_pil()
+        _confirm(result, _upright(image.convert("L"), result.rotated, result.skew), languages, deadline)
+    return result
+
+
+def _about_social_media(text: str) -> bool:
+    return bool(lx.SOCIAL.search(text)) or any(p.search(text) for p in lx.PLATFORM.values())
+
+
+def _upright(image: Image.Image, rotated: int, skew: float) -> Image.Image:
+    """The same turn and deskew the first reading used."""
+    if rotated:
+        image = image.rotate(-rotated, expand=True, fillcolor=255)
+    if abs(skew) >= 0.3:
+        image = image.rotate(skew, expand=True, fillcolor=255, resample=Image.Resampling.BICUBIC)
+    return image
+
+
+def _confirm(result: OcrPage, image: Image.Image, languages: str, deadline: float | None) -> None:
+    """Mark the lines of `result` that a reading of `image` gives alike, every word sure in both."""
+    _, _, again = _recognise(image, languages, deadline)
+    confirm_lines(result.lines, again)
+    result.second_reading = True
+
+
+def confirm_lines(first: list[OcrLine], second: list[OcrLine]) -> None:
+    """A line of the first reading is confirmed when the second has the same words, all sure in both."""
+    sure = {tuple(line.words) for line in second if line.sure}
+    for line in first:
+        line.confirmed = line.sure and tuple(line.words) in sure
 
 
 def ocr_image(image: Image.Image, languages: str = LANGUAGES, deadline: float | None = None) -> OcrPage:
@@ -80,8 +173,9 @@ def _read_straightened(image: Image.Image, rotated: int, languages: str, deadlin
     skew = estimate_skew(image)
     if abs(skew) >= 0.3:
         image = image.rotate(skew, expand=True, fillcolor=255, resample=Image.Resampling.BICUBIC)
-    text, confidence = _recognise(image, languages, deadline)
-    return OcrPage(text=text, confidence=confidence, rotated=rotated, skew=round(skew, 2), size=image.size)
+    text, confidence, lines = _recognise(image, languages, deadline)
+    return OcrPage(text=text, confidence=confidence, rotated=rotated, skew=round(skew, 2), size=image.size,
+                   lines=lines, image=image)
 
 
 def _orientation(image: Image.Image, deadline: float | None) -> int:
@@ -117,28 +211,40 @@ def estimate_skew(image: Image.Image) -> float:
     return float(best)
 
 
-def _recognise(image: Image.Image, languages: str, deadline: float | None) -> tuple[str, float | None]:
+def _recognise(image: Image.Image, languages: str,
+               deadline: float | None) -> tuple[str, float | None, list[OcrLine]]:
+    """(text with a blank line between paragraphs, mean word confidence, the lines with their words)."""
     rows = _tesseract(image, "-l", languages, "--psm", "3", "tsv", deadline=deadline).splitlines()
     header = rows[0].split("\t") if rows else []
-    lines: dict[tuple[int, int, int], list[str]] = {}
-    confidences = []
+    lines: dict[tuple[int, int, int], OcrLine] = {}
     for row in rows[1:]:
         cell = dict(zip(header, row.split("\t")))
-        word = cell.get("text", "").strip()
+        word = _normal_word(cell.get("text", ""))
         if not word:
             continue
         key = (int(cell["block_num"]), int(cell["par_num"]), int(cell["line_num"]))
-        lines.setdefault(key, []).append(word)
-        if float(cell["conf"]) >= 0:
-            confidences.append(float(cell["conf"]))
+        left, top = int(cell["left"]), int(cell["top"])
+        box = (left, top, left + int(cell["width"]), top + int(cell["height"]))
+        line = lines.setdefault(key, OcrLine([], [], box))
+        line.words.append(word)
+        line.confidences.append(float(cell["conf"]))
+        line.box = (min(line.box[0], box[0]), min(line.box[1], box[1]), max(line.box[2], box[2]),
+                    max(line.box[3], box[3]))
     text_lines, last_block = [], None
     for key in sorted(lines):
         if last_block is not None and key[:2] != last_block:
             text_lines.append("")  # blank line between paragraphs, as in a text layer
-        text_lines.append(" ".join(lines[key]))
+        text_lines.append(lines[key].text)
         last_block = key[:2]
+    confidences = [c for key in sorted(lines) for c in lines[key].confidences if c >= 0]
     confidence = round(sum(confidences) / len(confidences), 1) if confidences else None
-    return "\n".join(text_lines), confidence
+    return "\n".join(text_lines), confidence, [lines[key] for key in sorted(lines)]
+
+
+def _normal_word(word: str) -> str:
+    """A word as the page text holds it: NFKC, no spaces; Tesseract reads a lone capital I as "|"."""
+    word = "".join(unicodedata.normalize("NFKC", word).replace("\u00ad", "").split())
+    return re.sub(r"^\|(?=[,;:.]?$)", "I", word)
 
 
 def _tesseract(image: Image.Image, *args: str, deadline: float | None = None) -> str:

@@ -1,36 +1,66 @@
 """Does a consent document explicitly cover social media? Judged from its text, with evidence.
 
-"covered" needs a statement that grants publication on social media (or on a named platform)
-explicitly: the patient's own grant verb ("I authorize", "the undersigned consents to", "autorizo")
-before the platform, an act of publishing ("post", "use", "publicar"), photographs or videos named,
-no negation or exclusion in the clause, and, for a form option, a ticked box under a granting
-lead-in. Anything less is "not_covered" (nothing grants it: boxes left empty, a refusal, website or
-print only, a vague "internet" or "any media") or "unclear" (a person must look: statements that
-contradict each other, a box that could not be read, wording read by OCR, social media mentioned as
-a possible use without a grant). Every verdict comes with the sentences it relied on.
+"covered" needs the patient's own grant to publish images on social media or a named platform,
+read in its clause by consent.clauses with the grammar of consent.grammar: a grant verb ("I
+authorize", "I consent to ... using", "I am happy for"), a permission in the patient's own images
+("my photos may be shared"), a ticked box, a Yes or initials under a granting lead-in; platform
+lists, exceptions ("except TikTok") and conditions ("only if my face is not shown": de-identified
+only) shape it. Anything less is "not_covered" (nothing grants it: boxes left empty, a refusal, a
+revocation letter, website or print only, a vague "internet" or "any media", questionnaires and
+staff rules) or "unclear" (a person must look: statements that contradict each other, a box that
+could not be read, a condition only a person can check, OCR words without two matching confident
+readings, social media mentioned as a possible use without a grant). Every verdict comes with the
+sentences it relied on, and reasons that say what was found.
 
-Input is consent.pdf's annotated text ("☒ label" ticked, "☐ label" empty, "[?] label" unreadable).
+Input is consent.pdf's annotated text ("☒ label" ticked, "☐ label" empty, "[?] label" unreadable),
+and for pages read by OCR the readings that tell which lines were read with certainty.
 """
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from typing import Protocol
 
+from consent import clauses as cl
+from consent import grammar as g
 from consent import lexicon as lx
 from consent.dates import find_dates
 from consent.segments import Segment, segment_pages, short
 
 PLATFORMS = lx.PLATFORMS
+OCR_UNSURE = ("social-media wording was read by OCR without two matching, confident readings: "
+              "a person must confirm it against the page image")
+
+
+class PageReading(Protocol):
+    """What OCR knows about the lines of one page (consent.ocr.OcrPage)."""
+
+    def confirmed(self, lines: list[str]) -> bool:
+        """Every line read word for word alike by two readings, every word with confidence >= 90."""
+
+    def doubtful(self) -> list[str]:
+        """The lines read without that certainty."""
+
+    def crop(self, lines: list[str]) -> str | None:
+        """The part of the page image where these lines stand, as base64 PNG."""
 
 
 @dataclass
 class Evidence:
     page: int
     text: str
-    about: str  # grant, denial, option_not_ticked, needs_review, expiry, revocation, ...
+    # grant, conditional_grant, denial, exception, withdrawal, option_not_ticked, needs_review,
+    # mention_without_grant, vague_channel, other_use, identifiable, deidentified_only, expiry, no_expiry,
+    # revocation, guardian
+    about: str
+    image_png: str | None = None  # for words read by OCR: where they stand on the page image (base64 PNG)
+    segment: Segment | None = field(default=None, repr=False, compare=False)
 
     def as_dict(self) -> dict:
-        return {"page": self.page, "text": self.text, "about": self.about}
+        found = {"page": self.page, "text": self.text, "about": self.about}
+        if self.image_png:
+            found["image_png"] = self.image_png
+        return found
 
 
 @dataclass
@@ -49,170 +79,75 @@ class ScopeResult:
     reasons: list[str] = field(default_factory=list)
 
 
-def judge(pages: list[tuple[int, str, str]]) -> ScopeResult:
-    """pages: (number from 1, annotated text, "text" | "ocr")."""
+def judge(pages: list[tuple[int, str, str]], readings: dict[int, PageReading] | None = None) -> ScopeResult:
+    """pages: (number from 1, annotated text, "text" | "ocr"); readings: for pages read by OCR, by number."""
     result = ScopeResult()
+    readings = readings or {}
     segments = segment_pages([p for p in pages if p[1].strip()])
     if not segments:
         result.reasons.append("no readable text: a person must read the document")
         return result
-    _judge_social_media(segments, result)
+    _judge_social_media(segments, result, readings)
     _judge_identifiable(segments, result)
     _judge_expiry(segments, result)
     _judge_revocation_and_guardian(segments, result)
+    for evidence in result.evidence:
+        seg = evidence.segment
+        if seg is not None and seg.source == "ocr" and seg.page in readings:
+            evidence.image_png = readings[seg.page].crop(seg.lines + [l for s in cl.lead_chain(seg) for l in s.lines])
     return result
-
-
-# ------------------------------------------------------------------------------------ mentions
-
-@dataclass
-class Mention:
-    segment: Segment
-    term: str  # "social_media" or a platform name
-    start: int
-    end: int
-
-    @property
-    def generic(self) -> bool:
-        return self.term == "social_media"
-
-
-@dataclass
-class _Finding:
-    mention: Mention
-    status: str  # granted | denied | empty | unknown | no_grant | neutral
-
-
-def find_mentions(segment: Segment) -> list[Mention]:
-    text = segment.text
-    found = [Mention(segment, "social_media", m.start(), m.end()) for m in lx.SOCIAL.finditer(text)]
-    others = any(p.search(text) for name, p in lx.PLATFORM.items() if name != "threads")
-    for name, pattern in lx.PLATFORM.items():
-        if name == "threads" and not (found or others):
-            continue
-        found.extend(Mention(segment, name, m.start(), m.end()) for m in pattern.finditer(text))
-    return sorted(found, key=lambda m: m.start)
-
-
-def _clause_span(text: str, start: int, end: int) -> tuple[int, int]:
-    breaks = list(lx.CLAUSE_BREAK.finditer(text))
-    left = max((m.end() for m in breaks if m.end() <= start), default=0)
-    right = min((m.start() for m in breaks if m.start() >= end), default=len(text))
-    return left, right
-
-
-def _neutralised(part: str) -> str:
-    """Drop parentheses and phrases whose negation does not refuse the use."""
-    part = re.sub(r"\([^()]*\)", " ", part)
-    # "including but not limited to"; "without showing my face" limits identifiability, judged apart
-    return lx.DEIDENTIFIED.sub(" ", lx.NEUTRAL_NEGATION.sub(" including ", part))
-
-
-def _denied(text: str, start: int, end: int) -> bool:
-    """A negation anywhere in the mention's clause, or an exclusion before it ("except TikTok")."""
-    left, right = _clause_span(text, start, end)
-    before, after = _neutralised(text[left:start]), _neutralised(text[end:right])
-    return bool(lx.EXCLUSION.search(before) or lx.NEGATION.search(before) or lx.NEGATION.search(after))
-
-
-def _lead_chain(seg: Segment) -> list[Segment]:
-    return [s for s in (seg.lead, seg.before_lead) if s is not None]
-
-
-def _lead_blocks(seg: Segment) -> str | None:
-    """Why an option's lead-in stops it counting: 'denied' (negated), 'empty'/'unknown' (its own box)."""
-    lead = seg.lead
-    if lead is None:
-        return None
-    if lead.mark == "empty":
-        return "empty"
-    if lead.mark in ("unknown", "plain"):
-        return "unknown"
-    if lx.NEGATION.search(_neutralised(lx.CLAUSE_BREAK.split(lead.text)[-1])):
-        return "denied"  # "I do NOT authorize use in:"
-    return None
-
-
-def _first_person_grant(text: str) -> bool:
-    return bool(lx.GRANT.search(text)) and bool(lx.FIRST_PERSON.search(text))
-
-
-def _classify(mention: Mention) -> str:
-    """granted | denied | empty | unknown | no_grant | neutral, for one mention in its statement."""
-    seg = mention.segment
-    if (seg.mark == "heading" or seg.text.endswith("?") or lx.REVOCATION.search(seg.text)
-            or lx.CONDITIONAL.search(seg.text)):
-        return "neutral"  # titles, questions, "I may revoke ... social media", "if you do not want ..."
-    if _denied(seg.text, mention.start, mention.end):
-        return "denied"
-    blocked = _lead_blocks(seg) if seg.is_option else None
-    if blocked == "denied":
-        return "denied"
-    left, right = _clause_span(seg.text, mention.start, mention.end)
-    grants = [m.start() + left for m in lx.GRANT.finditer(seg.text[left:right])]
-    first = min((g for g in grants if g < mention.start), default=None)
-    grant_before = (first is not None and bool(lx.FIRST_PERSON.search(seg.text[left:mention.start]))
-                    and bool(lx.USE_VERB.search(seg.text[first:mention.end + 40])))
-    lead_grant = seg.is_option and seg.lead is not None and _first_person_grant(seg.lead.text)
-    earlier_grant = seg.is_option and seg.before_lead is not None and _first_person_grant(seg.before_lead.text)
-    context = [seg, *_lead_chain(seg)]
-    media = any(lx.MEDIA.search(s.text) for s in context)
-    use = any(lx.USE_VERB.search(s.text) for s in context)
-    if seg.is_option and seg.mark != "bullet":
-        if not (grants or any(lx.GRANT.search(lead.text) for lead in _lead_chain(seg))):
-            return "no_grant"  # "How did you hear about us? ☒ Facebook"
-        if seg.mark == "empty" or blocked == "empty":
-            return "empty"
-        if seg.mark in ("unknown", "plain") or blocked == "unknown":
-            return "unknown"
-        if not (grants or lead_grant) or not media or not use:
-            return "unknown"  # ticked, but the grant behind it is not in plain sight
-        return "granted"
-    if grant_before or (seg.mark == "bullet" and lead_grant and use):
-        return "granted" if media else "unknown"
-    if grants or (seg.mark == "bullet" and earlier_grant):
-        return "unknown"  # a grant after the platform, or of something else: "Social Media Consent I authorize ..."
-    return "no_grant"
 
 
 # --------------------------------------------------------------------------- social-media verdict
 
-def _judge_social_media(segments: list[Segment], result: ScopeResult) -> None:
-    findings = [_Finding(m, _classify(m)) for seg in segments for m in find_mentions(seg)]
-    findings.extend(_yes_no_findings(segments))
-    _let_options_decide(segments, findings, result)
+def _judge_social_media(segments: list[Segment], result: ScopeResult, readings: dict) -> None:
+    findings = [cl.classify(m) for seg in segments for m in cl.find_mentions(seg)]
+    findings.extend(cl.yes_no_findings(segments))
+    cl.let_options_decide(segments, findings)
 
-    granted = [f for f in findings if f.status == "granted"]
-    denied = [f for f in findings if f.status == "denied"]
-    for f in granted:
-        _add(result, f.mention.segment, "grant")
-    for f in denied:
-        _add(result, f.mention.segment, "denial")
-    result.excluded_platforms = sorted({f.mention.term for f in denied if not f.mention.generic},
+    granting = [f for f in findings if f.status in ("granted", "conditional")]
+    refusing = [f for f in findings if f.status in ("denied", "excepted")]
+    for f in granting:
+        _add(result, f.mention.segment, "grant" if f.status == "granted" else "conditional_grant")
+    for f in refusing:
+        _add(result, f.mention.segment, "exception" if f.status == "excepted" and not f.mention.generic else "denial")
+    result.excluded_platforms = sorted({f.mention.term for f in refusing if not f.mention.generic},
                                        key=PLATFORMS.index)
-    if granted:
-        _grant_verdict(findings, granted, denied, result)
+    withdrawn = [seg for seg in segments if cl.revokes(seg.text)]
+    if withdrawn:
+        for seg in withdrawn:
+            _add(result, seg, "withdrawal")
+        result.social_media = "not_covered"
+        result.reasons.append("the document withdraws a consent (a revocation): it grants nothing")
+    elif granting:
+        _grant_verdict(findings, granting, result, readings)
     else:
-        _no_grant_verdict(segments, findings, denied, result)
+        _no_grant_verdict(segments, findings, result, readings)
 
 
-def _grant_verdict(findings: list[_Finding], granted: list[_Finding], denied: list[_Finding],
-                   result: ScopeResult) -> None:
+def _grant_verdict(findings: list[cl.Finding], granting: list[cl.Finding], result: ScopeResult,
+                   readings: dict) -> None:
     """Covered, unless anything else in the document says otherwise or could not be read."""
-    platforms, general = _granted_platforms(granted)
+    platforms, general = cl.granted_platforms(granting)
     excluded = result.excluded_platforms
     conflict = sorted(set(platforms) & set(excluded))
-    granting_leads = {id(f.mention.segment.lead) for f in granted}
+    granting_leads = {id(f.mention.segment.lead) for f in granting}
     left_empty = [f for f in findings if f.status == "empty" and f.mention.generic
                   and id(f.mention.segment.lead) not in granting_leads]
     unreadable = [f for f in findings if f.status == "unknown"]
-    by_ocr = [f for f in findings if f.mention.segment.source == "ocr" and f.status not in ("neutral", "no_grant")]
+    by_ocr = [f for f in findings if f.status != "neutral" and not _read_surely(f, readings)]
+    by_ocr += _doubtful_ocr_lines(readings, findings)
     problems = [
-        ([f for f in denied if f.mention.generic], "one statement grants social media and another refuses it"),
-        (conflict, f"platforms both granted and excluded: {', '.join(conflict)}"),
+        ([f for f in findings if f.status == "denied" and f.mention.generic],
+         "one statement grants social media and another refuses it"),
+        ([f for f in findings if f.status == "excepted" and f.mention.generic],
+         "one statement grants social media and another leaves it out of the uses it grants"),
+        (conflict, f"platforms both granted and excluded: {_names(conflict) if conflict else ''}"),
         (left_empty, "a social-media option elsewhere in the form is left empty"),
-        (unreadable, "another social-media statement or option could not be read with certainty"),
-        (by_ocr, "social-media wording was read by OCR: confirm it against the page image"),
+        ([f for f in granting if f.status == "conditional"],
+         "social media is granted only on a condition a person must check"),
+        *[([f], f.note) for f in _first_per_note(unreadable + [f for f in findings if f.status == "weak"])],
+        (by_ocr, OCR_UNSURE),
     ]
     for f in left_empty:
         _add(result, f.mention.segment, "option_not_ticked")
@@ -224,135 +159,90 @@ def _grant_verdict(findings: list[_Finding], granted: list[_Finding], denied: li
         result.social_media = "unclear"
         return
     result.social_media = "covered"
-    result.reasons.append("explicit grant for social media" if general else
-                          "explicit grant for the named platforms only")
+    reason = "grants social media" if general else f"grants social media on {_names(result.platforms)} only"
+    if excluded:
+        reason += f" except {_names(excluded)}" if general else f"; excludes {_names(excluded)}"
+    if any(f.condition == "deidentified" for f in granting):
+        reason += ", on the condition that the patient cannot be recognised"
+    result.reasons.append(reason)
 
 
-def _no_grant_verdict(segments: list[Segment], findings: list[_Finding], denied: list[_Finding],
-                      result: ScopeResult) -> None:
-    unknown = [f for f in findings if f.status == "unknown"]
-    passive = [f for f in findings if f.status == "no_grant" and not f.mention.segment.is_option
-               and lx.PASSIVE_USE.search(f.mention.segment.text)]
+def _no_grant_verdict(segments: list[Segment], findings: list[cl.Finding], result: ScopeResult,
+                      readings: dict) -> None:
+    unknown = [f for f in findings if f.status in ("unknown", "weak")]
+    # a refusal misread stays a refusal; anything else read unsurely, or lost in the reading, may grant
+    by_ocr = [f for f in findings
+              if f.status not in ("neutral", "denied", "excepted") and not _read_surely(f, readings)]
+    by_ocr += _doubtful_ocr_lines(readings, findings)
+    mentioned = [f for f in findings if f.status == "mention"]
     empty = [f for f in findings if f.status == "empty"]
     for f in unknown:
         _add(result, f.mention.segment, "needs_review")
-    for f in passive:
+    for f in mentioned:
         _add(result, f.mention.segment, "mention_without_grant")
     for f in empty:
         _add(result, f.mention.segment, "option_not_ticked")
-    if unknown:
+    if unknown or by_ocr:
         result.social_media = "unclear"
-        result.reasons.append("a social-media statement or option could not be read with certainty: "
-                              "a person must look")
+        result.reasons.extend([f.note for f in _first_per_note(unknown)] + ([OCR_UNSURE] if by_ocr else []))
         return
-    if passive:
+    if mentioned:
         result.social_media = "unclear"
         result.reasons.append("social media is mentioned as a possible use, but nothing grants it explicitly")
         return
     result.social_media = "not_covered"
-    if any(f.mention.generic for f in denied):
+    if any(f.status == "denied" and f.mention.generic for f in findings):
         result.reasons.append("the document refuses social-media use")
+    elif result.excluded_platforms:
+        result.reasons.append(f"the document refuses {_names(result.excluded_platforms)}")
+    if any(f.status == "excepted" and f.mention.generic for f in findings):
+        result.reasons.append("social media is left out of the uses the document grants")
     if empty:
         result.reasons.append("the social-media option is not ticked")
-    _explain_other_uses(segments, result)
+    _explain_other_uses(segments, findings, result)
     if not findings:
         result.reasons.append("social media is not mentioned")
+    elif len(result.reasons) == 0:
+        result.reasons.append("nothing in the document grants social-media use")
 
 
-def _is_answer(seg: Segment) -> bool:
-    """A Yes / No option ("☒ Yes", "☐ No, thank you"), not a sentence that happens to start with "No"."""
-    return seg.is_option and bool(re.match(r"^(?:yes|s[ií]|no)\b", seg.text, re.I)) and len(seg.text.split()) <= 4
+def _first_per_note(findings: list[cl.Finding]) -> list[cl.Finding]:
+    """One finding for each thing a person must look at (the notes say what)."""
+    return list({f.note: f for f in reversed(findings)}.values())[::-1]
 
 
-def _yes_no_findings(segments: list[Segment]) -> list[_Finding]:
-    """A question or statement about social media answered by Yes / No boxes (Sí / No)."""
-    findings = []
-    by_lead: dict[int, list[Segment]] = {}
-    for seg in segments:
-        if _is_answer(seg) and seg.lead is not None:
-            by_lead.setdefault(id(seg.lead), []).append(seg)
-    for options in by_lead.values():
-        lead = options[0].lead
-        mentions = find_mentions(lead)
-        if not mentions:
-            continue
-        status = _answer(options)
-        answers = " ".join({"ticked": "☒", "empty": "☐"}.get(o.mark, "[?]") + " " + o.text for o in options)
-        answered = Segment(lead.page, f"{lead.text} {answers}", lead.source)
-        context = " ".join(s.text for s in [lead, *_lead_chain(lead)])
-        for mention in mentions:
-            this = status
-            if status == "granted" and (_denied(lead.text, mention.start, mention.end) or not lx.MEDIA.search(context)):
-                this = "unknown"  # "May we NOT post ...? Yes" reads both ways; a yes to what?
-            findings.append(_Finding(Mention(answered, mention.term, mention.start, mention.end), this))
-    return findings
+def _names(platforms: list[str]) -> str:
+    shown = [lx.PLATFORM_NAMES[p] for p in platforms]
+    return shown[0] if len(shown) <= 1 else ", ".join(shown[:-1]) + " and " + shown[-1]
 
 
-def _answer(options: list[Segment]) -> str:
-    no = [o for o in options if re.match(r"^no\b", o.text, re.I)]
-    marks_yes = {o.mark for o in options if o not in no}
-    marks_no = {o.mark for o in no}
-    if marks_yes == {"ticked"} and marks_no <= {"empty"}:
-        return "granted"
-    if marks_no == {"ticked"} and marks_yes <= {"empty"}:
-        return "denied"
-    if marks_yes <= {"empty"} and marks_no <= {"empty"}:
-        return "empty"
-    return "unknown"
+def _read_surely(f: cl.Finding, readings: dict) -> bool:
+    """Text-layer words, or OCR words two readings agree on with confidence (see consent.ocr)."""
+    seg = f.mention.segment
+    if seg.source != "ocr":
+        return True
+    reading = readings.get(seg.page)
+    lines = seg.lines + [line for s in cl.lead_chain(seg) for line in s.lines]
+    return reading is not None and reading.confirmed(lines)
 
 
-def _let_options_decide(segments: list[Segment], findings: list[_Finding], result: ScopeResult) -> None:
-    """A statement that introduces options is no grant by itself: its ticked options are.
-
-    "I consent to photos on social media: ☐ Yes ☒ No" and "I authorize ... on the platforms ticked
-    below: ☒ Instagram" are decided by their boxes; a grant introducing other choices (purposes)
-    stands only if one of them is ticked.
-    """
-    children: dict[int, list[Segment]] = {}
-    for seg in segments:
-        if seg.lead is not None and seg.is_option:
-            children.setdefault(id(seg.lead), []).append(seg)
-    for f in findings:
-        kids = children.get(id(f.mention.segment))
-        if not kids or f.status != "granted":
-            continue
-        f.status = "neutral"
-        if any(_is_answer(k) for k in kids):
-            continue  # the Yes / No finding speaks for it
-        kid_findings = [g for g in findings if g.mention.segment in kids]
-        if kid_findings:  # the options name social media or platforms: they carry the scope
-            if all(g.status in ("empty", "denied") for g in kid_findings):
-                result.reasons.append("social media is granted but none of the listed platforms is ticked")
-                f.status = "unknown"
-        elif any(k.mark in ("ticked", "bullet") for k in kids):
-            f.status = "granted"  # options for other choices (purposes); one is chosen
-        else:
-            f.status = "unknown"  # a grant whose choices were all left empty or unreadable
+def _doubtful_ocr_lines(readings: dict, findings: list[cl.Finding]) -> list[str]:
+    """OCR lines read without certainty, judged nowhere, holding something like a platform's name
+    ("Instagrarn", "social rnedia"): a mention, perhaps a refusal, may have been lost in the reading."""
+    judged = {line for f in findings for line in f.mention.segment.lines}
+    return [line for reading in readings.values() for line in reading.doubtful()
+            if line not in judged and cl.near_platform_word(line)]
 
 
-def _granted_platforms(granted: list[_Finding]) -> tuple[list[str], bool]:
-    """(platforms named in grants, whether some grant covers social media in general)."""
-    platforms: set[str] = set()
-    general = False
-    by_segment: dict[int, list[_Finding]] = {}
-    for f in granted:
-        by_segment.setdefault(id(f.mention.segment), []).append(f)
-    for group in by_segment.values():
-        names = {f.mention.term for f in group if not f.mention.generic}
-        if any(f.mention.generic for f in group) and (not names or lx.EXAMPLES.search(group[0].mention.segment.text)):
-            general = True  # "social media (Instagram, Facebook, etc.)" grants social media as such
-        platforms |= names
-    return sorted(platforms, key=PLATFORMS.index), general
-
-
-def _explain_other_uses(segments: list[Segment], result: ScopeResult) -> None:
+def _explain_other_uses(segments: list[Segment], findings: list[cl.Finding], result: ScopeResult) -> None:
     """For a not-covered verdict, quote the grants of image use the document does make."""
+    about_social_media = {id(f.mention.segment) for f in findings}
     for seg in segments:
         if (seg.is_option and seg.mark not in ("ticked", "bullet")) or len(seg.text.split()) < 5 \
-                or seg.text.endswith("?"):
-            continue  # an option not chosen, a title, a question: none grants anything
-        context = [seg, *_lead_chain(seg)[:1]]
-        if not any(lx.GRANT.search(s.text) for s in context) or not any(lx.MEDIA.search(s.text) for s in context):
+                or seg.text.endswith("?") or id(seg) in about_social_media or cl.revokes(seg.text):
+            continue  # an option not chosen, a title, a question, what the social-media reasons explain
+        context = [seg, *cl.lead_chain(seg)[:1]]
+        if not any(g.GRANT_RE.search(s.text) for s in context) or not any(lx.MEDIA.search(s.text) for s in context):
             continue
         if lx.VAGUE_CHANNEL.search(seg.text):
             _add(result, seg, "vague_channel")
@@ -367,24 +257,26 @@ def _explain_other_uses(segments: list[Segment], result: ScopeResult) -> None:
 # -------------------------------------------------------------- identifiable, expiry, revocation
 
 def _affirmed(seg: Segment) -> bool:
-    """A statement that binds: a ticked or bulleted option, or a sentence; never a title or an "if"."""
-    if seg.mark == "heading" or lx.CONDITIONAL.search(seg.text) or seg.text.endswith("?"):
+    """A statement that binds: a ticked or bulleted option, or a sentence; never a title, a question
+    or a rule for staff."""
+    if seg.mark in ("heading", "row") or seg.text.endswith("?") or cl.policy(seg.text) or cl.hypothetical(seg.text):
         return False
     if seg.is_option:
-        return seg.mark in ("ticked", "bullet") and _lead_blocks(seg) is None
+        return seg.mark in ("ticked", "bullet") and cl.lead_blocks(seg) is None
     return True
 
 
 def _judge_identifiable(segments: list[Segment], result: ScopeResult) -> None:
     deidentified, identifiable, refused = [], [], []
     for seg in segments:
-        context = " ".join(s.text for s in [seg, *_lead_chain(seg)])
+        context = " ".join(s.text for s in [seg, *cl.lead_chain(seg)])
         if not (lx.MEDIA.search(context) or lx.FACE.search(seg.text)) or not _affirmed(seg):
             continue  # "anonymised data", "identifiable health information": not about images
-        if lx.DEIDENTIFIED.search(seg.text):
+        text = seg.text
+        if cl.hides_signer(text):
             deidentified.append(seg)
-        elif match := lx.IDENTIFIABLE.search(seg.text):
-            (refused if _denied(seg.text, match.start(), match.end()) else identifiable).append(seg)
+        elif match := lx.IDENTIFIABLE.search(text):
+            (refused if cl.read_clause(text, match.start(), match.end()).refused else identifiable).append(seg)
     if deidentified or refused:
         result.identifiable = "deidentified_only"
         for seg in deidentified + refused:
@@ -454,4 +346,4 @@ def _judge_revocation_and_guardian(segments: list[Segment], result: ScopeResult)
 def _add(result: ScopeResult, seg: Segment, about: str) -> None:
     quote = seg.quote()
     if not any(e.page == seg.page and e.text == quote and e.about == about for e in result.evidence):
-        result.evidence.append(Evidence(seg.page, quote, about))
+        result.evidence.append(Evidence(seg.page, quote, about, segment=seg))

@@ -52,7 +52,8 @@ def load_trust_roots(pem_or_der: bytes) -> list[x509.Certificate]:
 
 
 def check_signatures(data: bytes, trust_roots: list | None = None, password: bytes = b"") -> list[SignatureCheck]:
-    """Validate every embedded signature and document timestamp, without any network access."""
+    """Validate every embedded signature and document timestamp, without any network access. `trust_roots`:
+    asn1crypto certificates or DER bytes."""
     reader = PdfFileReader(io.BytesIO(data), strict=False)
     if reader.encrypted:
         reader.decrypt(password)
@@ -64,8 +65,10 @@ def check_signatures(data: bytes, trust_roots: list | None = None, password: byt
 
 def _context(trust_roots: list) -> ValidationContext:
     # allow_fetching=False: no OCSP, CRL or AIA look-ups; an explicit (possibly empty) root list
-    # so that nothing falls back to the operating system's TLS trust store.
-    return ValidationContext(trust_roots=list(trust_roots), allow_fetching=False, revocation_mode="soft-fail")
+    # so that nothing falls back to the operating system's TLS trust store. A root may be given as DER
+    # bytes: they cross a process boundary intact, where a pickled asn1crypto certificate loses its parse.
+    roots = [x509.Certificate.load(bytes(r)) if isinstance(r, (bytes, bytearray)) else r for r in trust_roots]
+    return ValidationContext(trust_roots=roots, allow_fetching=False, revocation_mode="soft-fail")
 
 
 def _check_one(emb, trust_roots: list) -> SignatureCheck:

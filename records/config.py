@@ -55,6 +55,10 @@ class Settings:
     blob_url: str | None = None
     # unreferenced blobs younger than this may be another process's (not tunable)
     orphan_grace_seconds: int = 3600
+    # the clinic's own certificate (PKCS#12) for sealing consents signed in Veil, and its passphrase
+    # (VEIL_SIGNING_P12, VEIL_SIGNING_P12_PASSPHRASE); without it Veil makes an installation certificate
+    signing_p12: Path | None = None
+    signing_p12_passphrase: str | None = field(default=None, repr=False)
 
     @property
     def blob_dir(self) -> Path:
@@ -96,8 +100,11 @@ def load_settings(env: Mapping[str, str] | None = None, secrets_file: Path | Non
     url = get("VEIL_DATABASE_URL") or f"sqlite:///{data_dir / 'veil.db'}"
     key_file = Path(get("VEIL_KEY_FILE") or default_key_file(env)).expanduser().absolute()
     policies = {f.name: _policy(get, f) for f in fields(Settings) if "variable" in f.metadata}
-    return Settings(data_dir=data_dir, database_url=url, key_file=key_file, queue_url=get("VEIL_QUEUE_URL"),
-                    blob_url=get("VEIL_BLOB_URL"), **policies)
+    p12 = get("VEIL_SIGNING_P12")
+    return Settings(data_dir=data_dir, database_url=url, key_file=key_file, **policies,
+                    queue_url=get("VEIL_QUEUE_URL"), blob_url=get("VEIL_BLOB_URL"),
+                    signing_p12=Path(p12).expanduser().absolute() if p12 else None,
+                    signing_p12_passphrase=get("VEIL_SIGNING_P12_PASSPHRASE"))
 
 
 def _policy(get, setting) -> bool | int:

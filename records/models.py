@@ -98,6 +98,9 @@ class Consent(Base):
     has_expiry_event: Mapped[bool] = mapped_column(Boolean, default=False)
     signed: Mapped[bool | None] = mapped_column(Boolean)
     signature_valid: Mapped[bool | None] = mapped_column(Boolean)
+    # a consent signed in Veil: the model form's version and the SHA-256 of its text (None for uploads)
+    form_version: Mapped[str | None] = mapped_column(String(32))
+    form_sha256: Mapped[str | None] = mapped_column(String(64))
     # PHI, encrypted: the full analysis (evidence quotes, signer names, expiry event), the patient
     analysis_enc: Mapped[bytes | None]
     patient_name_enc: Mapped[bytes | None]
@@ -259,6 +262,10 @@ class Installation(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
     key_check: Mapped[str] = mapped_column(String(128))
+    # the installation's own certificate for sealing consents signed in Veil (records.signing): the
+    # certificate in clear (DER), its private key encrypted with the field key
+    signing_cert: Mapped[bytes | None]
+    signing_key_enc: Mapped[bytes | None]
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
 
 

@@ -62,13 +62,15 @@ def _wait_healthy(url: str, proc: subprocess.Popen, timeout: float = 90) -> None
 
 
 @contextlib.contextmanager
-def chromium_page(viewport: dict | None = None):
+def chromium_page(viewport: dict | None = None, **context_options):
+    """A page in Debian's Chromium; `context_options` go to the browser context (e.g. has_touch=True)."""
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         try:
-            context = browser.new_context(accept_downloads=True, viewport=viewport or {"width": 1400, "height": 1000})
+            context = browser.new_context(accept_downloads=True, viewport=viewport or {"width": 1400, "height": 1000},
+                                          **context_options)
             page = context.new_page()
             page.set_default_timeout(60_000)
             yield page

@@ -12,13 +12,14 @@ from ui_fixtures import app, click, page_alone, released, texts
 from ui_fixtures import people_template, veil  # noqa: F401  (pytest fixtures)
 
 OPEN = {
-    "staff": {"home", "intake", "review", "consents", "release", "takedowns"},
-    "marketing": {"home", "intake", "review", "consents", "release", "takedowns"},
+    "staff": {"home", "intake", "review", "consents", "new_consent", "release", "takedowns"},
+    "marketing": {"home", "intake", "review", "consents", "new_consent", "release", "takedowns"},
     "auditor": {"home", "consents", "takedowns", "audit"},
     "admin": set(PAGE),
 }
 TITLES = {"home": "Welcome", "intake": "Intake", "review": "Review", "consents": "Consents",
-          "release": "Release", "takedowns": "Takedown tasks", "audit": "Audit", "admin": "Administration"}
+          "new_consent": "New consent", "release": "Release", "takedowns": "Takedown tasks", "audit": "Audit",
+          "admin": "Administration"}
 
 
 @pytest.mark.parametrize("role", OPEN)

@@ -31,15 +31,16 @@ VIEWPORT = {"width": 1400, "height": 1800}   # tall: Streamlit scrolls inside th
 class Journey:
     """A person at the browser: Streamlit widgets found by their labels, a screenshot per step."""
 
-    def __init__(self, page):
+    def __init__(self, page, shots: Path = SHOTS):
         self.page = page
         self.step = 0
-        SHOTS.mkdir(parents=True, exist_ok=True)
+        self.shots = shots
+        shots.mkdir(parents=True, exist_ok=True)
 
     def shot(self, name: str) -> None:
         self.step += 1
         self.settle()
-        path = str(SHOTS / f"{self.step:02d}-{name}.png")
+        path = str(self.shots / f"{self.step:02d}-{name}.png")
         try:
             self.page.screenshot(path=path)
         except PlaywrightError:   # Chromium now and then refuses a capture mid-paint; once more is enough

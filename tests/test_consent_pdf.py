@@ -10,6 +10,7 @@ from consent.check import check_pdf
 from consent.forms import fill_form
 from consent.ocr import MAX_PIXELS, render_scale
 from consent.pdf import PdfError, read_pdf
+import wording_pdfs
 from consent_fixtures import acroform_pdf, encrypt, merge, raw_pdf, scan_pdf, text_pdf, write
 
 GRANT = "I authorize the clinic to post my photographs on Instagram."
@@ -55,13 +56,15 @@ def test_the_result_carries_the_sha256_of_the_bytes_judged(tmp_path):
     assert check_pdf(write(tmp_path, "t.pdf", data)).sha256 == hashlib.sha256(data).hexdigest()
 
 
-def test_an_image_only_scan_is_read_by_ocr_and_never_judged_covered_unseen(tmp_path):
+def test_an_image_only_scan_is_judged_on_words_two_confident_readings_agree_on(tmp_path):
+    # OCR can drop a "not": a clause counts only when a second reading at another scale gives the
+    # same words and Tesseract is at least 90 sure of each (wording_pdfs has the noisy case)
     result = check_pdf(write(tmp_path, "scan.pdf", scan_pdf("Photo consent form\n" + GRANT)))
     assert result.text_source == "ocr"
     assert result.pages[0]["ocr_confidence"] > 60
-    assert any("Instagram" in e["text"] for e in result.evidence)
-    # OCR can drop a "not": a grant read only by OCR waits for a person
-    assert result.social_media == "unclear"
+    assert result.social_media == "covered" and result.platforms == ["instagram"]
+    grant = [e for e in result.evidence if e["about"] == "grant"]
+    assert "Instagram" in grant[0]["text"] and grant[0]["image_png"]  # where it stands on the page
     assert result.signed is None  # ink on paper: only a person can tell
 
 
@@ -82,8 +85,9 @@ def test_a_scan_under_a_typed_header_is_still_read_by_ocr(tmp_path):
 
 
 def test_a_text_grant_beside_a_scanned_page_about_social_media_waits_for_a_person(tmp_path):
-    # The scan may say "I do not authorize ..." and OCR may have lost the "not".
-    data = merge(text_pdf(GRANT), scan_pdf("Photo consent form\nI authorize posting my photographs on social media."))
+    # The scan may say "I do not authorize ..." and OCR may have lost the "not": read unsurely here.
+    data = merge(text_pdf(GRANT), wording_pdfs.scan("Photo consent form\nI authorize posting my photographs on "
+                                                    "social media.", noisy=True))
     result = check_pdf(write(tmp_path, "mixed.pdf", data))
     assert result.text_source == "mixed"
     assert result.social_media == "unclear"

@@ -27,7 +27,7 @@ def test_an_explicit_grant_naming_social_media_is_covered_with_its_sentence_quot
                              "I authorize Bright Clinic to post my before-and-after photographs on its social media "
                              "accounts such as Instagram and Facebook.")
     assert result.social_media == "covered"
-    assert result.platforms == []  # "such as": social media in general
+    assert result.platforms == ["instagram", "facebook"]  # "such as" names what is granted
     grant = "I authorize Bright Clinic to post my before-and-after photographs"
     assert any(grant in q for q in quotes(result, "grant"))
     assert result.evidence[0]["page"] == 1
@@ -352,6 +352,14 @@ NEVER_COVERED = [
     "Autorizo la toma de fotografías para mi historia clínica. No se publicarán en redes sociales.",
     "Autorizo el uso de mis fotografías en la página web, pero no en redes sociales.",
     "If I tick this box, I authorize posting on social media. ☐",
+    "Have you ever agreed to let another clinic post your photos on Instagram? ☒ Yes ☐ No",
+    "Did your previous clinic post your photos on Instagram? ☒ Yes ☐ No",
+    "__NO__ I consent to the clinic sharing my photographs on social media.",
+    "I authorize the clinic to post my photographs on Instagram. Initials: N/A",
+    "The clinic may post my photographs on Instagram once I confirm by email.",
+    "I no longer consent to my photographs being used on Instagram.",
+    "My photographs must not be posted on social media unless my face is hidden.",
+    "Team members may share patient images on the clinic's Instagram only when a signed release is on file.",
 ]
 
 
@@ -373,3 +381,30 @@ def test_explicit_grants_in_other_words_are_covered(tmp_path, text, platforms):
     result = judge(tmp_path, text)
     assert result.social_media == "covered"
     assert result.platforms == platforms
+
+
+# ------------------------------------------------------------------- reasons say what was found
+
+@pytest.mark.parametrize("text, reason", [
+    ("I authorize the clinic to use my photographs on social media, except TikTok, which I do not authorize.",
+     "grants social media except TikTok"),
+    ("I consent to the use of my photos on social media (Instagram, Facebook).",
+     "grants social media on Instagram and Facebook only"),
+    ("The clinic may use my photos on social media only if my face is not visible.",
+     "grants social media, on the condition that the patient cannot be recognised"),
+    ("I authorize use of my photos on social media only after I have approved each image.",
+     "social media is granted only on a condition a person must check"),
+    ("I hereby revoke my consent for the use of my photographs on social media.",
+     "the document withdraws a consent (a revocation): it grants nothing"),
+    ("How did you hear about us?\n☒ Instagram\n☐ Facebook", "nothing in the document grants social-media use"),
+])
+def test_the_reason_names_what_was_found(tmp_path, text, reason):
+    assert reason in judge(tmp_path, text).reasons
+
+
+def test_an_exception_is_quoted_as_such_and_never_called_a_refusal_of_social_media(tmp_path):
+    result = judge(tmp_path, "I authorize the clinic to use my photographs on social media, except TikTok, "
+                             "which I do not authorize.")
+    assert result.social_media == "covered" and result.excluded_platforms == ["tiktok"]
+    assert quotes(result, "exception") and not quotes(result, "denial")
+    assert "the document refuses social-media use" not in result.reasons

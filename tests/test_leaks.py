@@ -75,13 +75,14 @@ def every_log_record():
 
 
 @pytest.fixture
-def own_tmpdir(tmp_path, monkeypatch) -> Path:
-    folder = tmp_path / "TMPDIR"
-    folder.mkdir()
+def own_tmpdir(monkeypatch) -> Path:
+    # short, under /tmp: a fork server's socket lives in TMPDIR, and a socket path holds at most 107 bytes
+    folder = Path(tempfile.mkdtemp(prefix="veil-leaks-", dir="/tmp"))
     monkeypatch.setenv("TMPDIR", str(folder))
     monkeypatch.setattr(tempfile, "tempdir", None)   # gettempdir() reads TMPDIR again
     assert tempfile.gettempdir() == str(folder)
-    return folder
+    yield folder
+    shutil.rmtree(folder, ignore_errors=True)
 
 
 def _needles_with_pixels() -> dict[str, bytes]:

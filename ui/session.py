@@ -37,6 +37,7 @@ PAGES = (
     PageSpec("intake", "app_pages/intake.py", "Intake", ":material/upload_file:", "upload_media"),
     PageSpec("review", "app_pages/review.py", "Review", ":material/visibility:", "review"),
     PageSpec("consents", "app_pages/consents.py", "Consents", ":material/contract:", "view_records"),
+    PageSpec("new_consent", "app_pages/new_consent.py", "New consent", ":material/signature:", "register_consent"),
     PageSpec("release", "app_pages/release.py", "Release", ":material/publish:", "request_release"),
     PageSpec("takedowns", "app_pages/takedowns.py", "Takedowns", ":material/unpublished:", "view_records"),
     PageSpec("audit", "app_pages/audit.py", "Audit", ":material/fact_check:", "read_audit"),

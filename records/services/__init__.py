@@ -3,6 +3,7 @@ and the tests all call these, through `from records import services`.
 
   users         sign in; the administration of users and roles
   consents      register a consent PDF, confirm its scope, find, view the PDF, revoke
+  signing       a consent signed on a tablet in Veil: the model form, sealed, then registered
   intake        upload media, link its consent, confirm the patient, process it
   review        re-render with a reviewer's edits, mark reviewed, list and preview outputs
   releases      request, approve through the gate, record the post, takedowns, download, export
@@ -20,6 +21,7 @@ from records.services.consents import (confirm_scope, consent_details, find_cons
                                        register_consent, revoke_consent, view_consent_pdf)
 from records.services.core import RecordNotFound, Records, ScopeConflict, WorkflowError
 from records.services.jobs import JobView, cancel_job, enqueue_processing, get_job, list_jobs, retry_job
+from records.services.signing import sign_consent_in_veil
 from records.services.upkeep import housekeeping
 from records.services.intake import (confirm_patient, link_consent, list_assets, process, upload_limit_mb,
                                      upload_media, view_original)
@@ -44,7 +46,7 @@ __all__ = [
     "reset_password", "list_users",
     # consents
     "register_consent", "consent_details", "confirm_scope", "list_consents", "find_consents", "view_consent_pdf",
-    "revoke_consent",
+    "revoke_consent", "sign_consent_in_veil",
     # intake
     "upload_media", "upload_limit_mb", "link_consent", "confirm_patient", "list_assets", "view_original", "process",
     # jobs

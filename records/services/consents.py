@@ -17,7 +17,7 @@ from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from consent.verdict import Verdict
-from records import sandbox
+from records import sandbox, signing
 from records.audit import Actor
 from records.models import Asset, Consent, Output, Release, field_context, utcnow
 from records.release_gate import PLATFORMS, normalise_platform
@@ -28,10 +28,14 @@ from records.store import WorkDir
 
 
 def register_consent(records: Records, actor: Actor, pdf: Path | bytes, patient_name: str, patient_ref: str,
-                     *, trust_roots: list | None = None) -> ConsentView:
+                     *, trust_roots: list | None = None, signed_in_veil: dict | None = None) -> ConsentView:
     """Run the checker on a consent PDF, store the PDF encrypted, the verdict in clear, and the evidence,
-    patient name and reference encrypted."""
+    patient name and reference encrypted. `trust_roots` (default: the certificates Veil seals its own
+    consents with) decide `signer_trusted`; `signed_in_veil` (from records.services.signing): the form
+    version, its text hash and the signing's facts, recorded with the consent and in its audit event."""
     authorize(records, actor, "register_consent")
+    if trust_roots is None:
+        trust_roots = signing.trust_roots(records)
     if not patient_name.strip() or not patient_ref.strip():
         raise WorkflowError("a consent needs the patient's name and reference (record number)")
     refuse_oversized(upload_size(pdf), records.settings.max_pdf_mb, "consent PDF")
@@ -49,11 +53,11 @@ def register_consent(records: Records, actor: Actor, pdf: Path | bytes, patient_
             verdict = sandbox.check_in_sandbox(path, trust_roots=trust_roots)   # a crash costs this PDF, not the app
             held.enter_context(records.store.keeping())   # until the commit: nobody deletes this content
             blob = records.store.put_file(path)
-        return _add_consent(records, actor, verdict, blob, patient_name, patient_ref)
+        return _add_consent(records, actor, verdict, blob, patient_name, patient_ref, signed_in_veil)
 
 
 def _add_consent(records: Records, actor: Actor, verdict: Verdict, blob: str, patient_name: str,
-                 patient_ref: str) -> ConsentView:
+                 patient_ref: str, signed_in_veil: dict | None) -> ConsentView:
     now = utcnow()
     with records.transaction() as session:
         consent = Consent(
@@ -66,6 +70,9 @@ def _add_consent(records: Records, actor: Actor, verdict: Verdict, blob: str, pa
             signature_valid=verdict.signature_valid, status="active", registered_by=actor.id,
             registered_at=now, retain_until=_years_later(now, records.settings.consent_retention_years),
             patient_key=_patient_key(records, patient_ref))
+        if signed_in_veil:
+            consent.form_version = signed_in_veil["form_version"]
+            consent.form_sha256 = signed_in_veil["form_sha256"]
         analysis = verdict.to_json()
         del analysis["path"]   # the work folder's copy, gone by now
         consent.analysis_enc = records.keys.encrypt_json(analysis, field_context("consents", "analysis", consent.id))
@@ -78,7 +85,7 @@ def _add_consent(records: Records, actor: Actor, verdict: Verdict, blob: str, pa
         log_event(records, session, actor, "consent.registered", "consent", consent.id, pdf_sha256=blob,
                   verdict={k: analysis[k] for k in ("social_media", "platforms", "excluded_platforms",
                                                     "identifiable", "expires", "signed", "signature_valid")},
-                  check_error=bool(verdict.error))
+                  check_error=bool(verdict.error), **({"signed_in_veil": signed_in_veil} if signed_in_veil else {}))
         return consent_view(consent)
 
 
@@ -207,14 +214,24 @@ def _patient_key(records: Records, patient_ref: str) -> str:
     return records.keys.blind_index(patient_ref, "patient")
 
 
-def view_consent_pdf(records: Records, actor: Actor, consent_id: str) -> bytes:
+COPY_CHANNELS = ("download", "print")
+
+
+def view_consent_pdf(records: Records, actor: Actor, consent_id: str, *, patient_copy: str | None = None) -> bytes:
+    """The consent PDF, audited: viewed, or (`patient_copy`: "download" or "print") offered to the patient
+    as their copy."""
     authorize(records, actor, "view_consent_pdf")
+    if patient_copy is not None and patient_copy not in COPY_CHANNELS:
+        raise WorkflowError(f"a patient's copy is offered by {' or '.join(COPY_CHANNELS)}, not {patient_copy!r}")
     with records.transaction() as session:
         c = get_row(session, Consent, consent_id)
         if c.pdf_blob is None:
             raise WorkflowError("the consent PDF was deleted at the end of its retention period")
         data = records.store.read_bytes(c.pdf_blob)
-        log_event(records, session, actor, "consent.pdf_viewed", "consent", c.id)
+        if patient_copy:
+            log_event(records, session, actor, "consent.copy_offered", "consent", c.id, channel=patient_copy)
+        else:
+            log_event(records, session, actor, "consent.pdf_viewed", "consent", c.id)
         return data
 
 

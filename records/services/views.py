@@ -35,6 +35,8 @@ class ConsentView:
     signature_attested: bool
     registered_at: str
     pdf_kept: bool
+    form_version: str | None = None   # signed in Veil: the model form's version and its text's SHA-256
+    form_sha256: str | None = None
 
 
 @dataclass(frozen=True)
@@ -95,7 +97,8 @@ def consent_view(c: Consent) -> ConsentView:
         confirmed=c.confirmed_by is not None, confirmed_social_media=c.confirmed_social_media,
         confirmed_platforms=c.confirmed_platforms, confirmed_excluded=c.confirmed_excluded,
         confirmed_identifiable=c.confirmed_identifiable, effective_expiry=as_iso(effective_expiry(c)),
-        signature_attested=c.signature_attested, registered_at=as_iso(c.registered_at), pdf_kept=c.pdf_blob is not None)
+        signature_attested=c.signature_attested, registered_at=as_iso(c.registered_at), pdf_kept=c.pdf_blob is not None,
+        form_version=c.form_version, form_sha256=c.form_sha256)
 
 
 def asset_view(a: Asset, uploader: str) -> AssetView:
