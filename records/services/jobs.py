@@ -105,10 +105,8 @@ def cancel_job(records: Records, actor: Actor, job_id: str) -> JobView:
     when it is done, and its output is thrown away). Either way no output is kept."""
     authorize(records, actor, "process")
     with records.transaction() as session:
-        job = get_row(session, Job, job_id, lock=True)
-        _check_owner(actor, job, "cancel")
-        if job.state not in ACTIVE:
-            raise WorkflowError(f"this job is already {job.state}; there is nothing to cancel")
+        job = _own_job(session, actor, job_id, "cancel", ACTIVE,
+                       "this job is already {state}; there is nothing to cancel")
         if job.state == "queued":
             job.state, job.finished_at = "cancelled", utcnow()
         job.cancel_requested = True
@@ -120,10 +118,8 @@ def retry_job(records: Records, actor: Actor, job_id: str) -> JobView:
     """Queue a failed or cancelled job again, from the start."""
     authorize(records, actor, "process")
     with records.transaction() as session:
-        job = get_row(session, Job, job_id, lock=True)
-        _check_owner(actor, job, "retry")
-        if job.state not in ENDED:
-            raise WorkflowError(f"this job is {job.state}; only a failed or cancelled job can be retried")
+        job = _own_job(session, actor, job_id, "retry", ENDED,
+                       "this job is {state}; only a failed or cancelled job can be retried")
         if job.asset_id and get_row(session, Asset, job.asset_id).original_blob is None:
             raise WorkflowError("the original was deleted (released, or past its retention period); "
                                 "upload it again to process it")
@@ -134,6 +130,15 @@ def retry_job(records: Records, actor: Actor, job_id: str) -> JobView:
         view = job_view(session, job)
     records.queue.wake()
     return view
+
+
+def _own_job(session, actor: Actor, job_id: str, what: str, states: tuple, refusal: str) -> Job:
+    """The job, locked, when the actor may `what` it and it is in one of `states`; else the refusal."""
+    job = get_row(session, Job, job_id, lock=True)
+    _check_owner(actor, job, what)
+    if job.state not in states:
+        raise WorkflowError(refusal.format(state=job.state))
+    return job
 
 
 def _check_owner(actor: Actor, job: Job, what: str) -> None:
