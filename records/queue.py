@@ -9,6 +9,7 @@ housekeeping is due.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from urllib.parse import urlsplit
 
 from huey import RedisHuey, SqliteHuey, crontab
@@ -26,24 +27,35 @@ def _wake_up() -> None:
 
 
 class Queue:
+    """Opened on first use, so a command that never queues anything leaves no queue file behind."""
+
     def __init__(self, settings: Settings):
-        if settings.queue_url:
-            if urlsplit(settings.queue_url).scheme not in REDIS_SCHEMES:
-                raise ConfigError(f"VEIL_QUEUE_URL must be a Redis address (redis://host:port/db), not "
-                                  f"{settings.queue_url.split(':', 1)[0]!r}")
-            self.huey = RedisHuey("veil", url=settings.queue_url, results=False, read_timeout=1)
-            self.where = "redis"
+        if settings.queue_url and urlsplit(settings.queue_url).scheme not in REDIS_SCHEMES:
+            raise ConfigError(f"VEIL_QUEUE_URL must be a Redis address (redis://host:port/db), not "
+                              f"{settings.queue_url.split(':', 1)[0]!r}")
+        self.settings = settings
+        self.where = "redis" if settings.queue_url else "sqlite"
+
+    @functools.cached_property
+    def _opened(self) -> tuple:
+        """The Huey instance and its wake-up task."""
+        if self.settings.queue_url:
+            huey = RedisHuey("veil", url=self.settings.queue_url, results=False, read_timeout=1)
         else:
-            settings.data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
-            self.huey = SqliteHuey("veil", filename=str(settings.queue_file), results=False, timeout=30)
-            self.where = "sqlite"
-        self._wake = self.huey.task(name=WAKE)(_wake_up)
-        self.huey.periodic_task(HOUSEKEEPING_DUE, name=HOUSEKEEPING)(_wake_up)
+            self.settings.data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+            huey = SqliteHuey("veil", filename=str(self.settings.queue_file), results=False, timeout=30)
+        huey.periodic_task(HOUSEKEEPING_DUE, name=HOUSEKEEPING)(_wake_up)
+        return huey, huey.task(name=WAKE)(_wake_up)
+
+    @property
+    def huey(self):
+        return self._opened[0]
 
     def wake(self, count: int = 1) -> None:
         """Tell idle workers there is work: one wake-up per job, so that many workers start at once."""
+        wake_up = self._opened[1]
         for _ in range(count):
-            self._wake()
+            wake_up()
 
     def receive(self) -> str | None:
         """The next message's name (WAKE), or None when there is none; on Redis it waits up to a second."""
