@@ -12,8 +12,6 @@ PostgreSQL advisory lock (shared and exclusive); on SQLite, one machine's lock f
 """
 from __future__ import annotations
 
-import tempfile
-import uuid
 from contextlib import contextmanager
 from pathlib import Path
 from typing import BinaryIO, Iterator
@@ -25,7 +23,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from records.config import ConfigError
 from records.crypto import Keys
-from records.store import BlobMissing, EncryptedBlobs
+from records.store import BlobMissing, EncryptedBlobs, WorkDir
 
 LOCK_KEY = 74659        # the advisory lock's number (the migrations use 74657)
 
@@ -69,9 +67,8 @@ class S3BlobStore(EncryptedBlobs):
         return "/".join(p for p in (self.prefix, address[:2], address) if p)
 
     def _write(self, address: str, plain: BinaryIO) -> None:
-        self.work_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
-        with tempfile.TemporaryDirectory(dir=self.work_dir, prefix=f".upload-{uuid.uuid4().hex[:8]}-") as folder:
-            temp = Path(folder) / "blob"
+        with WorkDir(self.work_dir) as folder:   # locked while alive: housekeeping leaves it alone
+            temp = folder / "blob"
             self._encrypt_into(temp, address, plain)   # ciphertext only leaves this machine
             self._call(self.client.upload_file, str(temp), self.bucket, self.key(address))
 

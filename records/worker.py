@@ -29,7 +29,13 @@ from dataclasses import dataclass, field
 from multiprocessing.connection import Connection, wait
 from typing import Callable
 
+from PIL import Image
+
 from records.config import Settings
+from records.services import open_records
+from records.services.work import (claim_next, enqueue_housekeeping, put_back, reap_stale, recover_worker,
+                                   run_claimed)
+from records.store import WorkDir
 
 log = logging.getLogger("veil.worker")
 _SPAWN = multiprocessing.get_context("spawn")
@@ -50,11 +56,8 @@ class Worker:
     """One worker's life inside its own process: serve wake-ups, run jobs, show it is alive."""
 
     def __init__(self, records, conn: Connection, engine: Callable):
-        from records.services.work import claim_next, run_claimed
-
         self.records, self.conn, self.engine = records, conn, engine
         self.name = worker_name(os.getpid())
-        self._claim, self._run = claim_next, run_claimed
         self._beaten = 0.0
         self._sending = threading.Lock()   # the engine may report progress from a thread of its own
 
@@ -82,9 +85,9 @@ class Worker:
 
     def drain(self) -> None:
         """Run queued jobs, fairest first, until none is left."""
-        while (job := self._claim(self.records, self.name)) is not None:
+        while (job := claim_next(self.records, self.name)) is not None:
             self.send("beat", always=True)
-            self._run(self.records, job, self.name, self.engine, self.beat)
+            run_claimed(self.records, job, self.name, self.engine, self.beat)
 
 
 def _worker_main(conn: Connection, settings: Settings) -> None:
@@ -96,8 +99,7 @@ def _worker_main(conn: Connection, settings: Settings) -> None:
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     signal.signal(signal.SIGINT, signal.SIG_IGN)   # Ctrl-C reaches the supervisor, which stops the workers
     _end_with(os.getppid())
-    from deid.api import redact_file
-    from records.services import open_records
+    from deid.api import redact_file   # here, once the variables that quieten MediaPipe are set
 
     records = open_records(settings, housekeep=False)
     _warm_up(records, redact_file)
@@ -117,10 +119,6 @@ def _end_with(supervisor: int) -> None:
 
 def _warm_up(records, redact_file: Callable) -> None:
     """Load the face models and start ExifTool once, on a small blank picture, before the first job."""
-    from PIL import Image
-
-    from records.store import WorkDir
-
     with WorkDir(records.settings.work_dir) as work:
         Image.new("RGB", (96, 96), (128, 128, 128)).save(work / "warm.png")
         redact_file(work / "warm.png", work / "out", "default")
@@ -148,9 +146,6 @@ class Pool:
         self.records = None
 
     def run(self) -> None:
-        from records.services import open_records
-        from records.services.work import enqueue_housekeeping
-
         self.records = open_records(self.settings, housekeep=False)
         for sig in (signal.SIGINT, signal.SIGTERM):
             signal.signal(sig, lambda *_: self.stopping.set())
@@ -219,23 +214,17 @@ class Pool:
 
     def _recover(self, child: _Child, reason: str) -> None:
         """Its jobs (found by the worker's name in the table, whatever it managed to say) run again or fail."""
-        from records.services.work import recover_worker
-
         ended = recover_worker(self.records, child.name, f"de-identification stopped on this file: its worker "
                                                          f"{reason}")
         log.error("worker %s %s; %s", child.name, reason,
                   ", ".join(f"job {job_id} is now {state}" for job_id, state in ended) or "it held no job")
 
     def _reap_elsewhere(self) -> None:
-        from records.services.work import reap_stale
-
         mine = {c.name for c in self.children}
         if count := reap_stale(self.records, self.settings.worker_silent_seconds + 60, spare=mine):
             log.error("%d job(s) of workers that stopped answering were recovered", count)
 
     def _stop_all(self) -> None:
-        from records.services.work import put_back
-
         for child in self.children:
             _kill(child)
             put_back(self.records, child.name)
@@ -243,11 +232,11 @@ class Pool:
 
 
 def _kill(child: _Child) -> None:
-    """End the worker and whatever it started (its process group), then reap it."""
-    for target in (lambda: os.killpg(child.process.pid, signal.SIGKILL), lambda: os.kill(child.process.pid,
-                                                                                            signal.SIGKILL)):
+    """End the worker and whatever it started (its process group; the worker alone if it died before it
+    made one), then reap it."""
+    for kill in (os.killpg, os.kill):
         try:
-            target()
+            kill(child.process.pid, signal.SIGKILL)
         except (ProcessLookupError, PermissionError):
             pass
     child.process.join()
