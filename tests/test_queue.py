@@ -16,7 +16,8 @@ from PIL import Image
 
 from conftest import grace_hopper_path
 from faults.sitecustomize import CRASH_MARK, HANG_MARK
-from queue_fixtures import installation_env, pid_of, redis_server, wait_for_job, worker_pool
+from queue_fixtures import (installation_env, pid_of, redis_server, run_queued_jobs, wait_for_job,
+                            worker_pool)
 from records import services as sv
 from records.audit import SYSTEM, Actor
 from records.config import ConfigError
@@ -213,7 +214,8 @@ def test_two_people_with_batches_take_turns(records):
 
 def test_two_workers_never_take_the_same_job(records):
     clinic = Clinic(records, *_people(records), base=records.settings.data_dir)
-    jobs = clinic.queue(clinic.ann, *[clinic.upload(clinic.ann)] * 8) + clinic.queue(clinic.bob, clinic.upload(clinic.bob))
+    jobs = clinic.queue(clinic.ann, *[clinic.upload(clinic.ann)] * 8)
+    jobs += clinic.queue(clinic.bob, clinic.upload(clinic.bob))
     taken: list[str] = []
 
     def take(worker: str) -> None:
@@ -226,6 +228,16 @@ def test_two_workers_never_take_the_same_job(records):
     for w in workers:
         w.join()
     assert sorted(taken) == sorted(j.id for j in jobs)    # each job taken once, none left behind
+
+
+def test_a_job_whose_owner_was_disabled_meanwhile_fails_with_the_reason_and_makes_nothing(records):
+    clinic = Clinic(records, *_people(records), base=records.settings.data_dir)
+    asset = clinic.upload(clinic.ann)
+    (job,) = clinic.queue(clinic.ann, asset)
+    sv.set_user_active(records, clinic.admin, "ann", False)
+    assert run_queued_jobs(records) == ["failed"]
+    failed = sv.get_job(records, clinic.admin, job.id)
+    assert "ann's account was disabled" in failed.error and clinic.outputs_of(asset) == []
 
 
 def _people(records) -> tuple[Actor, Actor, Actor]:

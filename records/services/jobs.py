@@ -53,8 +53,9 @@ def job_view(session, job: Job) -> JobView:
     return JobView(id=job.id, kind=job.kind, state=job.state, progress=job.progress, stage=job.stage,
                    error=job.error, attempts=job.attempts, cancel_requested=job.cancel_requested,
                    asset_id=job.asset_id, asset_kind=asset.kind if asset else None, output_id=job.output_id,
-                   profile=job.profile, owner=username_of(session, job.owner_id), worker=job.worker, created_at=as_iso(job.created_at),
-                   started_at=as_iso(job.started_at), finished_at=as_iso(job.finished_at))
+                   profile=job.profile, owner=username_of(session, job.owner_id), worker=job.worker,
+                   created_at=as_iso(job.created_at), started_at=as_iso(job.started_at),
+                   finished_at=as_iso(job.finished_at))
 
 
 def enqueue_processing(records: Records, actor: Actor, asset_ids: list[str], profile: str = "default") -> list[JobView]:

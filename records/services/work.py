@@ -19,7 +19,7 @@ from sqlalchemy import func, select, update
 from records.audit import SYSTEM, Actor
 from records.models import Job, User, utcnow
 from records.services.blobs import delete_unreferenced
-from records.services.core import Records, RecordNotFound, WorkflowError, log_event
+from records.services.core import Records, RecordNotFound, WorkflowError, authorize, get_row, log_event
 from records.services.intake import render_output
 from records.services.upkeep import housekeeping
 from records.users import PermissionDenied
@@ -141,8 +141,10 @@ def run_claimed(records: Records, job: Claimed, worker: str, engine: Callable, b
         return engine(path, out_dir, profile, cancel=progress.cancel_requested, **options)
 
     try:
-        output = render_output(records, _owner(records, job.owner_id), job.asset_id, job.profile or "default",
-                               [], [], None, progress, engine=run_engine, on_commit=finish)
+        owner = _owner(records, job.owner_id)
+        authorize(records, owner, "process")   # again now: the account may have been disabled meanwhile
+        output = render_output(records, owner, job.asset_id, job.profile or "default", [], [], None, progress,
+                               engine=run_engine, on_commit=finish)
     except JobLost as lost:
         delete_unreferenced(records, [lost.blob])   # the output of a job no longer ours is not kept
         return _end(records, job.id, worker, "cancelled", only_if_cancelled=True)
@@ -153,8 +155,8 @@ def run_claimed(records: Records, job: Claimed, worker: str, engine: Callable, b
 
 def _owner(records: Records, owner_id: str | None) -> Actor:
     with records.db.reading() as session:
-        user = session.get(User, owner_id) if owner_id else None
-        return Actor(user.id, user.username, user.role) if user else SYSTEM
+        user = get_row(session, User, owner_id)
+        return Actor(user.id, user.username, user.role)
 
 
 def _reason(exc: Exception) -> str:
