@@ -1,16 +1,15 @@
 """Audit: the event timeline, chain verification, look-up by dropping any file, exports, and charts of
 what was released under which consent and which consents end soon."""
 import datetime as dt
-import uuid
 
 import altair as alt
 import pandas as pd
 import streamlit as st
 
 from records import services
-from records.store import WorkDir
-from ui.session import FAILED, attempt, open_page, remember
-from ui.views import days_left, events_csv, events_frame, events_json, expiring_soon, short, upload_limits
+from ui.lookup import look_up
+from ui.session import FAILED, attempt, open_page
+from ui.views import days_left, events_csv, events_frame, events_json, expiring_soon, short
 
 actor, rec = open_page("audit", "Audit")
 today = dt.date.today()
@@ -58,42 +57,7 @@ with timeline_tab:
 with lookup_tab:
     st.write("Drop any file (a published photo or video, a downloaded copy, a consent PDF) to find the output, "
              "release and consent it belongs to. Re-encoded or resized copies are matched by their look.")
-    # any type: a copy found online may carry any name; only its size is bounded
-    dropped = st.file_uploader("File to look up", key="lookup_file",
-                               max_upload_size=upload_limits(rec.settings, st.get_option("server.maxUploadSize")).media)
-    if dropped is not None:
-        def look_up():
-            # in the data folder's work area, swept after a crash; the dropped file's name is never stored
-            with WorkDir(rec.settings.work_dir) as work:
-                path = work / uuid.uuid4().hex
-                path.write_bytes(dropped.getvalue())
-                return attempt(f"{dropped.name}: look-up", services.find_file, rec, actor, path)
-
-        # once per dropped file, not on every rerun: each look-up hashes the file and is an audit event
-        result = remember(f"lookup:{dropped.file_id}", look_up, slot="audit_lookup")
-        if result is not FAILED:
-            if not result.matches:
-                st.warning(f"{dropped.name}: not found in Veil's records (SHA-256 {result.sha256[:16]}…).")
-            for m in result.matches:
-                with st.container(border=True):
-                    how = "the exact file" if m.how == "sha256" else f"looks alike (distance {m.distance:g} of 64)"
-                    st.markdown(f"**{m.what.replace('_', ' ')}** · {how} · output {short(m.output_id)} · "
-                                f"consent {short(m.consent_id)}")
-                    if m.consent:
-                        c = m.consent
-                        st.markdown(f"Consent {short(c['id'])}: **{c['status']}**, social media "
-                                    f"{c['social_media'].replace('_', ' ')}, platforms "
-                                    f"{', '.join(c['platforms'] or []) or 'any not excluded'}, ends "
-                                    f"{c['expires'] or 'no date'}, scope confirmed: "
-                                    f"{'yes' if c['confirmed'] else 'no'}")
-                    if m.releases:
-                        st.markdown("\n".join(
-                            f"- Release {short(r['id'])}: **{r['status']}** for {r['platform']}"
-                            + (f" on {r['released_at'][:10]}" if r["released_at"] else "")
-                            + (f" · post {r['post_url']}" if r["post_url"] else "")
-                            + (f" · takedown {r['takedown']}" if r["takedown"] else "") for r in m.releases))
-                    else:
-                        st.caption("Never released.")
+    look_up(rec, actor, "lookup_file")
 
 with charts_tab:
     releases = attempt("Listing releases", services.list_releases, rec, actor, "released")

@@ -3,40 +3,56 @@ this patient's, adds a region by dragging a rectangle on the picture (or typing 
 false one, re-renders, and ticks the checklist before the output counts as reviewed."""
 import datetime as dt
 
+import altair as alt
 import streamlit as st
 
 from records import services
 from deid.api import decode_upright
+from ui.fixes import REVIEW_FOCUS, REVIEW_NEXT
 from ui.session import FAILED, attempt, open_page, remember, rerun_with_note
+from ui.thumbnails import label as card_label
+from ui.thumbnails import output_labels, pictures, show
 from ui.views import CHECKLIST, brushed_box, consent_label, escape_md, picture_of, region_chart, short
 
 actor, rec = open_page("review", "Review")
 today = dt.date.today()
-CHOICE, NEXT = "review_choice", "review_next"
+CHOICE, NEXT = "review_choice", REVIEW_NEXT
 
 outputs = attempt("Listing outputs", services.list_outputs, rec, actor)
 assets = attempt("Listing media", services.list_assets, rec, actor)
 if outputs is FAILED or assets is FAILED:
     st.stop()
 assets = {a.id: a for a in assets}
-waiting = {o.id: o for o in reversed(outputs) if not o.superseded and not o.reviewed}
+# what waits for review, and an output a refused release sent here (to link its consent or confirm the patient,
+# whether or not it was reviewed already)
+focus = st.session_state.get(REVIEW_FOCUS)
+waiting = {o.id: o for o in reversed(outputs) if not o.superseded and (not o.reviewed or o.id == focus)}
 if not waiting:
     st.info("Nothing waits for review. New uploads appear here after intake.")
     st.stop()
 
-names = st.session_state.get("asset_names", {})
+labels = output_labels(rec, actor, list(waiting), slot="review")
+GALLERY = 12   # pictures shown at the top; the list below holds every output waiting
 
 
 def label(output_id: str) -> str:
     o = waiting[output_id]
-    a = assets[o.asset_id]
-    shown = names.get(a.id, f"{o.kind} uploaded by {a.uploaded_by}")
     state = "verification failed" if o.error else f"{len(o.regions)} region(s)"
-    return f"{shown} · output {short(o.id)} · {state}"
+    return f"{card_label(labels.get(output_id))} · {state}" + (" · reviewed" if o.reviewed else "")
 
 
 if (chosen := st.session_state.pop(NEXT, None)) in waiting:
     st.session_state[CHOICE] = chosen
+current = st.session_state.get(CHOICE) if st.session_state.get(CHOICE) in waiting else next(iter(waiting))
+st.caption(f"{len(waiting)} output(s) to review. Choose one by its picture or from the list.")
+gallery = list(waiting)[:GALLERY]
+shown = pictures(rec, actor, gallery)
+for row in range(0, len(gallery), 6):
+    for column, oid in zip(st.columns(6), gallery[row:row + 6]):
+        with column:
+            show(shown.get(oid), caption=card_label(labels.get(oid)))
+            st.button("Review this one", key=f"pick_{oid}", disabled=oid == current,
+                      on_click=st.session_state.__setitem__, args=(CHOICE, oid))
 output_id = st.selectbox("Output to review", list(waiting), format_func=label, key=CHOICE)
 o = waiting[output_id]
 asset = assets[o.asset_id]
@@ -103,8 +119,11 @@ with left:
         st.video(original)
         st.caption("Original video")
     else:
-        st.altair_chart(region_chart(picture, o.regions, removals, adds, pending, o.regions_added),
-                        on_select="rerun", selection_mode="draw", key=f"draw_{o.id}", width="content")
+        editor = region_chart(picture, o.regions, removals, adds, pending, o.regions_added)
+        # the picture's own width and height, padding outside them: Streamlit's default ("fit") squeezes the
+        # padding into the height alone, and the picture came out wider than it is
+        editor = editor.properties(autosize=alt.AutoSizeParams(type="pad", contains="content"))
+        st.altair_chart(editor, on_select="rerun", selection_mode="draw", key=f"draw_{o.id}", width="content")
         st.caption("Original, upright. Orange: found and covered (numbered); grey dashed: to remove; blue: "
                    "drawn by you; cyan: the one you are drawing. Drag a rectangle on the picture to mark a region "
                    "to cover; double-click to clear it.")

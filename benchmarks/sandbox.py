@@ -1,18 +1,23 @@
-"""What reading each upload in its own sandboxed process costs the app, against reading it in process.
+"""What reading each upload in a process of its own (the isolation seam) costs, against reading it in process.
 
-    python benchmarks/sandbox.py [--runs 10]
+    python benchmarks/sandbox.py [--runs 10] [--cli-runs 3]
 
 Photos: matplotlib's grace_hopper.jpg (512x600) and a 12 MP upscale of it; a consent PDF built here.
-Prints the median wall time per file both ways and the difference (the fork and the model loading).
+Prints the median wall time per file both ways in the app's process and the difference (the fork and the
+model loading), then the median wall time of each command line on a batch of three files, which isolates
+every file too (its fork server's start, and for `deid` the models loaded once per file, included).
 """
 from __future__ import annotations
 
 import argparse
 import os
+import shutil
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
+from functools import partial
 from pathlib import Path
 
 os.environ.setdefault("GLOG_minloglevel", "2")
@@ -33,7 +38,9 @@ def median_seconds(fn, runs: int) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=10)
-    runs = parser.parse_args().runs
+    parser.add_argument("--cli-runs", type=int, default=3)
+    options = parser.parse_args()
+    runs = options.runs
 
     import matplotlib.cbook
     from PIL import Image
@@ -61,6 +68,22 @@ def main() -> None:
         isolated()
         a, b = median_seconds(direct, runs), median_seconds(isolated, runs)
         print(f"{name:<14} {a:>12.3f} {b:>12.3f} {b - a:>8.3f}")
+    time_command_lines(work, [small] * 3, [pdf] * 3, options.cli_runs)
+
+
+def time_command_lines(work: Path, photos: list[Path], pdfs: list[Path], runs: int) -> None:
+    out = work / "cli-out"
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    commands = [("deid redact", ["-m", "deid", "redact", *map(str, photos), "--out", str(out), "--json"]),
+                ("consent check", ["-m", "consent", "check", "--json", *map(str, pdfs)])]
+    print(f"\ncommand line, {len(photos)} files, median of {runs} runs: wall s")
+    for name, args in commands:
+        print(f"{name:<14} {median_seconds(partial(run_command, args, env, out), runs):>12.3f}")
+
+
+def run_command(args: list[str], env: dict, out: Path) -> None:
+    subprocess.run([sys.executable, *args], cwd=ROOT, env=env, capture_output=True, check=True)
+    shutil.rmtree(out, ignore_errors=True)
 
 
 if __name__ == "__main__":

@@ -1,25 +1,23 @@
 """`python -m consent check PDF... [--json]`: judge consent PDFs (contract in DESIGN.md).
 
-Each PDF is read in a child process of its own, under a memory limit and a time limit: the readers
-are C code (pdfium, Tesseract), so a hostile file may crash one, or make it allocate gigabytes, and
-that must cost only that file's entry, never the other PDFs of the batch.
+Each PDF is read in a process of its own (the isolation seam), under a memory limit and a time limit:
+the readers are C code (pdfium, Tesseract), so a hostile file may crash one, or make it allocate
+gigabytes, and that must cost only that file's entry, never the other PDFs of the batch.
 """
 from __future__ import annotations
 
 import argparse
 import json
-import os
-import resource
-import select
-import signal
 import sys
-import time
 from pathlib import Path
 
+import isolation
 from consent.verdict import Verdict
 
 MEMORY_BYTES = 2 * 1024 ** 3  # address space of one reading (a normal one peaks near 250 MB)
-GRACE_SECONDS = 60  # beyond the reader's own time budget, before the child is killed
+GRACE_SECONDS = 60  # beyond the reader's own time budget, before the reading is killed
+# imported once by the fork server the readings are forked from, not by each reading
+isolation.preload("consent.check", "consent.cli_check")
 
 
 def register(subparsers) -> None:
@@ -36,7 +34,14 @@ def register(subparsers) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from consent.check import check_pdf
+    isolation.start_server()   # it imports the reader while this process imports what it needs
+    try:
+        return _check_all(args)
+    finally:
+        isolation.shut_down()
+
+
+def _check_all(args: argparse.Namespace) -> int:
     from consent.signatures import load_trust_roots
 
     roots = None
@@ -56,82 +61,41 @@ def run(args: argparse.Namespace) -> int:
     return 1 if any(r.error for r in results) else 0
 
 
-def check_isolated(path: str, *, trust_roots: list | None = None, use_ocr: bool = True,
+def check_isolated(path: str | Path, *, trust_roots: list | None = None, use_ocr: bool = True,
                    memory_bytes: int = MEMORY_BYTES, read_seconds: float | None = None,
                    kill_seconds: float | None = None) -> Verdict:
-    """check_pdf in a forked child limited to `memory_bytes` of address space. The reader stops
-    itself after `read_seconds` (default: its own budget); the child is killed after `kill_seconds`
-    (default: that plus a grace period). A child that crashes or is killed gets an error entry.
-
-    Fork (not spawn) keeps the imports already done; the CLI runs no threads, so forking is safe.
-    Not for multi-threaded hosts such as the Streamlit server.
-    """
-    from consent.check import check_pdf, unreadable
-
-    read_seconds, kill_seconds = time_limits(read_seconds, kill_seconds)
-    name = Path(path).name
-    sys.stdout.flush()
-    sys.stderr.flush()
-    read_end, write_end = os.pipe()
-    pid = os.fork()
-    if pid == 0:  # the child: read, write the verdict as JSON, exit without running the parent's handlers
-        code = 70
-        try:
-            os.close(read_end)
-            os.setpgid(0, 0)  # a group of its own, so that its Tesseract runs die with it
-            resource.setrlimit(resource.RLIMIT_AS, (memory_bytes, memory_bytes))
-            result = check_pdf(path, trust_roots=trust_roots, use_ocr=use_ocr, seconds=read_seconds)
-            with os.fdopen(write_end, "wb") as out:
-                out.write(json.dumps(result.to_json()).encode())
-            code = 0
-        finally:
-            os._exit(code)
-    os.close(write_end)
-    finished = False
-    try:
-        answer, finished = _read_until(read_end, time.monotonic() + kill_seconds)
-    finally:
-        os.close(read_end)
-        if not finished:  # overran, or the parent was interrupted: end the reading and its Tesseract
-            _kill_group(pid)
-        _, status, _ = os.wait4(pid, 0)
-    if not finished:
-        return unreadable(path, f"{name}: reading took longer than {kill_seconds:.0f} s and was stopped; "
-                                f"a person must look at it")
-    if os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0:
-        return Verdict.from_json(json.loads(answer))
-    _kill_group(pid)  # a crashed reader may leave a Tesseract run behind
-    return unreadable(path, f"{name}: the PDF reader stopped on this file (it crashed, or needed more than "
-                            f"{memory_bytes >> 20} MB of memory); a person must look at it")
-
-
-def time_limits(read_seconds: float | None = None, kill_seconds: float | None = None) -> tuple[float, float]:
-    """(read_seconds, kill_seconds) as check_isolated applies them, defaults filled in: for a caller
-    that waits on it and must wait at least that long."""
+    """check_pdf in a process of its own (the isolation seam) limited to `memory_bytes` of address space.
+    The reader stops itself after `read_seconds` (default: its own budget); the process is killed after
+    `kill_seconds` (default: that plus a grace period). A process that crashes, runs out of memory or is
+    killed gets an error entry naming the file and the reason. Safe from a multi-threaded host (the app)."""
     from consent.pdf import READ_SECONDS
 
     read_seconds = READ_SECONDS if read_seconds is None else read_seconds
-    return read_seconds, (read_seconds + GRACE_SECONDS if kill_seconds is None else kill_seconds)
-
-
-def _read_until(fd: int, deadline: float) -> tuple[bytes, bool]:
-    """Everything written to fd until it closes: (bytes, True), or (bytes so far, False) at the deadline."""
-    chunks = []
-    while True:
-        left = deadline - time.monotonic()
-        if left <= 0 or not select.select([fd], [], [], left)[0]:
-            return b"".join(chunks), False
-        chunk = os.read(fd, 1 << 16)
-        if not chunk:
-            return b"".join(chunks), True
-        chunks.append(chunk)
-
-
-def _kill_group(pid: int) -> None:
+    kill_seconds = read_seconds + GRACE_SECONDS if kill_seconds is None else kill_seconds
+    # as DER: an asn1crypto certificate unpickled in a fresh process cannot be parsed any more
+    roots = [root.dump() for root in trust_roots or []]
     try:
-        os.killpg(pid, signal.SIGKILL)
-    except (ProcessLookupError, PermissionError):
-        pass
+        return isolation.run(_check_pdf, (str(path), roots), {"use_ocr": use_ocr, "seconds": read_seconds},
+                             memory_bytes=memory_bytes, total_seconds=kill_seconds)
+    except isolation.Overran:
+        return _unreadable(path, f"reading took longer than {kill_seconds:.0f} s and was stopped")
+    except isolation.Failed as failure:
+        return _unreadable(path, f"the PDF reader stopped on this file ({failure.reason})")
+
+
+def _unreadable(path: str | Path, why: str) -> Verdict:
+    # imported here: the judge's modules are the fork server's to load; this process needs them only for this
+    from consent.check import unreadable
+
+    return unreadable(path, f"{Path(path).name}: {why}; a person must look at it")
+
+
+def _check_pdf(path: str, roots: list[bytes], **options) -> Verdict:
+    """check_pdf in the reading process, with the trust roots loaded there from their DER bytes."""
+    from consent.check import check_pdf
+    from consent.signatures import load_trust_roots
+
+    return check_pdf(path, trust_roots=[root for der in roots for root in load_trust_roots(der)], **options)
 
 
 def summary_line(result: Verdict) -> str:

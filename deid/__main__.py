@@ -1,11 +1,18 @@
-"""`python -m deid redact|detect|inspect`: the stable command-line contract of DESIGN.md."""
+"""`python -m deid redact|detect|inspect`: the stable command-line contract of DESIGN.md.
+
+`redact` de-identifies each file in a process of its own (`deid.isolated.redact_isolated`, which the app
+uses too): a decoder that crashes, runs out of memory or hangs on one file costs that file its output,
+never the rest of the batch.
+"""
 from __future__ import annotations
 
 import argparse
 import json
 import sys
 
-from deid.api import detect_file, error_message, inspect_file, redact_file
+import isolation
+from deid.api import detect_file, error_message, inspect_file
+from deid.isolated import redact_isolated
 from deid.profile import ProfileError, available_profiles, load_profile
 from deid.report import DeidReport
 
@@ -31,10 +38,13 @@ def build_parser() -> argparse.ArgumentParser:
 def run_redact(args) -> int:
     profile = load_profile(args.profile)  # an unknown profile is a usage error, before any file is touched
     reports = []
-    for name in args.files:
-        reports.append(redact_file(name, args.out, profile))
-        if not args.json:
-            print(f"{name}: {_summary(reports[-1])}")
+    try:
+        for name in args.files:
+            reports.append(redact_isolated(name, args.out, profile))
+            if not args.json:
+                print(f"{name}: {_summary(reports[-1])}")
+    finally:
+        isolation.shut_down()
     if args.json:
         json.dump([report.to_json() for report in reports], sys.stdout, indent=2)
         print()

@@ -2,7 +2,8 @@
 
 `evaluate` is pure: it reads the rows it is given and decides; the service around it writes the decision,
 allowed or refused, to the audit log in the same transaction. All rules are checked even after one fails,
-so the person sees everything that stands in the way at once.
+so the person sees everything that stands in the way at once. Each refusal names, in `fix`, the action
+that clears it (FIXES), so the page showing it can offer that action to a person allowed to take it.
 """
 from __future__ import annotations
 
@@ -16,10 +17,28 @@ from records.models import Asset, Consent, Output, Release
 _ALIASES = {"twitter": "x", "x.com": "x", "ig": "instagram", "fb": "facebook", "yt": "youtube"}
 
 
+# What clears a refusal, by the action a person takes (the services and roles for each are in
+# records.services.releases): machine-readable, so a page can offer the action beside the reason.
+FIXES = {
+    "review": "a person reviews the output and confirms that no face or other identifier is visible",
+    "review_again": "re-render the output with other regions, or process the media again, and review it",
+    "request_newest": "request the release of the newest rendering instead",
+    "link_consent": "link the media to the patient's current consent",
+    "attest_signature": "a person who has seen the handwritten signature attests it on the consent",
+    "confirm_scope": "a person confirms the consent's scope from its quoted evidence",
+    "confirm_patient": "a person confirms that the consent belongs to the patient in the media",
+    "new_consent": "register a new signed consent of the patient that covers social media",
+    "other_platform": "request the release for a platform the consent covers",
+    "deidentify": "process the media with a profile that covers faces",
+    "another_approver": "a person other than the uploader approves",
+}
+
+
 @dataclass(frozen=True)
 class Reason:
     code: str
     message: str
+    fix: str | None = None   # a key of FIXES: the action that clears this refusal
 
 
 @dataclass
@@ -34,7 +53,7 @@ class Decision:
 
     def as_dict(self) -> dict:
         return {"allowed": self.allowed, "release_id": self.release_id,
-                "reasons": [{"code": r.code, "message": r.message} for r in self.reasons]}
+                "reasons": [{"code": r.code, "message": r.message, "fix": r.fix} for r in self.reasons]}
 
 
 def normalise_platform(name: str) -> str:
@@ -47,17 +66,17 @@ def evaluate(*, output: Output, asset: Asset, consent: Consent | None, approver_
     reasons: list[Reason] = []
     reasons += _output_rules(output)
     if consent is None:
-        reasons.append(Reason("no_consent", "no consent is linked to this media"))
+        reasons.append(Reason("no_consent", "no consent is linked to this media", "link_consent"))
     else:
         reasons += _signature_rules(consent)
         reasons += _status_rules(consent, today)
         reasons += _scope_rules(consent, output, normalise_platform(platform))
         if asset.consent_id != consent.id or asset.patient_confirmed_by is None:
             reasons.append(Reason("patient_unconfirmed", "no person has confirmed that the consent belongs to "
-                                                         "the patient in the media"))
+                                                         "the patient in the media", "confirm_patient"))
     if two_person_rule and approver_id is not None and approver_id == asset.uploaded_by:
         reasons.append(Reason("approver_is_uploader", "the approver uploaded this media; a second person must "
-                                                      "approve (two-person rule)"))
+                                                      "approve (two-person rule)", "another_approver"))
     return Decision(allowed=not reasons, reasons=reasons)
 
 
@@ -65,23 +84,24 @@ def evaluate(*, output: Output, asset: Asset, consent: Consent | None, approver_
 def _output_rules(output: Output) -> list[Reason]:
     reasons = [failed] if (failed := _verification_failure(output)) else []
     if output.superseded:
-        reasons.append(Reason("output_superseded", "this output was replaced by a newer rendering after review"))
+        reasons.append(Reason("output_superseded", "this output was replaced by a newer rendering after review",
+                              "request_newest"))
     if output.reviewed_by is None:
         reasons.append(Reason("unreviewed", "no person has reviewed the output and confirmed that no face or "
-                                            "other identifier is visible"))
+                                            "other identifier is visible", "review"))
     return reasons
 
 
 def _verification_failure(output: Output) -> Reason | None:
     if output.error or output.blob is None:
         return Reason("verification_failed", "verification failed: "
-                      + (output.error or "the de-identified file was not produced"))
+                      + (output.error or "the de-identified file was not produced"), "review_again")
     if not output.metadata_clean:
         return Reason("verification_failed", "verification failed: metadata outside the allow-list remains in "
-                                             "the output")
+                                             "the output", "review_again")
     if not output.keeps_faces and output.faces_left != 0:
         return Reason("verification_failed", "verification failed: the second detector found a face left, or "
-                                             "did not run")
+                                             "did not run", "review_again")
     return None
 
 
@@ -89,27 +109,27 @@ def _verification_failure(output: Output) -> Reason | None:
 def _signature_rules(consent: Consent) -> list[Reason]:
     if consent.signature_valid is False:
         return [Reason("signature_broken", "the consent's digital signature is not intact: the PDF was changed "
-                                           "after signing")]
+                                           "after signing", "new_consent")]
     if consent.signed is False:
-        return [Reason("unsigned", "the consent is not signed (a signature place is empty)")]
+        return [Reason("unsigned", "the consent is not signed (a signature place is empty)", "new_consent")]
     if consent.signature_valid is True or consent.signature_attested:
         return []
     return [Reason("unsigned", "the consent has no intact digital signature and no person has attested its "
-                               "handwritten signature")]
+                               "handwritten signature", "attest_signature")]
 
 
 def _status_rules(consent: Consent, today: dt.date) -> list[Reason]:
     if consent.status == "revoked":
-        return [Reason("revoked", "the patient revoked this consent")]
+        return [Reason("revoked", "the patient revoked this consent", "new_consent")]
     if consent.status == "superseded":
-        return [Reason("superseded", "a newer consent of the same patient replaced this one")]
+        return [Reason("superseded", "a newer consent of the same patient replaced this one", "link_consent")]
     if consent.status == "expired":
-        return [Reason("expired", "the consent has expired")]
+        return [Reason("expired", "the consent has expired", "new_consent")]
     if consent.status != "active":
-        return [Reason("inactive", f"the consent is {consent.status}")]
+        return [Reason("inactive", f"the consent is {consent.status}", "new_consent")]
     ends = effective_expiry(consent)
     if ends is not None and today >= ends:
-        return [Reason("expired", f"the consent expired on {ends.isoformat()}")]
+        return [Reason("expired", f"the consent expired on {ends.isoformat()}", "new_consent")]
     return []
 
 
@@ -123,29 +143,30 @@ def effective_expiry(consent: Consent) -> dt.date | None:
 def _scope_rules(consent: Consent, output: Output, platform: str) -> list[Reason]:
     reasons = []
     if consent.check_error:
-        reasons.append(Reason("not_covered", "the consent PDF could not be read, so nothing in it can be relied on"))
+        reasons.append(Reason("not_covered", "the consent PDF could not be read, so nothing in it can be relied on",
+                              "new_consent"))
     elif consent.social_media == "not_covered":
-        reasons.append(Reason("not_covered", "the consent does not cover social media"))
+        reasons.append(Reason("not_covered", "the consent does not cover social media", "new_consent"))
     if consent.confirmed_by is None or consent.confirmed_social_media is not True:
         message = "no person has confirmed the consent's scope from the quoted evidence"
         if consent.social_media == "unclear":
             message = "the consent is unclear about social media and " + message
-        reasons.append(Reason("unconfirmed", message))
+        reasons.append(Reason("unconfirmed", message, "confirm_scope"))
     if platform not in PLATFORMS:
-        reasons.append(Reason("unknown_platform", f"{platform!r} is not a platform Veil knows"))
+        reasons.append(Reason("unknown_platform", f"{platform!r} is not a platform Veil knows", "other_platform"))
     excluded = set(consent.excluded_platforms or []) | set(consent.confirmed_excluded or [])
     granted = _granted(consent)
     if platform in excluded:
-        reasons.append(Reason("platform_excluded", f"the consent excludes {platform}"))
+        reasons.append(Reason("platform_excluded", f"the consent excludes {platform}", "other_platform"))
     elif granted is not None and platform not in granted:
         reasons.append(Reason("platform_not_granted", f"the consent names {', '.join(sorted(granted))} only, "
-                                                      f"not {platform}"))
+                                                      f"not {platform}", "other_platform"))
     if output.keeps_faces and consent.identifiable == "deidentified_only":
         reasons.append(Reason("identifiable_not_allowed", "this output keeps faces, but the consent allows "
-                                                          "de-identified images only"))
+                                                          "de-identified images only", "deidentify"))
     elif output.keeps_faces and consent.confirmed_identifiable != "allowed":
         reasons.append(Reason("identifiable_not_allowed", "this output keeps faces, and no person confirmed that "
-                                                          "the consent allows identifiable images"))
+                                                          "the consent allows identifiable images", "confirm_scope"))
     return reasons
 
 

@@ -1,9 +1,13 @@
 """People and what each role may do. Checked in the service layer, so the CLI and the UI obey the same rules.
 
 staff      upload media, register consents, process and review outputs, request releases
-marketing  all of staff, plus confirm consent scope, approve releases, export packages, record takedowns
+marketing  all of staff, plus confirm consent scope, approve releases, export packages, record takedowns,
+           look a file up (to find and check a post to take down)
 auditor    read-only: consents (every view audited), releases, audit log and its verification, look-up
 admin      everything, and manage users
+
+Every role sees the small pictures of de-identified outputs (what was or will be published); patients' names
+beside them are for staff, marketing and admin (the auditor opens a consent to see its patient, audited).
 """
 from __future__ import annotations
 
@@ -34,6 +38,8 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "view_original": frozenset({"staff", "marketing", "admin"}),
     "view_consent_pdf": frozenset({"staff", "marketing", "auditor", "admin"}),
     "view_records": frozenset(ROLES),
+    "see_outputs": frozenset(ROLES),
+    "see_patient_names": frozenset({"staff", "marketing", "admin"}),
     "look_up_files": frozenset({"marketing", "auditor", "admin"}),
     "verify_audit": frozenset({"auditor", "admin"}),
     "read_audit": frozenset({"auditor", "admin"}),

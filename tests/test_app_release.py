@@ -86,3 +86,40 @@ def test_a_package_built_before_a_consent_in_it_was_revoked_can_no_longer_be_dow
     assert not at.download_button
     assert "The release package built earlier was withdrawn: a release in it no longer stands." in texts(at)
     assert has_button(at, "Build the release package")
+
+
+def test_each_reason_comes_with_its_fix_for_whoever_may_take_it(veil):
+    consent = register(veil, patient=("Bea Example", "MRN-000456"))
+    asset, output = processed_photo(veil, consent.id)          # not reviewed, patient and scope unconfirmed
+    services.request_release(veil.records, veil.staff, output.id, "instagram")
+    register(veil, patient=("Zed Decoy", "MRN-000999"))           # newer: listed first on the Consents page
+    at = app(veil.staff, "app_pages/release.py")
+    shown = texts(at)
+    assert "**Before approval:** 3 rule(s) do not hold yet" in shown
+    assert "To clear it: a person confirms the consent's scope from its quoted evidence (admin or marketing may " \
+           "do this)." in shown
+    assert not has_button(at, "Confirm the scope on the Consents page")
+    assert "The linked consent was signed for **Bea Example** (reference MRN-000456)" in shown
+
+    at = click(at, "Review it on the Review page")             # one click: the Review page, on this output
+    assert at.title[0].value == "Review" and widget(at, "selectbox", "Output to review").value == output.id
+
+    at = click(app(veil.marketing, "app_pages/release.py"), "Confirm the scope on the Consents page")
+    assert at.title[0].value == "Consents" and f"### Consent {consent.id[:8]}" in texts(at)
+    assert [r.status for r in services.list_releases(veil.records, veil.admin)] == ["requested"]   # nothing decided
+
+
+def test_a_reviewed_output_can_still_be_confirmed_as_the_patients_and_released(veil):
+    consent = register(veil)
+    asset, output = processed_photo(veil, consent.id)
+    services.mark_reviewed(veil.records, veil.staff, output.id)          # no longer on the Review list
+    services.confirm_scope(veil.records, veil.marketing, consent.id, covers_social_media=True,
+                           identifiable="deidentified_only", platforms=["instagram"])
+    services.request_release(veil.records, veil.staff, output.id, "instagram")
+    at = click(app(veil.marketing, "app_pages/release.py"), "Check the gate and approve")
+    assert "no person has confirmed that the consent belongs to the patient in the media" in texts(at)
+    at = click(at, "Yes: the person in this media is the patient named on the consent")
+    assert "A person confirmed that this media shows the patient of the consent." in texts(at)
+    assert "Every rule holds now: check the gate again." in texts(at)
+    at = click(at, "Check the gate again and approve")
+    assert "approved for instagram: every rule holds" in texts(at)

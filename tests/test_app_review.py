@@ -85,3 +85,13 @@ def test_media_without_a_consent_can_be_linked_to_one_in_review(veil):
     at = click(at.run(), "Link this consent")
     assert f"was signed for **{PATIENT[0]}**" in texts(at)
     assert [a.consent_id for a in services.list_assets(veil.records, veil.admin)] == [consent.id]
+
+
+def test_the_review_list_shows_each_output_by_its_picture_and_patient(photo):
+    veil, asset, output = photo
+    at = app(veil.staff, "app_pages/review.py")
+    pick = widget(at, "selectbox", "Output to review")
+    assert pick.format_func(output.id).startswith(f"{PATIENT[0]} ({PATIENT[1]}) · photo · ")
+    gallery = [c for i in at.image for c in i.captions]
+    assert any(c.startswith(f"{PATIENT[0]} ({PATIENT[1]}) · photo") for c in gallery)
+    assert "output " + output.id[:8] not in pick.format_func(output.id)

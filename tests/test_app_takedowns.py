@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from records import services
-from ui_fixtures import app, click, has_button, released, texts
+from ui_fixtures import PATIENT, app, click, has_button, released, texts, widget
 from ui_fixtures import people_template, veil  # noqa: F401  (pytest fixtures)
 
 
@@ -32,3 +32,20 @@ def test_staff_and_auditors_see_the_tasks_but_cannot_mark_them_done(veil):
 def test_no_task_without_a_revocation(veil):
     released(veil)
     assert "No takedown task." in texts(app(veil.marketing, "app_pages/takedowns.py"))
+
+
+def test_a_task_shows_the_posted_picture_and_marketing_can_look_a_copy_up_right_there(veil):
+    consent, output, release = released(veil)
+    name, data = services.download_output(veil.records, veil.marketing, output.id)
+    services.revoke_consent(veil.records, veil.marketing, consent.id, "withdrawn")
+    at = app(veil.marketing, "app_pages/takedowns.py")
+    assert f"post of {PATIENT[0]} ({PATIENT[1]}) · photo" in texts(at) and len(at.image) == 1
+    assert "look for this picture on instagram; to check a copy you found there, drop it in the look-up below." \
+        in texts(at)
+    widget(at, "file_uploader", "File to look up").set_value(("saved-from-instagram.jpg", data, "image/jpeg"))
+    shown = texts(at.run())
+    assert f"**output** · the exact file · output {output.id[:8]}" in shown
+    assert f"Release {release.id[:8]}: **released** for instagram" in shown
+
+    staff = app(veil.staff, "app_pages/takedowns.py")
+    assert "look for this picture on instagram." in texts(staff) and not staff.get("file_uploader")

@@ -86,6 +86,18 @@ def test_usage_errors_exit_with_two(tmp_path):
     assert run_check(str(path), "--trust-roots", str(tmp_path / "missing.pem")).returncode == 2
 
 
+def test_trust_roots_reach_each_isolated_reading(tmp_path):
+    """The certificates loaded by the command line travel to the process that reads each PDF."""
+    identity = self_signed_identity()
+    roots = tmp_path / "roots.pem"
+    roots.write_bytes(identity.cert_pem)
+    path = write(tmp_path, "signed.pdf", sign(text_pdf("I authorize posting on Instagram."), identity))
+    untrusted, trusted = (json.loads(run_check(str(path), "--json", *extra).stdout)[0]
+                          for extra in ((), ("--trust-roots", str(roots))))
+    assert untrusted["signature_valid"] is True and untrusted["signer_trusted"] is False
+    assert trusted["signature_valid"] is True and trusted["signer_trusted"] is True
+
+
 def test_every_contract_key_is_printed_with_a_value_of_its_type(tmp_path):
     """A signed model form (every key holds a value) and an unreadable file (the error entry): each key of
     DESIGN.md is there with a value of its type, and every field of Verdict is printed."""

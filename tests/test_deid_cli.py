@@ -2,12 +2,13 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 import subprocess
 import sys
 from pathlib import Path
 
-from conftest import ROOT, image_bytes
+from conftest import ROOT, grace_hopper_path, image_bytes
 from video_fixtures import plain_clip, upright_frames
 
 REDACT_KEYS = {"input", "output", "error", "kind", "profile", "regions", "removed", "filename_warnings", "verified"}
@@ -122,3 +123,21 @@ def test_inspect_names_tags_never_values(planted_jpeg, tmp_path):
     assert {("IFD0", "Make"), ("GPS", "GPSLatitude"), ("XMP-dc", "Creator")} <= tags
     assert "PlantedMakeVeil" not in done.stdout
     assert absent["error"] == "file not found"
+
+
+def test_redact_a_file_that_crashes_its_decoder_gets_an_error_entry_and_the_next_file_is_still_done(tmp_path):
+    """Each file is de-identified in a process of its own: a decoder crash costs that file, not the batch."""
+    crashing, good, out = tmp_path / "crash.jpg", tmp_path / "photo.jpg", tmp_path / "out"
+    for path in (crashing, good):
+        path.write_bytes(grace_hopper_path().read_bytes())
+    done = subprocess.run([sys.executable, str(ROOT / "tests" / "crashing_decoder.py"), "redact", str(crashing),
+                           str(good), "--out", str(out), "--json"], cwd=ROOT, capture_output=True, text=True,
+                          env={**os.environ, "PYTHONPATH": f"{ROOT}{os.pathsep}{ROOT / 'tests'}"}, timeout=300)
+    assert done.returncode == 1, done.stderr[-2000:]
+    crashed, done_well = json.loads(done.stdout)
+    assert crashed["input"] == str(crashing) and crashed["output"] is None
+    assert crashed["error"] == ("de-identification stopped on this file (it crashed with signal SIGSEGV, or needed "
+                                "more than 8 GB of memory); nothing was kept")
+    assert REDACT_KEYS <= set(crashed) and crashed["profile"]["id"] == "default"
+    assert done_well["error"] is None and done_well["verified"] == {"metadata_clean": True, "faces_left": 0}
+    assert [p.name for p in out.iterdir()] == [Path(done_well["output"]).name]   # nothing left of the crash

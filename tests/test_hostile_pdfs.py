@@ -329,8 +329,7 @@ def test_a_pipe_a_folder_and_an_oversized_file_are_refused_without_reading_them(
 
 
 def test_a_reading_that_runs_past_its_time_is_stopped_and_explained(tmp_path):
-    # through the app's sandbox: check_isolated forks its caller, and a pytest worker that has loaded the
-    # face models is already over the reader's memory limit (test_sandbox covers the memory limit itself)
+    # through the app's sandbox, as the app reads a consent (test_sandbox covers the memory limit itself)
     from records.sandbox import check_in_sandbox
 
     scan = write(tmp_path, "slow_scan.pdf", huge_scan())

@@ -8,7 +8,9 @@ import datetime as dt
 import pytest
 
 from records import services as sv
+from records.release_gate import FIXES
 from records.services import ScopeConflict
+from records.services.releases import FIX_NEEDS
 from consent_fixtures import self_signed_identity, sign
 from records_fixtures import (FACES_NO, PATIENT_NAME, PATIENT_REF, add_people, consent_pdf, make_settings,
                               plain_photo, processed, quick_password_hashing,  # noqa: F401
@@ -37,6 +39,8 @@ def refused(decision, code: str, words: str) -> bool:
     messages = [r.message for r in decision.reasons if r.code == code]
     assert messages, f"expected a {code!r} refusal, got {decision.as_dict()}"
     assert any(words in m for m in messages), messages
+    unfixable = [r.code for r in decision.reasons if r.fix not in FIXES]
+    assert not unfixable, f"every refusal names the action that clears it; these do not: {unfixable}"
     return True
 
 
@@ -85,6 +89,26 @@ def test_all_failing_rules_are_reported_at_once(clinic, photo):
     _, output = processed(records, people, photo, consent_id=consent.id, review=False, confirm_patient=False)
     decision = approve(records, people, output.id)
     assert set(decision.codes) == {"unreviewed", "patient_unconfirmed"}
+    assert [(r.code, r.fix) for r in decision.reasons] == [("unreviewed", "review"),
+                                                           ("patient_unconfirmed", "confirm_patient")]
+
+
+def test_what_stands_in_the_way_is_told_with_each_fix_and_who_may_take_it_without_deciding(clinic, photo):
+    records, people = clinic
+    assert set(FIX_NEEDS) == set(FIXES)                         # every fix has the permission it takes
+    consent = register(records, people, confirm=False)
+    _, output = processed(records, people, photo, consent_id=consent.id, confirm_patient=False)
+    release = sv.request_release(records, people.staff, output.id, "instagram")
+    before = len(sv.audit_events(records, people.admin))
+    for actor, may_scope in ((people.staff, False), (people.marketing, True)):
+        checks = sv.release_obstacles(records, actor, release.id, today=TODAY)
+        assert (checks.output_id, checks.consent_id) == (output.id, consent.id)
+        fixes = {o.fix: o for o in checks.obstacles}
+        assert set(fixes) == {"attest_signature", "confirm_scope", "confirm_patient"}
+        assert fixes["confirm_scope"].fix_allowed is may_scope and fixes["confirm_patient"].fix_allowed
+        assert fixes["confirm_scope"].fix_roles == ("admin", "marketing")
+    assert len(sv.audit_events(records, people.admin)) == before   # nothing was decided nor recorded
+    assert sv.list_releases(records, people.admin)[0].status == "requested"
 
 
 # -- rule 1: the output ------------------------------------------------------------------------------------

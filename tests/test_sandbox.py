@@ -13,8 +13,11 @@ from PIL import Image
 
 from conftest import ROOT, grace_hopper_path
 from consent.check import check_pdf
-from records.sandbox import check_in_sandbox, redact_in_sandbox
+from consent.signatures import load_trust_roots
+from consent_fixtures import self_signed_identity, sign, text_pdf, write
 from deid.api import redact_file
+from process_tree import descendants, parents, still_running
+from records.sandbox import check_in_sandbox, redact_in_sandbox
 from ui_fixtures import covered_consent_pdf
 from video_fixtures import phone_clip
 
@@ -37,6 +40,14 @@ def test_a_threaded_host_gets_the_same_verdict_as_reading_in_process(tmp_path):
         stop.set()
     assert isolated.social_media == "covered" and isolated.error is None
     assert isolated == check_pdf(path)
+
+
+def test_the_apps_trust_roots_reach_the_reading_process(tmp_path):
+    """Certificates do not survive pickling into a fresh process as objects; they travel as DER."""
+    identity = self_signed_identity()
+    path = write(tmp_path, "signed.pdf", sign(text_pdf("I authorize posting on Instagram."), identity))
+    result = check_in_sandbox(path, trust_roots=load_trust_roots(identity.cert_pem))
+    assert result.signature_valid is True and result.signer_trusted is True
 
 
 def test_a_reader_that_runs_out_of_memory_costs_only_that_verdict_and_the_host_carries_on(tmp_path):
@@ -92,35 +103,15 @@ redact_in_sandbox(*sys.argv[1:3], "default")
 def _worker_of(host: int) -> int | None:
     """The de-identification worker: forked by the fork server (so it shares its command line), which is the
     host's child; other grandchildren (an import running ldconfig, say) come and go."""
-    parents = _parents()
-    for pid, parent in parents.items():
-        if parents.get(parent) == host:
+    tree = parents()
+    for pid, parent in tree.items():
+        if tree.get(parent) == host:
             try:
                 if b"forkserver" in Path(f"/proc/{pid}/cmdline").read_bytes():
                     return pid
             except OSError:
                 continue
     return None
-
-
-def _parents() -> dict[int, int]:
-    parents = {}
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                parents[int(entry.name)] = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
-            except (OSError, IndexError, ValueError):
-                continue
-    return parents
-
-
-def _descendants(pid: int) -> set[int]:
-    parents = _parents()
-    found, frontier = set(), {pid}
-    while frontier:
-        frontier = {child for child, parent in parents.items() if parent in frontier} - found
-        found |= frontier
-    return found
 
 
 def test_when_the_app_is_killed_its_worker_dies_at_once_and_writes_nothing(tmp_path, grace_hopper):
@@ -132,38 +123,10 @@ def test_when_the_app_is_killed_its_worker_dies_at_once_and_writes_nothing(tmp_p
         deadline = time.monotonic() + 120
         while not (worker := _worker_of(host.pid)) and time.monotonic() < deadline:
             time.sleep(0.05)
-        workers = _descendants(host.pid)
+        workers = descendants(host.pid)
     finally:
         host.kill()
         host.wait()
     assert worker in workers
-    deadline = time.monotonic() + 120
-    while {p for p in workers if _running(p)} and time.monotonic() < deadline:
-        time.sleep(0.1)
-    assert not {p for p in workers if _running(p)}
+    assert still_running(workers) == set()
     assert not out.exists() or not [f for f in out.iterdir() if not f.name.startswith(".")]   # no output came
-
-
-def _running(pid: int) -> bool:
-    try:
-        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"   # a zombie has ended
-    except OSError:
-        return False
-
-
-PAGE = r"""
-import sys
-if __name__ != "__main__":   # a Streamlit page run again inside a worker would fail like this
-    raise RuntimeError("the host's main script was run again in the worker")
-from records.sandbox import check_in_sandbox
-print(check_in_sandbox(sys.argv[1]).social_media)
-"""
-
-
-def test_a_worker_never_runs_the_hosts_main_script_again(tmp_path):
-    """In a Streamlit server `__main__` is the page being run; multiprocessing would have re-run it."""
-    page = tmp_path / "page.py"
-    page.write_text(PAGE)
-    done = subprocess.run([sys.executable, str(page), str(_pdf(tmp_path))], cwd=tmp_path, capture_output=True,
-                          text=True, env={**os.environ, "PYTHONPATH": str(ROOT)}, timeout=300)
-    assert done.stdout.strip() == "covered", done.stderr[-2000:]

@@ -2,9 +2,13 @@
 
 Roles come from records.users.PERMISSIONS, the same table the service layer enforces: a page is listed
 for a role that may do its main action, and every action is checked again by the service.
+
+A sign-in opens a session on the server (records.sessions) and leaves a signed, expiring cookie naming it,
+so a reload or a new tab finds the person still signed in; signing out or the idle timeout closes it.
 """
 from __future__ import annotations
 
+import json
 import logging
 import time
 from dataclasses import dataclass
@@ -16,11 +20,13 @@ from records import services
 from records.audit import Actor
 from records.config import ConfigError, Settings, load_settings
 from records.lookup import LookupFailed
+from records.sessions import COOKIE_NAME, LIFETIME_SECONDS, SessionBook, issue, resume
 from records.users import PERMISSIONS, AuthenticationFailed, PermissionDenied, UserError
 
 log = logging.getLogger("veil.ui")
 
 ACTOR, LAST_SEEN, NOTICE = "actor", "last_seen", "signin_notice"
+SESSION, COOKIE_TO_SET, COOKIE_TO_CLEAR = "session_id", "session_cookie", "session_cookie_void"
 
 
 @dataclass(frozen=True)
@@ -53,6 +59,14 @@ def may(actor: Actor | None, action: str) -> bool:
 
 def pages_for(actor: Actor | None) -> list[PageSpec]:
     return [p for p in PAGES if may(actor, p.needs)]
+
+
+def sign_in_pages() -> list:
+    """What a visitor who has not signed in is served: the sign-in, at the address of every page, so that a
+    deep link such as /review shows the sign-in (not "Page not found") and lands on that page afterwards
+    (a page's identity in Streamlit is its address)."""
+    return [st.Page("app_pages/login.py", title="Sign in", icon=":material/login:", url_path=p.key,
+                    default=p.key == "home") for p in PAGES]
 
 
 # -- the open records ------------------------------------------------------------------------------------
@@ -115,31 +129,79 @@ def timeout_seconds() -> float:
     return settings().session_timeout_minutes * 60
 
 
+@st.cache_resource
+def _book() -> SessionBook:
+    """The sessions open on this server (one book per process, as Streamlit's own sessions are)."""
+    return SessionBook()
+
+
 def current_actor(touch: bool = True) -> Actor | None:
-    """The signed-in person, or None; an idle session past the timeout is signed out first."""
-    actor = st.session_state.get(ACTOR)
+    """The signed-in person, or None; an idle session past the timeout is signed out first. A new browser
+    session (a reload, a new tab) takes up the session its cookie names, while that one is open."""
+    actor = st.session_state.get(ACTOR) or _resumed()
     if actor is None:
         return None
-    now = time.time()
-    if now - st.session_state.get(LAST_SEEN, now) > timeout_seconds():
+    now, session_id = time.time(), st.session_state.get(SESSION)
+    # one session may be open in several tabs: its activity anywhere counts, and its end ends it everywhere
+    last = _book().last_seen(session_id) if session_id else st.session_state.get(LAST_SEEN, now)
+    if last is None:
+        sign_out(notice="You were signed out.")
+        return None
+    if now - last > timeout_seconds():
         sign_out(notice=f"You were signed out after {timeout_seconds() / 60:.0f} minutes without activity.")
         return None
     if touch:
         st.session_state[LAST_SEEN] = now
+        if session_id:
+            _book().touch(session_id, now)
+    return actor
+
+
+def _resumed() -> Actor | None:
+    """The person whose open session this browser's cookie names, taken up by this browser session."""
+    token = st.context.cookies.get(COOKIE_NAME)
+    if not token:
+        return None
+    opened = records()
+    found = resume(opened.db, opened.keys, _book(), token, time.time(), timeout_seconds())
+    if found is None:
+        return None
+    session_id, actor = found
+    st.session_state[ACTOR], st.session_state[SESSION] = actor, session_id
     return actor
 
 
 def sign_in(actor: Actor) -> None:
     st.session_state.clear()
-    st.session_state[ACTOR] = actor
-    st.session_state[LAST_SEEN] = time.time()
+    now = time.time()
+    session_id = _book().open(actor.id, now)
+    st.session_state[ACTOR], st.session_state[SESSION], st.session_state[LAST_SEEN] = actor, session_id, now
+    st.session_state[COOKIE_TO_SET] = issue(records().keys, session_id, actor.id, int(now + LIFETIME_SECONDS))
 
 
 def sign_out(notice: str | None = None) -> None:
-    """Forget everything this session held (cached patient names and previews included)."""
+    """Close the session on the server (its cookie is void from now on, in every tab) and forget everything
+    this browser session held (cached patient names and previews included)."""
+    _book().close(st.session_state.get(SESSION))
     st.session_state.clear()
+    st.session_state[COOKIE_TO_CLEAR] = True
     if notice:
         st.session_state[NOTICE] = notice
+
+
+def write_cookie() -> None:
+    """Hand the browser the cookie of a session just opened, or drop the one of a session just closed. Only
+    a script in the page can set a cookie in Streamlit; never a token in the address."""
+    if token := st.session_state.pop(COOKIE_TO_SET, None):
+        _cookie_script(token, LIFETIME_SECONDS)
+    elif st.session_state.pop(COOKIE_TO_CLEAR, False) and st.context.cookies.get(COOKIE_NAME):
+        _cookie_script("", 0)
+
+
+def _cookie_script(value: str, max_age: int) -> None:
+    cookie = json.dumps(f"{COOKIE_NAME}={value}; Max-Age={max_age}; Path=/; SameSite=Strict")
+    st.html(f"<script>document.cookie = {cookie} + (location.protocol === 'https:' ? '; Secure' : '');</script>",
+            width="content", unsafe_allow_javascript=True)
 
 
 def page_actor(page_key: str) -> Actor:

@@ -6,6 +6,7 @@ and the tests all call these, through `from records import services`.
   signing       a consent signed on a tablet in Veil: the model form, sealed, then registered
   intake        upload media, link its consent, confirm the patient, process it
   review        re-render with a reviewer's edits, mark reviewed, list and preview outputs
+  pictures      a small picture and the facts of a label for each output, where people decide about it
   releases      request, approve through the gate, record the post, takedowns, download, export
   audit         verify the chain, events, summary, look a file up
   jobs          queue de-identification for the workers, follow its progress, cancel, retry
@@ -26,8 +27,10 @@ from records.services.upkeep import housekeeping
 from records.services.intake import (confirm_patient, link_consent, list_assets, process, upload_limit_mb,
                                      upload_media, view_original)
 from records.services.opening import check_key, open_records
-from records.services.releases import (approve_release, complete_takedown, download_output, export_package,
-                                       list_releases, record_post, request_release, takedown_tasks)
+from records.services.pictures import OutputLabel, output_labels, output_thumbnails
+from records.services.releases import (Obstacle, ReleaseObstacles, approve_release, complete_takedown,
+                                       download_output, export_package, list_releases, record_post,
+                                       release_obstacles, request_release, takedown_tasks)
 from records.services.review import list_outputs, mark_reviewed, preview_output, rerender_with_edits
 from records.services.users import (FIRST_START, add_first_admin, add_user, authenticate, authenticate_external,
                                     list_users, reset_password, set_user_active, set_user_role)
@@ -53,9 +56,11 @@ __all__ = [
     "JobView", "enqueue_processing", "list_jobs", "get_job", "cancel_job", "retry_job",
     # review
     "rerender_with_edits", "mark_reviewed", "list_outputs", "preview_output",
+    # pictures and labels of outputs
+    "output_labels", "output_thumbnails", "OutputLabel",
     # releases
-    "request_release", "approve_release", "record_post", "list_releases", "takedown_tasks", "complete_takedown",
-    "download_output", "export_package",
+    "request_release", "approve_release", "release_obstacles", "Obstacle", "ReleaseObstacles", "record_post",
+    "list_releases", "takedown_tasks", "complete_takedown", "download_output", "export_package",
     # audit
     "verify_audit", "audit_events", "audit_summary", "find_file",
     # housekeeping

@@ -1,5 +1,6 @@
-"""Releases: request one, approve it through the gate, record where it was posted, take it down after a
-revocation, and let a standing release's file leave Veil (download, export package)."""
+"""Releases: request one, approve it through the gate, see what stands in its way and who may clear it,
+record where it was posted, take it down after a revocation, and let a standing release's file leave Veil
+(download, export package)."""
 from __future__ import annotations
 
 import datetime as dt
@@ -7,6 +8,7 @@ import json
 import os
 import shutil
 import uuid
+from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -15,11 +17,40 @@ from sqlalchemy.orm import Session
 
 from records.audit import Actor
 from records.models import Asset, Consent, Output, Release, utcnow
-from records.release_gate import Decision, effective_expiry, evaluate, normalise_platform, standing_reasons
+from records.release_gate import FIXES, Decision, effective_expiry, evaluate, normalise_platform, standing_reasons
 from records.services.blobs import delete_unreferenced, forget_original
 from records.services.core import (Records, WorkflowError, as_iso, authorize, get_row, log_event,
                                    username_of)
 from records.services.views import ReleaseView, release_view
+from records.users import PERMISSIONS
+
+# The permission (records.users.PERMISSIONS) each fix of the gate (release_gate.FIXES) takes.
+FIX_NEEDS = {"review": "review", "review_again": "review", "request_newest": "request_release",
+             "link_consent": "link_consent", "attest_signature": "confirm_scope", "confirm_scope": "confirm_scope",
+             "confirm_patient": "review", "new_consent": "register_consent", "other_platform": "request_release",
+             "deidentify": "process", "another_approver": "approve_release"}
+
+
+@dataclass(frozen=True)
+class Obstacle:
+    """One rule that does not hold, the action that clears it (`fix`, a key of release_gate.FIXES; `how`, in
+    words), the roles that may take it, and whether the asking person may."""
+    code: str
+    message: str
+    fix: str | None
+    how: str
+    fix_roles: tuple[str, ...]
+    fix_allowed: bool
+
+
+@dataclass(frozen=True)
+class ReleaseObstacles:
+    """What stands in the way of a release now, with the records its fixes act on."""
+    release_id: str
+    output_id: str
+    asset_id: str
+    consent_id: str | None
+    obstacles: list[Obstacle]
 
 
 def request_release(records: Records, actor: Actor, output_id: str, platform: str) -> ReleaseView:
@@ -65,6 +96,30 @@ def approve_release(records: Records, actor: Actor, release_id: str, *, today: d
             freed = forget_original(records, session, actor, asset, "released")
     delete_unreferenced(records, [freed])
     return decision
+
+
+def release_obstacles(records: Records, actor: Actor, release_id: str, *,
+                      today: dt.date | None = None) -> ReleaseObstacles:
+    """The gate's rules that do not hold for this release today, each with its fix, without deciding or
+    recording anything (approval decides, and is audited). The two-person rule is checked for the asking
+    person when they may approve."""
+    authorize(records, actor, "view_records")
+    with records.db.reading() as session:
+        release = get_row(session, Release, release_id)
+        output = get_row(session, Output, release.output_id)
+        asset = session.get(Asset, output.asset_id)
+        consent = session.get(Consent, asset.consent_id) if asset.consent_id else None
+        approver = actor.id if actor.role in PERMISSIONS["approve_release"] else None
+        decision = evaluate(output=output, asset=asset, consent=consent, approver_id=approver,
+                            platform=release.platform, today=today or dt.date.today(),
+                            two_person_rule=records.settings.two_person_rule)
+        return ReleaseObstacles(release.id, output.id, asset.id, asset.consent_id,
+                                [_obstacle(r, actor) for r in decision.reasons])
+
+
+def _obstacle(reason, actor: Actor) -> Obstacle:
+    roles = tuple(sorted(PERMISSIONS[FIX_NEEDS[reason.fix]])) if reason.fix else ()
+    return Obstacle(reason.code, reason.message, reason.fix, FIXES.get(reason.fix, ""), roles, actor.role in roles)
 
 
 def record_post(records: Records, actor: Actor, release_id: str, url: str) -> ReleaseView:

@@ -1,0 +1,58 @@
+"""De-identification of one file in a process of its own, through the isolation seam: a decoder that crashes,
+runs out of memory or hangs costs that file its output, never the batch or the app that asked."""
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Callable
+
+import isolation
+from deid.api import error_message, redact_file
+from deid.profile import Profile, ProfileError, load_profile
+from deid.report import DeidReport
+
+REDACT_MEMORY_BYTES = 8 << 30   # address space of one de-identification (the largest video frame is 40 MP)
+REDACT_SILENT_SECONDS = 300     # longest pause between two progress reports (a whole 80 MP photo fits)
+# imported once by the fork server each file's process is forked from (mediapipe alone takes 0.9 s); no
+# model is loaded there, since a loaded model's worker threads would not survive the fork
+isolation.preload("deid.api", "deid.video", "deid.detect", "mediapipe", "onnxruntime", "onnx")
+
+
+def redact_isolated(path: str | Path, out_dir: str | Path, profile: str | Profile = "default", *,
+                    progress: Callable[[float, str], None] | None = None, memory_bytes: int = REDACT_MEMORY_BYTES,
+                    silent_seconds: float = REDACT_SILENT_SECONDS, **options) -> DeidReport:
+    """redact_file in a process of its own, limited to `memory_bytes` and killed after `silent_seconds`
+    without progress; same arguments and report. If that process failed, the report says why and has no
+    output. It writes into a staging folder inside out_dir, removed afterwards, so a killed one leaves
+    nothing behind; a verified output is then moved up into out_dir."""
+    out_dir = Path(out_dir)
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        staging = Path(tempfile.mkdtemp(prefix=".staging-", dir=out_dir))
+    except OSError as exc:
+        return _failed(path, profile, options, error_message(exc))
+    try:
+        report = isolation.run(redact_file, (str(path), str(staging), profile),
+                               {**options, "progress": isolation.progress}, memory_bytes=memory_bytes,
+                               silent_seconds=silent_seconds, on_progress=progress)
+        if report.output:
+            final = out_dir.absolute() / Path(report.output).name
+            os.replace(report.output, final)
+            report.output = str(final)
+        return report
+    except isolation.Failed as failure:
+        return _failed(path, profile, options,
+                       f"de-identification stopped on this file ({failure.reason}); nothing was kept")
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+
+
+def _failed(path: str | Path, profile: str | Profile, options: dict, message: str) -> DeidReport:
+    """The report of a file that could not be de-identified: `message` says why, never with a path."""
+    try:
+        stamp = (profile if isinstance(profile, Profile) else load_profile(profile)).stamp()
+    except ProfileError:
+        stamp = None
+    return DeidReport.new(path, stamp, options.get("original_name")).failed(message)
