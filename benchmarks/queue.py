@@ -127,16 +127,16 @@ def run(settings_base: Path, files: list[Path], workers: int, queue_url: str | N
 
 def worker_peaks(supervisor: int) -> list[int]:
     """Peak resident memory (MB) of each worker process of the pool."""
+    from queue_fixtures import descendants
+
     peaks = []
-    for entry in Path("/proc").iterdir():
+    for pid in descendants(supervisor):
         try:
-            if not entry.name.isdigit() or int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1]) != supervisor:
-                continue
-            status = (entry / "status").read_text()
-        except (OSError, IndexError, ValueError):
+            status = Path(f"/proc/{pid}/status").read_text()
+        except OSError:
             continue
         hwm = next((line for line in status.splitlines() if line.startswith("VmHWM:")), None)
-        if hwm and int(hwm.split()[1]) > 200 * 1024:   # the workers, not multiprocessing's resource tracker
+        if hwm and int(hwm.split()[1]) > 200 * 1024:   # the workers, not the fork server
             peaks.append(int(hwm.split()[1]) // 1024)
     return peaks
 
