@@ -127,7 +127,7 @@ def run(settings_base: Path, files: list[Path], workers: int, queue_url: str | N
 
 def worker_peaks(supervisor: int) -> list[int]:
     """Peak resident memory (MB) of each worker process of the pool."""
-    from queue_fixtures import descendants
+    from process_tree import descendants
 
     peaks = []
     for pid in descendants(supervisor):

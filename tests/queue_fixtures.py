@@ -99,20 +99,6 @@ def run_queued_jobs(records, worker: str = "test:0") -> list[str]:
     return states
 
 
-def descendants(pid: int) -> set[int]:
-    """Every process below `pid` (a pool's workers are children of isolation's fork server, its child)."""
-    parents = {}
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            with contextlib.suppress(OSError, IndexError, ValueError):
-                parents[int(entry.name)] = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
-    found, frontier = set(), {pid}
-    while frontier:
-        frontier = {child for child, parent in parents.items() if parent in frontier} - found
-        found |= frontier
-    return found
-
-
 def pid_of(worker: str) -> int:
     return int(worker.rsplit(":", 1)[1])
 

@@ -23,7 +23,7 @@ from records.audit import SYSTEM, Actor
 from records.config import ConfigError
 from records.queue import WAKE, Queue
 from records.services.work import claim_next
-from records_fixtures import (PASSWORD, add_people, backend, make_settings, pg_server,  # noqa: F401
+from records_fixtures import (PASSWORD, backend, make_settings, pg_server,  # noqa: F401
                               quick_password_hashing, records)
 from video_fixtures import phone_clip
 

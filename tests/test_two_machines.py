@@ -11,13 +11,12 @@ import signal
 import subprocess
 import sys
 from dataclasses import asdict
-from pathlib import Path
 
 import pytest
 
 from conftest import ROOT, grace_hopper_path
-from queue_fixtures import (descendants, installation_env, pid_of, redis_server, s3_bucket, wait_for_job,
-                            worker_pool)
+from process_tree import descendants
+from queue_fixtures import installation_env, pid_of, redis_server, s3_bucket, wait_for_job, worker_pool
 from records import services as sv
 from records.audit import SYSTEM
 from records_fixtures import PASSWORD, make_settings, pg_server  # noqa: F401
@@ -26,7 +25,6 @@ from video_fixtures import phone_clip
 
 APP = r"""
 import json, sys
-from pathlib import Path
 from records import services as sv
 from records.audit import Actor
 action, people, args = sys.argv[1], json.loads(sys.argv[2]), sys.argv[3:]
