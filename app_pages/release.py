@@ -9,7 +9,7 @@ from records.release_gate import PLATFORMS
 from records.store import WorkDir
 from ui.fixes import offer_fixes
 from ui.session import FAILED, attempt, may, open_page, rerun_with_note
-from ui.thumbnails import data_url, label, output_labels, pictures, show
+from ui.thumbnails import beside_picture, data_url, label, output_labels, pictures, show
 from ui.views import escape_md, short, zip_folder
 
 actor, rec = open_page("release", "Release")
@@ -56,30 +56,26 @@ shown = pictures(rec, actor, [r.output_id for r in open_requests + standing])
 if not open_requests:
     st.caption("No release request is waiting.")
 for r in open_requests:
-    with st.container(border=True):
-        picture, body = st.columns([1, 5])
-        with picture:
-            show(shown.get(r.output_id))
-        with body:
-            st.markdown(f"**{escape_md(described(r.output_id))}** · for {r.platform} · {r.status}")
-            st.caption(f"Release {short(r.id)}")
-            if r.status == "refused":   # the release keeps the reasons of the gate's last refusal
-                st.error("The gate refused this release:\n" + "\n".join(f"- {m}" for m in r.reasons))
-            checks = attempt("Checking the release", services.release_obstacles, rec, actor, r.id)
-            if checks is not FAILED:
-                offer_fixes(rec, actor, checks, decided=r.status == "refused")
-            if may(actor, "approve_release"):
-                again = r.status == "refused"
-                if st.button("Check the gate again and approve" if again else "Check the gate and approve",
-                             key=f"approve_{r.id}", type="primary", icon=":material/verified:"):
-                    decision = attempt("Approving the release", services.approve_release, rec, actor, r.id)
-                    if decision is not FAILED and decision.allowed:
-                        rerun_with_note("release", f"Release {short(r.id)} approved for {r.platform}: every rule "
-                                                   "holds.")
-                    elif decision is not FAILED:
-                        st.rerun()   # refused: the release now holds the reasons, shown above on the rerun
-            else:
-                st.caption("Marketing approves releases.")
+    with beside_picture(shown.get(r.output_id)):
+        st.markdown(f"**{escape_md(described(r.output_id))}** · for {r.platform} · {r.status}")
+        st.caption(f"Release {short(r.id)}")
+        if r.status == "refused":   # the release keeps the reasons of the gate's last refusal
+            st.error("The gate refused this release:\n" + "\n".join(f"- {m}" for m in r.reasons))
+        checks = attempt("Checking the release", services.release_obstacles, rec, actor, r.id)
+        if checks is not FAILED:
+            offer_fixes(rec, actor, checks, decided=r.status == "refused")
+        if may(actor, "approve_release"):
+            again = r.status == "refused"
+            if st.button("Check the gate again and approve" if again else "Check the gate and approve",
+                         key=f"approve_{r.id}", type="primary", icon=":material/verified:"):
+                decision = attempt("Approving the release", services.approve_release, rec, actor, r.id)
+                if decision is not FAILED and decision.allowed:
+                    rerun_with_note("release", f"Release {short(r.id)} approved for {r.platform}: every rule "
+                                               "holds.")
+                elif decision is not FAILED:
+                    st.rerun()   # refused: the release now holds the reasons, shown above on the rerun
+        else:
+            st.caption("Marketing approves releases.")
 
 # -- released ------------------------------------------------------------------------------------------------
 st.subheader("Released")

@@ -6,7 +6,7 @@ import streamlit as st
 from records import services
 from ui.lookup import look_up
 from ui.session import FAILED, attempt, may, open_page, rerun_with_note
-from ui.thumbnails import label, output_labels, pictures, show
+from ui.thumbnails import beside_picture, label, output_labels, pictures
 from ui.views import escape_md, short
 
 actor, rec = open_page("takedowns", "Takedown tasks")
@@ -23,25 +23,21 @@ else:
 labels = output_labels(rec, actor, [r.output_id for r in tasks], slot="takedowns")
 shown = pictures(rec, actor, [r.output_id for r in tasks]) if tasks else {}
 for r in tasks:
-    with st.container(border=True):
-        picture, body = st.columns([1, 5])
-        with picture:
-            show(shown.get(r.output_id))
-        with body:
-            done = r.takedown == "done"
-            state = ":green-badge[Done]" if done else ":red-badge[Not done]"
-            st.markdown(f"{state} **{r.platform}** post of {escape_md(label(labels.get(r.output_id)))}")
-            st.caption(f"Release {short(r.id)} · consent {short(r.consent_id)}")
-            if r.post_url:
-                st.markdown(f"Post: {r.post_url}")
-            else:
-                st.markdown(f"Post address was not recorded: look for this picture on {r.platform}"
-                            + ("; to check a copy you found there, drop it in the look-up below." if can_look_up
-                               else "."))
-            if not done and may(actor, "complete_takedown"):
-                if st.button("Mark as taken down", key=f"takedown_{r.id}", icon=":material/done:"):
-                    if attempt("Recording the takedown", services.complete_takedown, rec, actor, r.id) is not FAILED:
-                        rerun_with_note("takedowns", f"Takedown of release {short(r.id)} recorded as done.")
+    with beside_picture(shown.get(r.output_id)):
+        done = r.takedown == "done"
+        state = ":green-badge[Done]" if done else ":red-badge[Not done]"
+        st.markdown(f"{state} **{r.platform}** post of {escape_md(label(labels.get(r.output_id)))}")
+        st.caption(f"Release {short(r.id)} · consent {short(r.consent_id)}")
+        if r.post_url:
+            st.markdown(f"Post: {r.post_url}")
+        else:
+            st.markdown(f"Post address was not recorded: look for this picture on {r.platform}"
+                        + ("; to check a copy you found there, drop it in the look-up below." if can_look_up
+                           else "."))
+        if not done and may(actor, "complete_takedown"):
+            if st.button("Mark as taken down", key=f"takedown_{r.id}", icon=":material/done:"):
+                if attempt("Recording the takedown", services.complete_takedown, rec, actor, r.id) is not FAILED:
+                    rerun_with_note("takedowns", f"Takedown of release {short(r.id)} recorded as done.")
 
 if can_look_up:
     st.subheader("Look-up")

@@ -20,18 +20,19 @@ def write_verified(out_dir: Path, ext: str, write: Callable[[Path], Written],
     current = partial
     try:
         written = write(partial)
-        _fsync(partial)
+        fsync_path(partial)
         verify(partial, written)
         os.replace(partial, final)
         current = final
-        _fsync(out_dir)   # the rename itself survives a power cut
+        fsync_path(out_dir)   # the rename itself survives a power cut
         return final
     except BaseException:
         current.unlink(missing_ok=True)
         raise
 
 
-def _fsync(path: Path) -> None:
+def fsync_path(path: Path) -> None:
+    """Flush a file, or a folder's entries (so a rename or a new file in it is durable)."""
     fd = os.open(path, os.O_RDONLY)
     try:
         os.fsync(fd)

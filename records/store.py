@@ -31,6 +31,7 @@ import tink
 
 from records.crypto import DecryptionError, Keys
 from deid.models import sha256_file
+from deid.output import fsync_path
 
 CHUNK = 1 << 20
 _ADDRESS = re.compile(r"[0-9a-f]{64}")
@@ -207,7 +208,7 @@ class BlobStore(EncryptedBlobs):
         try:
             self._encrypt_into(temp, address, plain)
             os.replace(temp, final)
-            fsync_dir(final.parent)
+            fsync_path(final.parent)
         finally:
             temp.unlink(missing_ok=True)
 
@@ -252,15 +253,6 @@ def _older(path: Path, cutoff: float) -> bool:
         return path.stat().st_mtime <= cutoff
     except FileNotFoundError:
         return False
-
-
-def fsync_dir(path: Path) -> None:
-    """Make a rename or a new file in this folder durable (the folder entry itself is flushed)."""
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 # -- private work folders --------------------------------------------------------------------------

@@ -9,7 +9,7 @@ import streamlit as st
 from records import services
 from records.store import WorkDir
 from ui.session import FAILED, attempt, remember
-from ui.thumbnails import label, output_labels, pictures, show
+from ui.thumbnails import beside_picture, label, output_labels, pictures
 from ui.views import escape_md, short, upload_limits
 
 
@@ -37,12 +37,8 @@ def look_up(rec: services.Records, actor, key: str) -> None:
     labels = output_labels(rec, actor, found, slot=f"lookup:{key}")
     shown = pictures(rec, actor, found) if found else {}
     for m in result.matches:
-        with st.container(border=True):
-            picture, body = st.columns([1, 5])
-            with picture:
-                show(shown.get(m.output_id))
-            with body:
-                _describe(m, labels.get(m.output_id))
+        with beside_picture(shown.get(m.output_id)):
+            _describe(m, labels.get(m.output_id))
 
 
 def _describe(m, facts) -> None:

@@ -3,6 +3,8 @@ words (patient, kind of media, day uploaded) instead of a record id."""
 from __future__ import annotations
 
 import base64
+from contextlib import contextmanager
+from typing import Iterator
 
 import streamlit as st
 
@@ -52,3 +54,14 @@ def show(picture: bytes | None, caption: str | None = None, width: int = SHOWN_W
 def data_url(picture: bytes | None) -> str | None:
     """A thumbnail as a data: address, for an image column of a table."""
     return "data:image/jpeg;base64," + base64.b64encode(picture).decode("ascii") if picture else None
+
+
+@contextmanager
+def beside_picture(picture: bytes | None) -> Iterator[None]:
+    """A bordered card with the thumbnail on its left; what is written inside the block stands beside it."""
+    with st.container(border=True):
+        left, body = st.columns([1, 5])
+        with left:
+            show(picture)
+        with body:
+            yield

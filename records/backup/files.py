@@ -18,7 +18,8 @@ from sqlalchemy.pool import NullPool
 from deid.models import sha256_file
 from records.backup.manifest import DATABASE_FILES, BackupError
 from records.crypto import KeyFileError, Keys
-from records.store import CHUNK, fsync_dir
+from deid.output import fsync_path
+from records.store import CHUNK
 
 
 def existing_keys(key_file: Path) -> Keys:
@@ -59,12 +60,12 @@ def publish(staging: Path, final: Path) -> None:
     for path in [staging, *staging.rglob("*")]:
         if path.is_dir():
             path.chmod(0o700)
-            fsync_dir(path)
+            fsync_path(path)
     try:
         os.rename(staging, final)
     except OSError as exc:
         raise BackupError(f"{final}: cannot be put in place ({exc.strerror}); it must be empty or absent") from None
-    fsync_dir(final.parent)
+    fsync_path(final.parent)
 
 
 def copy_file(source: Path, target: Path) -> dict:
