@@ -6,8 +6,9 @@ STAMPS := $(VENV)/.stamps
 
 .PHONY: run test setup system python models clean-venv
 
+# the app and its worker pool together (VEIL_WORKERS, default one per core); Ctrl-C stops both
 run: setup
-	$(PY) -m streamlit run app.py --server.port 8501 --server.headless true --browser.gatherUsageStats false
+	$(PY) scripts/run.py --server.port 8501 --server.headless true --browser.gatherUsageStats false
 
 test: setup
 	$(PY) -m pytest

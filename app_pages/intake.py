@@ -1,6 +1,7 @@
 """Intake: a batch of photos and videos with the patient's consent (a new PDF, or one already registered).
-Each file is kept encrypted, de-identified and verified; progress is shown, and each file's warnings and
-errors name the file. Outputs are not downloadable here: only an approved release is."""
+Each file is kept encrypted and queued; worker processes de-identify and verify it while the jobs panel shows
+its progress (leaving the page stops nothing). Each file's warnings and errors name the file. Outputs are not
+downloadable here: only an approved release is."""
 import datetime as dt
 import hashlib
 
@@ -8,12 +9,13 @@ import streamlit as st
 
 from records import services
 from deid.profile import available_profiles
+from ui.jobs_panel import NAMES, jobs_panel
 from ui.session import FAILED, attempt, open_page, outcome, remember
 from ui.views import MEDIA_TYPES, consent_label, escape_md, short, upload_limits
 
 actor, rec = open_page("intake", "Intake")
 today = dt.date.today()
-RESULTS, NOTES, BUSY = "intake_results", "intake_notes", "intake_busy"
+NOTES, BUSY, BATCH = "intake_notes", "intake_busy", "intake_batch"
 LIMITS = upload_limits(rec.settings, st.get_option("server.maxUploadSize"))
 
 st.caption("Upload a patient's photos and videos with their consent. Faces are blurred, every tag and the file "
@@ -98,92 +100,57 @@ def register_consent(notes: list) -> str | None:
     return view.id
 
 
-def process_batch(consent_id: str) -> list[dict]:
-    """Keep, de-identify and verify each file; one file's failure never stops the others."""
-    results, bar = [], st.progress(0.0, text="Starting…")
-    for index, upload in enumerate(files):
-        label = f"{index + 1} of {len(files)}: {upload.name}"
-        bar.progress(index / len(files), text=f"Keeping {label}")
-        result = {"name": upload.name, "warnings": [], "error": None, "asset_id": None, "output": None,
-                  "notice": None}
-        asset, result["error"] = outcome(upload.name, services.upload_media, rec, actor, upload.getvalue(),
-                                         upload.name, consent_id, other_names_confirmed=upload.name in named)
+def send_batch(consent_id: str) -> dict:
+    """Keep each file encrypted and queue it for the workers; one file's refusal never stops the others. The
+    page returns at once: the jobs panel below shows the work as the workers do it."""
+    batch = {"files": len(files), "jobs": [], "notes": []}
+    kept = []
+    names = st.session_state.setdefault(NAMES, {})   # this session only, to label jobs and review items
+    for upload in files:
+        asset, error = outcome(upload.name, services.upload_media, rec, actor, upload.getvalue(), upload.name,
+                               consent_id, other_names_confirmed=upload.name in named)
         if asset is FAILED:
-            results.append(result)
+            batch["notes"].append(("error", error))
             continue
-        result.update(asset_id=asset.id, warnings=asset.filename_warnings, kind=asset.kind)
-
-        def progress(fraction: float, message: str, index=index, label=label) -> None:
-            bar.progress(min(1.0, (index + max(0.0, min(1.0, fraction))) / len(files)),
-                         text=f"De-identifying {label} · {message}")
-
-        output, result["error"] = outcome(upload.name, services.process, rec, actor, asset.id, profile,
-                                          progress=progress)
-        if output is not FAILED:
-            result["output"] = output
-            result["error"] = f"{upload.name}: {output.error}" if output.error else None
-            if output.existing:
-                result["notice"] = (f"{upload.name}: already de-identified as output {short(output.id)}; no second "
-                                    "copy was made")
-        results.append(result)
-    return results
+        names[asset.id] = upload.name
+        batch["notes"] += [("warning", f"{upload.name}: {w}. The output gets a new random name.")
+                           for w in asset.filename_warnings]
+        if asset.existing:
+            batch["notes"].append(("info", f"{upload.name}: kept already under this consent; no second copy was "
+                                           "made (its de-identification is not repeated)"))
+        kept.append(asset.id)
+    if kept:
+        jobs, error = outcome("Queueing the files", services.enqueue_processing, rec, actor, kept, profile)
+        if jobs is FAILED:
+            batch["notes"].append(("error", error))
+        else:
+            batch["jobs"] = [j.id for j in jobs]
+    return batch
 
 
 def run_batch() -> None:
-    """The press: register the consent (or take the chosen one), then the files; what it says is kept for the
-    run that follows, which shows the button enabled again."""
+    """The press: register the consent (or take the chosen one), then keep and queue the files; what it says is
+    kept for the run that follows, which shows the button enabled again."""
     notes = []
     consent_id = chosen or register_consent(notes)
     if not consent_id:
         notes.append(("info", f"{len(files)} file(s) wait for a valid consent: none was kept or processed. "
                               "Upload the signed consent PDF (or choose a registered consent) and press the button "
                               "again."))
-        st.session_state[RESULTS] = []
-    else:
-        st.session_state[RESULTS] = process_batch(consent_id)
-        names = st.session_state.setdefault("asset_names", {})   # this session only, to label review items
-        names.update({r["asset_id"]: r["name"] for r in st.session_state[RESULTS] if r["asset_id"]})
-    st.session_state[NOTES] = notes
+        st.session_state[BATCH] = {"files": len(files), "jobs": [], "notes": notes}
+        return
+    batch = send_batch(consent_id)
+    batch["notes"] = notes + batch["notes"]
+    st.session_state[BATCH] = batch
 
 
 if running:
     run_batch()
     st.rerun()
-for kind, note in st.session_state.get(NOTES, []):
-    getattr(st, kind)(note)
-results = st.session_state.get(RESULTS, [])
-if results:
-    st.progress(1.0, text=f"Done: {len(results)} file(s)")
-    st.subheader("3 · Results")
-    done = [r for r in results if r["output"] is not None and not r["error"]]
-    st.write(f"{len(done)} of {len(results)} file(s) de-identified and verified; they now wait for review.")
-for r in results:
-    with st.container(border=True):
-        picture, text = st.columns([1, 4])
-        o = r["output"]
-        with text:
-            st.markdown(f"**{escape_md(r['name'])}**")
-            if r.get("notice"):
-                st.info(r["notice"])
-            for warning in r["warnings"]:
-                st.warning(f"{r['name']}: {warning}. The output gets a new random name.")
-            if r["error"]:
-                st.error(r["error"])
-                continue
-            if o.kind == "image":
-                found = f"{len(o.regions)} region(s) redacted"
-            else:
-                found = f"{o.frames_with_regions or 0} of {o.frames or 0} frame(s) with regions redacted"
-            st.success(f"{r['name']}: {found}; {len(o.removed_tags)} metadata tag(s) removed; verified clean "
-                       f"(profile {o.profile['id']}). It now waits for review.")
-        if (preview := r.get("preview")) is None:   # decrypted once per output, not on every rerun of the page
-            preview = attempt(f"{r['name']}: preview", services.preview_output, rec, actor, o.id)
-        if preview is not FAILED:
-            r["preview"] = preview
-            with picture:
-                if o.kind == "image":
-                    st.image(preview, caption="De-identified", width="stretch")
-                else:
-                    st.video(preview)
-if results:
+st.subheader("3 · Progress and results")
+batch = st.session_state.get(BATCH, {})
+for level, note in batch.get("notes", []):
+    getattr(st, level)(note)
+jobs_panel(rec, actor, batch.get("jobs"), batch.get("files", 0))
+if batch:
     st.page_link("app_pages/review.py", label="Review the outputs", icon=":material/arrow_forward:")

@@ -1,16 +1,17 @@
-"""`python -m records ...`: users, audit, look-up, takedowns, housekeeping, migrations, backup and restore."""
+"""`python -m records ...`: users, audit, look-up, takedowns, housekeeping, migrations, backup and restore,
+workers and jobs."""
 from __future__ import annotations
 
 import argparse
 import sys
 
-from records import cli, cli_backup
+from records import cli, cli_backup, cli_worker
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m records", description="Veil's system of record")
     subparsers = parser.add_subparsers(dest="command", required=True)
-    for module in (cli, cli_backup):   # each sets `func` on its parsers, returning an exit code
+    for module in (cli, cli_backup, cli_worker):   # each sets `func` on its parsers, returning an exit code
         module.register(subparsers)
     return parser
 

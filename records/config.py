@@ -44,6 +44,15 @@ class Settings:
     max_batch_files: int = _tunable("VEIL_MAX_BATCH_FILES", 50, minimum=1)
     # idle time before a signed-in session is signed out
     session_timeout_minutes: int = _tunable("VEIL_SESSION_TIMEOUT_MINUTES", 30, minimum=1)
+    # worker processes `make run` and `python -m records worker` start (0: one per core); each one's
+    # address-space limit, and the longest it may go without a sign of life before it is replaced
+    workers: int = _tunable("VEIL_WORKERS", 0)
+    worker_memory_mb: int = _tunable("VEIL_WORKER_MEMORY_MB", 8192, minimum=256)
+    worker_silent_seconds: int = _tunable("VEIL_WORKER_SILENT_SECONDS", 300, minimum=1)
+    # several machines: a Redis queue (default: SQLite in the data folder), an S3 bucket for the encrypted
+    # blobs (default: the data folder)
+    queue_url: str | None = None
+    blob_url: str | None = None
     # unreferenced blobs younger than this may be another process's (not tunable)
     orphan_grace_seconds: int = 3600
     # the clinic's own certificate (PKCS#12) for sealing consents signed in Veil, and its passphrase
@@ -58,6 +67,13 @@ class Settings:
     @property
     def work_dir(self) -> Path:
         return self.data_dir / "work"
+
+    @property
+    def queue_file(self) -> Path:
+        return self.data_dir / "queue.db"
+
+    def worker_count(self) -> int:
+        return self.workers or os.cpu_count() or 1
 
     def with_(self, **changes) -> "Settings":
         return replace(self, **changes)
@@ -86,6 +102,7 @@ def load_settings(env: Mapping[str, str] | None = None, secrets_file: Path | Non
     policies = {f.name: _policy(get, f) for f in fields(Settings) if "variable" in f.metadata}
     p12 = get("VEIL_SIGNING_P12")
     return Settings(data_dir=data_dir, database_url=url, key_file=key_file, **policies,
+                    queue_url=get("VEIL_QUEUE_URL"), blob_url=get("VEIL_BLOB_URL"),
                     signing_p12=Path(p12).expanduser().absolute() if p12 else None,
                     signing_p12_passphrase=get("VEIL_SIGNING_P12_PASSPHRASE"))
 

@@ -13,8 +13,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Iterator
 
-from sqlalchemy import (JSON, Boolean, CheckConstraint, Date, DateTime, ForeignKey, Integer, LargeBinary, String,
-                        Text, TypeDecorator, create_engine, event, select)
+from sqlalchemy import (JSON, Boolean, CheckConstraint, Date, DateTime, Float, ForeignKey, Integer, LargeBinary,
+                        String, Text, TypeDecorator, create_engine, event, select)
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
 
@@ -23,6 +23,8 @@ _MIGRATING = threading.Lock()   # Alembic's context is process-global; the datab
 ROLES = ("staff", "marketing", "auditor", "admin")
 CONSENT_STATUSES = ("active", "revoked", "expired", "superseded")
 RELEASE_STATUSES = ("requested", "released", "refused", "withdrawn")
+JOB_STATES = ("queued", "running", "done", "failed", "cancelled")
+JOB_KINDS = ("deid", "housekeeping")
 
 
 def new_id() -> str:
@@ -202,6 +204,33 @@ class Release(Base):
     takedown: Mapped[str | None] = mapped_column(String(8))          # None | pending | done
     takedown_at: Mapped[dt.datetime | None]
     takedown_by: Mapped[str | None] = _user_fk()
+
+
+class Job(Base):
+    """Work done by a worker process, not by a page: the UI, the CLI and the audit log read this row. It
+    holds record ids, states and reasons, never PHI; the queue itself carries only wake-ups."""
+
+    __tablename__ = "jobs"
+    __table_args__ = (CheckConstraint(f"state IN {JOB_STATES}", name="ck_jobs_state"),
+                      CheckConstraint(f"kind IN {JOB_KINDS}", name="ck_jobs_kind"))
+
+    id: Mapped[str] = _id()
+    kind: Mapped[str] = mapped_column(String(16))
+    owner_id: Mapped[str | None] = _user_fk()                        # None: the installation (housekeeping)
+    asset_id: Mapped[str | None] = mapped_column(String(32), ForeignKey("assets.id"), index=True)
+    profile: Mapped[str | None] = mapped_column(String(64))
+    output_id: Mapped[str | None] = mapped_column(String(32), ForeignKey("outputs.id"))
+    state: Mapped[str] = mapped_column(String(16), default="queued", index=True)
+    progress: Mapped[float] = mapped_column(Float, default=0.0)
+    stage: Mapped[str | None] = mapped_column(String(80))            # the engine's own words, no PHI
+    error: Mapped[str | None] = mapped_column(Text)                  # the reason, without PHI
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    cancel_requested: Mapped[bool] = mapped_column(Boolean, default=False)
+    worker: Mapped[str | None] = mapped_column(String(80))           # host:pid of the worker running it
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow, index=True)
+    started_at: Mapped[dt.datetime | None]
+    heartbeat_at: Mapped[dt.datetime | None]
+    finished_at: Mapped[dt.datetime | None]
 
 
 class AuditEvent(Base):

@@ -1,4 +1,4 @@
-"""Content-addressed, encrypted blob storage in the data folder.
+"""Content-addressed, encrypted blob storage: in the data folder (here), or in an S3 bucket (records.blob_s3).
 
 A blob's address is the SHA-256 of its plaintext; the file holds Tink StreamingAead ciphertext bound to
 that address. A blob appears under its final name only complete (temporary file in the same folder,
@@ -61,40 +61,56 @@ class SweepReport:
     work_dirs: int = 0
 
 
-class BlobStore:
-    def __init__(self, root: Path, keys: Keys):
-        self.root = Path(root)
-        self.keys = keys
-        self.root.mkdir(parents=True, exist_ok=True, mode=0o700)
+class FileLocks:
+    """The keeping/deleting lock of one machine: flock on files of its own opening in `folder` (so threads
+    exclude each other too), through a gate: a deleter waits at the gate for the writers inside to finish, and
+    writers arriving meanwhile queue behind it instead of keeping it waiting for a gap that never comes."""
 
-    def path(self, address: str) -> Path:
-        if not _ADDRESS.fullmatch(address or ""):
-            raise ValueError("not a blob address")
-        return self.root / address[:2] / address
+    def __init__(self, folder: Path):
+        self.folder = Path(folder)
+
+    def keeping(self):
+        return self._locked(fcntl.LOCK_SH)
+
+    def deleting(self):
+        return self._locked(fcntl.LOCK_EX)
+
+    @contextmanager
+    def _locked(self, how: int) -> Iterator[None]:
+        with open(self.folder / LOCK_NAME, "a") as lock:
+            with open(self.folder / GATE_NAME, "a") as gate:
+                fcntl.flock(gate, fcntl.LOCK_EX)
+                fcntl.flock(lock, how)
+            yield                                      # closing the file releases the lock
+
+
+class EncryptedBlobs:
+    """What every blob store does the same way, whatever holds the ciphertext: addresses, encryption bound to
+    the address, checking the content against its address, the keeping/deleting lock, the orphan sweep. A
+    store supplies `_store` (ciphertext in a finished local file, to be put under its address at once and
+    whole), `_ciphertext` (a readable stream), `exists`, `delete` and `_listing` (address, age)."""
+
+    keys: Keys
+    locks: FileLocks
 
     @staticmethod
     def _context(address: str) -> str:
         return f"veil/blob/{address}"
 
+    @staticmethod
+    def check_address(address: str) -> str:
+        if not _ADDRESS.fullmatch(address or ""):
+            raise ValueError("not a blob address")
+        return address
+
     # -- who may delete ------------------------------------------------------------------------
     def keeping(self):
         """Hold while writing blobs and committing the records that name them: no blob is deleted meanwhile."""
-        return self._locked(fcntl.LOCK_SH)
+        return self.locks.keeping()
 
     def deleting(self):
         """Hold while finding unreferenced blobs and deleting them: no record naming one commits meanwhile."""
-        return self._locked(fcntl.LOCK_EX)
-
-    @contextmanager
-    def _locked(self, how: int) -> Iterator[None]:
-        """flock on files of its own opening (so threads exclude each other too), through a gate: a deleter
-        waits at the gate for the writers inside to finish, and writers arriving meanwhile queue behind it
-        instead of keeping it waiting for a gap that never comes."""
-        with open(self.root / LOCK_NAME, "a") as lock:
-            with open(self.root / GATE_NAME, "a") as gate:
-                fcntl.flock(gate, fcntl.LOCK_EX)
-                fcntl.flock(lock, how)
-            yield                                      # closing the file releases the lock
+        return self.locks.deleting()
 
     # -- writing -------------------------------------------------------------------------------
     def put_file(self, source: Path) -> str:
@@ -108,32 +124,21 @@ class BlobStore:
         self._write(address, io.BytesIO(data))
         return address
 
+    def _encrypt_into(self, temp: Path, address: str, plain: BinaryIO) -> None:
+        with self.keys.encrypting_stream(_SyncedFile(temp, "w"), self._context(address)) as out:
+            for chunk in iter(lambda: plain.read(CHUNK), b""):
+                out.write(chunk)
+
     def _write(self, address: str, plain: BinaryIO) -> None:
-        final = self.path(address)
-        final.parent.mkdir(exist_ok=True, mode=0o700)
-        temp = final.parent / f"{TEMP_PREFIX}{uuid.uuid4().hex}"
-        try:
-            with self.keys.encrypting_stream(_SyncedFile(temp, "w"), self._context(address)) as out:
-                for chunk in iter(lambda: plain.read(CHUNK), b""):
-                    out.write(chunk)
-            os.replace(temp, final)
-            fsync_path(final.parent)
-        finally:
-            temp.unlink(missing_ok=True)
+        raise NotImplementedError
 
     # -- reading -------------------------------------------------------------------------------
-    def exists(self, address: str) -> bool:
-        return self.path(address).is_file()
-
     @contextmanager
     def open(self, address: str) -> Iterator[BinaryIO]:
         """The decrypted stream; tampering shows as DecryptionError while reading."""
-        try:
-            source = open(self.path(address), "rb")
-        except FileNotFoundError:
-            raise BlobMissing(f"blob {address[:12]}… is not in the store") from None
-        with self.keys.decrypting_stream(source, self._context(address)) as stream:
-            yield stream
+        with self._ciphertext(self.check_address(address)) as source:
+            with self.keys.decrypting_stream(source, self._context(address)) as stream:
+                yield stream
 
     def read_bytes(self, address: str) -> bytes:
         buffer = io.BytesIO()
@@ -164,6 +169,61 @@ class BlobStore:
             raise DecryptionError(f"blob {address[:12]}… does not hold the content its name promises")
 
     # -- removing ------------------------------------------------------------------------------
+    def addresses(self) -> Iterator[str]:
+        for address, _modified in self._listing():
+            yield address
+
+    def sweep(self, referenced: set[str], grace_seconds: float) -> SweepReport:
+        """Delete temporary files and unreferenced blobs older than the grace period (younger ones may
+        belong to another process that has not committed its record yet)."""
+        cutoff = time.time() - grace_seconds
+        report = SweepReport(temp_files=self._sweep_temporary(cutoff))
+        for address, modified in list(self._listing()):
+            if address not in referenced and modified <= cutoff:
+                self.delete(address)
+                report.orphan_blobs.append(address)
+        return report
+
+    def _sweep_temporary(self, cutoff: float) -> int:
+        return 0
+
+
+class BlobStore(EncryptedBlobs):
+    """Blobs in a folder of the data folder (the default)."""
+
+    def __init__(self, root: Path, keys: Keys):
+        self.root = Path(root)
+        self.keys = keys
+        self.root.mkdir(parents=True, exist_ok=True, mode=0o700)
+        self.locks = FileLocks(self.root)
+
+    def path(self, address: str) -> Path:
+        self.check_address(address)
+        return self.root / address[:2] / address
+
+    def _write(self, address: str, plain: BinaryIO) -> None:
+        final = self.path(address)
+        final.parent.mkdir(exist_ok=True, mode=0o700)
+        temp = final.parent / f"{TEMP_PREFIX}{uuid.uuid4().hex}"
+        try:
+            self._encrypt_into(temp, address, plain)
+            os.replace(temp, final)
+            fsync_path(final.parent)
+        finally:
+            temp.unlink(missing_ok=True)
+
+    def exists(self, address: str) -> bool:
+        return self.path(address).is_file()
+
+    @contextmanager
+    def _ciphertext(self, address: str) -> Iterator[BinaryIO]:
+        try:
+            source = open(self.path(address), "rb")
+        except FileNotFoundError:
+            raise BlobMissing(f"blob {address[:12]}… is not in the store") from None
+        with source:
+            yield source
+
     def delete(self, address: str) -> bool:
         try:
             self.path(address).unlink()
@@ -171,25 +231,21 @@ class BlobStore:
         except FileNotFoundError:
             return False
 
-    def addresses(self) -> Iterator[str]:
+    def _listing(self) -> Iterator[tuple[str, float]]:
         for entry in self.root.glob("??/*"):
             if _ADDRESS.fullmatch(entry.name):
-                yield entry.name
+                try:
+                    yield entry.name, entry.stat().st_mtime
+                except FileNotFoundError:
+                    continue
 
-    def sweep(self, referenced: set[str], grace_seconds: float) -> SweepReport:
-        """Delete temporary files and unreferenced blobs older than the grace period (younger ones may
-        belong to another process that has not committed its record yet)."""
-        report = SweepReport()
-        cutoff = time.time() - grace_seconds
+    def _sweep_temporary(self, cutoff: float) -> int:
+        removed = 0
         for entry in self.root.glob(f"??/{TEMP_PREFIX}*"):
             if _older(entry, cutoff):
                 entry.unlink(missing_ok=True)
-                report.temp_files += 1
-        for address in list(self.addresses()):
-            if address not in referenced and _older(self.path(address), cutoff):
-                self.delete(address)
-                report.orphan_blobs.append(address)
-        return report
+                removed += 1
+        return removed
 
 
 def _older(path: Path, cutoff: float) -> bool:

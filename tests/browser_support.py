@@ -24,13 +24,14 @@ def free_port() -> int:
 
 
 @contextlib.contextmanager
-def streamlit_app(env_extra: dict[str, str] | None = None, script: str = "app.py"):
-    """Serve the app on a free loopback port for the duration of the block; yields its URL."""
+def streamlit_app(env_extra: dict[str, str] | None = None):
+    """Serve the app with its worker pool (scripts/run.py, what `make run` starts; one worker unless
+    VEIL_WORKERS says otherwise) on a free loopback port for the duration of the block; yields its URL."""
     port = free_port()
-    env = {**os.environ, **(env_extra or {})}
+    env = {**os.environ, "VEIL_WORKERS": "1", **(env_extra or {})}
     ARTIFACTS.mkdir(exist_ok=True)
     log = open(ARTIFACTS / f"streamlit-{port}.log", "w")
-    proc = subprocess.Popen([sys.executable, "-m", "streamlit", "run", script, "--server.port", str(port),
+    proc = subprocess.Popen([sys.executable, "scripts/run.py", "--server.port", str(port),
                              "--server.address", "127.0.0.1", "--server.headless", "true",
                              "--browser.gatherUsageStats", "false"], cwd=ROOT, env=env,
                             stdout=log, stderr=subprocess.STDOUT)
@@ -41,7 +42,7 @@ def streamlit_app(env_extra: dict[str, str] | None = None, script: str = "app.py
     finally:
         proc.terminate()
         try:
-            proc.wait(timeout=15)
+            proc.wait(timeout=45)
         except subprocess.TimeoutExpired:
             proc.kill()
         log.close()

@@ -1,9 +1,12 @@
-"""Intake: a batch of photos and videos with the consent PDF (or an existing consent); progress; each file's
-warnings and errors name the file; the outputs wait for review and cannot be downloaded here."""
+"""Intake: a batch of photos and videos with the consent PDF (or an existing consent) is kept and queued, and
+the page returns at once; the jobs panel shows each file's progress and result as the workers do it (here one
+worker's work is done in the test's process between two runs of the page); each file's warnings and errors name
+the file; the outputs wait for review and cannot be downloaded here; cancel and retry are buttons."""
 from __future__ import annotations
 
 from records import services
 from conftest import grace_hopper_path
+from queue_fixtures import run_queued_jobs
 from ui_fixtures import (PATIENT, app, button, click, covered_consent_pdf, not_covered_consent_pdf, register, texts,
                          widget)
 from ui_fixtures import people_template, veil  # noqa: F401  (pytest fixtures)
@@ -39,8 +42,15 @@ def test_staff_uploads_a_photo_and_its_consent_pdf_and_sees_results_warnings_and
     assert "anna_smith_2024-03-01.jpg: file name contains a date" in shown
     assert "anna_smith_2024-03-01.jpg: file name contains 2 word(s) that may be a person's name" in shown
     assert "scan_notes.jpg: this is not a photo or video Veil can read" in shown
+    assert "0 of 2 file(s) de-identified and verified; they now wait for review. 1 still in progress." in shown
+    (bar,) = at.get("progress")
+    assert bar.value == 0 and bar.proto.text == "Waiting for a worker"    # queued: the page did no work
+
+    assert run_queued_jobs(veil.records) == ["done"]
+    at.run()
+    shown = texts(at)
     assert "1 of 2 file(s) de-identified and verified" in shown
-    assert at.get("progress")[0].value == 100
+    assert "anna_smith_2024-03-01.jpg: 1 region(s) redacted" in shown and at.image   # result and preview
     assert not at.download_button                                      # outputs leave only through a release
 
     (consent,) = services.list_consents(veil.records, veil.admin)
@@ -71,7 +81,8 @@ def test_media_can_be_added_under_a_consent_already_registered(veil):
     assert f"Patient on this consent: **{PATIENT[0]}**" in texts(at)
     widget(_upload_media(at, PHOTO), "checkbox", "These files show this consent's patient").check()
     at = click(at.run(), "De-identify 1 file(s)")
-    assert "1 of 1 file(s) de-identified and verified" in texts(at)
+    run_queued_jobs(veil.records)
+    assert "1 of 1 file(s) de-identified and verified" in texts(at.run())
     assert [a.consent_id for a in services.list_assets(veil.records, veil.admin)] == [consent.id]
     assert len(services.list_consents(veil.records, veil.admin)) == 1
 
@@ -86,6 +97,8 @@ def test_a_video_goes_through_intake_with_progress_and_into_review(veil, tmp_pat
     widget(at.run(), "selectbox", "Consent").set_value(consent.id)
     at = click(_upload_media(at.run(), ("IMG_0042.MOV", clip.read_bytes(), "video/quicktime")),
                "De-identify 1 file(s)")
+    assert run_queued_jobs(veil.records) == ["done"]
+    at.run()
     assert not at.exception, [e.value for e in at.exception]
     assert "IMG_0042.MOV: 12 of 12 frame(s) with regions redacted" in texts(at)
     assert at.get("video")
@@ -96,3 +109,23 @@ def test_a_video_goes_through_intake_with_progress_and_into_review(veil, tmp_pat
     assert len(at.get("video")) == 2                       # the original and the de-identified clip
     assert "Regions of a video cannot be edited here" in texts(at)
     assert len(at.checkbox) == 7
+
+
+def test_jobs_outlive_the_session_and_a_person_cancels_and_retries_them_from_the_panel(veil):
+    consent = register(veil)
+    at = app(veil.staff, "app_pages/intake.py")
+    widget(at, "radio", "Consent").set_value("Use a consent already registered")
+    widget(at.run(), "selectbox", "Consent").set_value(consent.id)
+    at = click(_upload_media(at.run(), PHOTO), "De-identify 1 file(s)")
+    at = click(at, "Cancel")
+    assert "anna_smith_2024-03-01.jpg: cancelled; nothing was kept." in texts(at)
+    assert run_queued_jobs(veil.records) == []                          # a cancelled job never runs
+
+    at = app(veil.staff, "app_pages/intake.py")                        # a new session: signed out and in again
+    shown = texts(at)
+    assert "cancelled; nothing was kept." in shown and "anna_smith" not in shown   # the name stayed in the session
+    at = click(at, "Retry")
+    assert at.get("progress")[0].proto.text == "Waiting for a worker"
+    assert run_queued_jobs(veil.records) == ["done"]
+    assert "1 region(s) redacted" in texts(at.run()) and at.image
+    assert services.list_jobs(veil.records, veil.marketing) == []       # each person sees their own jobs

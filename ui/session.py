@@ -75,16 +75,6 @@ def _open(data_dir: str, database_url: str, key_file: str, _settings) -> service
     return services.open_records(_settings)
 
 
-@st.cache_resource(ttl=3600, show_spinner=False)
-def _tidy(data_dir: str, _records: services.Records) -> None:
-    """Apply retention and expiry at most hourly while the app runs (not only at start): a consent that
-    ends today turns its releases into takedown tasks within the hour."""
-    try:
-        services.housekeeping(_records)
-    except Exception as exc:  # never block a page on housekeeping; the next hour tries again
-        log.error("housekeeping failed: %s", type(exc).__name__)
-
-
 def settings() -> Settings:
     """This installation's settings, read again on every run; an unusable one stops the page, named."""
     try:
@@ -98,9 +88,7 @@ def records() -> services.Records:
     """The records of this installation (opened once per process and per data folder)."""
     current = settings()
     try:
-        opened = _open(str(current.data_dir), current.database_url, str(current.key_file), current)
-        _tidy(str(current.data_dir), opened)
-        return opened
+        return _open(str(current.data_dir), current.database_url, str(current.key_file), current)
     except Exception as exc:  # a locked database, an unreadable key file: say so, never a traceback
         log.error("opening the records failed: %s", type(exc).__name__)
         st.error(f"Veil cannot open its records: {exc}")

@@ -41,6 +41,9 @@ def create_backup(settings: Settings, target: Path, actor: Actor) -> dict:
                           "(choose another disk or a network share)")
     if not settings.key_file.is_file():
         raise BackupError(f"no key file at {settings.key_file} (VEIL_KEY_FILE): there is no installation to back up")
+    if settings.blob_url:
+        raise BackupError("the blobs are kept in an S3 bucket (VEIL_BLOB_URL), which this backup does not copy; "
+                          "back up the bucket (it holds ciphertext only) and the database with the provider's tools")
     kind = database_kind(settings.database_url)
     if kind == "sqlite" and not sqlite_path(settings.database_url).is_file():
         raise BackupError(f"no database at {sqlite_path(settings.database_url)}: there is no installation to back up")

@@ -9,10 +9,11 @@ and the tests all call these, through `from records import services`.
   pictures      a small picture and the facts of a label for each output, where people decide about it
   releases      request, approve through the gate, record the post, takedowns, download, export
   audit         verify the chain, events, summary, look a file up
+  jobs          queue de-identification for the workers, follow its progress, cancel, retry
   upkeep        housekeeping: tidy up after crashes, apply retention
 
 Beneath them: core (the open records, errors, authorisation, the audit line), views (what they return),
-blobs (when a stored file may be deleted) and opening (open_records).
+blobs (when a stored file may be deleted), opening (open_records) and work (the worker's side of a job).
 """
 from records.audit import SYSTEM
 from records.services.audit import audit_events, audit_summary, find_file, verify_audit
@@ -21,6 +22,7 @@ from records.services.consents import (ATTESTATION, confirm_new_authorization, c
                                        find_consents, list_consents, needs_attestation, register_consent,
                                        revoke_consent, view_consent_pdf)
 from records.services.core import RecordNotFound, Records, ScopeConflict, WorkflowError
+from records.services.jobs import JobView, cancel_job, enqueue_processing, get_job, list_jobs, retry_job
 from records.services.signing import sign_consent_in_veil
 from records.services.upkeep import housekeeping
 from records.services.intake import (confirm_patient, link_consent, list_assets, others_named, process,
@@ -53,6 +55,8 @@ __all__ = [
     # intake
     "upload_media", "others_named", "upload_limit_mb", "link_consent", "confirm_patient", "list_assets",
     "view_original", "process",
+    # jobs
+    "JobView", "enqueue_processing", "list_jobs", "get_job", "cancel_job", "retry_job",
     # review
     "rerender_with_edits", "mark_reviewed", "list_outputs", "preview_output",
     # pictures and labels of outputs

@@ -16,7 +16,8 @@ from records.audit import Actor
 from records.config import Settings
 from records.crypto import Keys
 from records.models import Database, Installation, User
-from records.store import BlobStore
+from records.queue import Queue
+from records.store import EncryptedBlobs
 from records.users import PermissionDenied, require
 
 
@@ -37,7 +38,8 @@ class Records:
     settings: Settings
     db: Database
     keys: Keys
-    store: BlobStore
+    store: EncryptedBlobs
+    queue: Queue
 
     def transaction(self):
         return self.db.transaction()

@@ -210,9 +210,12 @@ def _newest_child(session, parent_id: str) -> Output | None:
 
 
 def render_output(records: Records, actor: Actor, asset_id: str, profile: str, added: list, removed: list,
-                  parent_id: str | None, progress) -> OutputView:
+                  parent_id: str | None, progress, *, engine: Callable | None = None,
+                  on_commit: Callable | None = None) -> OutputView:
     """The engine's output for the asset's original with regions `added` and `removed` (process, and review's
-    re-render, which replaces `parent_id`); the caller has checked the actor may do this."""
+    re-render, which replaces `parent_id`); the caller has checked the actor may do this. `engine` runs
+    deid.api.redact_file (by default in a sandbox process; a worker, itself the isolation unit, runs it in
+    process); `on_commit(session, output)` may refuse the output inside the transaction that records it."""
     with records.transaction() as session:
         asset = get_row(session, Asset, asset_id)
         if asset.original_blob is None:
@@ -223,22 +226,22 @@ def render_output(records: Records, actor: Actor, asset_id: str, profile: str, a
         with WorkDir(records.settings.work_dir) as work:
             source = records.store.decrypt_to(blob, work / uuid.uuid4().hex)
             # in a process of its own: a crash there costs this file, not the app
-            report = sandbox.redact_in_sandbox(source, work / "out", profile, progress=progress,
-                                               extra_regions=added or None, removed_regions=removed or None,
-                                               original_name=source.name)
+            run = engine or sandbox.redact_in_sandbox
+            report = run(source, work / "out", profile, progress=progress, extra_regions=added or None,
+                         removed_regions=removed or None, original_name=source.name)
             stored = _output_hashes(report)   # decoding takes a while: before taking the store's lock
             held.enter_context(records.store.keeping())   # until the commit: nobody deletes this content
             if report.output:
                 stored["blob"] = stored["sha256"] = records.store.put_file(Path(report.output))
         # the decrypted original is gone before the commit
-        view = _add_output(records, actor, asset_id, kind, report, stored, added, removed, parent_id)
+        view = _add_output(records, actor, asset_id, kind, report, stored, added, removed, parent_id, on_commit)
     if view.existing:   # a second press rendered it too, and finished second: its file is one too many
         delete_unreferenced(records, [stored.get("blob")])
     return view
 
 
 def _add_output(records: Records, actor: Actor, asset_id: str, kind: str, report: DeidReport, stored: dict,
-                added: list, removed: list, parent_id: str | None) -> OutputView:
+                added: list, removed: list, parent_id: str | None, on_commit: Callable | None) -> OutputView:
     with records.transaction() as session:
         get_row(session, Asset, asset_id, lock=True)   # one rendering of an asset recorded at a time
         profile = report.profile
@@ -258,6 +261,8 @@ def _add_output(records: Records, actor: Actor, asset_id: str, kind: str, report
                   output.id, asset_id=asset_id, sha256=output.sha256, profile=asdict(profile) if profile else None,
                   regions=len(output.regions), added=len(added), removed=len(removed),
                   verified=report.verified.to_json(), replaces=parent_id)
+        if on_commit is not None:
+            on_commit(session, output)
         return output_view(output)
 
 

@@ -1,0 +1,129 @@
+"""The jobs panel: the signed-in person's recent jobs with their live progress, cancel and retry, and each
+finished file's result and preview as it lands.
+
+It reads the jobs table (records.services.jobs), not the page's memory, so what it shows survives moving to
+another page, a reload, signing out and an app restart; the work itself happens in worker processes. While a
+job is queued or running the panel refreshes itself every second (a Streamlit fragment), and stops when all
+have ended.
+"""
+from __future__ import annotations
+
+import datetime as dt
+
+import streamlit as st
+
+from records import services
+from ui.session import FAILED, attempt
+from ui.views import escape_md, short
+
+REFRESH_SECONDS = 1.0
+SHOWN = 20
+NAMES = "asset_names"      # this session's uploaded file names by asset id (never stored in clear)
+PREVIEWS = "job_previews"  # decrypted previews by output id, so a refresh does not decrypt them again
+
+
+def jobs_panel(rec: services.Records, actor, batch: list[str] | None = None, files: int = 0) -> None:
+    """The panel; `batch` lists the job ids of the `files` just sent, whose tally heads it."""
+    jobs = attempt("Listing your jobs", services.list_jobs, rec, actor, limit=SHOWN)
+    if jobs is FAILED:
+        return
+    if not jobs:
+        st.caption("Nothing queued yet: the files you send appear here with their progress.")
+        return
+    (_live if any(j.active for j in jobs) else _still)(rec, actor, batch or [], files)
+
+
+@st.fragment(run_every=REFRESH_SECONDS)
+def _live(rec: services.Records, actor, batch: list[str], files: int) -> None:
+    jobs = attempt("Listing your jobs", services.list_jobs, rec, actor, limit=SHOWN)
+    if jobs is not FAILED:
+        if not any(j.active for j in jobs):
+            st.rerun(scope="app")   # all ended: the still panel takes over, and the refreshing stops
+        _draw(rec, actor, jobs, batch, files)
+
+
+@st.fragment
+def _still(rec: services.Records, actor, batch: list[str], files: int) -> None:
+    jobs = attempt("Listing your jobs", services.list_jobs, rec, actor, limit=SHOWN)
+    if jobs is not FAILED:
+        _draw(rec, actor, jobs, batch, files)
+
+
+def _draw(rec: services.Records, actor, jobs: list, batch: list[str], files: int) -> None:
+    if files:
+        of_batch = [j for j in jobs if j.id in batch]
+        done, waiting = sum(j.state == "done" for j in of_batch), sum(j.active for j in of_batch)
+        st.write(f"{done} of {files} file(s) de-identified and verified; they now wait for review."
+                 + (f" {waiting} still in progress." if waiting else ""))
+    for job in jobs:
+        if job.kind == "deid":
+            _card(rec, actor, job)
+
+
+def _card(rec: services.Records, actor, job) -> None:
+    name = label(job)
+    with st.container(border=True):
+        picture, text = st.columns([1, 4])
+        with text:
+            st.markdown(f"**{escape_md(name)}**")
+            if job.state == "queued":
+                st.progress(0.0, text="Waiting for a worker")
+            elif job.state == "running":
+                st.progress(min(1.0, job.progress), text=f"De-identifying · {job.stage or 'starting'}"
+                            + (" · cancelling" if job.cancel_requested else ""))
+            elif job.state == "failed":
+                st.error(f"{name}: {job.error}")
+            elif job.state == "cancelled":
+                st.info(f"{name}: cancelled; nothing was kept.")
+            output = _result(rec, actor, job, name) if job.state == "done" else None
+            _actions(rec, actor, job)
+        if output is not None:
+            _preview(rec, actor, output, name, picture)
+
+
+def label(job) -> str:
+    """The file's name if this session uploaded it, else its kind, when it was queued and its record id."""
+    known = st.session_state.get(NAMES, {}).get(job.asset_id)
+    if known:
+        return known
+    queued = dt.datetime.fromisoformat(job.created_at).astimezone().strftime("%d %b %H:%M")
+    return f"{'Video' if job.asset_kind == 'video' else 'Photo'} {short(job.asset_id)} (queued {queued})"
+
+
+def _result(rec: services.Records, actor, job, name: str):
+    outputs = attempt(f"{name}: result", services.list_outputs, rec, actor, job.asset_id)
+    output = next((o for o in outputs if o.id == job.output_id), None) if outputs is not FAILED else None
+    if output is None:
+        return None
+    if output.kind == "image":
+        found = f"{len(output.regions)} region(s) redacted"
+    else:
+        found = f"{output.frames_with_regions or 0} of {output.frames or 0} frame(s) with regions redacted"
+    st.success(f"{name}: {found}; {len(output.removed_tags)} metadata tag(s) removed; verified clean (profile "
+               f"{output.profile['id']}). It now waits for review.")
+    return output
+
+
+def _actions(rec: services.Records, actor, job) -> None:
+    if job.active and not job.cancel_requested:
+        if st.button("Cancel", key=f"cancel_{job.id}", icon=":material/cancel:"):
+            if attempt("Cancelling", services.cancel_job, rec, actor, job.id) is not FAILED:
+                st.rerun()
+    elif job.state in ("failed", "cancelled"):
+        if st.button("Retry", key=f"retry_{job.id}", icon=":material/replay:"):
+            if attempt("Queueing it again", services.retry_job, rec, actor, job.id) is not FAILED:
+                st.rerun()
+
+
+def _preview(rec: services.Records, actor, output, name: str, where) -> None:
+    held = st.session_state.setdefault(PREVIEWS, {})
+    if output.id not in held:
+        preview = attempt(f"{name}: preview", services.preview_output, rec, actor, output.id)
+        if preview is FAILED:
+            return
+        held[output.id] = preview
+    with where:
+        if output.kind == "image":
+            st.image(held[output.id], caption="De-identified", width="stretch")
+        else:
+            st.video(held[output.id])
