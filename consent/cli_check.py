@@ -73,7 +73,7 @@ def check_isolated(path: str | Path, *, trust_roots: list | None = None, use_ocr
     read_seconds = READ_SECONDS if read_seconds is None else read_seconds
     kill_seconds = read_seconds + GRACE_SECONDS if kill_seconds is None else kill_seconds
     # as DER: an asn1crypto certificate unpickled in a fresh process cannot be parsed any more
-    roots = [root.dump() for root in trust_roots or []]
+    roots = [root if isinstance(root, (bytes, bytearray)) else root.dump() for root in trust_roots or []]
     try:
         return isolation.run(_check_pdf, (str(path), roots), {"use_ocr": use_ocr, "seconds": read_seconds},
                              memory_bytes=memory_bytes, total_seconds=kill_seconds)

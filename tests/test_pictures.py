@@ -29,8 +29,12 @@ def test_a_photo_card_shows_the_de_identified_picture_and_the_patient_to_staff(s
     thumb = _pixels(picture)
     assert max(thumb.shape) == 240 and thumb.shape[0] > thumb.shape[1]        # 512 x 600, portrait, reduced
     original = np.asarray(Image.open(grace_hopper_path()).convert("L").resize(thumb.shape[::-1]), dtype=float)
-    x0, y0, x1, y1 = (round(v * thumb.shape[1] / 512) for v in output.regions[0])
-    face = (slice(y0 + 4, y1 - 4), slice(x0 + 4, x1 - 4))
+    scaled = [[round(v * thumb.shape[1] / 512) for v in region] for region in output.regions]
+    x0, y0, x1, y1 = scaled[0]                                                   # the face; text regions follow
+    face = np.zeros(thumb.shape, bool)
+    face[y0 + 4:y1 - 4, x0 + 4:x1 - 4] = True
+    for tx0, ty0, tx1, ty1 in scaled[1:]:                                        # solid text boxes are not the face
+        face[max(0, ty0 - 4):ty1 + 4, max(0, tx0 - 4):tx1 + 4] = False
     assert np.std(thumb[face]) < 0.5 * np.std(original[face])                   # the face is covered in it
     shown = sv.audit_events(sqlite_records, people.admin, action="patients.shown")
     assert [e["details"]["consents"] for e in shown] == [[consent.id]]
