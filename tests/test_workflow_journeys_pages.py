@@ -30,10 +30,10 @@ class Served:
     url: str
     veil: Veil
     browser: object
-    pdf: bytes    # a covered, digitally signed consent (signed before Playwright's event loop runs)
+    pdfs: dict    # patient's name -> a covered, digitally signed consent (signed before Playwright's loop runs)
 
     def consent(self, patient: tuple[str, str]):
-        return register(self.veil, self.pdf, patient=patient)
+        return register(self.veil, self.pdfs[patient[0]], patient=patient)   # one document per patient
 
 
 @pytest.fixture(scope="module")
@@ -48,11 +48,12 @@ def served(tmp_path_factory, people_template):
     env = {"VEIL_DATA_DIR": str(base / "data"), "VEIL_KEY_FILE": str(base / "keys" / "keyset.json")}
     records = services.open_records(load_settings(env=env, secrets_file=base / "no-secrets.toml"))
     veil = Veil(records, actors["admin"], actors["staff"], actors["marketing"], actors["auditor"])
-    pdf = covered_consent_pdf()
+    pdfs = {name: covered_consent_pdf(patient=name)
+            for name in ("Bea Example", "Zed Decoy", "Cleo Example", "Dora Example", "Edna Example")}
     with streamlit_app(env) as url, sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         try:
-            yield Served(url, veil, browser, pdf)
+            yield Served(url, veil, browser, pdfs)
         finally:
             browser.close()
             records.close()
