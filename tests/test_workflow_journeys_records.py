@@ -187,7 +187,7 @@ def test_pressing_register_twice_makes_one_consent_one_asset_and_one_output(clin
     you.shot("first-press")
     you.click(re.compile(r"Register and de-identify 1 file"))
     you.see(re.compile(r"dora consent\.pdf: already registered as consent \w+; no second copy was made"))
-    you.see(re.compile(r"IMG_3003\.jpg: already de-identified as output \w+; no second copy was made"))
+    you.see(re.compile(r"IMG_3003\.jpg: kept already under this consent; no second copy was made"))
     you.shot("second-press-makes-nothing-new")
     (consent,) = clinic.consents_of(patient[1])
     assets = [a for a in services.list_assets(clinic.records, clinic.admin) if a.consent_id == consent.id]
@@ -216,7 +216,8 @@ def test_the_scope_form_refuses_a_confirmation_that_leaves_a_handwritten_signatu
 # -- 7: plain words for what was found and confirmed --------------------------------------------------------
 def test_the_consent_page_says_what_was_found_and_confirmed_in_plain_words(clinic, you):
     patient = ("Pia Wording", "MRN-7000007")
-    pdf = consent_text(*patient, grant="on social media such as Instagram, Facebook and TikTok")
+    # an open list ("not limited to"): a general grant to the checker, while the quote names three platforms
+    pdf = consent_text(*patient, grant="on social media, including but not limited to Instagram, Facebook and TikTok")
     consent = services.register_consent(clinic.records, clinic.staff, pdf, *patient)
     assert consent.social_media == "covered" and consent.platforms == []   # the checker's list lacks them
     services.confirm_scope(clinic.records, clinic.marketing, consent.id, covers_social_media=True,
