@@ -39,6 +39,7 @@ def test_work_goes_on_while_staff_leave_the_page_and_reload_and_every_file_lands
             you.fill("Patient's name (as on the consent)", PATIENT[0])
             you.fill("Patient reference (record number)", PATIENT[1])
             you.upload("Photos and videos", clip, planted_jpeg, planted_png)
+            you.tick("These files show this consent's patient: go on")   # (the planted name is a test's)
             you.click(re.compile(r"Register and de-identify 3 file"))
             you.see("registered as consent")
             you.shot("jobs-queued")

@@ -25,6 +25,7 @@ from video_fixtures import phone_clip
 
 APP = r"""
 import json, sys
+from pathlib import Path
 from records import services as sv
 from records.audit import Actor
 action, people, args = sys.argv[1], json.loads(sys.argv[2]), sys.argv[3:]
