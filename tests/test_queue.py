@@ -8,6 +8,7 @@ from __future__ import annotations
 import os
 import signal
 import threading
+import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -37,7 +38,13 @@ class Clinic:
     base: Path
 
     def upload(self, who: Actor, source: Path | None = None, name: str = "photo.jpg"):
-        return sv.upload_media(self.records, who, source or grace_hopper_path(), name)
+        """Upload `source`, or else a photo of its own (the same content again would be the same asset)."""
+        return sv.upload_media(self.records, who, source or self.fresh_photo(), name)
+
+    def fresh_photo(self) -> Path:
+        folder = self.base / "photos"
+        folder.mkdir(exist_ok=True)
+        return marked_photo(folder / f"{uuid.uuid4().hex}.jpg", uuid.uuid4().hex.encode())
 
     def queue(self, who: Actor, *assets) -> list[sv.JobView]:
         return sv.enqueue_processing(self.records, who, [a.id for a in assets])
