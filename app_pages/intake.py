@@ -15,7 +15,7 @@ from ui.views import MEDIA_TYPES, consent_label, escape_md, short, upload_limits
 
 actor, rec = open_page("intake", "Intake")
 today = dt.date.today()
-NOTES, BUSY, BATCH = "intake_notes", "intake_busy", "intake_batch"
+BUSY, BATCH = "intake_busy", "intake_batch"
 LIMITS = upload_limits(rec.settings, st.get_option("server.maxUploadSize"))
 
 st.caption("Upload a patient's photos and videos with their consent. Faces are blurred, every tag and the file "
