@@ -23,12 +23,18 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
+def installation_env(folder: Path) -> dict[str, str]:
+    """The variables that point the app at the installation kept in `folder` (its data/ and keys/)."""
+    return {"VEIL_DATA_DIR": str(folder / "data"), "VEIL_KEY_FILE": str(folder / "keys" / "keyset.json")}
+
+
 @contextlib.contextmanager
-def streamlit_app(env_extra: dict[str, str] | None = None):
-    """Serve the app with its worker pool (scripts/run.py, what `make run` starts; one worker unless
-    VEIL_WORKERS says otherwise) on a free loopback port for the duration of the block; yields its URL."""
+def streamlit_app(folder: Path):
+    """Serve the app on the installation in `folder` with its worker pool (scripts/run.py, what `make run`
+    starts; one worker unless VEIL_WORKERS says otherwise) on a free loopback port for the duration of the
+    block; yields its URL."""
     port = free_port()
-    env = {**os.environ, "VEIL_WORKERS": "1", **(env_extra or {})}
+    env = {**os.environ, "VEIL_WORKERS": "1", **installation_env(folder)}
     ARTIFACTS.mkdir(exist_ok=True)
     log = open(ARTIFACTS / f"streamlit-{port}.log", "w")
     proc = subprocess.Popen([sys.executable, "scripts/run.py", "--server.port", str(port),

@@ -115,9 +115,7 @@ def test_the_whole_journey_from_first_start_to_takedown(tmp_path, planted_jpeg):
     not_media.write_bytes(b"these are notes, not a photo")
     consent_pdf = tmp_path / "consent.pdf"
     consent_pdf.write_bytes(covered_consent_pdf())
-    env = {"VEIL_DATA_DIR": str(tmp_path / "data"), "VEIL_KEY_FILE": str(tmp_path / "keys" / "keyset.json")}
-
-    with streamlit_app(env) as url, chromium_page(VIEWPORT) as page:
+    with streamlit_app(tmp_path) as url, chromium_page(VIEWPORT) as page:
         you = Journey(page)
         try:
             page.goto(f"{url}/admin")   # asking for a page by its address shows the sign-in and nothing else

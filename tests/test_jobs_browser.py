@@ -27,9 +27,7 @@ def test_work_goes_on_while_staff_leave_the_page_and_reload_and_every_file_lands
     clip = phone_clip(tmp_path / "IMG_0042.MOV", grace_hopper, frames=60, rate=30)   # 2 s
     consent = tmp_path / "consent.pdf"
     consent.write_bytes(covered_consent_pdf())
-    env = {"VEIL_DATA_DIR": str(tmp_path / "data"), "VEIL_KEY_FILE": str(tmp_path / "keys" / "keyset.json")}
-
-    with streamlit_app(env) as url, chromium_page(VIEWPORT) as page:
+    with streamlit_app(tmp_path) as url, chromium_page(VIEWPORT) as page:
         you = Journey(page)
         try:
             page.goto(url)

@@ -10,7 +10,7 @@ import re
 
 import pytest
 
-from browser_support import ARTIFACTS, chromium_page, streamlit_app
+from browser_support import ARTIFACTS, chromium_page, installation_env, streamlit_app
 from conftest import grace_hopper_path
 from consent.form_versions import current_version
 from consent.signatures import check_signatures
@@ -87,8 +87,7 @@ class Tablet(Journey):
 def test_a_patient_signs_on_a_tablet_and_the_photo_is_released(tmp_path, people_template):
     template, actors = people_template
     copy_installation(template, tmp_path)
-    env = {"VEIL_DATA_DIR": str(tmp_path / "data"), "VEIL_KEY_FILE": str(tmp_path / "keys" / "keyset.json")}
-    with streamlit_app(env) as url, chromium_page(TABLET, has_touch=True) as page:
+    with streamlit_app(tmp_path) as url, chromium_page(TABLET, has_touch=True) as page:
         you = Tablet(page)
         page.goto(url)
         you.sign_in("sam")
@@ -132,7 +131,7 @@ def test_a_patient_signs_on_a_tablet_and_the_photo_is_released(tmp_path, people_
         you.see("not covered")
         you.shot("social-media-declined-not-covered")
 
-    records = services.open_records(load_settings(env=env))
+    records = services.open_records(load_settings(env=installation_env(tmp_path)))
     try:
         _the_copy_is_the_sealed_consent(records, copy)
         covered, declined = sorted(services.list_consents(records, actors["admin"]), key=lambda c: c.registered_at)

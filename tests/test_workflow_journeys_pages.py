@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import pytest
 from playwright.sync_api import expect
 
-from browser_support import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, streamlit_app
+from browser_support import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, installation_env, streamlit_app
 from records import services
 from records.config import load_settings
 from test_browser_journey import Journey
@@ -45,12 +45,11 @@ def served(tmp_path_factory, people_template):
     template, actors = people_template
     base = tmp_path_factory.mktemp("veil-pages")
     copy_installation(template, base)
-    env = {"VEIL_DATA_DIR": str(base / "data"), "VEIL_KEY_FILE": str(base / "keys" / "keyset.json")}
-    records = services.open_records(load_settings(env=env, secrets_file=base / "no-secrets.toml"))
+    records = services.open_records(load_settings(env=installation_env(base), secrets_file=base / "no-secrets.toml"))
     veil = Veil(records, actors["admin"], actors["staff"], actors["marketing"], actors["auditor"])
     pdfs = {name: covered_consent_pdf(patient=name)
             for name in ("Bea Example", "Zed Decoy", "Cleo Example", "Dora Example", "Edna Example")}
-    with streamlit_app(env) as url, sync_playwright() as pw:
+    with streamlit_app(base) as url, sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         try:
             yield Served(url, veil, browser, pdfs)

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import expect
 
-from browser_support import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, streamlit_app
+from browser_support import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, installation_env, streamlit_app
 from consent_fixtures import text_pdf
 from records import services
 from records.audit import SYSTEM, Actor
@@ -68,13 +68,13 @@ def clinic(tmp_path_factory):
     from playwright.sync_api import sync_playwright
 
     folder = tmp_path_factory.mktemp("veil-workflow")
-    env = {"VEIL_DATA_DIR": str(folder / "data"), "VEIL_KEY_FILE": str(folder / "keys" / "keyset.json")}
-    records = services.open_records(load_settings(env=env, secrets_file=folder / "no-secrets.toml"))
+    settings = load_settings(env=installation_env(folder), secrets_file=folder / "no-secrets.toml")
+    records = services.open_records(settings)
     admin = services.add_user(records, SYSTEM, "admin", PASSWORDS["admin"], "admin")
     staff = services.add_user(records, admin, "sam", PASSWORDS["sam"], "staff")
     marketing = services.add_user(records, admin, "mia", PASSWORDS["mia"], "marketing")
     try:
-        with streamlit_app(env) as url, sync_playwright() as pw:
+        with streamlit_app(folder) as url, sync_playwright() as pw:
             browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
             try:
                 yield Clinic(url, records, admin, staff, marketing, browser, folder)
