@@ -20,16 +20,16 @@ STOP_SECONDS = 30
 
 
 def main(streamlit_options: list[str]) -> int:
-    env = {**os.environ, "GLOG_minloglevel": os.environ.get("GLOG_minloglevel", "2"),
-           "TF_CPP_MIN_LOG_LEVEL": os.environ.get("TF_CPP_MIN_LOG_LEVEL", "3")}
+    env = {"GLOG_minloglevel": "2", "TF_CPP_MIN_LOG_LEVEL": "3", **os.environ}   # MediaPipe's chatter, unless set
     commands = {"workers": [sys.executable, "-m", "records", "worker"],
                 "app": [sys.executable, "-m", "streamlit", "run", "app.py", *streamlit_options]}
-    running = {name: subprocess.Popen(command, cwd=ROOT, env=env) for name, command in commands.items()}
-    stopping = []
+    stopping, running, code = [], {}, 0
+    # before the first start: a signal while the second one starts must not leave the first running
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda number, _frame: stopping.append(number))
-    code = 0
     try:
+        for name, command in commands.items():
+            running[name] = subprocess.Popen(command, cwd=ROOT, env=env)
         while not stopping:
             ended = [(name, p.returncode) for name, p in running.items() if p.poll() is not None]
             if ended:
