@@ -8,6 +8,7 @@ so a reload or a new tab finds the person still signed in; signing out or the id
 """
 from __future__ import annotations
 
+import importlib.util
 import json
 import logging
 import time
@@ -21,7 +22,7 @@ from records.audit import Actor
 from records.config import ConfigError, Settings, load_settings
 from records.lookup import LookupFailed
 from records.sessions import COOKIE_NAME, LIFETIME_SECONDS, SessionBook, issue, resume
-from records.users import PERMISSIONS, AuthenticationFailed, PermissionDenied, UserError
+from records.users import PERMISSIONS, AuthenticationFailed, PermissionDenied, UserError, count_users
 
 log = logging.getLogger("veil.ui")
 
@@ -261,12 +262,10 @@ def idle_watch() -> None:
 def oidc_configured() -> bool:
     """True when secrets.toml has an [auth] section and Authlib (which st.login needs) is installed."""
     try:
-        if not st.secrets.load_if_toml_exists() or "auth" not in st.secrets:
-            return False
-        import authlib  # noqa: F401
-    except Exception:
+        return (st.secrets.load_if_toml_exists() and "auth" in st.secrets
+                and importlib.util.find_spec("authlib") is not None)
+    except Exception:   # an unreadable secrets.toml: no single sign-on, the password form stays
         return False
-    return True
 
 
 def oidc_actor(records: services.Records) -> Actor:
@@ -283,7 +282,5 @@ def oidc_actor(records: services.Records) -> Actor:
 
 
 def has_users(records: services.Records) -> bool:
-    from records.users import count_users
-
     with records.db.sessions() as db:
         return count_users(db) > 0
