@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import logging
 
+from browser_support import free_port
 from records.users import PermissionDenied
 from ui.session import FAILED, outcome
+from ui_fixtures import app
 
 UPLOADED_NAME = "anna_smith_2024-03-01.jpg"
 
@@ -30,3 +32,15 @@ def test_an_unexpected_failure_is_logged_without_the_file_name_or_the_message(ca
     assert message.startswith(f"{UPLOADED_NAME}: upload failed unexpectedly (RuntimeError)")   # to the person
     assert "_breaks failed unexpectedly: RuntimeError" in caplog.text                          # to the log
     assert "anna" not in caplog.text and "decoder crashed" not in caplog.text
+
+
+def test_records_that_cannot_be_opened_are_refused_in_the_database_s_own_words(tmp_path, monkeypatch):
+    monkeypatch.setenv("VEIL_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setenv("VEIL_KEY_FILE", str(tmp_path / "keys" / "keyset.json"))
+    monkeypatch.setenv("VEIL_DATABASE_URL", f"postgresql+psycopg://veil@127.0.0.1:{free_port()}/veil")   # nobody there
+    at = app()
+    (error,) = at.error
+    assert error.value.startswith("Veil cannot open its records: connection failed")
+    assert "Connection refused" in error.value
+    assert "sqlalche.me" not in error.value and "psycopg.OperationalError" not in error.value   # not the wrapping
+    assert not at.exception

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import Any, Callable, NoReturn
 
 import streamlit as st
+from sqlalchemy.exc import DBAPIError
 
 from records import services
 from records.audit import Actor
@@ -92,7 +93,8 @@ def records() -> services.Records:
         return _open(str(current.data_dir), current.database_url, str(current.key_file), current)
     except Exception as exc:  # a locked database, an unreadable key file: say so, never a traceback
         log.error("opening the records failed: %s", type(exc).__name__)
-        st.error(f"Veil cannot open its records: {exc}")
+        # the database's own words, not SQLAlchemy's wrapping of them (the statement, its values, a web link)
+        st.error(f"Veil cannot open its records: {exc.orig if isinstance(exc, DBAPIError) else exc}")
     st.stop()
 
 
