@@ -59,6 +59,9 @@ def test_staff_uploads_a_photo_and_its_consent_pdf_and_sees_results_warnings_and
     (asset,) = services.list_assets(veil.records, veil.admin)
     (output,) = services.list_outputs(veil.records, veil.admin)
     assert asset.consent_id == consent.id and output.asset_id == asset.id and not output.reviewed
+    held = at.session_state["job_results"]   # a finished result is fetched and decrypted once, not every refresh
+    assert list(held) == [output.id] and held[output.id]["preview"] == services.preview_output(
+        veil.records, veil.staff, output.id)
     assert services.consent_details(veil.records, veil.admin, consent.id)["patient_name"] == PATIENT[0]
 
 

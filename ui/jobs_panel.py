@@ -4,7 +4,8 @@ finished file's result and preview as it lands.
 It reads the jobs table (records.services.jobs), not the page's memory, so what it shows survives moving to
 another page, a reload, signing out and an app restart; the work itself happens in worker processes. While a
 job is queued or running the panel refreshes itself every second (a Streamlit fragment), and stops when all
-have ended.
+have ended. A finished job's result does not change: its output and decrypted preview are fetched once and
+held for as long as the job is on screen, so a refresh reads only the jobs table.
 """
 from __future__ import annotations
 
@@ -19,7 +20,7 @@ from ui.views import escape_md, short
 REFRESH_SECONDS = 1.0
 SHOWN = 20
 NAMES = "asset_names"      # this session's uploaded file names by asset id (never stored in clear)
-PREVIEWS = "job_previews"  # decrypted previews by output id, so a refresh does not decrypt them again
+RESULTS = "job_results"    # by output id, for the finished jobs on screen only: {"output": view, "preview": bytes}
 
 
 def jobs_panel(rec: services.Records, actor, batch: list[str] | None = None, files: int = 0) -> None:
@@ -55,12 +56,15 @@ def _draw(rec: services.Records, actor, jobs: list, batch: list[str], files: int
         done, waiting = sum(j.state == "done" for j in of_batch), sum(j.active for j in of_batch)
         st.write(f"{done} of {files} file(s) de-identified and verified; they now wait for review."
                  + (f" {waiting} still in progress." if waiting else ""))
+    on_screen = {j.output_id for j in jobs if j.state == "done"}
+    held = {oid: kept for oid, kept in st.session_state.get(RESULTS, {}).items() if oid in on_screen}
+    st.session_state[RESULTS] = held   # the results of jobs no longer shown are let go
     for job in jobs:
         if job.kind == "deid":
-            _card(rec, actor, job)
+            _card(rec, actor, job, held)
 
 
-def _card(rec: services.Records, actor, job) -> None:
+def _card(rec: services.Records, actor, job, held: dict) -> None:
     name = label(job)
     with st.container(border=True):
         picture, text = st.columns([1, 4])
@@ -75,10 +79,10 @@ def _card(rec: services.Records, actor, job) -> None:
                 st.error(f"{name}: {job.error}")
             elif job.state == "cancelled":
                 st.info(f"{name}: cancelled; nothing was kept.")
-            output = _result(rec, actor, job, name) if job.state == "done" else None
+            output = _result(rec, actor, job, name, held) if job.state == "done" else None
             _actions(rec, actor, job)
         if output is not None:
-            _preview(rec, actor, output, name, picture)
+            _preview(rec, actor, output, name, picture, held[output.id])
 
 
 def label(job) -> str:
@@ -90,11 +94,14 @@ def label(job) -> str:
     return f"{'Video' if job.asset_kind == 'video' else 'Photo'} {short(job.asset_id)} (queued {queued})"
 
 
-def _result(rec: services.Records, actor, job, name: str):
-    outputs = attempt(f"{name}: result", services.list_outputs, rec, actor, job.asset_id)
-    output = next((o for o in outputs if o.id == job.output_id), None) if outputs is not FAILED else None
-    if output is None:
-        return None
+def _result(rec: services.Records, actor, job, name: str, held: dict):
+    if job.output_id not in held:
+        outputs = attempt(f"{name}: result", services.list_outputs, rec, actor, job.asset_id)
+        output = next((o for o in outputs if o.id == job.output_id), None) if outputs is not FAILED else None
+        if output is None:
+            return None
+        held[job.output_id] = {"output": output}
+    output = held[job.output_id]["output"]
     if output.kind == "image":
         found = f"{len(output.regions)} region(s) redacted"
     else:
@@ -115,15 +122,14 @@ def _actions(rec: services.Records, actor, job) -> None:
                 st.rerun()
 
 
-def _preview(rec: services.Records, actor, output, name: str, where) -> None:
-    held = st.session_state.setdefault(PREVIEWS, {})
-    if output.id not in held:
+def _preview(rec: services.Records, actor, output, name: str, where, kept: dict) -> None:
+    if "preview" not in kept:
         preview = attempt(f"{name}: preview", services.preview_output, rec, actor, output.id)
         if preview is FAILED:
             return
-        held[output.id] = preview
+        kept["preview"] = preview
     with where:
         if output.kind == "image":
-            st.image(held[output.id], caption="De-identified", width="stretch")
+            st.image(kept["preview"], caption="De-identified", width="stretch")
         else:
-            st.video(held[output.id])
+            st.video(kept["preview"])
