@@ -129,8 +129,12 @@ def field_input(block: dict, staff: dict) -> dict:
 def done_stage() -> None:
     consent_id = st.session_state[DONE]
     consents = attempt("Listing consents", services.list_consents, rec, actor)
-    found = [c for c in consents if c.id == consent_id] if consents is not FAILED else []
+    if consents is FAILED:
+        st.stop()
+    found = [c for c in consents if c.id == consent_id]
     if not found:
+        st.warning(f"Consent {short(consent_id)} is not on record any more, so its summary and the patient's copy "
+                   "cannot be shown.")
         st.stop()
     c = found[0]
     st.markdown("\n".join([

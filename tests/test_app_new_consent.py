@@ -35,3 +35,10 @@ def test_the_patient_reads_the_form_in_the_chosen_language_and_an_empty_pad_is_r
     at = click(at.run(), "I have read this form: sign and confirm")
     assert "Not signed: the signature pad is empty" in texts(at)
     assert not at.exception and services.list_consents(veil.records, veil.admin) == []
+
+
+def test_after_signing_a_consent_no_longer_on_record_is_named_not_a_blank_page(veil):
+    at = app(veil.staff)
+    at.session_state["nc_stage"], at.session_state["nc_done"] = "done", "0123456789abcdef0123456789abcdef"
+    at = at.switch_page(PAGE).run()
+    assert "Consent 01234567 is not on record any more" in texts(at) and not at.exception
