@@ -110,13 +110,14 @@ if c.status == "active" and may(actor, "confirm_scope"):
             st.caption("This document is unsigned, or its digital signature is broken: nothing under it can be "
                        "released. Register a signed copy.")
         if st.form_submit_button("Confirm the scope", type="primary"):
-            if new_authorization:
-                attempt("Confirming a new authorization", services.confirm_new_authorization, rec, actor, c.id)
-            done = attempt("Confirming the scope", services.confirm_scope, rec, actor, c.id,
-                           covers_social_media=covers, identifiable=identifiable, platforms=platforms,
-                           excluded_platforms=excluded, expires=ends, signature_attested=attested)
-            if done is not FAILED:
-                rerun_with_note("consents", f"Scope of consent {short(c.id)} confirmed.")
+            # a refused new authorization is the one error shown: the scope, which needs it, is not asked for
+            if not new_authorization or attempt("Confirming a new authorization", services.confirm_new_authorization,
+                                                rec, actor, c.id) is not FAILED:
+                done = attempt("Confirming the scope", services.confirm_scope, rec, actor, c.id,
+                               covers_social_media=covers, identifiable=identifiable, platforms=platforms,
+                               excluded_platforms=excluded, expires=ends, signature_attested=attested)
+                if done is not FAILED:
+                    rerun_with_note("consents", f"Scope of consent {short(c.id)} confirmed.")
 
 if c.status != "revoked" and may(actor, "revoke_consent"):
     st.subheader("Revoke")
