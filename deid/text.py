@@ -104,18 +104,22 @@ def _characters() -> list[str]:
 
 # ---------------------------------------------------------------- finding lines
 
-def probability_map(rgb: np.ndarray, scale: float) -> tuple[np.ndarray, float, float]:
-    """The detector's text probability per pixel of `rgb` scaled by `scale` (sides rounded to multiples of
-    32, as the network needs), and the factors from the map's pixels back to `rgb`'s."""
+def looked_at(rgb: np.ndarray, scale: float) -> tuple[np.ndarray, float, float]:
+    """`rgb` scaled by `scale`, sides rounded to multiples of 32 (as the detector needs), and the factors from
+    its pixels back to `rgb`'s."""
     height, width = rgb.shape[:2]
     in_h = max(32, int(round(height * scale / 32)) * 32)
     in_w = max(32, int(round(width * scale / 32)) * 32)
     shrink = in_w * in_h < width * height
     resized = cv2.resize(rgb, (in_w, in_h), interpolation=cv2.INTER_AREA if shrink else cv2.INTER_LINEAR)
-    blob = (resized[..., ::-1].astype(np.float32) / 127.5 - 1.0).transpose(2, 0, 1)[None]   # BGR, -1..1
+    return resized, width / in_w, height / in_h
+
+
+def probability_map(small: np.ndarray) -> np.ndarray:
+    """The detector's text probability per pixel of `small` (sides multiples of 32, see `looked_at`)."""
+    blob = (small[..., ::-1].astype(np.float32) / 127.5 - 1.0).transpose(2, 0, 1)[None]   # BGR, -1..1
     session = _session("text_detector")
-    prob = session.run(None, {session.get_inputs()[0].name: blob})[0][0, 0]
-    return prob, width / in_w, height / in_h
+    return session.run(None, {session.get_inputs()[0].name: blob})[0][0, 0]
 
 
 def lines_in_map(prob: np.ndarray, fx: float, fy: float, settings: dict) -> list[TextLine]:
@@ -151,10 +155,14 @@ def find_lines(rgb: np.ndarray, settings: dict | None = None) -> list[TextLine]:
     settings = {**DEFAULTS, **(settings or {})}
     height, width = rgb.shape[:2]
     scale = min(1.0, settings["max_side"] / max(height, width))
-    lines = lines_in_map(*probability_map(rgb, scale), settings)
+    small, fx, fy = looked_at(rgb, scale)
+    lines = lines_in_map(probability_map(small), fx, fy, settings)
     if settings["turn"]:
-        # the detector learnt mostly level lines; on a quarter-turned copy vertical labels lie level
-        for line in lines_in_map(*probability_map(np.ascontiguousarray(np.rot90(rgb)), scale), settings):
+        # the detector learnt mostly level lines; on a quarter-turned copy vertical labels lie level. The
+        # reduced copy is turned, not the picture (a full-size turned copy of 80 MP is 240 MB): the turned
+        # map's x runs along the picture's height, so the factors swap
+        turned = np.ascontiguousarray(np.rot90(small))
+        for line in lines_in_map(probability_map(turned), fy, fx, settings):
             lines.append(TextLine(np.stack([width - line.quad[:, 1], line.quad[:, 0]], axis=1), line.score))
     return _without_shapeless_blobs(rgb, lines, settings["large"] * min(height, width))
 
