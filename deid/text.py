@@ -205,7 +205,8 @@ def straightened(rgb: np.ndarray, quad: np.ndarray) -> np.ndarray:
 def _reading_order(quad: np.ndarray) -> np.ndarray:
     """Corners as top-left, top-right, bottom-right, bottom-left of the line: clockwise on screen, the first
     edge along the line's long side, walking left to right (a vertical line: downwards)."""
-    if np.cross(quad[1] - quad[0], quad[3] - quad[0]) < 0:
+    along, across = quad[1] - quad[0], quad[3] - quad[0]
+    if along[0] * across[1] - along[1] * across[0] < 0:   # counter-clockwise on screen (2-D cross product)
         quad = quad[::-1]
     sides = np.linalg.norm(quad - np.roll(quad, -1, axis=0), axis=1)
     long_edges = [i for i in range(4) if sides[i] >= sides[(i + 1) % 4]][:2] or [0]
