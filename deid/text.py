@@ -13,7 +13,6 @@ phrase. Nothing here decides that a line is harmless because of what it says.
 """
 from __future__ import annotations
 
-import os
 import re
 import threading
 import unicodedata
@@ -22,11 +21,10 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
+from deid import runtime
 from deid.boxes import iou
 from deid.models import ModelError, model_path
 from deid.redact import Region, pad_and_clip
-
-os.environ["ORT_DISABLE_TELEMETRY"] = "1"   # read when onnxruntime is imported (see detectors.py)
 
 DEFAULTS = {
     "max_side": 1536,        # the picture is looked at with this longest side at most
@@ -79,13 +77,7 @@ _alphabet: list[str] = []
 def _session(name: str):
     with _lock:
         if name not in _sessions:
-            import onnxruntime as ort
-
-            options = ort.SessionOptions()
-            options.intra_op_num_threads = int(os.environ.get("VEIL_THREADS", "2"))
-            options.add_session_config_entry("session.intra_op.allow_spinning", "0")
-            options.log_severity_level = 3
-            _sessions[name] = ort.InferenceSession(str(model_path(name)), options, providers=["CPUExecutionProvider"])
+            _sessions[name] = runtime.new_session(str(model_path(name)))
     return _sessions[name]
 
 
@@ -118,8 +110,7 @@ def looked_at(rgb: np.ndarray, scale: float) -> tuple[np.ndarray, float, float]:
 def probability_map(small: np.ndarray) -> np.ndarray:
     """The detector's text probability per pixel of `small` (sides multiples of 32, see `looked_at`)."""
     blob = (small[..., ::-1].astype(np.float32) / 127.5 - 1.0).transpose(2, 0, 1)[None]   # BGR, -1..1
-    session = _session("text_detector")
-    return session.run(None, {session.get_inputs()[0].name: blob})[0][0, 0]
+    return runtime.run(_session("text_detector"), blob)[0][0, 0]
 
 
 def lines_in_map(prob: np.ndarray, fx: float, fy: float, settings: dict) -> list[TextLine]:
@@ -239,7 +230,7 @@ def _recognise(crops: list[np.ndarray]) -> list[Reading]:
         for row, index in enumerate(batch):
             crop = crops[index][..., ::-1].astype(np.float32) / 127.5 - 1.0
             blob[row, :, :, :crop.shape[1]] = crop.transpose(2, 0, 1)
-        probs = session.run(None, {session.get_inputs()[0].name: blob})[0]
+        probs = runtime.run(session, blob)[0]
         for row, index in enumerate(batch):
             readings[index] = _ctc_decode(probs[row], characters)
     return readings
