@@ -17,8 +17,9 @@ from deid.report import DeidReport
 REDACT_MEMORY_BYTES = 8 << 30   # address space of one de-identification (the largest video frame is 40 MP)
 REDACT_SILENT_SECONDS = 300     # longest pause between two progress reports (a whole 80 MP photo fits)
 # imported once by the fork server each file's process is forked from (mediapipe alone takes 0.9 s); no
-# model is loaded there, since a loaded model's worker threads would not survive the fork
-isolation.preload("deid.api", "deid.video", "deid.detect", "mediapipe", "onnxruntime", "onnx")
+# model is loaded there, since a loaded model's worker threads would not survive the fork. deid.api brings
+# the whole engine; the three libraries it imports only when a model is first loaded are named too
+isolation.preload("deid.api", "mediapipe", "onnxruntime", "onnx")
 
 
 def redact_isolated(path: str | Path, out_dir: str | Path, profile: str | Profile = "default", *,
