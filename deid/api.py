@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
+import cv2
 import numpy as np
 
 from deid import image as image_io
@@ -188,7 +189,8 @@ def error_message(exc: BaseException) -> str:
     """What to tell the person about a failed file: the reason, never a path (paths may hold a name)."""
     if isinstance(exc, EXPLAINED_ERRORS):
         return str(exc)
-    if isinstance(exc, MemoryError) or "failed to allocate" in str(exc).lower():   # onnxruntime's arena says so
+    # Python's, PIL's, numpy's and onnxruntime's (deid/runtime.py raises it) MemoryError; OpenCV's own code
+    if isinstance(exc, MemoryError) or isinstance(exc, cv2.error) and exc.code == cv2.Error.StsNoMem:
         return "not enough memory to process this file (its picture is too large); nothing was written"
     if isinstance(exc, OSError):
         return f"could not read or write the file ({exc.strerror or type(exc).__name__})"

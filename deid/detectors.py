@@ -13,12 +13,9 @@ from dataclasses import dataclass
 import numpy as np
 from PIL import Image
 
+from deid import runtime
 from deid.boxes import Detection, nms_indices
 from deid.models import model_path
-
-# onnxruntime's telemetry is on by default on Linux: it writes a session file into TMPDIR, keeps a device id
-# under ~/.cache/Microsoft and may send events. Read once, when onnxruntime is imported, so it is set here.
-os.environ["ORT_DISABLE_TELEMETRY"] = "1"
 
 os.environ.setdefault("GLOG_minloglevel", "2")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
@@ -54,7 +51,6 @@ def _centerface():
     with _session_lock:
         if _centerface_session is None:
             import onnx
-            import onnxruntime as ort
 
             model = onnx.load(str(model_path("centerface")))
             initializers = {i.name for i in model.graph.initializer}
@@ -65,14 +61,7 @@ def _centerface():
                 dims = value.type.tensor_type.shape.dim
                 for index, name in ((0, "batch"), (2, "height"), (3, "width")):
                     dims[index].dim_param = name
-            options = ort.SessionOptions()
-            options.intra_op_num_threads = int(os.environ.get("VEIL_THREADS", "2"))
-            # Idle workers sleep instead of spinning: spinning cost 155 ms of CPU per 720p run against 98 ms
-            # without, CPU that video decoding and encoding on the same two cores need.
-            options.add_session_config_entry("session.intra_op.allow_spinning", "0")
-            options.log_severity_level = 3
-            _centerface_session = ort.InferenceSession(model.SerializeToString(), options,
-                                                       providers=["CPUExecutionProvider"])
+            _centerface_session = runtime.new_session(model.SerializeToString())
     return _centerface_session
 
 
@@ -92,8 +81,7 @@ def centerface_maps(rgb: np.ndarray) -> CenterFaceMaps:
     in_h, in_w = max(32, int(np.ceil(h / 32) * 32)), max(32, int(np.ceil(w / 32) * 32))
     resized = rgb if (in_h, in_w) == (h, w) else np.asarray(Image.fromarray(rgb).resize((in_w, in_h), Image.BILINEAR))
     blob = resized.astype(np.float32).transpose(2, 0, 1)[None]
-    session = _centerface()
-    heat, size, offset, _landmarks = session.run(None, {session.get_inputs()[0].name: blob})
+    heat, size, offset, _landmarks = runtime.run(_centerface(), blob)
     return CenterFaceMaps(heat[0, 0], size[0], offset[0], w / in_w, h / in_h)
 
 

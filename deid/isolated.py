@@ -10,14 +10,16 @@ from typing import Callable
 
 import isolation
 from deid.api import error_message, redact_file
+from deid.output import fsync_path
 from deid.profile import Profile, ProfileError, load_profile
 from deid.report import DeidReport
 
 REDACT_MEMORY_BYTES = 8 << 30   # address space of one de-identification (the largest video frame is 40 MP)
 REDACT_SILENT_SECONDS = 300     # longest pause between two progress reports (a whole 80 MP photo fits)
 # imported once by the fork server each file's process is forked from (mediapipe alone takes 0.9 s); no
-# model is loaded there, since a loaded model's worker threads would not survive the fork
-isolation.preload("deid.api", "deid.video", "deid.detect", "mediapipe", "onnxruntime", "onnx")
+# model is loaded there, since a loaded model's worker threads would not survive the fork. deid.api brings
+# the whole engine; the three libraries it imports only when a model is first loaded are named too
+isolation.preload("deid.api", "mediapipe", "onnxruntime", "onnx")
 
 
 def redact_isolated(path: str | Path, out_dir: str | Path, profile: str | Profile = "default", *,
@@ -38,15 +40,28 @@ def redact_isolated(path: str | Path, out_dir: str | Path, profile: str | Profil
                                {**options, "progress": isolation.progress}, memory_bytes=memory_bytes,
                                silent_seconds=silent_seconds, on_progress=progress)
         if report.output:
-            final = out_dir.absolute() / Path(report.output).name
-            os.replace(report.output, final)
-            report.output = str(final)
+            report.output = str(_moved_up(Path(report.output), out_dir.absolute()))
         return report
     except isolation.Failed as failure:
         return _failed(path, profile, options,
                        f"de-identification stopped on this file ({failure.reason}); nothing was kept")
+    except OSError as exc:   # the verified output could not be moved up: it is not kept
+        return _failed(path, profile, options, error_message(exc))
     finally:
         shutil.rmtree(staging, ignore_errors=True)
+
+
+def _moved_up(output: Path, out_dir: Path) -> Path:
+    """The verified output moved from the staging folder into out_dir, durably (as write_verified's own
+    rename): it is there after a power cut, or not there at all when this raises."""
+    final = out_dir / output.name
+    os.replace(output, final)
+    try:
+        fsync_path(out_dir)
+    except OSError:
+        final.unlink(missing_ok=True)
+        raise
+    return final
 
 
 def _failed(path: str | Path, profile: str | Profile, options: dict, message: str) -> DeidReport:

@@ -23,8 +23,7 @@ _PHONE = re.compile(r"(?<!\d)(\+?\d[\d ()-]{8,}\d)(?!\d)")
 
 def filename_warnings(name: str) -> list[str]:
     """Warnings about what in the name could identify a patient; they describe, never quote."""
-    stem = PurePath(name).name
-    stem = stem.rsplit(".", 1)[0] if "." in stem else stem
+    stem = _stem(name)
     warnings = []
     if _EMAIL.search(stem):
         warnings.append("file name contains an e-mail address")
@@ -45,8 +44,7 @@ def possible_names(name: str) -> list[str]:
     """What in the name may name a person, to compare with whose file it should be: long digit runs (dates set
     aside), and name-like words that are capitalised (Jane, DOE) or stand beside another (jane_doe). A lone
     lower-case word ("knee", "broken") is left to `filename_warnings`."""
-    stem = PurePath(name).name
-    stem = stem.rsplit(".", 1)[0] if "." in stem else stem
+    stem = _stem(name)
     words = _words(stem)
     named = [_could_be_name(w) for w in words]
     found = []
@@ -55,6 +53,11 @@ def possible_names(name: str) -> list[str]:
         if named[index] and (_capitalised(word) or beside):
             found.append(word)
     return found + _LONG_DIGITS.findall(_DATE.sub(" ", stem))
+
+
+def _stem(name: str) -> str:
+    """The file's name without its folders and its last extension."""
+    return PurePath(name).name.rsplit(".", 1)[0]
 
 
 def _capitalised(word: str) -> bool:

@@ -13,7 +13,6 @@ phrase. Nothing here decides that a line is harmless because of what it says.
 """
 from __future__ import annotations
 
-import os
 import re
 import threading
 import unicodedata
@@ -22,11 +21,10 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
+from deid import runtime
 from deid.boxes import iou
 from deid.models import ModelError, model_path
 from deid.redact import Region, pad_and_clip
-
-os.environ["ORT_DISABLE_TELEMETRY"] = "1"   # read when onnxruntime is imported (see detectors.py)
 
 DEFAULTS = {
     "max_side": 1536,        # the picture is looked at with this longest side at most
@@ -79,13 +77,7 @@ _alphabet: list[str] = []
 def _session(name: str):
     with _lock:
         if name not in _sessions:
-            import onnxruntime as ort
-
-            options = ort.SessionOptions()
-            options.intra_op_num_threads = int(os.environ.get("VEIL_THREADS", "2"))
-            options.add_session_config_entry("session.intra_op.allow_spinning", "0")
-            options.log_severity_level = 3
-            _sessions[name] = ort.InferenceSession(str(model_path(name)), options, providers=["CPUExecutionProvider"])
+            _sessions[name] = runtime.new_session(str(model_path(name)))
     return _sessions[name]
 
 
@@ -104,18 +96,21 @@ def _characters() -> list[str]:
 
 # ---------------------------------------------------------------- finding lines
 
-def probability_map(rgb: np.ndarray, scale: float) -> tuple[np.ndarray, float, float]:
-    """The detector's text probability per pixel of `rgb` scaled by `scale` (sides rounded to multiples of
-    32, as the network needs), and the factors from the map's pixels back to `rgb`'s."""
+def looked_at(rgb: np.ndarray, scale: float) -> tuple[np.ndarray, float, float]:
+    """`rgb` scaled by `scale`, sides rounded to multiples of 32 (as the detector needs), and the factors from
+    its pixels back to `rgb`'s."""
     height, width = rgb.shape[:2]
     in_h = max(32, int(round(height * scale / 32)) * 32)
     in_w = max(32, int(round(width * scale / 32)) * 32)
     shrink = in_w * in_h < width * height
     resized = cv2.resize(rgb, (in_w, in_h), interpolation=cv2.INTER_AREA if shrink else cv2.INTER_LINEAR)
-    blob = (resized[..., ::-1].astype(np.float32) / 127.5 - 1.0).transpose(2, 0, 1)[None]   # BGR, -1..1
-    session = _session("text_detector")
-    prob = session.run(None, {session.get_inputs()[0].name: blob})[0][0, 0]
-    return prob, width / in_w, height / in_h
+    return resized, width / in_w, height / in_h
+
+
+def probability_map(small: np.ndarray) -> np.ndarray:
+    """The detector's text probability per pixel of `small` (sides multiples of 32, see `looked_at`)."""
+    blob = (small[..., ::-1].astype(np.float32) / 127.5 - 1.0).transpose(2, 0, 1)[None]   # BGR, -1..1
+    return runtime.run(_session("text_detector"), blob)[0][0, 0]
 
 
 def lines_in_map(prob: np.ndarray, fx: float, fy: float, settings: dict) -> list[TextLine]:
@@ -151,10 +146,14 @@ def find_lines(rgb: np.ndarray, settings: dict | None = None) -> list[TextLine]:
     settings = {**DEFAULTS, **(settings or {})}
     height, width = rgb.shape[:2]
     scale = min(1.0, settings["max_side"] / max(height, width))
-    lines = lines_in_map(*probability_map(rgb, scale), settings)
+    small, fx, fy = looked_at(rgb, scale)
+    lines = lines_in_map(probability_map(small), fx, fy, settings)
     if settings["turn"]:
-        # the detector learnt mostly level lines; on a quarter-turned copy vertical labels lie level
-        for line in lines_in_map(*probability_map(np.ascontiguousarray(np.rot90(rgb)), scale), settings):
+        # the detector learnt mostly level lines; on a quarter-turned copy vertical labels lie level. The
+        # reduced copy is turned, not the picture (a full-size turned copy of 80 MP is 240 MB): the turned
+        # map's x runs along the picture's height, so the factors swap
+        turned = np.ascontiguousarray(np.rot90(small))
+        for line in lines_in_map(probability_map(turned), fy, fx, settings):
             lines.append(TextLine(np.stack([width - line.quad[:, 1], line.quad[:, 0]], axis=1), line.score))
     return _without_shapeless_blobs(rgb, lines, settings["large"] * min(height, width))
 
@@ -197,7 +196,8 @@ def straightened(rgb: np.ndarray, quad: np.ndarray) -> np.ndarray:
 def _reading_order(quad: np.ndarray) -> np.ndarray:
     """Corners as top-left, top-right, bottom-right, bottom-left of the line: clockwise on screen, the first
     edge along the line's long side, walking left to right (a vertical line: downwards)."""
-    if np.cross(quad[1] - quad[0], quad[3] - quad[0]) < 0:
+    along, across = quad[1] - quad[0], quad[3] - quad[0]
+    if along[0] * across[1] - along[1] * across[0] < 0:   # counter-clockwise on screen (2-D cross product)
         quad = quad[::-1]
     sides = np.linalg.norm(quad - np.roll(quad, -1, axis=0), axis=1)
     long_edges = [i for i in range(4) if sides[i] >= sides[(i + 1) % 4]][:2] or [0]
@@ -230,7 +230,7 @@ def _recognise(crops: list[np.ndarray]) -> list[Reading]:
         for row, index in enumerate(batch):
             crop = crops[index][..., ::-1].astype(np.float32) / 127.5 - 1.0
             blob[row, :, :, :crop.shape[1]] = crop.transpose(2, 0, 1)
-        probs = session.run(None, {session.get_inputs()[0].name: blob})[0]
+        probs = runtime.run(session, blob)[0]
         for row, index in enumerate(batch):
             readings[index] = _ctc_decode(probs[row], characters)
     return readings

@@ -267,3 +267,29 @@ def test_the_pinned_dictionary_is_the_one_the_pinned_recogniser_carries():
     written = onnx_metadata(model_path("text_recogniser").read_bytes(), "character", "text_dictionary")
     assert hashlib.sha256(written).hexdigest() == manifest()["text_dictionary"]["sha256"]
     assert len(_characters()) == 18708 + 2, "CTC blank, the dictionary, and the space"
+
+
+# Run in a child under an address-space limit a little above what it holds once the detector is loaded: the
+# detector on a large input, then OpenCV asked for 950 MB, each fail to allocate.
+OUT_OF_MEMORY = """
+import resource, numpy as np, cv2
+from deid import text
+from deid.api import error_message
+text._session("text_detector")
+pages = int(open("/proc/self/statm").read().split()[0])
+resource.setrlimit(resource.RLIMIT_AS, (pages * resource.getpagesize() + (300 << 20),) * 2)
+for attempt in (lambda: text.probability_map(np.zeros((3072, 3072, 3), np.uint8)),
+                lambda: cv2.resize(np.zeros((8, 8, 3), np.uint8), (18000, 17600))):
+    try:
+        attempt()
+        print("done")
+    except Exception as exc:
+        print(type(exc).__name__, "|", error_message(exc))
+"""
+
+
+def test_a_network_or_opencv_out_of_memory_is_told_as_not_enough_memory():
+    done = subprocess.run([sys.executable, "-c", OUT_OF_MEMORY], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr[-2000:]
+    told = "not enough memory to process this file (its picture is too large); nothing was written"
+    assert done.stdout.splitlines() == [f"MemoryError | {told}", f"error | {told}"]
