@@ -26,7 +26,8 @@ from records.models import Asset, Consent, Output, Release, field_context, utcno
 from records.release_gate import PLATFORMS, normalise_platform
 from records.services.blobs import delete_unreferenced
 from records.services.core import (Records, ScopeConflict, WorkflowError, as_iso, authorize, get_row,
-                                   log_event, one_at_a_time, refuse_oversized, upload_size, username_of)
+                                   log_event, one_at_a_time, patient_of, refuse_oversized, upload_size,
+                                   username_of)
 from records.services.views import ConsentView, consent_view
 from records.store import WorkDir
 
@@ -221,13 +222,12 @@ def consent_details(records: Records, actor: Actor, consent_id: str) -> dict:
     authorize(records, actor, "view_consent_pdf")
     with records.transaction() as session:
         c = get_row(session, Consent, consent_id)
-        keys = records.keys
-        analysis = keys.decrypt_json(c.analysis_enc, field_context("consents", "analysis", c.id)) or {}
+        analysis = records.keys.decrypt_json(c.analysis_enc, field_context("consents", "analysis", c.id)) or {}
         log_event(records, session, actor, "consent.viewed", "consent", c.id)
+        name, ref = patient_of(records, c)
         return {**asdict(consent_view(c)), "revoked_before": _revocation_before(session, c),
                 "platforms_quoted": platforms_quoted(analysis.get("evidence", [])),
-                "patient_name": keys.decrypt_text(c.patient_name_enc, field_context("consents", "patient_name", c.id)),
-                "patient_ref": keys.decrypt_text(c.patient_ref_enc, field_context("consents", "patient_ref", c.id)),
+                "patient_name": name, "patient_ref": ref,
                 "evidence": analysis.get("evidence", []), "reasons": analysis.get("reasons", []),
                 "expires_event": analysis.get("expires_event"), "analysis": analysis}
 

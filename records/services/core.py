@@ -15,7 +15,7 @@ from records import audit
 from records.audit import Actor
 from records.config import Settings
 from records.crypto import Keys
-from records.models import Database, Installation, User
+from records.models import Consent, Database, Installation, User, field_context
 from records.queue import Queue
 from records.store import EncryptedBlobs
 from records.users import PermissionDenied, require
@@ -80,6 +80,13 @@ def get_row(session: Session, model, row_id: str, *, lock: bool = False):
     if row is None:
         raise RecordNotFound(f"no {model.__tablename__[:-1]} with id {row_id!r}")
     return row
+
+
+def patient_of(records: Records, consent: Consent) -> tuple[str, str]:
+    """The consent's patient name and reference, decrypted: PHI, for the caller's memory only."""
+    return tuple(records.keys.decrypt_text(getattr(consent, f"patient_{part}_enc"),
+                                           field_context("consents", f"patient_{part}", consent.id)) or ""
+                 for part in ("name", "ref"))
 
 
 def username_of(session: Session, user_id: str | None) -> str | None:

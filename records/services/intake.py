@@ -29,9 +29,12 @@ from records.lookup import image_hash_of, video_hashes
 from records.models import Asset, Consent, Output, field_context, utcnow
 from records.services.blobs import delete_unreferenced
 from records.services.core import (Records, WorkflowError, authorize, get_row, log_event, one_at_a_time,
-                                   refuse_oversized, upload_size, username_of)
+                                   patient_of, refuse_oversized, upload_size, username_of)
 from records.services.views import AssetView, OutputView, asset_view, output_view
 from records.store import WorkDir
+
+NAME_WORD = re.compile(r"[^\W\d_]+")   # a word of a patient's name
+NUMBER = re.compile(r"\d+")             # a number in a patient's reference
 
 
 def upload_media(records: Records, actor: Actor, source: Path | bytes, original_name: str,
@@ -57,8 +60,8 @@ def upload_media(records: Records, actor: Actor, source: Path | bytes, original_
 def others_named(file_name: str, patient_name: str, patient_ref: str) -> list[str]:
     """What in a file's name may name a person (deid.naming.possible_names) and is neither a word of the
     patient's name nor a number of their reference. Compared in memory; the caller never stores it."""
-    own_words = {_plain(w) for w in re.findall(r"[^\W\d_]+", patient_name)}
-    own_numbers = {n.lstrip("0") for n in re.findall(r"\d+", patient_ref)}
+    own_words = {_plain(w) for w in NAME_WORD.findall(patient_name)}
+    own_numbers = {n.lstrip("0") for n in NUMBER.findall(patient_ref)}
     found = []
     for token in possible_names(file_name):
         own = token.lstrip("0") in own_numbers if token.isdigit() else _plain(token) in own_words
@@ -115,10 +118,7 @@ def _add_asset(records: Records, actor: Actor, fmt, size: int, blob: str, origin
 
 def _others_named(records: Records, consent_id: str, file_name: str) -> list[str]:
     with records.db.reading() as session:
-        consent = get_row(session, Consent, consent_id)
-    name, ref = (records.keys.decrypt_text(getattr(consent, f"patient_{part}_enc"),
-                                           field_context("consents", f"patient_{part}", consent.id)) or ""
-                 for part in ("name", "ref"))
+        name, ref = patient_of(records, get_row(session, Consent, consent_id))
     return others_named(file_name, name, ref)
 
 
