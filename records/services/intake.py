@@ -216,7 +216,7 @@ def render_output(records: Records, actor: Actor, asset_id: str, profile: str, a
     re-render, which replaces `parent_id`); the caller has checked the actor may do this. `engine` runs
     deid.api.redact_file (by default in a sandbox process; a worker, itself the isolation unit, runs it in
     process); `on_commit(session, output)` may refuse the output inside the transaction that records it."""
-    with records.transaction() as session:
+    with records.db.reading() as session:
         asset = get_row(session, Asset, asset_id)
         if asset.original_blob is None:
             raise WorkflowError("the original was deleted (released, or past its retention period); "
