@@ -222,13 +222,14 @@ def render_output(records: Records, actor: Actor, asset_id: str, profile: str, a
             raise WorkflowError("the original was deleted (released, or past its retention period); "
                                 "upload it again to process it")
         blob, kind = asset.original_blob, asset.kind
+        identifiers = _patient_identifiers(records, session, asset)
     with ExitStack() as held:
         with WorkDir(records.settings.work_dir) as work:
             source = records.store.decrypt_to(blob, work / uuid.uuid4().hex)
             # in a process of its own: a crash there costs this file, not the app
             run = engine or sandbox.redact_in_sandbox
             report = run(source, work / "out", profile, progress=progress, extra_regions=added or None,
-                         removed_regions=removed or None, original_name=source.name)
+                         removed_regions=removed or None, original_name=source.name, identifiers=identifiers)
             stored = _output_hashes(report)   # decoding takes a while: before taking the store's lock
             held.enter_context(records.store.keeping())   # until the commit: nobody deletes this content
             if report.output:
@@ -238,6 +239,19 @@ def render_output(records: Records, actor: Actor, asset_id: str, profile: str, a
     if view.existing:   # a second press rendered it too, and finished second: its file is one too many
         delete_unreferenced(records, [stored.get("blob")])
     return view
+
+
+def _patient_identifiers(records: Records, session, asset: Asset) -> list[str]:
+    """What must not be readable on the asset's output (the engine's identifier check): the words of the
+    patient's name, their reference and its numbers, and what in the original file name may name a person.
+    Decrypted for the engine's run only: it is handed over in memory (an argument of the sandboxed call; a
+    worker reads it here itself), never queued, logged or stored."""
+    found = possible_names(records.keys.decrypt_text(asset.original_name_enc,
+                                                     field_context("assets", "original_name", asset.id)) or "")
+    if asset.consent_id:
+        name, ref = patient_of(records, get_row(session, Consent, asset.consent_id))
+        found += NAME_WORD.findall(name) + [ref] + NUMBER.findall(ref)
+    return list(dict.fromkeys(word for word in found if word))
 
 
 def _add_output(records: Records, actor: Actor, asset_id: str, kind: str, report: DeidReport, stored: dict,
