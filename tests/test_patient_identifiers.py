@@ -48,3 +48,15 @@ def test_an_output_on_which_the_patients_name_can_be_read_is_withheld_without_qu
     words = [PATIENT_NAME, PATIENT_REF, "Quennell", "Rosalind", "0047711"]
     stored = withheld.error + repr(sv.audit_events(records, people.admin))
     assert [w for w in words if w.lower() in stored.lower()] == []
+
+
+def test_an_outputs_regions_are_stored_with_what_each_covers(sqlite_records, tmp_path):
+    records = sqlite_records
+    people = add_people(records)
+    photo, _, _ = _labelled_photo(tmp_path / "label.png")
+    output = sv.process(records, people.staff, sv.upload_media(records, people.staff, photo, ORIGINAL).id)
+    assert len(output.region_kinds) == len(output.regions) and {"face", "text"} <= set(output.region_kinds)
+    drawn = [10, 10, 60, 60]
+    edited = sv.rerender_with_edits(records, people.staff, output.id, add_regions=[drawn])
+    assert edited.region_kinds[edited.regions.index(drawn)] == "manual"
+    assert sv.list_outputs(records, people.admin, output.asset_id)[-1].region_kinds == edited.region_kinds

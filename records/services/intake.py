@@ -263,7 +263,8 @@ def _add_output(records: Records, actor: Actor, asset_id: str, kind: str, report
             return replace(output_view(twin), existing=True)
         output = Output(id=uuid.uuid4().hex, asset_id=asset_id, parent_id=parent_id, kind=report.kind or kind,
                         profile_id=profile.id if profile else None, profile_sha256=profile.sha256 if profile else None,
-                        keeps_faces=_keeps_faces(report), regions=report.regions, regions_added=added,
+                        keeps_faces=_keeps_faces(report), regions=report.regions,
+                        region_kinds=report.region_kinds if report.kind == "image" else None, regions_added=added,
                         regions_removed=removed, frames=report.frames, frames_with_regions=report.frames_with_regions,
                         removed_tags=report.removed, metadata_clean=report.verified.metadata_clean,
                         faces_left=report.verified.faces_left, error=report.error, created_by=actor.id, **stored)
