@@ -75,7 +75,7 @@ def register_consent(records: Records, actor: Actor, pdf: Path | bytes, patient_
             verdict = sandbox.check_in_sandbox(path, trust_roots=trust_roots)   # a crash costs this PDF, not the app
             if verdict.error:
                 raise WorkflowError(f"{file_name}: this PDF cannot be read "
-                                    f"({_without_work_name(verdict.error)}); nothing was registered")
+                                    f"({_without_work_name(verdict.error, path)}); nothing was registered")
             document = Document(sha256_file(path), _text_key(records, verdict.text_sha256),
                                 _patient_key(records, patient_ref), file_name)
             with records.db.reading() as session:
@@ -110,9 +110,10 @@ def _refuse_non_pdf(path: Path, file_name: str) -> None:
         raise WorkflowError(f"{file_name}: this is not a PDF{looks}; upload the signed consent as a PDF")
 
 
-def _without_work_name(message: str) -> str:
-    """The checker names the file it read, which is the work copy: the person knows it by its own name."""
-    return message.removeprefix("consent.pdf: ")
+def _without_work_name(message: str, work_copy: Path) -> str:
+    """The checker begins its messages with the name of the file it read, here the work copy; the person knows
+    the file by its own name, which the caller gives instead."""
+    return message.removeprefix(f"{work_copy.name}: ")
 
 
 def _text_key(records: Records, text_sha256: str | None) -> str | None:
