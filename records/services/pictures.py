@@ -98,7 +98,10 @@ def _thumbnail(records: Records, blob: str | None, kind: str) -> bytes | None:
         return None
     held = _recent.get(blob)
     if held is _MISSING:
-        held = _make_thumbnail(records, blob, kind)
+        try:
+            held = _make_thumbnail(records, blob, kind)
+        except OSError:   # the store could not be read now (a network hiccup, say): the next run tries again
+            return None
         _recent.put(blob, held)
     return held
 
@@ -110,7 +113,7 @@ def _make_thumbnail(records: Records, blob: str, kind: str) -> bytes | None:
         else:
             with WorkDir(records.settings.work_dir) as work:   # a video is decoded from a file, never held whole
                 picture = _frame(records.store.decrypt_to(blob, work / uuid.uuid4().hex))
-    except (ImageReadError, av.FFmpegError, OSError, ValueError):
+    except (ImageReadError, av.FFmpegError, ValueError):
         return None   # the page says "no picture"; the output itself is checked where it is reviewed
     if picture is None:
         return None
