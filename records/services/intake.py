@@ -29,7 +29,8 @@ from records.lookup import image_hash_of, video_hashes
 from records.models import Asset, Consent, Output, field_context, utcnow
 from records.services.blobs import delete_unreferenced
 from records.services.core import (Records, WorkflowError, authorize, get_row, log_event, one_at_a_time,
-                                   patient_of, refuse_oversized, upload_size, username_of)
+                                   original_to_process, patient_of, refuse_oversized, upload_size,
+                                   username_of)
 from records.services.views import AssetView, OutputView, asset_view, output_view
 from records.store import WorkDir
 
@@ -218,10 +219,7 @@ def render_output(records: Records, actor: Actor, asset_id: str, profile: str, a
     process); `on_commit(session, output)` may refuse the output inside the transaction that records it."""
     with records.db.reading() as session:
         asset = get_row(session, Asset, asset_id)
-        if asset.original_blob is None:
-            raise WorkflowError("the original was deleted (released, or past its retention period); "
-                                "upload it again to process it")
-        blob, kind = asset.original_blob, asset.kind
+        blob, kind = original_to_process(asset), asset.kind
         identifiers = _patient_identifiers(records, session, asset)
     with ExitStack() as held:
         with WorkDir(records.settings.work_dir) as work:
