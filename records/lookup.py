@@ -12,13 +12,18 @@ import statistics
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import av
 import imagehash
 from PIL import Image
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from records.models import Asset, Consent, Output, Release
+from deid.api import decode_upright
+from deid.formats import sniff_file
+from deid.image import ImageReadError
 from deid.models import sha256_file
+from records.models import Asset, Consent, Output, Release
+from records.release_gate import effective_expiry
 
 MAX_DISTANCE = 12          # of 64 bits; a resized, re-compressed copy lands well under this
 SAMPLES = 24               # frames sampled from a video, spread over its length
@@ -37,16 +42,11 @@ def image_phash(rgb_image: Image.Image) -> str:
 
 
 def file_kind(path: Path) -> str:
-    from deid.formats import sniff_file
-
     return sniff_file(path).kind
 
 
 def image_hash_of(path: Path) -> str:
     """phash of the upright picture (EXIF orientation applied, HEIC read) as the engine decodes it."""
-    from deid.api import decode_upright
-    from deid.image import ImageReadError
-
     try:
         rgb = decode_upright(Path(path).read_bytes())
     except (ImageReadError, OSError) as exc:
@@ -57,8 +57,6 @@ def image_hash_of(path: Path) -> str:
 def video_hashes(path: Path, samples: int = SAMPLES) -> list[str]:
     """phash of frames spread evenly over the first video stream's duration (decoded in order: seeking
     lands on key frames, which differ between encoders)."""
-    import av
-
     try:
         with av.open(str(path)) as container:
             stream = container.streams.video[0]
@@ -195,8 +193,6 @@ def _similar_videos(session: Session, query: list[str], max_distance: float, exc
 
 def _describe(session: Session, match: Match) -> None:
     """Attach the consent (id, status, scope, expiry: no PHI) and the releases of the matched output."""
-    from records.release_gate import effective_expiry
-
     if match.asset_id and not match.consent_id:
         match.consent_id = session.scalar(select(Asset.consent_id).where(Asset.id == match.asset_id))
     if match.consent_id:

@@ -172,6 +172,7 @@ class Output(Base):
     profile_sha256: Mapped[str | None] = mapped_column(String(64))
     keeps_faces: Mapped[bool] = mapped_column(Boolean, default=False)
     regions: Mapped[list] = mapped_column(default=list)
+    region_kinds: Mapped[list | None]   # photos: "face", "text", "code" or "manual" per region; None before 0005
     regions_added: Mapped[list] = mapped_column(default=list)
     regions_removed: Mapped[list] = mapped_column(default=list)
     frames: Mapped[int | None] = mapped_column(Integer)

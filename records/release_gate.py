@@ -17,20 +17,29 @@ from records.models import Asset, Consent, Output, Release
 _ALIASES = {"twitter": "x", "x.com": "x", "ig": "instagram", "fb": "facebook", "yt": "youtube"}
 
 
-# What clears a refusal, by the action a person takes (the services and roles for each are in
-# records.services.releases): machine-readable, so a page can offer the action beside the reason.
+@dataclass(frozen=True)
+class Fix:
+    """What clears a refusal: the action in words, and the permission it takes (records.users.PERMISSIONS)."""
+    how: str
+    needs: str
+
+
+# The actions that clear refusals, by name: machine-readable, so a page can offer the action beside the reason
+# to a person allowed to take it (records.services.releases).
 FIXES = {
-    "review": "a person reviews the output and confirms that no face or other identifier is visible",
-    "review_again": "re-render the output with other regions, or process the media again, and review it",
-    "request_newest": "request the release of the newest rendering instead",
-    "link_consent": "link the media to the patient's current consent",
-    "attest_signature": "a person who has seen the handwritten signature attests it on the consent",
-    "confirm_scope": "a person confirms the consent's scope from its quoted evidence",
-    "confirm_patient": "a person confirms that the consent belongs to the patient in the media",
-    "new_consent": "register a new signed consent of the patient that covers social media",
-    "other_platform": "request the release for a platform the consent covers",
-    "deidentify": "process the media with a profile that covers faces",
-    "another_approver": "a person other than the uploader approves",
+    "review": Fix("a person reviews the output and confirms that no face or other identifier is visible", "review"),
+    "review_again": Fix("re-render the output with other regions, or process the media again, and review it",
+                        "review"),
+    "request_newest": Fix("request the release of the newest rendering instead", "request_release"),
+    "link_consent": Fix("link the media to the patient's current consent", "link_consent"),
+    "attest_signature": Fix("a person who has seen the handwritten signature attests it on the consent",
+                            "confirm_scope"),
+    "confirm_scope": Fix("a person confirms the consent's scope from its quoted evidence", "confirm_scope"),
+    "confirm_patient": Fix("a person confirms that the consent belongs to the patient in the media", "review"),
+    "new_consent": Fix("register a new signed consent of the patient that covers social media", "register_consent"),
+    "other_platform": Fix("request the release for a platform the consent covers", "request_release"),
+    "deidentify": Fix("process the media with a profile that covers faces", "process"),
+    "another_approver": Fix("a person other than the uploader approves", "approve_release"),
 }
 
 

@@ -10,8 +10,8 @@ import pytest
 from PIL import Image
 
 from records import services as sv
-from records_fixtures import (PATIENT_NAME, PATIENT_REF, add_people, grace_hopper_path, processed, register,
-                              sqlite_records, synthetic_clip)  # noqa: F401
+from records_fixtures import (PATIENT_NAME, PATIENT_REF, add_people, grace_hopper_path, plain_photo, processed,
+                              register, sqlite_records, synthetic_clip)  # noqa: F401
 
 
 def _pixels(data: bytes) -> np.ndarray:
@@ -77,3 +77,13 @@ def test_a_disabled_account_gets_neither_labels_nor_pictures(sqlite_records):
     for service in (sv.output_labels, sv.output_thumbnails):
         with pytest.raises(sv.PermissionDenied):
             service(sqlite_records, people.staff, [])
+
+
+def test_a_picture_the_store_could_not_give_is_tried_again_on_the_next_run(sqlite_records, tmp_path):
+    people = add_people(sqlite_records)
+    _, output = processed(sqlite_records, people, plain_photo(tmp_path / "p.jpg", seed=7), review=False)
+    stored = sqlite_records.store.path(output.sha256)
+    aside = stored.rename(tmp_path / "aside")                                   # the store cannot give it now
+    assert sv.output_thumbnails(sqlite_records, people.staff, [output.id]) == {output.id: None}
+    aside.rename(stored)
+    assert sv.output_thumbnails(sqlite_records, people.staff, [output.id])[output.id]   # not remembered as missing

@@ -26,7 +26,8 @@ from records.models import Asset, Consent, Output, Release, field_context, utcno
 from records.release_gate import PLATFORMS, normalise_platform
 from records.services.blobs import delete_unreferenced
 from records.services.core import (Records, ScopeConflict, WorkflowError, as_iso, authorize, get_row,
-                                   log_event, one_at_a_time, refuse_oversized, upload_size, username_of)
+                                   log_event, one_at_a_time, patient_of, refuse_oversized, upload_size,
+                                   username_of)
 from records.services.views import ConsentView, consent_view
 from records.store import WorkDir
 
@@ -74,7 +75,7 @@ def register_consent(records: Records, actor: Actor, pdf: Path | bytes, patient_
             verdict = sandbox.check_in_sandbox(path, trust_roots=trust_roots)   # a crash costs this PDF, not the app
             if verdict.error:
                 raise WorkflowError(f"{file_name}: this PDF cannot be read "
-                                    f"({_without_work_name(verdict.error)}); nothing was registered")
+                                    f"({_without_work_name(verdict.error, path)}); nothing was registered")
             document = Document(sha256_file(path), _text_key(records, verdict.text_sha256),
                                 _patient_key(records, patient_ref), file_name)
             with records.db.reading() as session:
@@ -109,9 +110,10 @@ def _refuse_non_pdf(path: Path, file_name: str) -> None:
         raise WorkflowError(f"{file_name}: this is not a PDF{looks}; upload the signed consent as a PDF")
 
 
-def _without_work_name(message: str) -> str:
-    """The checker names the file it read, which is the work copy: the person knows it by its own name."""
-    return message.removeprefix("consent.pdf: ")
+def _without_work_name(message: str, work_copy: Path) -> str:
+    """The checker begins its messages with the name of the file it read, here the work copy; the person knows
+    the file by its own name, which the caller gives instead."""
+    return message.removeprefix(f"{work_copy.name}: ")
 
 
 def _text_key(records: Records, text_sha256: str | None) -> str | None:
@@ -221,13 +223,12 @@ def consent_details(records: Records, actor: Actor, consent_id: str) -> dict:
     authorize(records, actor, "view_consent_pdf")
     with records.transaction() as session:
         c = get_row(session, Consent, consent_id)
-        keys = records.keys
-        analysis = keys.decrypt_json(c.analysis_enc, field_context("consents", "analysis", c.id)) or {}
+        analysis = records.keys.decrypt_json(c.analysis_enc, field_context("consents", "analysis", c.id)) or {}
         log_event(records, session, actor, "consent.viewed", "consent", c.id)
+        name, ref = patient_of(records, c)
         return {**asdict(consent_view(c)), "revoked_before": _revocation_before(session, c),
                 "platforms_quoted": platforms_quoted(analysis.get("evidence", [])),
-                "patient_name": keys.decrypt_text(c.patient_name_enc, field_context("consents", "patient_name", c.id)),
-                "patient_ref": keys.decrypt_text(c.patient_ref_enc, field_context("consents", "patient_ref", c.id)),
+                "patient_name": name, "patient_ref": ref,
                 "evidence": analysis.get("evidence", []), "reasons": analysis.get("reasons", []),
                 "expires_event": analysis.get("expires_event"), "analysis": analysis}
 

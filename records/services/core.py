@@ -15,7 +15,7 @@ from records import audit
 from records.audit import Actor
 from records.config import Settings
 from records.crypto import Keys
-from records.models import Database, Installation, User
+from records.models import Asset, Consent, Database, Installation, User, field_context
 from records.queue import Queue
 from records.store import EncryptedBlobs
 from records.users import PermissionDenied, require
@@ -82,6 +82,13 @@ def get_row(session: Session, model, row_id: str, *, lock: bool = False):
     return row
 
 
+def patient_of(records: Records, consent: Consent) -> tuple[str, str]:
+    """The consent's patient name and reference, decrypted: PHI, for the caller's memory only."""
+    return tuple(records.keys.decrypt_text(getattr(consent, f"patient_{part}_enc"),
+                                           field_context("consents", f"patient_{part}", consent.id)) or ""
+                 for part in ("name", "ref"))
+
+
 def username_of(session: Session, user_id: str | None) -> str | None:
     return session.get(User, user_id).username if user_id else None
 
@@ -89,6 +96,14 @@ def username_of(session: Session, user_id: str | None) -> str | None:
 def as_iso(value) -> str | None:
     """A date or time as ISO 8601 text; None stays None."""
     return value.isoformat() if value is not None else None
+
+
+def original_to_process(asset: Asset) -> str:
+    """The address of the asset's original, or the reason it cannot be processed any more."""
+    if asset.original_blob is None:
+        raise WorkflowError("the original was deleted (released, or past its retention period); upload it again "
+                            "to process it")
+    return asset.original_blob
 
 
 def upload_size(source: Path | bytes) -> int:

@@ -29,9 +29,13 @@ from records.lookup import image_hash_of, video_hashes
 from records.models import Asset, Consent, Output, field_context, utcnow
 from records.services.blobs import delete_unreferenced
 from records.services.core import (Records, WorkflowError, authorize, get_row, log_event, one_at_a_time,
-                                   refuse_oversized, upload_size, username_of)
+                                   original_to_process, patient_of, refuse_oversized, upload_size,
+                                   username_of)
 from records.services.views import AssetView, OutputView, asset_view, output_view
 from records.store import WorkDir
+
+NAME_WORD = re.compile(r"[^\W\d_]+")   # a word of a patient's name
+NUMBER = re.compile(r"\d+")             # a number in a patient's reference
 
 
 def upload_media(records: Records, actor: Actor, source: Path | bytes, original_name: str,
@@ -57,8 +61,8 @@ def upload_media(records: Records, actor: Actor, source: Path | bytes, original_
 def others_named(file_name: str, patient_name: str, patient_ref: str) -> list[str]:
     """What in a file's name may name a person (deid.naming.possible_names) and is neither a word of the
     patient's name nor a number of their reference. Compared in memory; the caller never stores it."""
-    own_words = {_plain(w) for w in re.findall(r"[^\W\d_]+", patient_name)}
-    own_numbers = {n.lstrip("0") for n in re.findall(r"\d+", patient_ref)}
+    own_words = {_plain(w) for w in NAME_WORD.findall(patient_name)}
+    own_numbers = {n.lstrip("0") for n in NUMBER.findall(patient_ref)}
     found = []
     for token in possible_names(file_name):
         own = token.lstrip("0") in own_numbers if token.isdigit() else _plain(token) in own_words
@@ -115,10 +119,7 @@ def _add_asset(records: Records, actor: Actor, fmt, size: int, blob: str, origin
 
 def _others_named(records: Records, consent_id: str, file_name: str) -> list[str]:
     with records.db.reading() as session:
-        consent = get_row(session, Consent, consent_id)
-    name, ref = (records.keys.decrypt_text(getattr(consent, f"patient_{part}_enc"),
-                                           field_context("consents", f"patient_{part}", consent.id)) or ""
-                 for part in ("name", "ref"))
+        name, ref = patient_of(records, get_row(session, Consent, consent_id))
     return others_named(file_name, name, ref)
 
 
@@ -216,19 +217,17 @@ def render_output(records: Records, actor: Actor, asset_id: str, profile: str, a
     re-render, which replaces `parent_id`); the caller has checked the actor may do this. `engine` runs
     deid.api.redact_file (by default in a sandbox process; a worker, itself the isolation unit, runs it in
     process); `on_commit(session, output)` may refuse the output inside the transaction that records it."""
-    with records.transaction() as session:
+    with records.db.reading() as session:
         asset = get_row(session, Asset, asset_id)
-        if asset.original_blob is None:
-            raise WorkflowError("the original was deleted (released, or past its retention period); "
-                                "upload it again to process it")
-        blob, kind = asset.original_blob, asset.kind
+        blob, kind = original_to_process(asset), asset.kind
+        identifiers = _patient_identifiers(records, session, asset)
     with ExitStack() as held:
         with WorkDir(records.settings.work_dir) as work:
             source = records.store.decrypt_to(blob, work / uuid.uuid4().hex)
             # in a process of its own: a crash there costs this file, not the app
             run = engine or sandbox.redact_in_sandbox
             report = run(source, work / "out", profile, progress=progress, extra_regions=added or None,
-                         removed_regions=removed or None, original_name=source.name)
+                         removed_regions=removed or None, original_name=source.name, identifiers=identifiers)
             stored = _output_hashes(report)   # decoding takes a while: before taking the store's lock
             held.enter_context(records.store.keeping())   # until the commit: nobody deletes this content
             if report.output:
@@ -240,6 +239,19 @@ def render_output(records: Records, actor: Actor, asset_id: str, profile: str, a
     return view
 
 
+def _patient_identifiers(records: Records, session, asset: Asset) -> list[str]:
+    """What must not be readable on the asset's output (the engine's identifier check): the words of the
+    patient's name, their reference and its numbers, and what in the original file name may name a person.
+    Decrypted for the engine's run only: it is handed over in memory (an argument of the sandboxed call; a
+    worker reads it here itself), never queued, logged or stored."""
+    found = possible_names(records.keys.decrypt_text(asset.original_name_enc,
+                                                     field_context("assets", "original_name", asset.id)) or "")
+    if asset.consent_id:
+        name, ref = patient_of(records, get_row(session, Consent, asset.consent_id))
+        found += NAME_WORD.findall(name) + [ref] + NUMBER.findall(ref)
+    return list(dict.fromkeys(word for word in found if word))
+
+
 def _add_output(records: Records, actor: Actor, asset_id: str, kind: str, report: DeidReport, stored: dict,
                 added: list, removed: list, parent_id: str | None, on_commit: Callable | None) -> OutputView:
     with records.transaction() as session:
@@ -249,7 +261,8 @@ def _add_output(records: Records, actor: Actor, asset_id: str, kind: str, report
             return replace(output_view(twin), existing=True)
         output = Output(id=uuid.uuid4().hex, asset_id=asset_id, parent_id=parent_id, kind=report.kind or kind,
                         profile_id=profile.id if profile else None, profile_sha256=profile.sha256 if profile else None,
-                        keeps_faces=_keeps_faces(report), regions=report.regions, regions_added=added,
+                        keeps_faces=_keeps_faces(report), regions=report.regions,
+                        region_kinds=report.region_kinds if report.kind == "image" else None, regions_added=added,
                         regions_removed=removed, frames=report.frames, frames_with_regions=report.frames_with_regions,
                         removed_tags=report.removed, metadata_clean=report.verified.metadata_clean,
                         faces_left=report.verified.faces_left, error=report.error, created_by=actor.id, **stored)

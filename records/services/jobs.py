@@ -15,7 +15,7 @@ from sqlalchemy import select
 from records.audit import Actor
 from records.models import Asset, Job, utcnow
 from records.services.core import (Records, WorkflowError, as_iso, authorize, get_row, log_event,
-                                   username_of)
+                                   original_to_process, username_of)
 from records.users import PermissionDenied
 from deid.profile import ProfileError, load_profile
 
@@ -69,9 +69,7 @@ def enqueue_processing(records: Records, actor: Actor, asset_ids: list[str], pro
         views = []
         for asset_id in asset_ids:
             asset = get_row(session, Asset, asset_id)
-            if asset.original_blob is None:
-                raise WorkflowError("the original was deleted (released, or past its retention period); "
-                                    "upload it again to process it")
+            original_to_process(asset)
             job = Job(kind="deid", owner_id=actor.id, asset_id=asset.id, profile=profile, state="queued",
                       progress=0.0, attempts=0, cancel_requested=False, created_at=utcnow())
             session.add(job)
@@ -121,9 +119,8 @@ def retry_job(records: Records, actor: Actor, job_id: str) -> JobView:
     with records.transaction() as session:
         job = _own_job(session, actor, job_id, "retry", ENDED,
                        "this job is {state}; only a failed or cancelled job can be retried")
-        if job.asset_id and get_row(session, Asset, job.asset_id).original_blob is None:
-            raise WorkflowError("the original was deleted (released, or past its retention period); "
-                                "upload it again to process it")
+        if job.asset_id:
+            original_to_process(get_row(session, Asset, job.asset_id))
         job.state, job.error, job.stage, job.progress = "queued", None, None, 0.0
         job.attempts, job.cancel_requested, job.worker = 0, False, None
         job.created_at, job.started_at, job.finished_at, job.heartbeat_at = utcnow(), None, None, None

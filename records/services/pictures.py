@@ -18,8 +18,8 @@ from sqlalchemy import select
 from deid.api import decode_upright
 from deid.image import ImageReadError
 from records.audit import Actor
-from records.models import Asset, Consent, Output, field_context
-from records.services.core import Records, authorize, log_event
+from records.models import Asset, Consent, Output
+from records.services.core import Records, authorize, log_event, patient_of
 from records.store import WorkDir
 from records.users import PERMISSIONS
 
@@ -64,11 +64,7 @@ def output_thumbnails(records: Records, actor: Actor, output_ids: list[str]) -> 
 
 
 def _patients(records: Records, session, consent_ids: set[str]) -> dict[str, tuple[str, str]]:
-    keys, found = records.keys, {}
-    for c in session.scalars(select(Consent).where(Consent.id.in_(consent_ids))):
-        found[c.id] = (keys.decrypt_text(c.patient_name_enc, field_context("consents", "patient_name", c.id)),
-                       keys.decrypt_text(c.patient_ref_enc, field_context("consents", "patient_ref", c.id)))
-    return found
+    return {c.id: patient_of(records, c) for c in session.scalars(select(Consent).where(Consent.id.in_(consent_ids)))}
 
 
 # -- the pictures ---------------------------------------------------------------------------------------------
@@ -102,7 +98,10 @@ def _thumbnail(records: Records, blob: str | None, kind: str) -> bytes | None:
         return None
     held = _recent.get(blob)
     if held is _MISSING:
-        held = _make_thumbnail(records, blob, kind)
+        try:
+            held = _make_thumbnail(records, blob, kind)
+        except OSError:   # the store could not be read now (a network hiccup, say): the next run tries again
+            return None
         _recent.put(blob, held)
     return held
 
@@ -114,7 +113,7 @@ def _make_thumbnail(records: Records, blob: str, kind: str) -> bytes | None:
         else:
             with WorkDir(records.settings.work_dir) as work:   # a video is decoded from a file, never held whole
                 picture = _frame(records.store.decrypt_to(blob, work / uuid.uuid4().hex))
-    except (ImageReadError, av.FFmpegError, OSError, ValueError):
+    except (ImageReadError, av.FFmpegError, ValueError):
         return None   # the page says "no picture"; the output itself is checked where it is reviewed
     if picture is None:
         return None

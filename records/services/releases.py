@@ -24,13 +24,6 @@ from records.services.core import (Records, WorkflowError, as_iso, authorize, ge
 from records.services.views import ReleaseView, release_view
 from records.users import PERMISSIONS
 
-# The permission (records.users.PERMISSIONS) each fix of the gate (release_gate.FIXES) takes.
-FIX_NEEDS = {"review": "review", "review_again": "review", "request_newest": "request_release",
-             "link_consent": "link_consent", "attest_signature": "confirm_scope", "confirm_scope": "confirm_scope",
-             "confirm_patient": "review", "new_consent": "register_consent", "other_platform": "request_release",
-             "deidentify": "process", "another_approver": "approve_release"}
-
-
 @dataclass(frozen=True)
 class Obstacle:
     """One rule that does not hold, the action that clears it (`fix`, a key of release_gate.FIXES; `how`, in
@@ -123,8 +116,9 @@ def release_obstacles(records: Records, actor: Actor, release_id: str, *,
 
 
 def _obstacle(reason, actor: Actor) -> Obstacle:
-    roles = tuple(sorted(PERMISSIONS[FIX_NEEDS[reason.fix]])) if reason.fix else ()
-    return Obstacle(reason.code, reason.message, reason.fix, FIXES.get(reason.fix, ""), roles, actor.role in roles)
+    fix = FIXES.get(reason.fix)
+    roles = tuple(sorted(PERMISSIONS[fix.needs])) if fix else ()
+    return Obstacle(reason.code, reason.message, reason.fix, fix.how if fix else "", roles, actor.role in roles)
 
 
 def record_post(records: Records, actor: Actor, release_id: str, url: str) -> ReleaseView:

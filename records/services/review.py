@@ -16,7 +16,7 @@ def rerender_with_edits(records: Records, actor: Actor, output_id: str, *, add_r
     """Re-render an output with a reviewer's edits (regions drawn by hand added, false detections removed).
     The new output replaces the old one, which can no longer be released."""
     authorize(records, actor, "review")
-    with records.transaction() as session:
+    with records.db.reading() as session:
         old = get_row(session, Output, output_id)
         if old.kind != "image":
             raise WorkflowError("regions can be edited on photos only; for a video, re-process it")

@@ -70,6 +70,7 @@ class OutputView:
     profile: dict
     keeps_faces: bool
     regions: list
+    region_kinds: list | None       # photos: what each region covers ("face", "text", "code", "manual")
     regions_added: list
     regions_removed: list
     frames: int | None
@@ -122,7 +123,7 @@ def output_view(o: Output) -> OutputView:
     return OutputView(
         id=o.id, asset_id=o.asset_id, kind=o.kind, name=o.name, sha256=o.sha256, error=o.error,
         profile={"id": o.profile_id, "sha256": o.profile_sha256}, keeps_faces=o.keeps_faces,
-        regions=list(o.regions or []), regions_added=list(o.regions_added or []),
+        regions=list(o.regions or []), region_kinds=o.region_kinds, regions_added=list(o.regions_added or []),
         regions_removed=list(o.regions_removed or []), frames=o.frames, frames_with_regions=o.frames_with_regions,
         removed_tags=list(o.removed_tags or []), metadata_clean=o.metadata_clean, faces_left=o.faces_left,
         reviewed=o.reviewed_by is not None, superseded=o.superseded, parent_id=o.parent_id)

@@ -1,7 +1,7 @@
 """Jobs: work done by worker processes (de-identification, housekeeping), one row each.
 
-Revision ID: 0003
-Revises: 0002
+Revision ID: 0004
+Revises: 0003
 Create Date: 2026-02-01
 """
 import sqlalchemy as sa
