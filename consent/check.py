@@ -7,7 +7,8 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from consent.pdf import READ_SECONDS, PdfContent, PdfError, kind_of, read_pdf
+from consent.limits import READ_SECONDS
+from consent.pdf import PdfContent, PdfError, kind_of, read_pdf
 from consent.scope import ScopeResult, judge
 from consent.fingerprint import text_fingerprint
 from consent.signature_lines import signature_lines, signed_on

@@ -12,6 +12,7 @@ import sys
 from pathlib import Path
 
 import isolation
+from consent.limits import READ_SECONDS
 from consent.verdict import Verdict
 
 MEMORY_BYTES = 2 * 1024 ** 3  # address space of one reading (a normal one peaks near 250 MB)
@@ -68,8 +69,6 @@ def check_isolated(path: str | Path, *, trust_roots: list | None = None, use_ocr
     The reader stops itself after `read_seconds` (default: its own budget); the process is killed after
     `kill_seconds` (default: that plus a grace period). A process that crashes, runs out of memory or is
     killed gets an error entry naming the file and the reason. Safe from a multi-threaded host (the app)."""
-    from consent.pdf import READ_SECONDS
-
     read_seconds = READ_SECONDS if read_seconds is None else read_seconds
     kill_seconds = read_seconds + GRACE_SECONDS if kill_seconds is None else kill_seconds
     # as DER: an asn1crypto certificate unpickled in a fresh process cannot be parsed any more
