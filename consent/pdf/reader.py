@@ -36,7 +36,7 @@ _OCR_BELOW_CHARS = 200  # letters and digits in the text layer
 _IMAGE_AREA_SHARE = 0.4
 
 
-def read_pdf(path: str | Path, *, trust_roots: list | None = None, use_ocr: bool = True,
+def read_pdf(path: str | Path, *, trust_roots: list[bytes] | None = None, use_ocr: bool = True,
              seconds: float = READ_SECONDS) -> PdfContent:
     """Read a PDF within `seconds` (checked between pages and given to Tesseract as its limit)."""
     path = Path(path)
