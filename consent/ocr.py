@@ -35,7 +35,7 @@ from consent import lexicon as lx
 OCR_DPI = 300
 SECOND_DPI = 400  # the second, independent reading of a page about social media
 SURE = 90.0  # Tesseract's confidence every word of a confirmed line reaches, in both readings
-CROP_WIDTH = 1200  # pixels; a clause's crop for the evidence is scaled down to this at most
+CROP_SIZE = (1200, 1600)  # pixels; a clause's crop for the evidence is scaled down to fit (about a page at most)
 MAX_PIXELS = 36_000_000  # about a Letter page at 600 dpi; caps memory and time for huge pages
 LANGUAGES = "eng+spa"
 TIMEOUT_S = 300  # per Tesseract run; a page that takes longer is refused, not waited on forever
@@ -98,9 +98,7 @@ class OcrPage:
         right = min(self.image.width, max(b[2] for b in boxes) + pad)
         bottom = min(self.image.height, max(b[3] for b in boxes) + pad)
         part = self.image.crop((left, top, right, bottom))
-        if part.width > CROP_WIDTH:
-            part = part.resize((CROP_WIDTH, max(1, round(part.height * CROP_WIDTH / part.width))),
-                               Image.Resampling.LANCZOS)
+        part.thumbnail(CROP_SIZE, Image.Resampling.LANCZOS)  # a very tall page would give a crop of megabytes
         out = io.BytesIO()
         part.save(out, format="PNG", optimize=True)
         return base64.b64encode(out.getvalue()).decode("ascii")
