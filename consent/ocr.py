@@ -119,16 +119,12 @@ def ocr_pdf_page(page: pdfium.PdfPage, languages: str = LANGUAGES, deadline: flo
     bitmap = page.render(scale=scale, grayscale=True, may_draw_forms=False)
     result = ocr_image(bitmap.to_pil(), languages, deadline)
     second = render_scale(width, height, dpi=SECOND_DPI)
-    if not _about_social_media(result.text):
+    if not lx.names_social_media(result.text):
         result.image = None  # no verdict can rest on this page's words: no crop to show
     elif second > 1.1 * scale:
         image = page.render(scale=second, grayscale=True, may_draw_forms=False).to_pil()
         _confirm(result, _upright(image.convert("L"), result.rotated, result.skew), languages, deadline)
     return result
-
-
-def _about_social_media(text: str) -> bool:
-    return bool(lx.SOCIAL.search(text)) or any(p.search(text) for p in lx.PLATFORM.values())
 
 
 def _upright(image: Image.Image, rotated: int, skew: float) -> Image.Image:
