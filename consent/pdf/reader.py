@@ -4,7 +4,6 @@ from __future__ import annotations
 import hashlib
 import io
 import logging
-import re
 import stat
 import time
 from pathlib import Path
@@ -256,8 +255,7 @@ def _read_page(reader: PdfReader, doc: pdfium.PdfDocument, index: int, content: 
             result = ocr.ocr_pdf_page(page, deadline=deadline)
         except ocr.OcrUnavailable as exc:
             raise PdfError(f"{content.path.name}: page {number} is a scan and cannot be read ({exc})") from exc
-        # Tesseract often reads a capital I standing alone as "|"
-        read = re.sub(r"(?<!\S)\|(?=\s)", "I", normalise_text(result.text))
+        read = normalise_text(result.text)  # a lone "|" is already the "I" Tesseract misread (ocr._normal_word)
         combined = (text + "\n" + read).strip()
         return Page(number, combined, "ocr" if combined else "none", has_images=True,
                     ocr_confidence=result.confidence, ocr=result)
