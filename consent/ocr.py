@@ -128,7 +128,7 @@ def ocr_pdf_page(page: pdfium.PdfPage, languages: str = LANGUAGES, deadline: flo
 
 
 def _upright(image: Image.Image, rotated: int, skew: float) -> Image.Image:
-    """The same turn and deskew the first reading used."""
+    """The image turned `rotated` degrees clockwise and deskewed by `skew` (both readings turn it here)."""
     if rotated:
         image = image.rotate(-rotated, expand=True, fillcolor=255)
     if abs(skew) >= 0.3:
@@ -153,8 +153,7 @@ def confirm_lines(first: list[OcrLine], second: list[OcrLine]) -> None:
 def ocr_image(image: Image.Image, languages: str = LANGUAGES, deadline: float | None = None) -> OcrPage:
     image = image.convert("L")
     rotated = _orientation(image, deadline)
-    result = _read_straightened(image.rotate(-rotated, expand=True, fillcolor=255) if rotated else image,
-                                rotated, languages, deadline)
+    result = _read_straightened(image, rotated, languages, deadline)
     if rotated and (result.confidence or 0) < _TRUST_ROTATION:
         # OSD misjudges small or sparse pages; keep whichever reading Tesseract is surer of.
         upright = _read_straightened(image, 0, languages, deadline)
@@ -164,9 +163,10 @@ def ocr_image(image: Image.Image, languages: str = LANGUAGES, deadline: float | 
 
 
 def _read_straightened(image: Image.Image, rotated: int, languages: str, deadline: float | None) -> OcrPage:
+    """The image turned `rotated` degrees clockwise, then deskewed, read."""
+    image = _upright(image, rotated, 0.0)
     skew = estimate_skew(image)
-    if abs(skew) >= 0.3:
-        image = image.rotate(skew, expand=True, fillcolor=255, resample=Image.Resampling.BICUBIC)
+    image = _upright(image, 0, skew)
     text, confidence, lines = _recognise(image, languages, deadline)
     return OcrPage(text=text, confidence=confidence, rotated=rotated, skew=round(skew, 2), size=image.size,
                    lines=lines, image=image)
