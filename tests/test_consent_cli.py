@@ -118,4 +118,4 @@ def test_every_contract_key_is_printed_with_a_value_of_its_type(tmp_path):
         ("2027-06-30", True, True, "allowed")
     assert read["evidence"] and read["text_source"] == "text"
     assert failed["error"].startswith("broken.pdf: ") and failed["social_media"] == "unclear"
-    assert Verdict.from_json(read).to_json() == read   # what a reading child sends back is the same verdict
+    assert Verdict.from_json(read).to_json() == read   # the JSON printed holds the whole verdict
