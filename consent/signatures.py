@@ -45,10 +45,18 @@ class SignatureCheck:
 def load_trust_roots(pem_or_der: bytes) -> list[bytes]:
     """The certificates of a PEM bundle (or one DER certificate) to use as signer trust anchors, each as DER:
     the form trust roots take everywhere but in `_context` (DER crosses a process boundary intact, where a
-    pickled asn1crypto certificate loses its parse). A ValueError when one is not a certificate."""
-    ders = [der for _, _, der in pem.unarmor(pem_or_der, multiple=True)] if pem.detect(pem_or_der) else [pem_or_der]
-    for der in ders:
-        x509.Certificate.load(der)
+    pickled asn1crypto certificate loses its parse). A ValueError when one is not a certificate: refused
+    here, it would otherwise make every signature read as broken."""
+    blocks = pem.unarmor(pem_or_der, multiple=True) if pem.detect(pem_or_der) else [("CERTIFICATE", {}, pem_or_der)]
+    ders = []
+    for kind, _headers, der in blocks:
+        if kind != "CERTIFICATE":
+            raise ValueError(f"it holds a {kind}, not only certificates")
+        try:
+            x509.Certificate.load(der).native  # noqa: B018 - parsed whole: asn1crypto parses lazily
+        except (ValueError, TypeError, KeyError) as exc:
+            raise ValueError(f"a certificate in it is damaged ({type(exc).__name__})") from None
+        ders.append(der)
     return ders
 
 

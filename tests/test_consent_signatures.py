@@ -9,6 +9,7 @@ from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
 from pyhanko.pdf_utils.generic import NameObject, StreamObject
 
 from consent.check import check_pdf
+from consent.signatures import load_trust_roots
 from consent_fixtures import acroform_pdf, self_signed_identity, sign, text_pdf, write
 
 
@@ -55,6 +56,13 @@ def test_signer_trust_is_separate_from_integrity(tmp_path, identity):
     trusted = check_pdf(path, trust_roots=[identity.cert_der])
     assert untrusted.signature_valid is True and untrusted.signer_trusted is False
     assert trusted.signature_valid is True and trusted.signer_trusted is True
+
+
+def test_trust_roots_are_certificates_parsed_whole_and_kept_as_der(identity):
+    assert load_trust_roots(identity.cert_pem) == load_trust_roots(identity.cert_der) == [identity.cert_der]
+    damaged = identity.cert_der[:60] + bytes(len(identity.cert_der) - 60)   # the right length, zeros inside
+    with pytest.raises(ValueError, match="damaged"):
+        load_trust_roots(damaged)
 
 
 def test_bytes_appended_after_signing_break_validity(tmp_path, identity):
