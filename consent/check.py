@@ -7,7 +7,8 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from consent.pdf import READ_SECONDS, PdfContent, PdfError, kind_of, read_pdf
+from consent.limits import READ_SECONDS
+from consent.pdf import PdfContent, PdfError, kind_of, read_pdf
 from consent.scope import ScopeResult, judge
 from consent.fingerprint import text_fingerprint
 from consent.signature_lines import signature_lines, signed_on
@@ -19,9 +20,9 @@ _GUARDIAN_NAME = re.compile(r"parent|guardian|representative|tutor|padre|madre|r
 _OPTIONAL_NAME = re.compile(r"\bif\b|witness|testigo|optional|si\s+es", re.I)
 
 
-def check_pdf(path: str | Path, *, trust_roots: list | None = None, use_ocr: bool = True,
+def check_pdf(path: str | Path, *, trust_roots: list[bytes] | None = None, use_ocr: bool = True,
               seconds: float = READ_SECONDS) -> Verdict:
-    """Read and judge one consent PDF. `trust_roots`: certificates trusted as signers (default none);
+    """Read and judge one consent PDF. `trust_roots`: DER certificates trusted as signers (default none);
     `seconds`: the time allowed for reading it, OCR included."""
     path = Path(path).absolute()
     try:

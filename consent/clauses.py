@@ -141,7 +141,7 @@ def read_clause(text: str, start: int, end: int) -> Clause:
     condition = None
     if conditions:
         condition = "deidentified" if all(hides_signer(c) for c in conditions) else "other"
-    named = any(_names_platform(text[s.start:s.end]) for s in inside if s.role == "exception")
+    named = any(lx.names_social_media(text[s.start:s.end]) for s in inside if s.role == "exception")
     before = text[left:start]
     grants = [m for m in g.GRANT_RE.finditer(main)]
     first = min((m.start() + left for m in grants if m.start() + left < start), default=None)
@@ -154,10 +154,6 @@ def read_clause(text: str, start: int, end: int) -> Clause:
     unsaid = _blanked(_blanked(_blanked(main, g.WEAK_GRANT_RE), lx.DEIDENTIFIED), g.HIDDEN_RE)
     refused = bool(g.NEGATION_RE.search(unsaid))
     return Clause(role, refused, condition, named, signer_grants, permits, bool(grants), weak)
-
-
-def _names_platform(text: str) -> bool:
-    return bool(lx.SOCIAL.search(text)) or any(p.search(text) for p in lx.PLATFORM.values())
 
 
 def hypothetical(text: str) -> bool:

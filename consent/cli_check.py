@@ -12,6 +12,7 @@ import sys
 from pathlib import Path
 
 import isolation
+from consent.limits import READ_SECONDS
 from consent.verdict import Verdict
 
 MEMORY_BYTES = 2 * 1024 ** 3  # address space of one reading (a normal one peaks near 250 MB)
@@ -42,10 +43,11 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _check_all(args: argparse.Namespace) -> int:
-    from consent.signatures import load_trust_roots
-
     roots = None
     if args.trust_roots is not None:
+        # imported only here: pyHanko's import is the fork server's, this process needs only the certificates
+        from consent.signatures import load_trust_roots
+
         try:
             roots = load_trust_roots(args.trust_roots.read_bytes())
         except (OSError, ValueError) as exc:
@@ -61,22 +63,19 @@ def _check_all(args: argparse.Namespace) -> int:
     return 1 if any(r.error for r in results) else 0
 
 
-def check_isolated(path: str | Path, *, trust_roots: list | None = None, use_ocr: bool = True,
+def check_isolated(path: str | Path, *, trust_roots: list[bytes] | None = None, use_ocr: bool = True,
                    memory_bytes: int = MEMORY_BYTES, read_seconds: float | None = None,
                    kill_seconds: float | None = None) -> Verdict:
     """check_pdf in a process of its own (the isolation seam) limited to `memory_bytes` of address space.
     The reader stops itself after `read_seconds` (default: its own budget); the process is killed after
     `kill_seconds` (default: that plus a grace period). A process that crashes, runs out of memory or is
-    killed gets an error entry naming the file and the reason. Safe from a multi-threaded host (the app)."""
-    from consent.pdf import READ_SECONDS
-
+    killed gets an error entry naming the file and the reason. `trust_roots`: DER certificates (as
+    consent.signatures.load_trust_roots gives them). Safe from a multi-threaded host (the app)."""
     read_seconds = READ_SECONDS if read_seconds is None else read_seconds
     kill_seconds = read_seconds + GRACE_SECONDS if kill_seconds is None else kill_seconds
-    # as DER: an asn1crypto certificate unpickled in a fresh process cannot be parsed any more
-    roots = [root if isinstance(root, (bytes, bytearray)) else root.dump() for root in trust_roots or []]
+    options = {"trust_roots": list(trust_roots or []), "use_ocr": use_ocr, "seconds": read_seconds}
     try:
-        return isolation.run(_check_pdf, (str(path), roots), {"use_ocr": use_ocr, "seconds": read_seconds},
-                             memory_bytes=memory_bytes, total_seconds=kill_seconds)
+        return isolation.run(_check_pdf, (str(path),), options, memory_bytes=memory_bytes, total_seconds=kill_seconds)
     except isolation.Overran:
         return _unreadable(path, f"reading took longer than {kill_seconds:.0f} s and was stopped")
     except isolation.Failed as failure:
@@ -90,12 +89,11 @@ def _unreadable(path: str | Path, why: str) -> Verdict:
     return unreadable(path, f"{Path(path).name}: {why}; a person must look at it")
 
 
-def _check_pdf(path: str, roots: list[bytes], **options) -> Verdict:
-    """check_pdf in the reading process, with the trust roots loaded there from their DER bytes."""
+def _check_pdf(path: str, **options) -> Verdict:
+    """check_pdf in the reading process (imported there: the fork server has it loaded already)."""
     from consent.check import check_pdf
-    from consent.signatures import load_trust_roots
 
-    return check_pdf(path, trust_roots=[root for der in roots for root in load_trust_roots(der)], **options)
+    return check_pdf(path, **options)
 
 
 def summary_line(result: Verdict) -> str:

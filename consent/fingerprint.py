@@ -1,6 +1,7 @@
 """What makes two consent PDFs the same document although their bytes differ (a re-saved or re-printed
-copy): the same words in the same order, once case, accents' composition, spacing and punctuation are set
-aside."""
+copy): the same words and the same boxes ticked, in the same order, once case, accents' composition, spacing
+and punctuation are set aside. The marks of the boxes count: two copies of a form that differ only in which
+boxes are ticked grant different things, and are different documents."""
 from __future__ import annotations
 
 import hashlib
@@ -8,6 +9,7 @@ import re
 import unicodedata
 
 MIN_CHARACTERS = 40   # less text than this says too little to tell one document from another
+_UNREAD_BOX = "[?]"   # consent.pdf's mark for a box it could not read; the others (☒, ☐) are symbols
 
 
 def text_fingerprint(pages: list[tuple[int, str, str]]) -> str | None:
@@ -20,4 +22,6 @@ def text_fingerprint(pages: list[tuple[int, str, str]]) -> str | None:
 
 
 def _normalised(text: str) -> str:
-    return re.sub(r"[\W_]+", "", unicodedata.normalize("NFKC", text).casefold())
+    """Letters and digits, and the symbols that mark boxes (☒ ☐ ✓ ■ ...); "[?]" becomes the symbol ⍰."""
+    text = unicodedata.normalize("NFKC", text).casefold().replace(_UNREAD_BOX, "\u2370")
+    return re.sub(r"[\W_]+", lambda run: "".join(ch for ch in run.group() if unicodedata.category(ch) == "So"), text)

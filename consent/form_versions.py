@@ -10,10 +10,9 @@ from __future__ import annotations
 
 import hashlib
 import json
-import tomllib
 from dataclasses import dataclass
 
-from consent.forms import ASSET_DIR
+from consent.forms import ASSET_DIR, load_spec
 
 LEDGER = ASSET_DIR / "versions.toml"
 LANGUAGES = {"en": "English", "es": "Español"}
@@ -52,8 +51,7 @@ def text_sha256(spec: dict) -> str:
 
 def ledger() -> list[dict]:
     """Every version ever offered, oldest first: {id, language, file, sha256}."""
-    with open(LEDGER, "rb") as fh:
-        return tomllib.load(fh)["version"]
+    return load_spec(LEDGER)["version"]
 
 
 def load_version(version_id: str) -> FormVersion:
@@ -74,8 +72,7 @@ def current_version(language: str = "en") -> FormVersion:
 
 def _checked(entry: dict) -> FormVersion:
     path = ASSET_DIR / entry["file"]
-    with open(path, "rb") as fh:
-        spec = tomllib.load(fh)
+    spec = load_spec(path)
     digest = text_sha256(spec)
     if digest != entry["sha256"] or spec.get("language") != entry["language"]:
         raise FormVersionError(

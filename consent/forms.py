@@ -44,6 +44,7 @@ class _Field:
 
 
 def load_spec(path: Path = MODEL_SPEC) -> dict:
+    """A form spec (or any TOML file of this folder) as a dict."""
     with open(path, "rb") as fh:
         return tomllib.load(fh)
 

@@ -32,6 +32,12 @@ PLATFORM = {
     "threads": re.compile(r"\bThreads\b"),
 }
 
+
+def names_social_media(text: str) -> bool:
+    """Social media or any platform named anywhere in the text."""
+    return bool(SOCIAL.search(text)) or any(pattern.search(text) for pattern in PLATFORM.values())
+
+
 # Who grants: the patient, in the first person or as "the undersigned / the patient" (Spanish
 # first-person verbs carry it themselves). "Patients who agree ..." or "we may ask your permission"
 # describe a grant somebody else might give.

@@ -35,7 +35,7 @@ from consent import lexicon as lx
 OCR_DPI = 300
 SECOND_DPI = 400  # the second, independent reading of a page about social media
 SURE = 90.0  # Tesseract's confidence every word of a confirmed line reaches, in both readings
-CROP_WIDTH = 1200  # pixels; a clause's crop for the evidence is scaled down to this at most
+CROP_SIZE = (1200, 1600)  # pixels; a clause's crop for the evidence is scaled down to fit (about a page at most)
 MAX_PIXELS = 36_000_000  # about a Letter page at 600 dpi; caps memory and time for huge pages
 LANGUAGES = "eng+spa"
 TIMEOUT_S = 300  # per Tesseract run; a page that takes longer is refused, not waited on forever
@@ -98,9 +98,7 @@ class OcrPage:
         right = min(self.image.width, max(b[2] for b in boxes) + pad)
         bottom = min(self.image.height, max(b[3] for b in boxes) + pad)
         part = self.image.crop((left, top, right, bottom))
-        if part.width > CROP_WIDTH:
-            part = part.resize((CROP_WIDTH, max(1, round(part.height * CROP_WIDTH / part.width))),
-                               Image.Resampling.LANCZOS)
+        part.thumbnail(CROP_SIZE, Image.Resampling.LANCZOS)  # a very tall page would give a crop of megabytes
         out = io.BytesIO()
         part.save(out, format="PNG", optimize=True)
         return base64.b64encode(out.getvalue()).decode("ascii")
@@ -121,7 +119,7 @@ def ocr_pdf_page(page: pdfium.PdfPage, languages: str = LANGUAGES, deadline: flo
     bitmap = page.render(scale=scale, grayscale=True, may_draw_forms=False)
     result = ocr_image(bitmap.to_pil(), languages, deadline)
     second = render_scale(width, height, dpi=SECOND_DPI)
-    if not _about_social_media(result.text):
+    if not lx.names_social_media(result.text):
         result.image = None  # no verdict can rest on this page's words: no crop to show
     elif second > 1.1 * scale:
         image = page.render(scale=second, grayscale=True, may_draw_forms=False).to_pil()
@@ -129,12 +127,8 @@ def ocr_pdf_page(page: pdfium.PdfPage, languages: str = LANGUAGES, deadline: flo
     return result
 
 
-def _about_social_media(text: str) -> bool:
-    return bool(lx.SOCIAL.search(text)) or any(p.search(text) for p in lx.PLATFORM.values())
-
-
 def _upright(image: Image.Image, rotated: int, skew: float) -> Image.Image:
-    """The same turn and deskew the first reading used."""
+    """The image turned `rotated` degrees clockwise and deskewed by `skew` (both readings turn it here)."""
     if rotated:
         image = image.rotate(-rotated, expand=True, fillcolor=255)
     if abs(skew) >= 0.3:
@@ -159,8 +153,7 @@ def confirm_lines(first: list[OcrLine], second: list[OcrLine]) -> None:
 def ocr_image(image: Image.Image, languages: str = LANGUAGES, deadline: float | None = None) -> OcrPage:
     image = image.convert("L")
     rotated = _orientation(image, deadline)
-    result = _read_straightened(image.rotate(-rotated, expand=True, fillcolor=255) if rotated else image,
-                                rotated, languages, deadline)
+    result = _read_straightened(image, rotated, languages, deadline)
     if rotated and (result.confidence or 0) < _TRUST_ROTATION:
         # OSD misjudges small or sparse pages; keep whichever reading Tesseract is surer of.
         upright = _read_straightened(image, 0, languages, deadline)
@@ -170,9 +163,10 @@ def ocr_image(image: Image.Image, languages: str = LANGUAGES, deadline: float | 
 
 
 def _read_straightened(image: Image.Image, rotated: int, languages: str, deadline: float | None) -> OcrPage:
+    """The image turned `rotated` degrees clockwise, then deskewed, read."""
+    image = _upright(image, rotated, 0.0)
     skew = estimate_skew(image)
-    if abs(skew) >= 0.3:
-        image = image.rotate(skew, expand=True, fillcolor=255, resample=Image.Resampling.BICUBIC)
+    image = _upright(image, 0, skew)
     text, confidence, lines = _recognise(image, languages, deadline)
     return OcrPage(text=text, confidence=confidence, rotated=rotated, skew=round(skew, 2), size=image.size,
                    lines=lines, image=image)

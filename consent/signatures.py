@@ -10,7 +10,7 @@ import io
 import logging
 from dataclasses import asdict, dataclass
 
-from asn1crypto import core, x509
+from asn1crypto import core, pem, x509
 from pyhanko.pdf_utils.reader import PdfFileReader
 from pyhanko.sign.diff_analysis import ModificationLevel
 from pyhanko.sign.validation import validate_pdf_signature, validate_pdf_timestamp
@@ -42,18 +42,28 @@ class SignatureCheck:
         return asdict(self)
 
 
-def load_trust_roots(pem_or_der: bytes) -> list[x509.Certificate]:
-    """Certificates from a PEM bundle (or one DER certificate) to use as signer trust anchors."""
-    from asn1crypto import pem
+def load_trust_roots(pem_or_der: bytes) -> list[bytes]:
+    """The certificates of a PEM bundle (or one DER certificate) to use as signer trust anchors, each as DER:
+    the form trust roots take everywhere but in `_context` (DER crosses a process boundary intact, where a
+    pickled asn1crypto certificate loses its parse). A ValueError when one is not a certificate: refused
+    here, it would otherwise make every signature read as broken."""
+    blocks = pem.unarmor(pem_or_der, multiple=True) if pem.detect(pem_or_der) else [("CERTIFICATE", {}, pem_or_der)]
+    ders = []
+    for kind, _headers, der in blocks:
+        if kind != "CERTIFICATE":
+            raise ValueError(f"it holds a {kind}, not only certificates")
+        try:
+            x509.Certificate.load(der).native  # noqa: B018 - parsed whole: asn1crypto parses lazily
+        except (ValueError, TypeError, KeyError) as exc:
+            raise ValueError(f"a certificate in it is damaged ({type(exc).__name__})") from None
+        ders.append(der)
+    return ders
 
-    if pem.detect(pem_or_der):
-        return [x509.Certificate.load(der) for _, _, der in pem.unarmor(pem_or_der, multiple=True)]
-    return [x509.Certificate.load(pem_or_der)]
 
-
-def check_signatures(data: bytes, trust_roots: list | None = None, password: bytes = b"") -> list[SignatureCheck]:
+def check_signatures(data: bytes, trust_roots: list[bytes] | None = None,
+                     password: bytes = b"") -> list[SignatureCheck]:
     """Validate every embedded signature and document timestamp, without any network access. `trust_roots`:
-    asn1crypto certificates or DER bytes."""
+    DER certificates (`load_trust_roots`)."""
     reader = PdfFileReader(io.BytesIO(data), strict=False)
     if reader.encrypted:
         reader.decrypt(password)
@@ -63,15 +73,15 @@ def check_signatures(data: bytes, trust_roots: list | None = None, password: byt
     return checks
 
 
-def _context(trust_roots: list) -> ValidationContext:
+def _context(trust_roots: list[bytes]) -> ValidationContext:
     # allow_fetching=False: no OCSP, CRL or AIA look-ups; an explicit (possibly empty) root list
-    # so that nothing falls back to the operating system's TLS trust store. A root may be given as DER
-    # bytes: they cross a process boundary intact, where a pickled asn1crypto certificate loses its parse.
-    roots = [x509.Certificate.load(bytes(r)) if isinstance(r, (bytes, bytearray)) else r for r in trust_roots]
+    # so that nothing falls back to the operating system's TLS trust store. The one place DER becomes
+    # certificates.
+    roots = [x509.Certificate.load(bytes(der)) for der in trust_roots]
     return ValidationContext(trust_roots=roots, allow_fetching=False, revocation_mode="soft-fail")
 
 
-def _check_one(emb, trust_roots: list) -> SignatureCheck:
+def _check_one(emb, trust_roots: list[bytes]) -> SignatureCheck:
     is_timestamp = emb.sig_object.get("/Type") == "/DocTimeStamp"
     kind = "timestamp" if is_timestamp else "signature"
     note = None
@@ -103,7 +113,7 @@ def _check_one(emb, trust_roots: list) -> SignatureCheck:
     )
 
 
-def _validate(emb, is_timestamp: bool, trust_roots: list):
+def _validate(emb, is_timestamp: bool, trust_roots: list[bytes]):
     if is_timestamp:
         return validate_pdf_timestamp(emb, validation_context=_context(trust_roots))
     return validate_pdf_signature(emb, signer_validation_context=_context(trust_roots))

@@ -56,5 +56,6 @@ class Verdict:
 
     @classmethod
     def from_json(cls, data: dict) -> Verdict:
-        """The verdict `to_json` wrote (a reading child process sends its verdict back this way)."""
+        """The verdict `to_json` wrote: the JSON holds all of it. (A reading process sends its verdict back
+        pickled, not as JSON.)"""
         return cls(**data)

@@ -13,7 +13,6 @@ import datetime as dt
 import io
 import math
 import sys
-import tomllib
 from pathlib import Path
 
 from asn1crypto import keys as asn1_keys
@@ -23,6 +22,7 @@ from pyhanko.sign import signers
 from pyhanko_certvalidator.registry import SimpleCertificateStore
 
 from consent.form_versions import ASSET_DIR, current_version, text_sha256
+from consent.forms import load_spec
 from consent.signature_pad import Signature, signature_png
 from consent.signed_form import Signing, page_pictures, render_signed_form
 from records.signing import SealingIdentity, seal, self_signed_certificate
@@ -71,7 +71,7 @@ def main(argv: list[str]) -> int:
     args = parser.parse_args(argv)
     if args.hashes:
         for path in sorted(ASSET_DIR.glob("*.toml")):
-            spec = tomllib.loads(path.read_text(encoding="utf-8"))
+            spec = load_spec(path)
             if "block" in spec:
                 print(f"{path.name}: {text_sha256(spec)}")
         return 0

@@ -132,25 +132,36 @@ def scan_pdf(text: str, *, rotate: int = 0, dpi: int = 200, header: str = "") ->
     pdf.set_font("DejaVu", size=16)
     for line in text.strip().split("\n"):
         pdf.multi_cell(0, 24, line, new_x=XPos.LMARGIN, new_y=YPos.NEXT)
-    source = pdfium.PdfDocument(bytes(pdf.output()))
-    image = source[0].render(scale=dpi / 72, grayscale=True).to_pil().convert("L")
-    source.close()
-    bbox = Image.eval(image, lambda v: 255 - v).getbbox()  # keep the written part: a small, fast scan
-    image = image.crop((0, 0, image.width, min(image.height, bbox[3] + 60)))
+    image = written_part(bytes(pdf.output()), dpi, margin=60)
     if rotate:
         image = image.rotate(rotate, expand=True, fillcolor=255)
-    scan = FPDF(unit="pt", format=(image.width * 72 / dpi, image.height * 72 / dpi))
-    scan.set_creation_date(dt.datetime(2025, 1, 1, tzinfo=dt.timezone.utc))
-    scan.add_page()
-    buffer = io.BytesIO()
-    image.save(buffer, format="PNG")
-    scan.image(buffer, x=0, y=0, w=scan.w, h=scan.h)
+    scan = image_page(image, dpi)
     if header:
         scan.add_font("DejaVu", "", str(FONT))
         scan.set_font("DejaVu", size=7)
         scan.set_xy(4, 2)
         scan.cell(0, 8, header)
     return bytes(scan.output())
+
+
+def written_part(pdf: bytes, dpi: int, margin: int) -> Image.Image:
+    """The first page drawn in grey at `dpi`, cut below its last ink (plus `margin` pixels): a small, fast scan."""
+    source = pdfium.PdfDocument(pdf)
+    image = source[0].render(scale=dpi / 72, grayscale=True).to_pil().convert("L")
+    source.close()
+    bbox = Image.eval(image, lambda v: 255 - v).getbbox()
+    return image.crop((0, 0, image.width, min(image.height, bbox[3] + margin)))
+
+
+def image_page(image: Image.Image, dpi: float, image_format: str = "PNG") -> FPDF:
+    """A page holding only this picture, sized as if scanned at `dpi` (more may be written on it)."""
+    page = FPDF(unit="pt", format=(image.width * 72 / dpi, image.height * 72 / dpi))
+    page.set_creation_date(dt.datetime(2025, 1, 1, tzinfo=dt.timezone.utc))
+    page.add_page()
+    buffer = io.BytesIO()
+    image.save(buffer, format=image_format, quality=30)   # quality: JPEG only
+    page.image(buffer, x=0, y=0, w=page.w, h=page.h)
+    return page
 
 
 def raw_pdf(*objects: bytes) -> bytes:

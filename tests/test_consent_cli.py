@@ -9,6 +9,8 @@ import sys
 from dataclasses import fields
 from pathlib import Path
 
+from asn1crypto import pem
+
 from consent.forms import build_model_form, fill_form
 from consent.verdict import Verdict
 from consent_fixtures import FILLED_MODEL_FORM, self_signed_identity, sign, text_pdf, write
@@ -84,6 +86,10 @@ def test_usage_errors_exit_with_two(tmp_path):
     assert run_check().returncode == 2
     path = write(tmp_path, "form.pdf", text_pdf("Hello."))
     assert run_check(str(path), "--trust-roots", str(tmp_path / "missing.pem")).returncode == 2
+    identity = self_signed_identity()
+    with_key = write(tmp_path, "with-key.pem", identity.cert_pem + pem.armor("PRIVATE KEY", identity.key_der))
+    refused = run_check(str(path), "--trust-roots", str(with_key))
+    assert refused.returncode == 2 and "it holds a PRIVATE KEY, not only certificates" in refused.stderr
 
 
 def test_trust_roots_reach_each_isolated_reading(tmp_path):
@@ -118,4 +124,4 @@ def test_every_contract_key_is_printed_with_a_value_of_its_type(tmp_path):
         ("2027-06-30", True, True, "allowed")
     assert read["evidence"] and read["text_source"] == "text"
     assert failed["error"].startswith("broken.pdf: ") and failed["social_media"] == "unclear"
-    assert Verdict.from_json(read).to_json() == read   # what a reading child sends back is the same verdict
+    assert Verdict.from_json(read).to_json() == read   # the JSON printed holds the whole verdict

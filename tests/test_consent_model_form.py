@@ -1,8 +1,10 @@
 """The model consent form in assets/ is read correctly blank (not covered) and filled in (covered)."""
 from __future__ import annotations
 
+import io
+
 import pytest
-from pypdf import PdfReader
+from pypdf import PdfReader, PdfWriter
 
 from consent.check import check_pdf
 from consent.forms import MODEL_PDF, build_model_form, fill_form, load_spec
@@ -16,7 +18,7 @@ def blank() -> bytes:
 
 def test_the_committed_model_form_is_built_from_its_source(blank):
     committed = PdfReader(MODEL_PDF)
-    fresh = PdfReader(__import__("io").BytesIO(blank))
+    fresh = PdfReader(io.BytesIO(blank))
     assert [p.extract_text() for p in committed.pages] == [p.extract_text() for p in fresh.pages]
     assert set(committed.get_fields()) == set(fresh.get_fields())
 
@@ -47,6 +49,21 @@ def test_the_filled_and_signed_model_form_is_covered(tmp_path, blank):
     assert result.expires == "2027-06-30"
     assert result.signed is True and result.signature_valid is True
     assert any("☒ Instagram" in e["text"] for e in result.evidence if e["about"] == "grant")
+
+
+def test_copies_that_differ_only_in_the_boxes_ticked_are_different_documents(tmp_path, blank):
+    """The text fingerprint (how the records know a re-saved copy) counts the ticks: the same lines with the
+    social-media boxes left empty refuse what the ticked form grants. A re-saved copy keeps it."""
+    refusal = {k: v for k, v in FILLED_MODEL_FORM.items() if not k.startswith(("social", "platform"))}
+    granting = fill_form(blank, FILLED_MODEL_FORM)
+    writer = PdfWriter(clone_from=PdfReader(io.BytesIO(granting)))
+    writer.add_metadata({"/Producer": "a re-saving viewer"})
+    resaved = io.BytesIO()
+    writer.write(resaved)
+    granted, copy, refused = (check_pdf(write(tmp_path, name, data)) for name, data in (
+        ("granted.pdf", granting), ("copy.pdf", resaved.getvalue()), ("refused.pdf", fill_form(blank, refusal))))
+    assert (granted.social_media, copy.social_media, refused.social_media) == ("covered", "covered", "not_covered")
+    assert granted.text_sha256 and granted.text_sha256 == copy.text_sha256 != refused.text_sha256
 
 
 def test_any_platform_with_an_expiry_event(tmp_path, blank):

@@ -5,11 +5,11 @@ from __future__ import annotations
 import io
 
 import pytest
-from asn1crypto import x509 as asn1_x509
 from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
 from pyhanko.pdf_utils.generic import NameObject, StreamObject
 
 from consent.check import check_pdf
+from consent.signatures import load_trust_roots
 from consent_fixtures import acroform_pdf, self_signed_identity, sign, text_pdf, write
 
 
@@ -53,9 +53,16 @@ def test_every_field_signed_with_intact_signatures_is_signed_and_valid(tmp_path,
 def test_signer_trust_is_separate_from_integrity(tmp_path, identity):
     path = write(tmp_path, "signed.pdf", sign(text_pdf("I authorize posting on Instagram."), identity))
     untrusted = check_pdf(path)
-    trusted = check_pdf(path, trust_roots=[asn1_x509.Certificate.load(identity.cert_der)])
+    trusted = check_pdf(path, trust_roots=[identity.cert_der])
     assert untrusted.signature_valid is True and untrusted.signer_trusted is False
     assert trusted.signature_valid is True and trusted.signer_trusted is True
+
+
+def test_trust_roots_are_certificates_parsed_whole_and_kept_as_der(identity):
+    assert load_trust_roots(identity.cert_pem) == load_trust_roots(identity.cert_der) == [identity.cert_der]
+    damaged = identity.cert_der[:60] + bytes(len(identity.cert_der) - 60)   # the right length, zeros inside
+    with pytest.raises(ValueError, match="damaged"):
+        load_trust_roots(damaged)
 
 
 def test_bytes_appended_after_signing_break_validity(tmp_path, identity):

@@ -93,3 +93,14 @@ def test_a_line_is_sure_only_when_both_readings_agree_and_every_word_reaches_90(
     assert not page.confirmed([grant, refusal]) and not page.confirmed(["a line OCR never read"])
     assert not page.confirmed([])
     assert page.doubtful() == [refusal, other]
+
+
+def test_an_evidence_crop_is_scaled_to_fit_whatever_the_page():
+    """A clause spanning a very tall page (a long receipt-like scan) still gives a crop of bounded size."""
+    tall = Image.new("L", (2400, 24000), 255)
+    lines = [OcrLine(["I", "authorize", "Instagram."], [96] * 3, (100, 100, 2300, 160)),
+             OcrLine(["Signed", "below."], [96] * 2, (100, 23800, 900, 23860))]
+    page = OcrPage("", 96.0, 0, 0.0, tall.size, lines=lines, image=tall)
+    crop = Image.open(io.BytesIO(base64.b64decode(page.crop([line.text for line in lines]))))
+    assert crop.height == 1600 and crop.width < 200   # the whole clause, shrunk to fit; aspect kept
+    assert page.crop(["a line OCR never read"]) is None

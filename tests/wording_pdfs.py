@@ -7,17 +7,13 @@ A wording's text is written as consent.pdf annotates a page: "☒ label" / "☐ 
 """
 from __future__ import annotations
 
-import datetime as dt
-import io
 import re
 
 import numpy as np
-import pypdfium2 as pdfium
-from fpdf import FPDF
 from PIL import Image, ImageFilter
 
 from consent.forms import fill_form, render_form
-from consent_fixtures import drawn_boxes_pdf, text_pdf
+from consent_fixtures import drawn_boxes_pdf, image_page, text_pdf, written_part
 
 _MARK = re.compile(r"(☒|☐|\[x\]|\[ \])\s*")
 FILLER = ("General consent to treatment\n"
@@ -71,11 +67,8 @@ def on_page_three(text: str) -> bytes:
 def scan(text: str, *, noisy: bool = False, seed: int = 7) -> bytes:
     """An image-only PDF of the text: clean at 300 dpi, or turned 2.5 degrees, blurred, speckled and
     saved as a small JPEG at 150 dpi (a poor office scan)."""
-    page = pdfium.PdfDocument(text_pdf(text))[0]
-    image = page.render(scale=300 / 72, grayscale=True).to_pil().convert("L")
-    bbox = Image.eval(image, lambda v: 255 - v).getbbox()
-    image = image.crop((0, 0, image.width, min(image.height, bbox[3] + 90)))
     dpi = 300
+    image = written_part(text_pdf(text), dpi, margin=90)
     if noisy:
         rng = np.random.default_rng(seed)
         image = image.rotate(2.5, expand=True, fillcolor=255, resample=Image.Resampling.BICUBIC)
@@ -86,11 +79,5 @@ def scan(text: str, *, noisy: bool = False, seed: int = 7) -> bytes:
         pixels[specks > 0.9985] = 255
         image = Image.fromarray(np.clip(pixels, 0, 255).astype(np.uint8))
         dpi = 150
-    out = FPDF(unit="pt", format=(image.width * 72 / dpi, image.height * 72 / dpi))
-    out.set_creation_date(dt.datetime(2025, 1, 1, tzinfo=dt.timezone.utc))
-    out.add_page()
-    buffer = io.BytesIO()
-    image.save(buffer, format="JPEG" if noisy else "PNG", quality=30)
-    out.image(buffer, x=0, y=0, w=out.w, h=out.h)
-    return bytes(out.output())
+    return bytes(image_page(image, dpi, "JPEG" if noisy else "PNG").output())
 

@@ -10,7 +10,7 @@ the page text at their label, so the scope analysis reads one annotated text per
 
 from consent.pdf.content import (TICKED, UNTICKED, Checkbox, Page, PdfContent, PdfError, SignatureField, TextField,
                                  kind_of, normalise_text)
-from consent.pdf.reader import MAX_FILE_BYTES, MAX_OCR_PAGES, MAX_PAGES, READ_SECONDS, read_pdf
+from consent.pdf.reader import read_pdf
 
-__all__ = ["MAX_FILE_BYTES", "MAX_OCR_PAGES", "MAX_PAGES", "READ_SECONDS", "TICKED", "UNTICKED", "Checkbox", "Page",
-           "PdfContent", "PdfError", "SignatureField", "TextField", "kind_of", "normalise_text", "read_pdf"]
+__all__ = ["TICKED", "UNTICKED", "Checkbox", "Page", "PdfContent", "PdfError", "SignatureField", "TextField", "kind_of",
+           "normalise_text", "read_pdf"]

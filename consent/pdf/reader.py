@@ -4,7 +4,6 @@ from __future__ import annotations
 import hashlib
 import io
 import logging
-import re
 import stat
 import time
 from pathlib import Path
@@ -17,6 +16,8 @@ from pypdf.filters import decode_stream_data
 from pypdf.generic import ArrayObject, DictionaryObject, IndirectObject, StreamObject
 
 from consent import ocr
+from consent.limits import (MAX_DECODED_BYTES, MAX_FILE_BYTES, MAX_IMAGE_PIXELS, MAX_OBJECTS, MAX_OCR_PAGES, MAX_PAGES,
+                            READ_SECONDS)
 from consent.pdf.chars import PageChars
 from consent.pdf.content import Page, PdfContent, PdfError, kind_of, normalise_text
 from consent.pdf.fields import annotate_widgets, signature_fields, widgets_on
@@ -32,17 +33,9 @@ logging.getLogger("pypdf").setLevel(logging.CRITICAL)
 # by OCR as well: its wording must not go unseen.
 _OCR_BELOW_CHARS = 200  # letters and digits in the text layer
 _IMAGE_AREA_SHARE = 0.4
-MAX_PAGES = 100  # a consent form; anything longer is refused rather than half-read
-# Limits that keep a hostile file's cost bounded; a consent form is far below each of them.
-MAX_OCR_PAGES = 10  # scanned pages read by OCR (each costs seconds of Tesseract)
-READ_SECONDS = 300  # the whole document, OCR included
-MAX_FILE_BYTES = 200 * 1024 * 1024  # read into memory whole; a scanned consent is a few MB
-MAX_OBJECTS = 200_000  # objects walked when surveying the document
-MAX_DECODED_BYTES = 256 * 1024 * 1024  # all non-image streams together, once decompressed
-MAX_IMAGE_PIXELS = 150_000_000  # declared by one image (a Letter page scanned at 1200 dpi is 135 MP)
 
 
-def read_pdf(path: str | Path, *, trust_roots: list | None = None, use_ocr: bool = True,
+def read_pdf(path: str | Path, *, trust_roots: list[bytes] | None = None, use_ocr: bool = True,
              seconds: float = READ_SECONDS) -> PdfContent:
     """Read a PDF within `seconds` (checked between pages and given to Tesseract as its limit)."""
     path = Path(path)
@@ -262,8 +255,7 @@ def _read_page(reader: PdfReader, doc: pdfium.PdfDocument, index: int, content: 
             result = ocr.ocr_pdf_page(page, deadline=deadline)
         except ocr.OcrUnavailable as exc:
             raise PdfError(f"{content.path.name}: page {number} is a scan and cannot be read ({exc})") from exc
-        # Tesseract often reads a capital I standing alone as "|"
-        read = re.sub(r"(?<!\S)\|(?=\s)", "I", normalise_text(result.text))
+        read = normalise_text(result.text)  # a lone "|" is already the "I" Tesseract misread (ocr._normal_word)
         combined = (text + "\n" + read).strip()
         return Page(number, combined, "ocr" if combined else "none", has_images=True,
                     ocr_confidence=result.confidence, ocr=result)
