@@ -171,5 +171,6 @@ def seal(pdf: bytes, identity: SealingIdentity, *, field: str = "signature",
         writer = IncrementalPdfFileWriter(io.BytesIO(pdf))
         out = signers.PdfSigner(meta, identity.signer, stamp_style=style).sign_pdf(writer)
     except Exception as exc:  # noqa: BLE001 - pyHanko raises many kinds; the document is not stored
-        raise SigningError(f"the consent could not be sealed ({type(exc).__name__}: {str(exc)[:200]})") from None
+        # the type only: a parser's message may quote the document, which holds the patient's name
+        raise SigningError(f"the consent could not be sealed ({type(exc).__name__})") from None
     return out.getvalue()
