@@ -1,6 +1,7 @@
-"""Review: the original (regions drawn) beside the de-identified output. A person confirms the consent is
-this patient's, adds a region by dragging a rectangle on the picture (or typing its corners), removes a
-false one, re-renders, and ticks the checklist before the output counts as reviewed."""
+"""Review: the original (regions drawn, faces and text each in their own colour and named in words) beside
+the de-identified output. A person confirms the consent is this patient's, adds a missed region by dragging a
+rectangle on the picture (or typing its corners), as a face or mark or as writing, removes a false one (a
+T-shirt slogan) from its thumbnail, re-renders, and ticks the checklist before the output counts as reviewed."""
 import datetime as dt
 
 import altair as alt
@@ -12,7 +13,8 @@ from ui.fixes import REVIEW_FOCUS, REVIEW_NEXT
 from ui.session import FAILED, attempt, open_page, remember, rerun_with_note
 from ui.thumbnails import label as card_label
 from ui.thumbnails import output_labels, pictures, show
-from ui.views import CHECKLIST, brushed_box, consent_label, escape_md, picture_of, region_chart, short
+from ui.views import (CHECKLIST, brushed_box, consent_label, escape_md, picture_of, region_chart, region_legend,
+                      region_words, short)
 
 actor, rec = open_page("review", "Review")
 today = dt.date.today()
@@ -84,19 +86,20 @@ else:
 
 # -- side by side --------------------------------------------------------------------------------------------
 def open_original():
-    """What the left column shows, made once per item rather than on every rerun (each tick of the checklist
-    reruns the page): a photo decoded and reduced into the region editor's picture, or a video's bytes."""
+    """What the left column shows, made once per output rather than on every rerun (each tick of the checklist
+    reruns the page): a photo decoded and reduced into the region editor's picture, with a thumbnail of each of
+    the output's regions cut from the full-resolution original, or a video's bytes."""
     data = attempt("Opening the original", services.view_original, rec, actor, asset.id)
     if data is FAILED or o.kind != "image":
         return data
     rgb = attempt("Reading the original", decode_upright, data)
-    return FAILED if rgb is FAILED else picture_of(rgb)
+    return FAILED if rgb is FAILED else picture_of(rgb, o.regions)
 
 
 st.subheader("Original and de-identified")
 if o.error:
     st.error(f"Verification failed: {o.error}")
-original = remember(f"original:{asset.id}", open_original, slot="review_original")
+original = remember(f"original:{o.id}", open_original, slot="review_original")
 picture = original if o.kind == "image" and original is not FAILED else None
 adds_key, remove_key = f"adds_{o.id}", f"remove_{o.id}"
 adds = st.session_state.setdefault(adds_key, [])
@@ -110,7 +113,9 @@ if picture is not None:
             st.session_state[key] = value
 typed = [int(st.session_state.get(k, 0)) for k in corners]
 pending = typed if typed[2] > typed[0] and typed[3] > typed[1] else None
-removals = [o.regions[n - 1] for n in st.session_state.get(remove_key, []) if 0 < n <= len(o.regions)]
+kinds = o.region_kinds or [None] * len(o.regions)    # None: an output made before regions were labelled
+drawn_before = [r[:4] for r in o.regions_added]
+removals = [r for n, r in enumerate(o.regions, start=1) if st.session_state.get(f"{remove_key}_{n}")]
 left, right = st.columns(2)
 with left:
     if original is FAILED:
@@ -119,14 +124,14 @@ with left:
         st.video(original)
         st.caption("Original video")
     else:
-        editor = region_chart(picture, o.regions, removals, adds, pending, o.regions_added)
+        editor = region_chart(picture, o.regions, kinds, removals, adds, pending, o.regions_added)
         # the picture's own width and height, padding outside them: Streamlit's default ("fit") squeezes the
         # padding into the height alone, and the picture came out wider than it is
         editor = editor.properties(autosize=alt.AutoSizeParams(type="pad", contains="content"))
         st.altair_chart(editor, on_select="rerun", selection_mode="draw", key=f"draw_{o.id}", width="content")
-        st.caption("Original, upright. Orange: found and covered (numbered); grey dashed: to remove; blue: "
-                   "drawn by you; cyan: the one you are drawing. Drag a rectangle on the picture to mark a region "
-                   "to cover; double-click to clear it.")
+        st.markdown(region_legend(), unsafe_allow_html=True)
+        st.caption("Original, upright; each region numbered and named. Drag a rectangle on the picture to mark a "
+                   "region to cover; double-click to clear it.")
 with right:
     preview = FAILED if o.error else remember(f"preview:{o.id}", lambda: attempt(
         "Opening the output", services.preview_output, rec, actor, o.id), slot="review_preview")
@@ -138,27 +143,53 @@ with right:
             st.caption(f"De-identified · {o.frames_with_regions or 0} of {o.frames or 0} frame(s) with regions")
 
 # -- edit regions ----------------------------------------------------------------------------------------------
+DRAWN_AS = {"manual": "A face, a tattoo or a mark: blurred like faces",
+            "text": "Writing or a code: covered solid, like text"}
+
+
 def add_pending(box: list[int]) -> None:
-    st.session_state[adds_key] = adds + [box]
+    as_text = st.session_state.get(f"drawn_as_{o.id}") == "text"
+    st.session_state[adds_key] = adds + [box + ["text"] if as_text else box]
     for key in corners:
         st.session_state[key] = 0
 
 
+def drawn_words(box: list) -> str:
+    return f"[{', '.join(map(str, box[:4]))}]" + (" as text" if box[4:] == ["text"] else "")
+
+
+def region_cards() -> None:
+    """A thumbnail of each region, cut from the original, with its number, what it covers and the choice to
+    remove it: the decision is made looking at what the region holds."""
+    for row in range(0, len(o.regions), 4):
+        for column, n in zip(st.columns(4), range(row + 1, min(row + 4, len(o.regions)) + 1)):
+            words = region_words(kinds[n - 1], o.regions[n - 1] in drawn_before)
+            with column:
+                if n <= len(picture.crops):
+                    st.image(picture.crops[n - 1], caption=f"#{n} · {words}")
+                st.checkbox(f"Remove #{n} ({words})", key=f"{remove_key}_{n}",
+                            help="This region covers nothing identifying (a slogan, a pattern): leave it visible.")
+
+
 if picture is not None:
     st.subheader("Regions")
+    if o.regions:
+        st.write("Each region Veil covered, as cut from the original. Remove one only if it holds nothing that "
+                 "identifies anyone; the re-rendered output is read again for the patient's name and reference.")
+        region_cards()
+    st.markdown("**Add a region Veil missed**")
     cols = st.columns(4)
     for col, key, name, limit in zip(cols, corners, ("left x0", "top y0", "right x1", "bottom y1"),
                                      (picture.width, picture.height, picture.width, picture.height)):
         col.number_input(f"{name} (px)", min_value=0, max_value=limit, step=1, key=key)
+    st.radio("What the region covers", list(DRAWN_AS), format_func=DRAWN_AS.get, key=f"drawn_as_{o.id}",
+             horizontal=True)
     st.button("Add this region", key=f"add_{o.id}", disabled=pending is None, on_click=add_pending, args=(typed,),
               icon=":material/add_box:")
     if adds:
-        st.write("Regions you drew: " + ", ".join(f"[{', '.join(map(str, b))}]" for b in adds))
+        st.write("Regions you drew: " + ", ".join(drawn_words(b) for b in adds))
         st.button("Forget the regions I drew", key=f"forget_{o.id}",
                   on_click=lambda: st.session_state.update({adds_key: []}))
-    st.multiselect("Remove false detections", list(range(1, len(o.regions) + 1)), key=remove_key,
-                   format_func=lambda n: f"#{n} [{', '.join(map(str, o.regions[n - 1]))}]",
-                   help="A region numbered on the picture that covers nothing identifying.")
     if st.button("Re-render with these changes", type="primary", key=f"render_{o.id}",
                  disabled=not (adds or removals), icon=":material/refresh:"):
         with st.spinner("Re-rendering and verifying…"):
@@ -174,8 +205,11 @@ elif o.kind == "video":
 
 # -- checklist -----------------------------------------------------------------------------------------------
 st.subheader("Checklist")
-st.write("Look at the de-identified output. Tick each item once you are sure it shows nothing that could identify "
-         "the patient:")
+st.write("Veil covers the faces, lines of print, barcodes and QR codes it finds, and withholds an output on which "
+         "it can still read the patient's name or reference from the linked consent. It does not look for "
+         "tattoos, distinctive marks, jewellery or reflections, and may miss handwriting and very small print: "
+         "only your eyes catch those. Look at the de-identified output and tick each item once you are sure it "
+         "shows nothing that could identify the patient:")
 ticks = [st.checkbox(item, key=f"check_{o.id}_{n}") for n, item in enumerate(CHECKLIST)]
 if not all(ticks):
     st.caption(f"{len(CHECKLIST) - sum(ticks)} item(s) left to tick before you can confirm.")

@@ -35,10 +35,13 @@ EXPLAINED_ERRORS = (image_io.ImageReadError, ProfileError, ExifToolError, ModelE
 
 
 def redact_file(path: str | Path, out_dir: str | Path, profile: str | Profile = "default", *,
-                progress: Progress | None = None, extra_regions: list[Region] | None = None,
+                progress: Progress | None = None, extra_regions: list | None = None,
                 removed_regions: list[Region] | None = None, cancel: Callable[[], bool] | None = None,
                 original_name: str | None = None, identifiers: list[str] | None = None) -> DeidReport:
     """De-identify one photo or video into out_dir under a new random name; returns its report.
+
+    `extra_regions` (a reviewer's drawing on a photo): [x0, y0, x1, y1], or with "text" after the corners for
+    one to cover as text; `removed_regions`: found regions not to cover.
 
     `identifiers` (the patient's name parts, reference, original file-name tokens; held in memory only):
     a photo on which any of them can still be read is withheld, with a reason that does not quote it."""
@@ -144,15 +147,17 @@ def face_regions(rgb: np.ndarray, prof: Profile) -> list[Region]:
     return [r for r in regions if r is not None]
 
 
-def merge_review(found: Labelled, extra: list[Region], removed: list[Region], shape) -> Labelled:
-    """Apply a reviewer's edits: drop the regions they removed, add the ones they drew (clipped)."""
+def merge_review(found: Labelled, extra: list, removed: list[Region], shape) -> Labelled:
+    """Apply a reviewer's edits: drop the regions they removed, add the ones they drew (clipped). A drawn region
+    is [x0, y0, x1, y1], redacted like faces ("manual"), or [x0, y0, x1, y1, "text"] when drawn over writing
+    the detector missed: redacted with the text method (solid by default), since a blurred line can stay legible."""
     height, width = shape[:2]
     removed_set = {tuple(r) for r in removed}
     kept = [(r, kind) for r, kind in found if tuple(r) not in removed_set]
     for r in extra:
-        clipped = pad_and_clip(tuple(r), 0.0, width, height)
+        clipped = pad_and_clip(tuple(r[:4]), 0.0, width, height)
         if clipped and all(clipped != region for region, _ in kept):
-            kept.append((clipped, "manual"))
+            kept.append((clipped, "text" if list(r[4:]) == ["text"] else "manual"))
     return kept
 
 

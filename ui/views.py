@@ -24,8 +24,15 @@ EXPIRY_WARNING_DAYS = 30
 # is read as a PNG) and the services refuse whatever is not a photo or video, or is over its size limit.
 MEDIA_TYPES = ["jpg", "jpeg", "jfif", "png", "webp", "heic", "heif", "avif", "tif", "tiff",
                "mp4", "m4v", "mov", "webm", "mkv", "avi", "3gp"]
-CHECKLIST = ("Faces", "Tattoos and birthmarks", "Jewellery", "Name badges and wristbands", "Screens and documents",
-             "People in the background", "Reflections")
+# Each item says who looks for it: Veil covers the faces, print, barcodes and QR codes it finds (and withholds an
+# output on which the patient's name or reference can still be read); what it does not look for is left to the eye.
+CHECKLIST = ("Faces, small and turned ones too (Veil covers the faces it finds)",
+             "Names, dates and numbers on badges, wristbands, screens and documents (Veil covers the print, "
+             "barcodes and QR codes it finds: look for handwriting and small print)",
+             "Tattoos, birthmarks and other distinctive marks (Veil does not look for them)",
+             "Jewellery and distinctive clothing (Veil does not look for them)",
+             "Reflections in mirrors, glasses, windows and screens (Veil does not look for them)",
+             "People in the background")
 BADGES = {  # label and Streamlit colour of each consent state shown to people
     "active": ("Active", "green"),
     "expiring": ("Expiring within 30 days", "orange"),
@@ -166,6 +173,9 @@ def yes_no(value: bool | None, unknown: str = "a person must check") -> str:
 
 # -- the region editor -------------------------------------------------------------------------------------
 DISPLAY_SIDE = 440
+# what each region drawn on the review picture is, and its colour (the page names each in words as well)
+REGION_COLOURS = {"face": "#f97316", "text": "#c026d3", "drawn": "#2563eb", "to remove": "#9ca3af",
+                  "pending": "#06b6d4"}
 
 
 @dataclass(frozen=True)
@@ -175,11 +185,12 @@ class Picture:
     width: int
     height: int
     url: str
+    crops: tuple = ()   # a JPEG of each region asked for, cut from the full-resolution original
 
 
-def picture_of(rgb: np.ndarray) -> Picture:
+def picture_of(rgb: np.ndarray, regions=()) -> Picture:
     height, width = rgb.shape[:2]
-    return Picture(width, height, _data_url(rgb))
+    return Picture(width, height, _data_url(rgb), tuple(region_crop(rgb, r) for r in regions))
 
 
 @dataclass(frozen=True)
@@ -211,17 +222,37 @@ def _data_url(rgb: np.ndarray, max_side: int = 1000) -> str:
     return "data:image/jpeg;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
 
 
-def _boxes(regions: list, kind: str, start: int = 1) -> pd.DataFrame:
-    rows = [{"x0": r[0], "y0": r[1], "x1": r[2], "y1": r[3], "kind": kind, "label": f"#{n}"}
-            for n, r in enumerate(regions, start=start)]
-    return pd.DataFrame(rows, columns=["x0", "y0", "x1", "y1", "kind", "label"])
+# what a region covers, in the words the page uses (region_kinds as the engine stored them)
+KIND_WORDS = {"face": "face", "text": "text", "code": "code", "manual": "drawn", "found": "found"}
+LEGEND = (("face", "Face found"), ("text", "Text or code found"), ("drawn", "Drawn by you"),
+          ("to remove", "To remove (dashed)"), ("pending", "Being drawn"))
 
 
-def region_chart(picture: Picture, regions: list, removing: list, adding: list, pending: list | None,
-                 drawn_before: list = (), brush_name: str = "draw") -> alt.LayerChart:
-    """The upright original with its regions drawn: detected ones orange and numbered, those marked for removal
-    grey and dashed, drawn ones blue, the one being drawn cyan; and a brush: dragging a rectangle on it selects
-    a new region, in image pixels."""
+def region_words(kind: str | None, drawn: bool) -> str:
+    """How the page names a region: "face", "text", "code", "drawn" or "drawn text"."""
+    words = KIND_WORDS.get(kind or "found", "found")
+    return ("drawn text" if kind == "text" else "drawn") if drawn else words
+
+
+def _colour_of(kind: str | None, drawn: bool) -> str:
+    """The legend entry a region is drawn in: faces, text and codes found, or drawn by the reviewer."""
+    if drawn:
+        return "drawn"
+    return "text" if kind in ("text", "code") else "face"
+
+
+def _boxes(rows: list) -> pd.DataFrame:
+    return pd.DataFrame([{"x0": r[0], "y0": r[1], "x1": r[2], "y1": r[3], "colour": colour, "label": label}
+                         for r, colour, label in rows], columns=["x0", "y0", "x1", "y1", "colour", "label"])
+
+
+def region_chart(picture: Picture, regions: list, kinds: list | None, removing: list, adding: list,
+                 pending: list | None, drawn_before: list = (), brush_name: str = "draw") -> alt.LayerChart:
+    """The upright original with its regions drawn, each in the colour of what it covers (REGION_COLOURS) and
+    labelled in words ("#2 text"), so that colour is never the only cue: faces and text found, those drawn by
+    the reviewer, those marked for removal (grey, dashed), the one being drawn; and a brush: dragging a
+    rectangle on it selects a new region, in image pixels. `adding` and `drawn_before` may carry "text" after
+    a region's corners."""
     width, height = picture.width, picture.height
     scale = min(1.0, DISPLAY_SIDE / max(width, height))
     x = alt.X("x0:Q", scale=alt.Scale(domain=[0, width], nice=False, zero=False), axis=None)
@@ -230,24 +261,56 @@ def region_chart(picture: Picture, regions: list, removing: list, adding: list, 
     brush = alt.selection_interval(name=brush_name, encodings=["x", "y"], clear="dblclick")
     layers = [alt.Chart(backdrop).mark_image(aspect=False).encode(x=x, y=y, x2="x1:Q", y2="y1:Q", url="url:N")
               .add_params(brush)]
-    colours = alt.Scale(domain=["detected", "to remove", "drawn", "pending"],
-                        range=["#ff4000", "#9ca3af", "#2563eb", "#06b6d4"])
-    frames = pd.concat([_boxes([r for r in regions if r not in removing and r not in drawn_before], "detected"),
-                        _boxes([r for r in regions if r not in removing and r in drawn_before], "drawn"),
-                        _boxes(removing, "to remove"), _boxes(adding, "drawn"),
-                        _boxes([pending] if pending else [], "pending")], ignore_index=True)
-    if len(frames):
-        numbered = _boxes(regions, "detected")
-        base = alt.Chart(frames).encode(x=x, y=y)
+    drawn = [list(r[:4]) for r in drawn_before]
+    kinds = list(kinds or ["found"] * len(regions))
+    rows = []
+    for n, (region, kind) in enumerate(zip(regions, kinds), start=1):
+        by_hand = list(region) in drawn
+        colour = "to remove" if region in removing else _colour_of(kind, by_hand)
+        rows.append((region, colour, f"#{n} {region_words(kind, by_hand)}"))
+    rows += [(box[:4], "drawn", "new " + ("text" if box[4:] == ["text"] else "drawn")) for box in adding]
+    rows += [(pending, "pending", "")] if pending else []
+    if rows:
+        frame = _boxes(rows)
+        colours = alt.Scale(domain=list(REGION_COLOURS), range=list(REGION_COLOURS.values()))
+        base = alt.Chart(frame).encode(x=x, y=y)
         layers.append(base.mark_rect(fill=None, strokeWidth=3).encode(
-            x2="x1:Q", y2="y1:Q", stroke=alt.Stroke("kind:N", scale=colours, legend=None),
-            strokeDash=alt.condition(alt.datum.kind == "to remove", alt.value([6, 4]), alt.value([1, 0]))))
-        if len(numbered):
-            layers.append(alt.Chart(numbered).mark_text(align="left", baseline="top", dx=4, dy=4, fontSize=14,
-                                                        fontWeight="bold", color="#ff4000")
-                          .encode(x=x, y=y, text="label:N"))
+            x2="x1:Q", y2="y1:Q", stroke=alt.Stroke("colour:N", scale=colours, legend=None),
+            strokeDash=alt.condition(alt.datum.colour == "to remove", alt.value([6, 4]), alt.value([1, 0]))))
+        words = dict(align="left", baseline="top", dx=4, dy=4, fontSize=12, fontWeight="bold")
+        # a white halo under each label keeps it readable on any part of the photo
+        layers.append(base.mark_text(**words, stroke="white", strokeWidth=3, strokeOpacity=0.85).encode(text="label:N"))
+        layers.append(base.mark_text(**words).encode(text="label:N",
+                                                     color=alt.Color("colour:N", scale=colours, legend=None)))
     return alt.layer(*layers).properties(width=round(width * scale), height=round(height * scale)) \
         .configure_view(strokeWidth=0)
+
+
+def region_legend() -> str:
+    """HTML: a swatch in each region colour with its meaning in words (the chart's own legend would change the
+    picture's size, which the brush's position depends on). Constant text only: nothing of a record."""
+    items = []
+    for colour, words in LEGEND:
+        line = "dashed" if colour == "to remove" else "solid"
+        items.append(f'<span style="white-space:nowrap;margin-right:1.2em"><span aria-hidden="true" '
+                     f'style="display:inline-block;width:1.1em;height:0.8em;border:3px {line} '
+                     f'{REGION_COLOURS[colour]};vertical-align:middle;margin-right:0.35em"></span>{words}</span>')
+    return '<div role="list" aria-label="What the colours on the picture mean">' + "".join(
+        f'<span role="listitem">{item}</span>' for item in items) + "</div>"
+
+
+def region_crop(rgb: np.ndarray, region, fit: tuple[int, int] = (240, 120), margin: int = 8) -> bytes:
+    """A JPEG of one region of the original with a little of its surroundings, scaled to fit `fit` (small
+    print up to 4 times, so a person can read what they decide on)."""
+    height, width = rgb.shape[:2]
+    x0, y0, x1, y1 = (int(v) for v in region[:4])
+    crop = Image.fromarray(rgb[max(0, y0 - margin):min(height, y1 + margin),
+                               max(0, x0 - margin):min(width, x1 + margin)])
+    scale = min(4.0, fit[0] / crop.width, fit[1] / crop.height)
+    crop = crop.resize((max(1, round(crop.width * scale)), max(1, round(crop.height * scale))), Image.BILINEAR)
+    buffer = io.BytesIO()
+    crop.save(buffer, "JPEG", quality=85)
+    return buffer.getvalue()
 
 
 def brushed_box(selection, brush_name: str, width: int, height: int) -> list[int] | None:

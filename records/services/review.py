@@ -23,19 +23,24 @@ def rerender_with_edits(records: Records, actor: Actor, output_id: str, *, add_r
         if old.superseded:
             raise WorkflowError("this output was already replaced; review the newest one")
         asset_id, profile = old.asset_id, old.profile_id or "default"
-        drop = [_box(r) for r in remove_regions or []]
+        drop = [_box(r)[:4] for r in remove_regions or []]
         drawn = [_box(r) for r in (old.regions_added or []) + list(add_regions or [])]
         # removing a region drawn earlier un-draws it; removing a detected one tells the engine to skip it
-        added = [r for r in drawn if r not in drop]
-        removed = [_box(r) for r in old.regions_removed or []] + [r for r in drop if r not in drawn]
+        added = [r for r in drawn if r[:4] not in drop]
+        removed = [_box(r) for r in old.regions_removed or []] + [r for r in drop if r not in [d[:4] for d in drawn]]
     return render_output(records, actor, asset_id, profile, added, removed, output_id, None)
 
 
-def _box(region) -> list[int]:
-    box = [int(v) for v in region]
+def _box(region) -> list:
+    """[x0, y0, x1, y1]; a region drawn over writing keeps "text" after its corners (the engine covers it as
+    text: solid)."""
+    region = list(region)
+    as_text = region[4:] == ["text"]
+    box = [int(v) for v in (region[:4] if as_text else region)]
     if len(box) != 4 or box[2] <= box[0] or box[3] <= box[1]:
-        raise WorkflowError("a region is [x0, y0, x1, y1] with x1 > x0 and y1 > y0")
-    return box
+        raise WorkflowError('a region is [x0, y0, x1, y1] with x1 > x0 and y1 > y0, and "text" after them for '
+                            "writing")
+    return box + ["text"] if as_text else box
 
 
 def mark_reviewed(records: Records, actor: Actor, output_id: str) -> OutputView:

@@ -1,0 +1,92 @@
+"""Issue 14's review in Chromium: a photo with a T-shirt slogan shows its text region in the text colour,
+named in words beside the face's; the reviewer removes it (it stays readable on the re-rendered output) and
+then draws it again as writing, and the re-render covers it as text. Screenshots go to
+test-artifacts/review/."""
+from __future__ import annotations
+
+import io
+import re
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from browser_support import ARTIFACTS, chromium_page, streamlit_app
+from records import services
+from records.audit import SYSTEM
+from review_fixtures import labelled_photo, region_over
+from test_browser_journey import VIEWPORT, Journey
+from ui.views import REGION_COLOURS
+from ui_fixtures import PASSWORDS, PATIENT, covered_consent_pdf, open_installation
+
+pytestmark = pytest.mark.browser
+WIDTH, HEIGHT = 512, 600   # grace_hopper
+
+
+def _rgb(hex_colour: str) -> np.ndarray:
+    return np.array([int(hex_colour[i:i + 2], 16) for i in (1, 3, 5)])
+
+
+def _edge_pixels(page, box: list[int], colour: str) -> int:
+    """How many pixels of `colour` lie on the top edge of `box` (image px) as the picture is drawn."""
+    canvas = page.locator('[data-testid="stVegaLiteChart"]').locator("canvas").first
+    shown = np.asarray(Image.open(io.BytesIO(canvas.screenshot())).convert("RGB")).astype(int)
+    scale = shown.shape[1] / WIDTH
+    x0, y0, x1 = (round(v * scale) for v in box[:3])
+    band = shown[max(0, y0 - 6):y0 + 6, x0 + 8:x1 - 8]
+    return int((np.abs(band - _rgb(colour)).sum(axis=2) < 60).sum())
+
+
+def _newest(records, actor, asset_id):
+    return [o for o in services.list_outputs(records, actor, asset_id) if not o.superseded][-1]
+
+
+def test_a_text_region_is_shown_in_its_colour_removed_and_drawn_again_as_text(tmp_path, monkeypatch):
+    records = open_installation(tmp_path, monkeypatch)
+    admin = services.add_user(records, SYSTEM, "admin", PASSWORDS["admin"], "admin")
+    sam = services.add_user(records, admin, "sam", PASSWORDS["sam"], "staff")
+    consent = services.register_consent(records, sam, covered_consent_pdf(), *PATIENT)
+    photo, slogan = labelled_photo(tmp_path / "shirt.png")
+    asset = services.upload_media(records, sam, photo, "shirt.png", consent.id)
+    output = services.process(records, sam, asset.id)
+    number = region_over(output, slogan)
+    box = output.regions[number - 1]
+    with streamlit_app(tmp_path) as url, chromium_page(VIEWPORT) as page:
+        you = Journey(page, ARTIFACTS / "review")
+        try:
+            page.goto(url)
+            you.sign_in("sam")
+            you.go("Review")
+            you.see("Text or code found")                 # the legend says in words what each colour is
+            you.see(f"#{number} · text")                  # the slogan's card, its crop beside the choice
+            assert _edge_pixels(page, box, REGION_COLOURS["text"]) > 20
+            assert _edge_pixels(page, output.regions[0], REGION_COLOURS["face"]) > 20
+            you.shot("review-text-region-in-its-colour")
+
+            you.tick(f"Remove #{number} (text)")
+            assert _edge_pixels(page, box, REGION_COLOURS["to remove"]) > 5
+            you.click("Re-render with these changes")
+            you.see(re.compile(r"Re-rendered as output \w+: \d+ region\(s\); verified"))
+            removed = _newest(records, admin, asset.id)
+            assert removed.regions_removed == [box] and box not in removed.regions and removed.error is None
+            you.shot("review-slogan-left-visible")
+
+            margin = 4
+            you.drag_on_chart(((box[0] - margin) / WIDTH, (box[1] - margin) / HEIGHT),
+                              ((box[2] + margin) / WIDTH, (box[3] + margin) / HEIGHT))
+            page.locator('[data-testid="stRadio"]').get_by_text(re.compile("^Writing or a code")).click()
+            page.wait_for_function("() => { const b = [...document.querySelectorAll('button')]"
+                                   ".find(b => b.innerText.includes('Add this region')); return b && !b.disabled; }")
+            you.click("Add this region")
+            you.see("Regions you drew")
+            you.shot("review-slogan-drawn-as-text")
+            you.click("Re-render with these changes")
+            you.see(re.compile(r"Re-rendered as output \w+: \d+ region\(s\); verified"))
+            drawn = _newest(records, admin, asset.id)
+            (added,) = drawn.regions_added
+            assert added[4:] == ["text"] and abs(added[0] - box[0]) <= 2 * margin + 2
+            assert drawn.region_kinds[drawn.regions.index(added[:4])] == "text"
+            you.shot("review-slogan-covered-as-text")
+        finally:
+            you.shot("review-last-view")
+    records.close()
