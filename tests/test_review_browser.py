@@ -29,7 +29,7 @@ def _rgb(hex_colour: str) -> np.ndarray:
 
 def _edge_pixels(page, box: list[int], colour: str) -> int:
     """How many pixels of `colour` lie on the top edge of `box` (image px) as the picture is drawn."""
-    canvas = page.locator('[data-testid="stVegaLiteChart"]').locator("canvas").first
+    canvas = page.locator('[data-testid="stVegaLiteChart"]').locator("canvas, svg.marks").first
     shown = np.asarray(Image.open(io.BytesIO(canvas.screenshot())).convert("RGB")).astype(int)
     scale = shown.shape[1] / WIDTH
     x0, y0, x1 = (round(v * scale) for v in box[:3])
@@ -74,9 +74,11 @@ def test_a_text_region_is_shown_in_its_colour_removed_and_drawn_again_as_text(tm
             margin = 4
             you.drag_on_chart(((box[0] - margin) / WIDTH, (box[1] - margin) / HEIGHT),
                               ((box[2] + margin) / WIDTH, (box[3] + margin) / HEIGHT))
-            page.locator('[data-testid="stRadio"]').get_by_text(re.compile("^Writing or a code")).click()
             page.wait_for_function("() => { const b = [...document.querySelectorAll('button')]"
                                    ".find(b => b.innerText.includes('Add this region')); return b && !b.disabled; }")
+            you.settle()
+            page.locator('[data-testid="stRadio"]').get_by_text(re.compile("^Writing or a code")).click()
+            you.settle()
             you.click("Add this region")
             you.see("Regions you drew")
             you.shot("review-slogan-drawn-as-text")
