@@ -21,6 +21,7 @@ from browser_support import ARTIFACTS, chromium_page, streamlit_app
 from conftest import PLANTED
 from deid.metadata import identifying_tags
 from deid.verify import IMAGE_ALLOWED
+from ui.views import CHECKLIST
 from ui_fixtures import PATIENT, PASSWORDS, covered_consent_pdf
 
 pytestmark = pytest.mark.browser
@@ -175,8 +176,7 @@ def test_the_whole_journey_from_first_start_to_takedown(tmp_path, planted_jpeg):
             you.see("Regions you drew")
             you.click("Re-render with these changes")
             you.see(re.compile(r"Re-rendered as output \w+: \d+ region\(s\); verified"))
-            for item in ("Faces", "Tattoos and birthmarks", "Jewellery", "Name badges and wristbands",
-                         "Screens and documents", "People in the background", "Reflections"):
+            for item in CHECKLIST:
                 you.tick(item)
             you.shot("review-re-rendered-checklist-ticked")
             you.click("Confirm the review")

@@ -274,10 +274,11 @@ def region_chart(picture: Picture, regions: list, kinds: list | None, removing: 
         frame = _boxes(rows)
         colours = alt.Scale(domain=list(REGION_COLOURS), range=list(REGION_COLOURS.values()))
         base = alt.Chart(frame).encode(x=x, y=y)
-        layers.append(base.mark_rect(fill=None, strokeWidth=3).encode(
+        # clipped to the picture: a label past its edge would grow the chart beyond the picture
+        layers.append(base.mark_rect(fill=None, strokeWidth=3, clip=True).encode(
             x2="x1:Q", y2="y1:Q", stroke=alt.Stroke("colour:N", scale=colours, legend=None),
             strokeDash=alt.condition(alt.datum.colour == "to remove", alt.value([6, 4]), alt.value([1, 0]))))
-        words = dict(align="left", baseline="top", dx=4, dy=4, fontSize=12, fontWeight="bold")
+        words = dict(align="left", baseline="top", dx=4, dy=4, fontSize=12, fontWeight="bold", clip=True)
         # a white halo under each label keeps it readable on any part of the photo
         layers.append(base.mark_text(**words, stroke="white", strokeWidth=3, strokeOpacity=0.85).encode(text="label:N"))
         layers.append(base.mark_text(**words).encode(text="label:N",
@@ -301,15 +302,18 @@ def region_legend() -> str:
 
 def region_crop(rgb: np.ndarray, region, fit: tuple[int, int] = (240, 120), margin: int = 8) -> bytes:
     """A JPEG of one region of the original with a little of its surroundings, scaled to fit `fit` (small
-    print up to 4 times, so a person can read what they decide on)."""
+    print up to 4 times, so a person can read what they decide on) and centred on a grey card of that size,
+    so that the choices beneath a row of them line up."""
     height, width = rgb.shape[:2]
     x0, y0, x1, y1 = (int(v) for v in region[:4])
     crop = Image.fromarray(rgb[max(0, y0 - margin):min(height, y1 + margin),
                                max(0, x0 - margin):min(width, x1 + margin)])
     scale = min(4.0, fit[0] / crop.width, fit[1] / crop.height)
     crop = crop.resize((max(1, round(crop.width * scale)), max(1, round(crop.height * scale))), Image.BILINEAR)
+    card = Image.new("RGB", fit, (229, 231, 235))
+    card.paste(crop, ((fit[0] - crop.width) // 2, (fit[1] - crop.height) // 2))
     buffer = io.BytesIO()
-    crop.save(buffer, "JPEG", quality=85)
+    card.save(buffer, "JPEG", quality=85)
     return buffer.getvalue()
 
 
