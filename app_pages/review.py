@@ -174,8 +174,10 @@ def region_cards() -> None:
 if picture is not None:
     st.subheader("Regions")
     if o.regions:
+        reread = ("the patient's name and reference from the consent" if asset.consent_id else
+                  "what the file name may hold (no consent is linked: the patient's name cannot be checked)")
         st.write("Each region Veil covered, as cut from the original. Remove one only if it holds nothing that "
-                 "identifies anyone; the re-rendered output is read again for the patient's name and reference.")
+                 f"identifies anyone; the re-rendered output is read again for {reread}.")
         region_cards()
     st.markdown("**Add a region Veil missed**")
     cols = st.columns(4)

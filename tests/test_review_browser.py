@@ -30,7 +30,8 @@ def _rgb(hex_colour: str) -> np.ndarray:
 def _edge_pixels(page, box: list[int], colour: str) -> int:
     """How many pixels of `colour` lie on the top edge of `box` (image px) as the picture is drawn."""
     picture = page.locator('[data-testid="stVegaLiteChart"] svg.marks image').first
-    shown = np.asarray(Image.open(io.BytesIO(page.screenshot(clip=picture.bounding_box()))).convert("RGB")).astype(int)
+    seen = page.screenshot(clip=picture.bounding_box())
+    shown = np.asarray(Image.open(io.BytesIO(seen)).convert("RGB")).astype(int)
     scale = shown.shape[1] / WIDTH
     x0, y0, x1 = (round(v * scale) for v in box[:3])
     band = shown[max(0, y0 - 6):y0 + 6, x0 + 8:x1 - 8]
@@ -43,7 +44,8 @@ def _drag(page, start: tuple[int, int], end: tuple[int, int]) -> None:
     picture = page.locator('[data-testid="stVegaLiteChart"] svg.marks image').first
     picture.scroll_into_view_if_needed()
     shown = picture.bounding_box()
-    at = [(shown["x"] + x * shown["width"] / WIDTH, shown["y"] + y * shown["height"] / HEIGHT) for x, y in (start, end)]
+    at = [(shown["x"] + x * shown["width"] / WIDTH, shown["y"] + y * shown["height"] / HEIGHT)
+          for x, y in (start, end)]
     page.mouse.move(*at[0])
     page.mouse.down()
     page.mouse.move(*at[1], steps=12)

@@ -280,7 +280,8 @@ def region_chart(picture: Picture, regions: list, kinds: list | None, removing: 
             strokeDash=alt.condition(alt.datum.colour == "to remove", alt.value([6, 4]), alt.value([1, 0]))))
         words = dict(align="left", baseline="top", dx=4, dy=4, fontSize=12, fontWeight="bold", clip=True)
         # a white halo under each label keeps it readable on any part of the photo
-        layers.append(base.mark_text(**words, stroke="white", strokeWidth=3, strokeOpacity=0.85).encode(text="label:N"))
+        halo = base.mark_text(**words, stroke="white", strokeWidth=3, strokeOpacity=0.85)
+        layers.append(halo.encode(text="label:N"))
         layers.append(base.mark_text(**words).encode(text="label:N",
                                                      color=alt.Color("colour:N", scale=colours, legend=None)))
     return alt.layer(*layers).properties(width=round(width * scale), height=round(height * scale)) \
