@@ -33,14 +33,17 @@ def rerender_with_edits(records: Records, actor: Actor, output_id: str, *, add_r
 
 def _box(region) -> list:
     """[x0, y0, x1, y1]; a region drawn over writing keeps "text" after its corners (the engine covers it as
-    text: solid)."""
+    text: solid). Anything else is refused."""
     region = list(region)
-    as_text = region[4:] == ["text"]
-    box = [int(v) for v in (region[:4] if as_text else region)]
-    if len(box) != 4 or box[2] <= box[0] or box[3] <= box[1]:
+    corners, kind = region[:4], region[4:]
+    try:
+        box = [int(v) for v in corners]
+    except (TypeError, ValueError):
+        box = []
+    if len(box) != 4 or kind not in ([], ["text"]) or box[2] <= box[0] or box[3] <= box[1]:
         raise WorkflowError('a region is [x0, y0, x1, y1] with x1 > x0 and y1 > y0, and "text" after them for '
                             "writing")
-    return box + ["text"] if as_text else box
+    return box + kind
 
 
 def mark_reviewed(records: Records, actor: Actor, output_id: str) -> OutputView:
