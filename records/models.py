@@ -24,7 +24,7 @@ ROLES = ("staff", "marketing", "auditor", "admin")
 CONSENT_STATUSES = ("active", "revoked", "expired", "superseded")
 RELEASE_STATUSES = ("requested", "released", "refused", "withdrawn")
 JOB_STATES = ("queued", "running", "done", "failed", "cancelled")
-JOB_KINDS = ("deid", "housekeeping")
+JOB_KINDS = ("deid", "housekeeping", "rerender")
 
 
 def new_id() -> str:
@@ -221,6 +221,9 @@ class Job(Base):
     asset_id: Mapped[str | None] = mapped_column(String(32), ForeignKey("assets.id"), index=True)
     profile: Mapped[str | None] = mapped_column(String(64))
     output_id: Mapped[str | None] = mapped_column(String(32), ForeignKey("outputs.id"))
+    replaces_id: Mapped[str | None] = mapped_column(String(32), ForeignKey("outputs.id",    # a re-render's
+                                                                           name="fk_jobs_replaces_id"))
+    regions: Mapped[dict | None] = mapped_column(JSON)               # a re-render's {"added", "removed"} boxes
     state: Mapped[str] = mapped_column(String(16), default="queued", index=True)
     progress: Mapped[float] = mapped_column(Float, default=0.0)
     stage: Mapped[str | None] = mapped_column(String(80))            # the engine's own words, no PHI

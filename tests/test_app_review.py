@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pytest
 
+from queue_fixtures import run_queued_jobs
 from records import services
 from ui.views import CHECKLIST
 from ui_fixtures import PATIENT, app, button, click, processed_photo, register, texts, widget
@@ -34,7 +35,7 @@ def test_review_shows_both_pictures_and_the_consent_patient_to_confirm(photo):
     assert [a.patient_confirmed for a in services.list_assets(veil.records, veil.admin)] == [True]
 
 
-def test_a_region_typed_in_is_added_and_the_output_re_rendered(photo):
+def test_a_region_typed_in_is_added_and_the_output_re_rendered_by_a_worker(photo):
     veil, asset, output = photo
     at = app(veil.staff, "app_pages/review.py")
     assert button(at, "Add this region").disabled
@@ -43,10 +44,23 @@ def test_a_region_typed_in_is_added_and_the_output_re_rendered(photo):
     at = click(at.run(), "Add this region")
     assert "Regions you drew: [40, 470, 170, 560]" in texts(at)
     at = click(at, "Re-render with these changes")
+    # the page queued it and did not wait: nothing was rendered yet, and the page shows the job waiting
+    assert "Re-render queued" in texts(at)
+    assert _newest(veil, asset.id).id == output.id
+    (job,) = services.jobs_replacing(veil.records, veil.staff, output.id)
+    assert job.kind == "rerender" and job.state == "queued"
+    assert [bar.proto.text for bar in at.get("progress")] == [f"Re-render queued (job {job.id[:8]}): waiting for "
+                                                             "a worker"]
+    at = click(at, "Re-render with these changes")   # pressed again meanwhile: one re-render at a time
+    assert "queued already" in texts(at) and len(services.jobs_replacing(veil.records, veil.staff, output.id)) == 1
+
+    assert run_queued_jobs(veil.records) == ["done"]   # as a worker does
+    at.run()
     assert "Re-rendered as output" in texts(at) and f"{len(output.regions) + 1} region(s); verified." in texts(at)
     newest = _newest(veil, asset.id)
     assert newest.parent_id == output.id and newest.regions_added == [[40, 470, 170, 560]]
-    assert [40, 470, 170, 560] in newest.regions and newest.error is None
+    assert [40, 470, 170, 560] in newest.regions and newest.error is None and not newest.reviewed
+    assert widget(at, "selectbox", "Output to review").value == newest.id   # the new output is on screen
 
 
 def test_removing_the_face_fails_verification_and_the_page_says_why(photo):
@@ -54,6 +68,8 @@ def test_removing_the_face_fails_verification_and_the_page_says_why(photo):
     at = app(veil.staff, "app_pages/review.py")
     widget(at, "multiselect", "Remove false detections").select(1)
     at = click(at.run(), "Re-render with these changes")
+    assert run_queued_jobs(veil.records) == ["failed"]   # the job fails as its output does
+    at.run()
     newest = _newest(veil, asset.id)
     assert newest.regions_removed == output.regions[:1] and newest.error   # the face (text regions follow it)
     assert "verification failed" in texts(at)

@@ -1,5 +1,6 @@
-"""Jobs a person asks for: de-identify uploaded media in a worker process instead of the page, see each job's
-live progress, cancel it, retry it.
+"""Jobs a person asks for: de-identify uploaded media, or re-render an output with a reviewer's edits
+(records.services.review.enqueue_rerender), in a worker process instead of the page; see each job's live
+progress, cancel it, retry it.
 
 A job is a row (records.models.Job): queued, then running in a worker (records.worker) with its progress,
 then done, failed (with the reason) or cancelled. The page enqueues and returns at once; what it shows comes
@@ -36,6 +37,7 @@ class JobView:
     asset_id: str | None
     asset_kind: str | None
     output_id: str | None
+    replaces_id: str | None   # a re-render: the output it replaces
     profile: str | None
     owner: str | None
     worker: str | None
@@ -53,8 +55,8 @@ def job_view(session, job: Job) -> JobView:
     return JobView(id=job.id, kind=job.kind, state=job.state, progress=job.progress, stage=job.stage,
                    error=job.error, attempts=job.attempts, cancel_requested=job.cancel_requested,
                    asset_id=job.asset_id, asset_kind=asset.kind if asset else None, output_id=job.output_id,
-                   profile=job.profile, owner=username_of(session, job.owner_id), worker=job.worker,
-                   created_at=as_iso(job.created_at), started_at=as_iso(job.started_at),
+                   replaces_id=job.replaces_id, profile=job.profile, owner=username_of(session, job.owner_id),
+                   worker=job.worker, created_at=as_iso(job.created_at), started_at=as_iso(job.started_at),
                    finished_at=as_iso(job.finished_at))
 
 
@@ -88,6 +90,15 @@ def list_jobs(records: Records, actor: Actor, *, everyone: bool = False, limit: 
         query = select(Job).order_by(Job.created_at.desc(), Job.id).limit(limit)
         if not everyone:
             query = query.where(Job.owner_id == actor.id)
+        return [job_view(session, job) for job in session.scalars(query)]
+
+
+def jobs_replacing(records: Records, actor: Actor, output_id: str) -> list[JobView]:
+    """The re-renders asked for an output, newest first, whoever asked (each reviewer sees the output's
+    state the same way)."""
+    authorize(records, actor, "view_records")
+    with records.db.reading() as session:
+        query = select(Job).where(Job.replaces_id == output_id).order_by(Job.created_at.desc(), Job.id)
         return [job_view(session, job) for job in session.scalars(query)]
 
 

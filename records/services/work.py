@@ -21,6 +21,7 @@ from records.models import Job, User, utcnow
 from records.services.blobs import delete_unreferenced
 from records.services.core import Records, RecordNotFound, WorkflowError, authorize, get_row, log_event
 from records.services.intake import render_output
+from records.services.review import replaceable
 from records.services.upkeep import housekeeping
 from records.users import PermissionDenied
 
@@ -46,6 +47,8 @@ class Claimed:
     asset_id: str | None
     profile: str | None
     attempts: int
+    replaces_id: str | None = None   # a re-render: the output it replaces, and the reviewer's regions
+    regions: dict | None = None
 
 
 # -- taking a job ---------------------------------------------------------------------------------------------
@@ -64,7 +67,8 @@ def claim_next(records: Records, worker: str) -> Claimed | None:
                         stage="starting", attempts=Job.attempts + 1)).rowcount
             if taken:
                 job = session.get(Job, job_id)
-                return Claimed(job.id, job.kind, job.owner_id, job.asset_id, job.profile, job.attempts)
+                return Claimed(job.id, job.kind, job.owner_id, job.asset_id, job.profile, job.attempts,
+                               job.replaces_id, job.regions)
     return None
 
 
@@ -142,15 +146,31 @@ def run_claimed(records: Records, job: Claimed, worker: str, engine: Callable, b
 
     try:
         owner = _owner(records, job.owner_id)
-        authorize(records, owner, "process")   # again now: the account may have been disabled meanwhile
-        output = render_output(records, owner, job.asset_id, job.profile or "default", [], [], None, progress,
-                               engine=run_engine, on_commit=finish)
+        added, removed = _regions_if_allowed(records, job, owner)
+        output = render_output(records, owner, job.asset_id, job.profile or "default", added, removed,
+                               job.replaces_id, progress, engine=run_engine, on_commit=finish)
     except JobLost as lost:
         delete_unreferenced(records, [lost.blob])   # the output of a job no longer ours is not kept
         return _end(records, job.id, worker, "cancelled", only_if_cancelled=True)
     except Exception as exc:  # the owner lost the right, the original is gone: the job fails with the reason
         return _end(records, job.id, worker, "failed", _reason(exc))
+    if output.existing:   # made meanwhile by another call for the same work: this job ends with that output
+        return _end(records, job.id, worker, "failed" if output.error else "done", output.error,
+                    output_id=output.id)
     return "failed" if output.error else "done"
+
+
+def _regions_if_allowed(records: Records, job: Claimed, owner: Actor) -> tuple[list, list]:
+    """Check the owner may still do this job (an account may have been disabled meanwhile); a re-render's
+    regions, once its output is known to be still replaceable, else none."""
+    if job.kind != "rerender":
+        authorize(records, owner, "process")
+        return [], []
+    authorize(records, owner, "review")
+    with records.db.reading() as session:
+        replaceable(session, job.replaces_id)
+    regions = job.regions or {}
+    return list(regions.get("added") or []), list(regions.get("removed") or [])
 
 
 def _owner(records: Records, owner_id: str | None) -> Actor:
@@ -166,7 +186,7 @@ def _reason(exc: Exception) -> str:
 
 
 def _end(records: Records, job_id: str, worker: str, state: str, error: str | None = None, *,
-         only_if_cancelled: bool = False) -> str:
+         only_if_cancelled: bool = False, output_id: str | None = None) -> str:
     with records.transaction() as session:
         job = session.get(Job, job_id, with_for_update=True)
         if job is None or job.state != "running" or job.worker != worker:
@@ -175,6 +195,8 @@ def _end(records: Records, job_id: str, worker: str, state: str, error: str | No
             return job.state
         job.state = "cancelled" if job.cancel_requested else state
         job.error, job.finished_at = (None if job.state == "cancelled" else error), utcnow()
+        if job.state != "cancelled" and output_id:
+            job.output_id, job.progress = output_id, 1.0
         if job.state == "failed":
             log_event(records, session, SYSTEM, "job.failed", "job", job.id, reason=error)
         return job.state
