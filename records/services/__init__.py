@@ -2,7 +2,8 @@
 and the tests all call these, through `from records import services`.
 
   users         sign in; the administration of users and roles
-  consents      register a consent PDF, confirm its scope, find, view the PDF, revoke
+  consents      register a consent PDF (or queue it for a worker to read), confirm its scope, find, view the
+                PDF, revoke
   signing       a consent signed on a tablet in Veil: the model form, sealed, then registered
   intake        upload media, link its consent, confirm the patient, process it
   review        re-render with a reviewer's edits (queued for a worker), mark reviewed, list and preview outputs
@@ -19,7 +20,7 @@ from records.audit import SYSTEM
 from records.services.audit import audit_events, audit_summary, find_file, verify_audit
 from records.services.blobs import referenced_blobs
 from records.services.consents import (ATTESTATION, confirm_new_authorization, confirm_scope, consent_details,
-                                       find_consents, list_consents, needs_attestation, register_consent,
+                                       enqueue_consent_reading, find_consents, list_consents, needs_attestation, register_consent,
                                        revoke_consent, view_consent_pdf)
 from records.services.core import RecordNotFound, Records, ScopeConflict, WorkflowError
 from records.services.jobs import (JobView, cancel_job, enqueue_processing, get_job, jobs_replacing, list_jobs,
@@ -52,7 +53,7 @@ __all__ = [
     "authenticate", "authenticate_external", "add_first_admin", "add_user", "set_user_active", "set_user_role",
     "reset_password", "list_users", "key_backup", "confirm_key_backup",
     # consents
-    "register_consent", "consent_details", "confirm_new_authorization", "confirm_scope", "list_consents",
+    "register_consent", "enqueue_consent_reading", "consent_details", "confirm_new_authorization", "confirm_scope", "list_consents",
     "find_consents", "view_consent_pdf", "revoke_consent", "needs_attestation", "ATTESTATION", "sign_consent_in_veil",
     # intake
     "upload_media", "others_named", "upload_limit_mb", "link_consent", "confirm_patient", "list_assets",

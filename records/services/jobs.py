@@ -1,5 +1,6 @@
-"""Jobs a person asks for: de-identify uploaded media, or re-render an output with a reviewer's edits
-(records.services.review.enqueue_rerender), in a worker process instead of the page; see each job's live
+"""Jobs a person asks for: de-identify uploaded media, re-render an output with a reviewer's edits
+(records.services.review.enqueue_rerender), or read a consent PDF (records.services.consents.
+enqueue_consent_reading), in a worker process instead of the page; see each job's live
 progress, cancel it, retry it.
 
 A job is a row (records.models.Job): queued, then running in a worker (records.worker) with its progress,
@@ -14,7 +15,8 @@ from dataclasses import dataclass
 from sqlalchemy import select
 
 from records.audit import Actor
-from records.models import Asset, Job, utcnow
+from records.models import Asset, ConsentReading, Job, utcnow
+from records.services.blobs import delete_unreferenced
 from records.services.core import (Records, WorkflowError, as_iso, authorize, get_row, log_event,
                                    original_to_process, username_of)
 from records.users import PermissionDenied
@@ -38,6 +40,7 @@ class JobView:
     asset_kind: str | None
     output_id: str | None
     replaces_id: str | None   # a re-render: the output it replaces
+    consent_id: str | None    # a consent reading: the consent it registered
     profile: str | None
     owner: str | None
     worker: str | None
@@ -55,7 +58,7 @@ def job_view(session, job: Job) -> JobView:
     return JobView(id=job.id, kind=job.kind, state=job.state, progress=job.progress, stage=job.stage,
                    error=job.error, attempts=job.attempts, cancel_requested=job.cancel_requested,
                    asset_id=job.asset_id, asset_kind=asset.kind if asset else None, output_id=job.output_id,
-                   replaces_id=job.replaces_id, profile=job.profile, owner=username_of(session, job.owner_id),
+                   replaces_id=job.replaces_id, consent_id=job.consent_id, profile=job.profile, owner=username_of(session, job.owner_id),
                    worker=job.worker, created_at=as_iso(job.created_at), started_at=as_iso(job.started_at),
                    finished_at=as_iso(job.finished_at))
 
@@ -110,6 +113,20 @@ def get_job(records: Records, actor: Actor, job_id: str) -> JobView:
         return job_view(session, job)
 
 
+def forget_reading(session, job: Job) -> str | None:
+    """A consent job ended: its consent reading (the PDF's blob, the patient's name and reference) goes;
+    returns the blob, for the caller to delete after the commit unless a consent now names it."""
+    if job.reading_id is None:
+        return None
+    reading = session.get(ConsentReading, job.reading_id)
+    job.reading_id = None
+    session.flush()
+    if reading is None:
+        return None
+    session.delete(reading)
+    return reading.pdf_blob
+
+
 def cancel_job(records: Records, actor: Actor, job_id: str) -> JobView:
     """A queued job never runs; a running one is stopped by its worker at its next progress report (a photo:
     when it is done, and its output is thrown away). Either way no output is kept."""
@@ -117,11 +134,15 @@ def cancel_job(records: Records, actor: Actor, job_id: str) -> JobView:
     with records.transaction() as session:
         job = _own_job(session, actor, job_id, "cancel", ACTIVE,
                        "this job is already {state}; there is nothing to cancel")
+        blob = None
         if job.state == "queued":
             job.state, job.finished_at = "cancelled", utcnow()
+            blob = forget_reading(session, job)
         job.cancel_requested = True
         log_event(records, session, actor, "job.cancelled", "job", job.id, was=job.state)
-        return job_view(session, job)
+        view = job_view(session, job)
+    delete_unreferenced(records, [blob])
+    return view
 
 
 def retry_job(records: Records, actor: Actor, job_id: str) -> JobView:
@@ -132,6 +153,8 @@ def retry_job(records: Records, actor: Actor, job_id: str) -> JobView:
                        "this job is {state}; only a failed or cancelled job can be retried")
         if job.asset_id:
             original_to_process(get_row(session, Asset, job.asset_id))
+        if job.kind == "consent" and job.reading_id is None:
+            raise WorkflowError("the consent PDF of this job is no longer kept; upload it again")
         job.state, job.error, job.stage, job.progress = "queued", None, None, 0.0
         job.attempts, job.cancel_requested, job.worker = 0, False, None
         job.created_at, job.started_at, job.finished_at, job.heartbeat_at = utcnow(), None, None, None
