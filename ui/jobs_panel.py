@@ -1,6 +1,7 @@
 """The jobs panel: the signed-in person's recent jobs with their live progress, cancel and retry, and each
 finished file's result and preview as it lands. On the review page, the re-render of the output on screen
-(`queue_rerender`, `rerender_progress`): queued, its progress, and the new output chosen once it lands.
+(`queue_rerender`, `rerender_progress`): queued, its progress, and the new output chosen once it lands. On
+the Consents page, consent PDFs queued for a worker to read (`consent_readings`), each with its state.
 
 It reads the jobs table (records.services.jobs), not the page's memory, so what it shows survives moving to
 another page, a reload, signing out and an app restart; the work itself happens in worker processes. While a
@@ -24,6 +25,8 @@ SHOWN = 20
 NAMES = "asset_names"      # this session's uploaded file names by asset id (never stored in clear)
 RESULTS = "job_results"    # by output id, for the finished jobs on screen only: {"output": view, "preview": bytes}
 WATCHED = "rerender_jobs"  # the re-render jobs this session queued and has not yet seen end
+READ_NAMES = "consent_reading_names"   # this session's consent PDF names by job id (never stored)
+READINGS_SHOWN = 10
 
 
 def jobs_panel(rec: services.Records, actor, batch: list[str] | None = None, files: int = 0) -> None:
@@ -197,3 +200,75 @@ def _show_landed(rec: services.Records, actor) -> None:
             st.session_state[REVIEW_NEXT] = new.id
             rerun_with_note("review", f"Re-rendered as output {short(new.id)}: {len(new.regions)} region(s)"
                                       + (f"; verification failed: {new.error}" if new.error else "; verified."))
+
+
+# -- the Consents page's readings ------------------------------------------------------------------------------
+def consent_readings(rec: services.Records, actor) -> None:
+    """A form that queues a consent PDF for a worker to read and register, and the person's consent readings
+    with their state: waiting, being read, registered (as which consent) or refused (why)."""
+    with st.expander("Register a consent PDF", icon=":material/upload_file:"):
+        with st.form("queue_consent", clear_on_submit=True):
+            pdf = st.file_uploader("Signed consent PDF", type=["pdf"], key="reading_pdf")
+            name = st.text_input("Patient's name (as on the consent)", key="reading_name")
+            ref = st.text_input("Patient's reference (record number)", key="reading_ref")
+            sent = st.form_submit_button("Queue it to be read", icon=":material/schedule_send:")
+        st.caption("A worker reads the PDF (text, OCR, signature) and registers it; you may leave this page "
+                   "meanwhile.")
+    if sent:
+        _queue_reading(rec, actor, pdf, name, ref)
+    jobs = attempt("Listing your consent readings", services.list_jobs, rec, actor, limit=SHOWN)
+    if jobs is FAILED or not any(j.kind == "consent" for j in jobs):
+        return
+    (_readings_live if any(j.kind == "consent" and j.active for j in jobs) else _readings_still)(rec, actor)
+
+
+def _queue_reading(rec: services.Records, actor, pdf, name: str, ref: str) -> None:
+    if pdf is None:
+        st.error("Choose the signed consent PDF first.")
+        return
+    job = attempt(f"{pdf.name}: queueing it", services.enqueue_consent_reading, rec, actor, pdf.getvalue(), name,
+                  ref, file_name=pdf.name)
+    if job is not FAILED:
+        st.session_state.setdefault(READ_NAMES, {})[job.id] = pdf.name
+        st.success(f"{pdf.name}: queued to be read (job {short(job.id)}).")
+
+
+@st.fragment(run_every=REFRESH_SECONDS)
+def _readings_live(rec: services.Records, actor) -> None:
+    jobs = attempt("Listing your consent readings", services.list_jobs, rec, actor, limit=SHOWN)
+    if jobs is not FAILED:
+        readings = [j for j in jobs if j.kind == "consent"]
+        if not any(j.active for j in readings):
+            st.rerun(scope="app")   # all read: the list of consents above takes in the new ones
+        _draw_readings(rec, actor, readings)
+
+
+@st.fragment
+def _readings_still(rec: services.Records, actor) -> None:
+    jobs = attempt("Listing your consent readings", services.list_jobs, rec, actor, limit=SHOWN)
+    if jobs is not FAILED:
+        _draw_readings(rec, actor, [j for j in jobs if j.kind == "consent"])
+
+
+def _draw_readings(rec: services.Records, actor, readings: list) -> None:
+    st.markdown("**Your consent PDFs sent to be read**")
+    for job in readings[:READINGS_SHOWN]:
+        name = escape_md(_reading_label(job))
+        if job.state == "queued":
+            st.progress(0.0, text=f"{name}: waiting for a worker")
+        elif job.state == "running":
+            st.progress(min(1.0, job.progress), text=f"{name}: {job.stage or 'being read'}")
+        elif job.state == "done":
+            st.success(f"{name}: registered as consent {short(job.consent_id)}; choose it below to confirm its "
+                       "scope.")
+        elif job.state == "failed":
+            st.error(f"{name}: {job.error}")
+        else:
+            st.info(f"{name}: cancelled; nothing was registered.")
+        _actions(rec, actor, job)
+
+
+def _reading_label(job) -> str:
+    known = st.session_state.get(READ_NAMES, {}).get(job.id)
+    queued = dt.datetime.fromisoformat(job.created_at).astimezone().strftime("%d %b %H:%M")
+    return known or f"Consent PDF {short(job.id)} (queued {queued})"
