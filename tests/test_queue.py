@@ -214,6 +214,19 @@ def test_a_re_render_after_review_is_a_job_whose_worker_reads_the_patients_ident
     assert [w for w in words if w in seen.lower()] == []            # no name, reference or file name anywhere
 
 
+def test_a_consent_pdf_is_read_by_a_warm_worker_which_keeps_no_name_in_the_job(clinic, pool):
+    records = clinic.records
+    pdf = consent_pdf(expiry="This authorization expires on 2032-02-29.")   # not the other tests' document
+    job = sv.enqueue_consent_reading(records, clinic.bob, pdf, PATIENT_NAME, PATIENT_REF,
+                                     file_name="quennell_consent.pdf")
+    done = wait_for_job(records, clinic.bob, job.id)
+    assert done.state == "done" and done.worker and done.consent_id and done.error is None
+    consent = next(c for c in sv.list_consents(records, clinic.bob) if c.id == done.consent_id)
+    assert consent.social_media == "covered" and consent.signed
+    seen = pool.log.read_text() + repr(clinic.events("job.queued")) + repr(done)
+    assert [w for w in ("quennell", "rosalind", "0047711") if w in seen.lower()] == []
+
+
 # -- files that kill or hang their reader -------------------------------------------------------------------
 def marked_photo(path: Path, mark: bytes) -> Path:
     """Grace Hopper's portrait with `mark` in a JPEG comment: the planted decoder fault recognises it."""
