@@ -1,5 +1,6 @@
-"""Consents: each with its status badge and verdict, the quoted evidence highlighted, the scope a person
-confirms from that evidence, and revocation with a reason (its releases become takedown tasks)."""
+"""Consents: a consent PDF queued for a worker to read, and the state of each one queued; each consent with its
+status badge and verdict, the quoted evidence highlighted, the scope a person confirms from that evidence, and
+revocation with a reason (its releases become takedown tasks)."""
 import datetime as dt
 
 import pandas as pd
@@ -7,6 +8,7 @@ import streamlit as st
 
 from records import services
 from records.release_gate import PLATFORMS
+from ui.jobs_panel import consent_readings
 from ui.session import FAILED, attempt, may, open_page, remember, rerun_with_note
 from ui.views import (BADGES, EVIDENCE_ABOUT, IDENTIFIABLE_WORDS, PLATFORM_NAMES, SOCIAL_MEDIA_SHORT,
                       SOCIAL_MEDIA_WORDS, TEXT_SOURCE_WORDS, badge, confirmed_words, consent_label, consent_state,
@@ -15,11 +17,13 @@ from ui.views import (BADGES, EVIDENCE_ABOUT, IDENTIFIABLE_WORDS, PLATFORM_NAMES
 
 actor, rec = open_page("consents", "Consents")
 today = dt.date.today()
+if may(actor, "register_consent"):
+    consent_readings(rec, actor)   # a PDF queued here is read by a worker; its state is listed here
 consents = attempt("Listing consents", services.list_consents, rec, actor)
 if consents is FAILED:
     st.stop()
 if not consents:
-    st.info("No consent is registered yet. Consents are registered at intake.")
+    st.info("No consent is registered yet. Consents are registered at intake, or above.")
     st.stop()
 
 st.dataframe(pd.DataFrame([{

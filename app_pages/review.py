@@ -10,6 +10,7 @@ import streamlit as st
 from records import services
 from deid.api import decode_upright
 from ui.fixes import REVIEW_FOCUS, REVIEW_NEXT
+from ui.jobs_panel import queue_rerender, rerender_progress
 from ui.session import FAILED, attempt, open_page, remember, rerun_with_note
 from ui.thumbnails import label as card_label
 from ui.thumbnails import output_labels, pictures, show
@@ -194,13 +195,8 @@ if picture is not None:
                   on_click=lambda: st.session_state.update({adds_key: []}))
     if st.button("Re-render with these changes", type="primary", key=f"render_{o.id}",
                  disabled=not (adds or removals), icon=":material/refresh:"):
-        with st.spinner("Re-rendering and verifying…"):
-            new = attempt("Re-rendering", services.rerender_with_edits, rec, actor, o.id, add_regions=adds,
-                          remove_regions=removals)
-        if new is not FAILED:
-            st.session_state[NEXT] = new.id
-            rerun_with_note("review", f"Re-rendered as output {short(new.id)}: {len(new.regions)} region(s)"
-                                      + (f"; verification failed: {new.error}" if new.error else "; verified."))
+        queue_rerender(rec, actor, o.id, adds, removals)   # a worker renders it; the page does not wait
+    rerender_progress(rec, actor, o.id)
 elif o.kind == "video":
     st.info("Regions of a video cannot be edited here. If a face is left, process the video again with another "
             "profile, or do not release it.")

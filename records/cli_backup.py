@@ -4,7 +4,9 @@
     backup verify DIR [--key-file K] [--json] check a backup, and that the key file (default VEIL_KEY_FILE) opens it
     restore DIR [--json]                      restore a backup into an empty data folder and database
 
-Settings come from VEIL_DATA_DIR, VEIL_DATABASE_URL, VEIL_KEY_FILE, as for every command. The key file is
+Settings come from VEIL_DATA_DIR, VEIL_DATABASE_URL, VEIL_KEY_FILE and VEIL_BLOB_URL, as for every command:
+with VEIL_BLOB_URL, backup copies the blobs' ciphertext from the S3 bucket, and restore puts it into that
+bucket (under an empty prefix) instead of the data folder. The key file is
 never in a backup (README, "Backup and restore"). Exit status 0 on success, 1 with one line naming the
 folder and the reason otherwise; `backup` also exits 1 when it wrote a backup of damaged records.
 """
@@ -73,8 +75,10 @@ def _checked(command: str, action, as_json: bool, done: str, remind: bool = Fals
     except SQLAlchemyError as exc:
         return fail(f"{command}: the database (VEIL_DATABASE_URL) failed: {type(exc).__name__}: "
                      f"{str(exc).splitlines()[0][:200]}")
-    except OSError as exc:
-        return fail(f"{command}: {exc.strerror or type(exc).__name__} ({exc.filename})")
+    except OSError as exc:   # a file (named), or the S3 blob store (its own words)
+        if exc.strerror is None:
+            return fail(f"{command}: {exc}")
+        return fail(f"{command}: {exc.strerror} ({exc.filename})")
     if as_json:
         print(json.dumps(summary, indent=1))
     else:

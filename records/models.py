@@ -24,7 +24,7 @@ ROLES = ("staff", "marketing", "auditor", "admin")
 CONSENT_STATUSES = ("active", "revoked", "expired", "superseded")
 RELEASE_STATUSES = ("requested", "released", "refused", "withdrawn")
 JOB_STATES = ("queued", "running", "done", "failed", "cancelled")
-JOB_KINDS = ("deid", "housekeeping")
+JOB_KINDS = ("deid", "housekeeping", "rerender", "consent")
 
 
 def new_id() -> str:
@@ -207,6 +207,20 @@ class Release(Base):
     takedown_by: Mapped[str | None] = _user_fk()
 
 
+class ConsentReading(Base):
+    """A consent PDF waiting for a worker to read it (a "consent" job): its blob and the patient it was
+    uploaded for, encrypted; removed when the job ends (the consent registered then holds what is kept)."""
+
+    __tablename__ = "consent_readings"
+
+    id: Mapped[str] = _id()
+    pdf_blob: Mapped[str] = mapped_column(String(64))
+    patient_name_enc: Mapped[bytes]
+    patient_ref_enc: Mapped[bytes]
+    signed_in_veil: Mapped[dict | None]      # a consent signed in Veil: the form version and signing's facts
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
 class Job(Base):
     """Work done by a worker process, not by a page: the UI, the CLI and the audit log read this row. It
     holds record ids, states and reasons, never PHI; the queue itself carries only wake-ups."""
@@ -221,6 +235,13 @@ class Job(Base):
     asset_id: Mapped[str | None] = mapped_column(String(32), ForeignKey("assets.id"), index=True)
     profile: Mapped[str | None] = mapped_column(String(64))
     output_id: Mapped[str | None] = mapped_column(String(32), ForeignKey("outputs.id"))
+    replaces_id: Mapped[str | None] = mapped_column(String(32), ForeignKey("outputs.id",    # a re-render's
+                                                                           name="fk_jobs_replaces_id"))
+    regions: Mapped[dict | None] = mapped_column(JSON)               # a re-render's {"added", "removed"} boxes
+    reading_id: Mapped[str | None] = mapped_column(String(32), ForeignKey("consent_readings.id",   # a consent
+                                                                          name="fk_jobs_reading_id"))
+    consent_id: Mapped[str | None] = mapped_column(String(32), ForeignKey("consents.id",   # what it registered
+                                                                          name="fk_jobs_consent_id"))
     state: Mapped[str] = mapped_column(String(16), default="queued", index=True)
     progress: Mapped[float] = mapped_column(Float, default=0.0)
     stage: Mapped[str | None] = mapped_column(String(80))            # the engine's own words, no PHI

@@ -168,6 +168,18 @@ class EncryptedBlobs:
         if digest.hexdigest() != address:
             raise DecryptionError(f"blob {address[:12]}… does not hold the content its name promises")
 
+    # -- the ciphertext as it is (backup and restore) --------------------------------------------
+    @contextmanager
+    def ciphertext(self, address: str) -> Iterator[BinaryIO]:
+        """The stored ciphertext, not decrypted: a backup copies it as it is (BlobMissing if it is gone)."""
+        with self._ciphertext(self.check_address(address)) as source:
+            yield source
+
+    def put_ciphertext(self, address: str, source: Path) -> None:
+        """Put ciphertext a backup kept back under its address, as it is; the caller has checked that it
+        decrypts to the content its address promises."""
+        raise NotImplementedError
+
     # -- removing ------------------------------------------------------------------------------
     def addresses(self) -> Iterator[str]:
         for address, _modified in self._listing():
@@ -207,6 +219,18 @@ class BlobStore(EncryptedBlobs):
         temp = final.parent / f"{TEMP_PREFIX}{uuid.uuid4().hex}"
         try:
             self._encrypt_into(temp, address, plain)
+            os.replace(temp, final)
+            fsync_path(final.parent)
+        finally:
+            temp.unlink(missing_ok=True)
+
+    def put_ciphertext(self, address: str, source: Path) -> None:
+        final = self.path(address)
+        final.parent.mkdir(exist_ok=True, mode=0o700)
+        temp = final.parent / f"{TEMP_PREFIX}{uuid.uuid4().hex}"
+        try:
+            with open(source, "rb") as src, _SyncedFile(temp, "w") as out:
+                shutil.copyfileobj(src, out, CHUNK)
             os.replace(temp, final)
             fsync_path(final.parent)
         finally:

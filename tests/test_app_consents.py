@@ -3,6 +3,7 @@ evidence highlighted, the scope a person confirms (never wider than the document
 reason turning releases into takedown tasks."""
 from __future__ import annotations
 
+from queue_fixtures import run_queued_jobs
 from records import services
 from ui_fixtures import (PATIENT, app, click, covered_consent_pdf, days_from_today, has_button, not_covered_consent_pdf,
                          register, released, texts, widget)
@@ -80,3 +81,36 @@ def test_revoking_needs_a_reason_and_turns_releases_into_takedown_tasks(veil):
     assert ":red-badge[Revoked]" in texts(at)
     assert [t.id for t in services.takedown_tasks(veil.records, veil.admin)] == [release.id]
     assert not has_button(at, "Revoke this consent")
+
+
+def test_a_consent_pdf_queued_here_is_read_by_a_worker_and_its_state_shown(veil):
+    at = app(veil.staff, "app_pages/consents.py")
+    assert "No consent is registered yet." in texts(at)
+    widget(at, "file_uploader", "Signed consent PDF").set_value(("ada_consent.pdf", covered_consent_pdf(),
+                                                                 "application/pdf"))
+    widget(at, "text_input", "Patient's name (as on the consent)").input(PATIENT[0])
+    widget(at, "text_input", "Patient's reference (record number)").input(PATIENT[1])
+    at = click(at, "Queue it to be read")
+    assert "ada_consent.pdf: queued to be read" in texts(at)
+    assert [bar.proto.text for bar in at.get("progress")] == ["ada\\_consent.pdf: waiting for a worker"]
+    assert services.list_consents(veil.records, veil.staff) == []        # the page did not read it
+
+    assert run_queued_jobs(veil.records) == ["done"]                     # as a worker does
+    at.run()
+    (consent,) = services.list_consents(veil.records, veil.staff)
+    assert f"ada\\_consent.pdf: registered as consent {consent.id[:8]}" in texts(at)
+    assert _status_column(at) == {consent.id[:8]: "Active"}
+
+
+def test_a_consent_pdf_the_worker_refuses_shows_why(veil):
+    register(veil)
+    at = app(veil.staff, "app_pages/consents.py")
+    widget(at, "file_uploader", "Signed consent PDF").set_value(("other.pdf", covered_consent_pdf(),
+                                                                 "application/pdf"))
+    widget(at, "text_input", "Patient's name (as on the consent)").input("Someone Else")
+    widget(at, "text_input", "Patient's reference (record number)").input("MRN-777")
+    at = click(at, "Queue it to be read")
+    assert run_queued_jobs(veil.records) == ["failed"]
+    at.run()
+    assert "other.pdf: the consent PDF: this document is registered already" in texts(at)
+    assert has_button(at, "Retry")

@@ -12,6 +12,7 @@ import pyarrow as pa
 import pytest
 from PIL import Image
 
+from queue_fixtures import run_queued_jobs
 from records import services
 from review_fixtures import SLOGAN, labelled_photo, region_over
 from text_fixtures import tesseract_reading
@@ -43,7 +44,7 @@ def test_review_shows_both_pictures_and_the_consent_patient_to_confirm(photo):
     assert [a.patient_confirmed for a in services.list_assets(veil.records, veil.admin)] == [True]
 
 
-def test_a_region_typed_in_is_added_and_the_output_re_rendered(photo):
+def test_a_region_typed_in_is_added_and_the_output_re_rendered_by_a_worker(photo):
     veil, asset, output = photo
     at = app(veil.staff, "app_pages/review.py")
     assert button(at, "Add this region").disabled
@@ -52,10 +53,23 @@ def test_a_region_typed_in_is_added_and_the_output_re_rendered(photo):
     at = click(at.run(), "Add this region")
     assert "Regions you drew: [40, 470, 170, 560]" in texts(at)
     at = click(at, "Re-render with these changes")
+    # the page queued it and did not wait: nothing was rendered yet, and the page shows the job waiting
+    assert "Re-render queued" in texts(at)
+    assert _newest(veil, asset.id).id == output.id
+    (job,) = services.jobs_replacing(veil.records, veil.staff, output.id)
+    assert job.kind == "rerender" and job.state == "queued"
+    assert [bar.proto.text for bar in at.get("progress")] == [f"Re-render queued (job {job.id[:8]}): waiting for "
+                                                             "a worker"]
+    at = click(at, "Re-render with these changes")   # pressed again meanwhile: one re-render at a time
+    assert "queued already" in texts(at) and len(services.jobs_replacing(veil.records, veil.staff, output.id)) == 1
+
+    assert run_queued_jobs(veil.records) == ["done"]   # as a worker does
+    at.run()
     assert "Re-rendered as output" in texts(at) and f"{len(output.regions) + 1} region(s); verified." in texts(at)
     newest = _newest(veil, asset.id)
     assert newest.parent_id == output.id and newest.regions_added == [[40, 470, 170, 560]]
-    assert [40, 470, 170, 560] in newest.regions and newest.error is None
+    assert [40, 470, 170, 560] in newest.regions and newest.error is None and not newest.reviewed
+    assert widget(at, "selectbox", "Output to review").value == newest.id   # the new output is on screen
 
 
 def test_removing_the_face_fails_verification_and_the_page_says_why(photo):
@@ -63,6 +77,8 @@ def test_removing_the_face_fails_verification_and_the_page_says_why(photo):
     at = app(veil.staff, "app_pages/review.py")
     widget(at, "checkbox", "Remove #1 (face)").check()
     at = click(at.run(), "Re-render with these changes")
+    assert run_queued_jobs(veil.records) == ["failed"]   # the job fails as its output does
+    at.run()
     newest = _newest(veil, asset.id)
     assert newest.regions_removed == output.regions[:1] and newest.error   # the face (text regions follow it)
     assert "verification failed" in texts(at)
@@ -157,7 +173,7 @@ def test_a_slogan_removed_stays_readable_and_drawn_again_as_text_is_covered_soli
     widget(at, "checkbox", f"Remove #{number} (text)").check()
     at.run()
     assert {r["label"]: r["colour"] for r in _drawn_regions(at)}[f"#{number} text"] == "to remove"
-    at = click(at, "Re-render with these changes")
+    at = _rendered_by_a_worker(veil, click(at, "Re-render with these changes"))
     assert "verified." in texts(at)
     box = output.regions[number - 1]
     removed = _newest(veil, asset.id)
@@ -170,7 +186,7 @@ def test_a_slogan_removed_stays_readable_and_drawn_again_as_text_is_covered_soli
     at = click(at.run(), "Add this region")
     assert f"Regions you drew: [{', '.join(map(str, box))}] as text" in texts(at)
     assert {r["label"]: r["colour"] for r in _drawn_regions(at)}["new text"] == "drawn"
-    at = click(at, "Re-render with these changes")
+    at = _rendered_by_a_worker(veil, click(at, "Re-render with these changes"))
     drawn = _newest(veil, asset.id)
     assert drawn.regions_added == [box + ["text"]] and drawn.region_kinds[drawn.regions.index(box)] == "text"
     covered = _pixels(veil, drawn.id)[box[1] + 2:box[3] - 2, box[0] + 2:box[2] - 2]
@@ -187,8 +203,14 @@ def test_removing_the_line_with_the_patients_name_withholds_the_output(veil, tmp
     assert output.error is None
     at = app(veil.staff, "app_pages/review.py")
     widget(at, "checkbox", f"Remove #{region_over(output, line)} (text)").check()
-    at = click(at.run(), "Re-render with these changes")
+    at = _rendered_by_a_worker(veil, click(at.run(), "Re-render with these changes"), "failed")
     newest = _newest(veil, asset.id)
     assert newest.sha256 is None and "identifiers can still be read" in newest.error
     assert f"Verification failed: {newest.error}" in texts(at)
     assert button(at, "Confirm the review").disabled
+
+
+def _rendered_by_a_worker(veil, at, ends: str = "done"):
+    """The page queued the re-render: run it as a worker does, then let the page show the new output."""
+    assert run_queued_jobs(veil.records) == [ends]
+    return at.run()

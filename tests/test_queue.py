@@ -23,9 +23,12 @@ from records import services as sv
 from records.audit import SYSTEM, Actor
 from records.config import ConfigError
 from records.queue import WAKE, Queue
+from records.models import Job
 from records.services.work import claim_next
-from records_fixtures import (PASSWORD, backend, make_settings, pg_server,  # noqa: F401
-                              quick_password_hashing, records)
+from records_fixtures import (PASSWORD, PATIENT_NAME, PATIENT_REF, backend, consent_pdf,  # noqa: F401
+                              make_settings, pg_server, quick_password_hashing, records)
+from sqlalchemy import select
+from text_fixtures import covered_share, plant
 from video_fixtures import phone_clip
 
 
@@ -153,6 +156,75 @@ def test_a_worker_killed_mid_video_is_replaced_and_its_job_runs_again_to_one_out
         referenced = sv.referenced_blobs(session)
     assert {p.name for p in clinic.records.store.root.glob("*/*")} == referenced   # no orphan blob
     assert not [p for p in clinic.records.settings.work_dir.iterdir()]
+
+
+# -- a re-render after review ------------------------------------------------------------------------------
+def labelled_photo(path: Path, text: str):
+    """Grace Hopper's portrait with `text` printed on a label below her face."""
+    import numpy as np
+
+    rgb = np.asarray(Image.open(grace_hopper_path()).convert("RGB")).copy()
+    label = plant(rgb, text, (256, 560), letter_px=20, label=(250, 250, 246))
+    Image.fromarray(rgb).save(path)
+    return path, label, rgb.shape
+
+
+def test_a_re_render_after_review_is_a_job_whose_worker_reads_the_patients_identifiers_itself(clinic, pool, tmp_path):
+    records, ann = clinic.records, clinic.ann
+    consent = sv.register_consent(records, ann, consent_pdf(), PATIENT_NAME, PATIENT_REF)
+    photo, label, shape = labelled_photo(tmp_path / "label.png", "QUENNELL ROSALIND")
+    asset = clinic.upload(ann, photo, "before_treatment.png")
+    sv.link_consent(records, ann, asset.id, consent.id)
+    (job,) = clinic.queue(ann, asset)
+    kept = sv.list_outputs(records, ann, asset.id)[0] if wait_for_job(records, ann, job.id).state == "done" else None
+    assert kept is not None and kept.error is None                     # the label was covered
+    sv.mark_reviewed(records, ann, kept.id)
+
+    drawn = [10, 10, 60, 60]
+    edit = sv.enqueue_rerender(records, ann, kept.id, add_regions=[drawn])
+    assert edit.kind == "rerender" and edit.state == "queued" and edit.replaces_id == kept.id
+    assert [o.id for o in sv.list_outputs(records, ann, asset.id)] == [kept.id]   # nothing rendered by the call
+    with pytest.raises(sv.WorkflowError, match="queued already"):
+        sv.enqueue_rerender(records, ann, kept.id, add_regions=[drawn])
+    done = wait_for_job(records, ann, edit.id)
+    assert done.state == "done" and done.worker and done.attempts == 1
+    edited = next(o for o in sv.list_outputs(records, ann, asset.id) if o.id == done.output_id)
+    assert edited.parent_id == kept.id and edited.regions_added == [drawn] and edited.error is None
+    assert not edited.reviewed                                          # a re-rendered output needs its own review
+    with pytest.raises(sv.WorkflowError, match="replaced"):
+        sv.mark_reviewed(records, ann, kept.id)
+    with pytest.raises(sv.WorkflowError, match="already replaced"):
+        sv.enqueue_rerender(records, ann, kept.id, add_regions=[drawn])
+
+    # removing the label's regions leaves the patient's name legible: the worker, which got no name through
+    # the queue, finds it in the records and withholds the output
+    on_label = [r for r, kind in zip(edited.regions, edited.region_kinds)
+                if kind == "text" and covered_share(label, [r], shape) > 0.3]
+    assert on_label
+    unsafe = sv.enqueue_rerender(records, ann, edited.id, remove_regions=on_label)
+    failed = wait_for_job(records, ann, unsafe.id)
+    assert failed.state == "failed" and "identifiers can still be read" in failed.error
+    withheld = next(o for o in sv.list_outputs(records, ann, asset.id) if o.id == failed.output_id)
+    assert withheld.sha256 is None and withheld.parent_id == edited.id
+
+    with records.db.reading() as session:
+        rows = repr([[getattr(j, c.name) for c in Job.__table__.columns] for j in session.scalars(select(Job))])
+    seen = rows + repr(clinic.events("job.queued")) + failed.error + pool.log.read_text()
+    words = ["quennell", "rosalind", "0047711", "before_treatment"]
+    assert [w for w in words if w in seen.lower()] == []            # no name, reference or file name anywhere
+
+
+def test_a_consent_pdf_is_read_by_a_warm_worker_which_keeps_no_name_in_the_job(clinic, pool):
+    records = clinic.records
+    pdf = consent_pdf(expiry="This authorization expires on 2032-02-29.")   # not the other tests' document
+    job = sv.enqueue_consent_reading(records, clinic.bob, pdf, PATIENT_NAME, PATIENT_REF,
+                                     file_name="quennell_consent.pdf")
+    done = wait_for_job(records, clinic.bob, job.id)
+    assert done.state == "done" and done.worker and done.consent_id and done.error is None
+    consent = next(c for c in sv.list_consents(records, clinic.bob) if c.id == done.consent_id)
+    assert consent.social_media == "covered" and consent.signed
+    seen = pool.log.read_text() + repr(clinic.events("job.queued")) + repr(done)
+    assert [w for w in ("quennell", "rosalind", "0047711") if w in seen.lower()] == []
 
 
 # -- files that kill or hang their reader -------------------------------------------------------------------

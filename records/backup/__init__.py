@@ -8,7 +8,9 @@ A backup folder holds:
                          match altered files. No PHI: ids, counts and hashes only.
     database/veil.db     SQLite: a snapshot by the online backup API, one consistent state while Veil writes.
     database/veil.sql    PostgreSQL: pg_dump of an exported snapshot, the same one the manifest describes.
-    blobs/ab/ab12...     the ciphertext of every blob that snapshot references, copied as it is.
+    blobs/ab/ab12...     the ciphertext of every blob that snapshot references, copied as it is from the data
+                         folder or from the S3 bucket VEIL_BLOB_URL names (restore puts it back into the
+                         data folder or into an empty bucket prefix, as the target's VEIL_BLOB_URL says).
 
 The key is never in a backup: a backup left on a shared drive is useless to whoever finds it. The key file
 is kept offline once (it never changes); `verify_backup` says whether a key file opens a backup.

@@ -1,4 +1,5 @@
-"""Taking a backup: one consistent snapshot of the database and the ciphertext of every blob it names."""
+"""Taking a backup: one consistent snapshot of the database and the ciphertext of every blob it names, from the
+data folder or from the S3 bucket VEIL_BLOB_URL names."""
 from __future__ import annotations
 
 import json
@@ -16,14 +17,14 @@ from records import audit
 from records import services as sv
 from records.audit import Actor
 from records.backup.check import check_blobs
-from records.backup.files import (blob_name, copy_file, database_kind, digest_file, libpq_env, publish,
+from records.backup.files import (blob_name, copy_stream, database_kind, digest_file, libpq_env, publish,
                                   readonly_sqlite, refuse_occupied, sqlite_path, staging_beside, write_private)
 from records.backup.manifest import (DATABASE_FILES, FORMAT, KEY_TOKEN, MANIFEST, BackupError, manifest_bytes,
                                      summary_of)
 from records.config import Settings
 from records.crypto import Keys
 from records.models import Asset, AuditHead, Consent, Output, Release, User, utcnow
-from records.store import BlobStore
+from records.store import BlobMissing, BlobStore, EncryptedBlobs
 
 SNAPSHOT_ATTEMPTS = 5
 _COUNTED = {"users": User, "consents": Consent, "assets": Asset, "outputs": Output, "releases": Release}
@@ -41,9 +42,6 @@ def create_backup(settings: Settings, target: Path, actor: Actor) -> dict:
                           "(choose another disk or a network share)")
     if not settings.key_file.is_file():
         raise BackupError(f"no key file at {settings.key_file} (VEIL_KEY_FILE): there is no installation to back up")
-    if settings.blob_url:
-        raise BackupError("the blobs are kept in an S3 bucket (VEIL_BLOB_URL), which this backup does not copy; "
-                          "back up the bucket (it holds ciphertext only) and the database with the provider's tools")
     kind = database_kind(settings.database_url)
     if kind == "sqlite" and not sqlite_path(settings.database_url).is_file():
         raise BackupError(f"no database at {sqlite_path(settings.database_url)}: there is no installation to back up")
@@ -71,7 +69,7 @@ def _write_backup(records: sv.Records, kind: str, staging: Path) -> dict:
         with records.store.keeping() if attempt == SNAPSHOT_ATTEMPTS else nullcontext():
             facts = _snapshot(records, kind, database)
             referenced = facts.pop("referenced")
-            missing = _copy_blobs(records.store.root, staging, referenced, files)
+            missing = _copy_blobs(records.store, staging, referenced, files)
         if not missing:
             break
     problems = [] if facts["audit"]["intact"] else [f"the audit chain is broken: {facts['verdict']}"]
@@ -152,8 +150,9 @@ def _facts(session: Session, keys: Keys) -> dict:
     }
 
 
-def _copy_blobs(store_root: Path, staging: Path, referenced: set[str], files: dict) -> set[str]:
-    """Copy the referenced blobs not copied yet, drop copies no longer referenced; return those missing."""
+def _copy_blobs(store: EncryptedBlobs, staging: Path, referenced: set[str], files: dict) -> set[str]:
+    """Copy the ciphertext of the referenced blobs not copied yet, from the data folder or the S3 bucket as
+    it is (the object store never sees a key), drop copies no longer referenced; return those missing."""
     for name in [n for n in files if n.startswith("blobs/") and n.rsplit("/", 1)[1] not in referenced]:
         (staging / name).unlink()
         del files[name]
@@ -163,7 +162,8 @@ def _copy_blobs(store_root: Path, staging: Path, referenced: set[str], files: di
         if name in files:
             continue
         try:
-            files[name] = copy_file(store_root / address[:2] / address, staging / name)
-        except FileNotFoundError:
+            with store.ciphertext(address) as source:
+                files[name] = copy_stream(source, staging / name)
+        except BlobMissing:
             missing.add(address)
     return missing

@@ -8,7 +8,7 @@ import sqlite3
 import uuid
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator
+from typing import BinaryIO, Iterator
 
 from sqlalchemy import create_engine, make_url
 from sqlalchemy.engine import Connection, Engine
@@ -70,9 +70,15 @@ def publish(staging: Path, final: Path) -> None:
 
 def copy_file(source: Path, target: Path) -> dict:
     """Copy, hashing on the way, into a new 0600 file; the hash is of what was written."""
+    with open(source, "rb") as src:
+        return copy_stream(src, target)
+
+
+def copy_stream(src: BinaryIO, target: Path) -> dict:
+    """Write what `src` holds into a new 0600 file, hashing on the way; the hash is of what was written."""
     target.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
     digest, size = hashlib.sha256(), 0
-    with open(source, "rb") as src, open(os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "wb") as out:
+    with open(os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "wb") as out:
         for chunk in iter(lambda: src.read(CHUNK), b""):
             digest.update(chunk)
             size += len(chunk)

@@ -1,8 +1,11 @@
-"""Restoring a backup into an empty data folder and an empty database, checked before it appears."""
+"""Restoring a backup into an empty data folder and an empty database, checked before it appears; the blobs
+go into the data folder, or into the S3 bucket VEIL_BLOB_URL names (empty), as the target's settings say."""
 from __future__ import annotations
 
 import shutil
+from contextlib import contextmanager, suppress
 from pathlib import Path
+from typing import Iterator
 
 from sqlalchemy import create_engine, inspect
 from sqlalchemy.orm import Session
@@ -17,6 +20,7 @@ from records.backup.files import (copy_file, database_kind, existing_keys, publi
 from records.backup.manifest import BackupError, altered, check_listing, read_manifest, refuse_problems, summary_of
 from records.config import Settings
 from records.crypto import KeyFileError, Keys
+from records.blob_s3 import S3BlobStore
 from records.store import BlobStore
 
 
@@ -46,6 +50,7 @@ def restore_backup(folder: Path, settings: Settings, actor: Actor) -> dict:
                               "needs the SQLite database inside the data folder (the default)")
     else:
         _refuse_filled_postgresql(settings.database_url)
+    bucket = _empty_bucket(settings, keys)
     with staging_beside(data_dir) as staging:
         for name, entry in manifest["files"].items():
             into = staging / (name if name.startswith("blobs/") else _restored_name(settings, name))
@@ -55,9 +60,10 @@ def restore_backup(folder: Path, settings: Settings, actor: Actor) -> dict:
                    "manifest_seal": manifest["seal"][:16]}
         if kind == "sqlite":
             _restore_sqlite(settings, staging, keys, manifest, folder, actor, details)
-            publish(staging, data_dir)
+            with _blobs_into(bucket, staging):
+                publish(staging, data_dir)
         else:
-            _restore_postgresql(settings, staging, keys, manifest, folder, actor, details)
+            _restore_postgresql(settings, staging, keys, manifest, folder, actor, details, bucket)
     return summary_of(manifest)
 
 
@@ -70,7 +76,8 @@ def _restored_name(settings: Settings, name: str) -> str:
 
 def _restore_sqlite(settings, staging, keys, manifest, folder, actor, details) -> None:
     database = staging / _restored_name(settings, manifest["database"]["file"])
-    staged = settings.with_(data_dir=staging, database_url=f"sqlite:///{database}")
+    # blob_url=None: the blobs are checked where they were staged, before any goes into a bucket
+    staged = settings.with_(data_dir=staging, database_url=f"sqlite:///{database}", blob_url=None)
     try:
         records = sv.open_records(staged, housekeep=False)   # migrates an older schema, checks the key
     except KeyFileError:
@@ -83,7 +90,7 @@ def _restore_sqlite(settings, staging, keys, manifest, folder, actor, details) -
         records.close()
 
 
-def _restore_postgresql(settings, staging, keys, manifest, folder, actor, details) -> None:
+def _restore_postgresql(settings, staging, keys, manifest, folder, actor, details, bucket) -> None:
     dump = staging / _restored_name(settings, manifest["database"]["file"])
     script = _without_psql_guard(dump.read_text(encoding="utf-8"))
     dump.unlink()
@@ -98,15 +105,49 @@ def _restore_postgresql(settings, staging, keys, manifest, folder, actor, detail
                 check_records(session, keys, BlobStore(staging / "blobs", keys), manifest, folder)
                 audit.append(session, keys, actor, "backup.restored", None, None, **details)
                 session.flush()
-            publish(staging, settings.data_dir)
-            try:
-                connection.commit()
-            except BaseException:
-                shutil.rmtree(settings.data_dir, ignore_errors=True)   # it was empty or absent before
-                raise
+            with _blobs_into(bucket, staging):
+                publish(staging, settings.data_dir)
+                try:
+                    connection.commit()
+                except BaseException:
+                    shutil.rmtree(settings.data_dir, ignore_errors=True)   # it was empty or absent before
+                    raise
     finally:
         engine.dispose()
     sv.open_records(settings, housekeep=False).close()   # bring an older schema up to date
+
+
+def _empty_bucket(settings: Settings, keys: Keys) -> S3BlobStore | None:
+    """The S3 bucket (and prefix) VEIL_BLOB_URL names, refused unless it holds no blob; None: the blobs go into
+    the data folder."""
+    if not settings.blob_url:
+        return None
+    bucket = S3BlobStore(settings.blob_url, keys, None, settings.work_dir)   # puts ciphertext only: no lock
+    if next(iter(bucket.addresses()), None) is not None:
+        raise BackupError(f"{settings.blob_url} already holds blobs (VEIL_BLOB_URL); restore only into an empty "
+                          "bucket or prefix")
+    return bucket
+
+
+@contextmanager
+def _blobs_into(bucket: S3BlobStore | None, staging: Path) -> Iterator[None]:
+    """With a bucket: put the checked blobs' ciphertext there as it is, and leave none in the data folder
+    about to be published; if the block then fails, the blobs put there are deleted again."""
+    if bucket is None:
+        yield
+        return
+    placed = []
+    try:
+        for path in sorted((staging / "blobs").glob("??/*")):
+            bucket.put_ciphertext(path.name, path)
+            placed.append(path.name)
+        shutil.rmtree(staging / "blobs")
+        yield
+    except BaseException:
+        for address in placed:
+            with suppress(OSError):
+                bucket.delete(address)
+        raise
 
 
 def _without_psql_guard(script: str) -> str:

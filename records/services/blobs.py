@@ -11,14 +11,14 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from records.audit import Actor
-from records.models import Asset, Consent, Output, utcnow
+from records.models import Asset, Consent, ConsentReading, Output, utcnow
 from records.services.core import Records, log_event
 
 
 def referenced_blobs(session: Session, only: list[str] | None = None) -> set[str]:
     """The blob addresses some record names (of `only`, when given): the one list of columns that hold them."""
     found: set[str] = set()
-    for column in (Consent.pdf_blob, Asset.original_blob, Output.blob):
+    for column in (Consent.pdf_blob, Asset.original_blob, Output.blob, ConsentReading.pdf_blob):
         query = select(column).where(column.is_not(None))
         if only is not None:
             query = query.where(column.in_(only))

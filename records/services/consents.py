@@ -9,9 +9,9 @@ from __future__ import annotations
 import datetime as dt
 import shutil
 import uuid
-from contextlib import ExitStack
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
+from typing import Callable
 
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
@@ -22,12 +22,13 @@ from deid.formats import sniff
 from deid.models import sha256_file
 from records import sandbox, signing
 from records.audit import Actor
-from records.models import Asset, Consent, Output, Release, field_context, utcnow
+from records.models import Asset, Consent, ConsentReading, Job, Output, Release, field_context, utcnow
 from records.release_gate import PLATFORMS, normalise_platform
 from records.services.blobs import delete_unreferenced
 from records.services.core import (Records, ScopeConflict, WorkflowError, as_iso, authorize, get_row,
                                    log_event, one_at_a_time, patient_of, refuse_oversized, upload_size,
                                    username_of)
+from records.services.jobs import JobView, job_view
 from records.services.views import ConsentView, consent_view
 from records.store import WorkDir
 
@@ -61,6 +62,16 @@ def register_consent(records: Records, actor: Actor, pdf: Path | bytes, patient_
     authorize(records, actor, "register_consent")
     if trust_roots is None:
         trust_roots = signing.trust_roots(records)
+    _refuse_before_reading(records, pdf, patient_name, patient_ref, file_name)
+    with WorkDir(records.settings.work_dir) as work:
+        path = _copy_upload(pdf, work / "consent.pdf")   # never the uploaded name: it may name the patient
+        _refuse_non_pdf(path, file_name)
+        verdict = sandbox.check_in_sandbox(path, trust_roots=trust_roots)   # a crash costs this PDF, not the app
+        return _register_read(records, actor, path, verdict, patient_name, patient_ref, file_name, signed_in_veil)
+
+
+def _refuse_before_reading(records: Records, pdf: Path | bytes, patient_name: str, patient_ref: str,
+                           file_name: str) -> None:
     if not patient_name.strip() or not patient_ref.strip():
         raise WorkflowError("a consent needs the patient's name and reference (record number)")
     size = upload_size(pdf)
@@ -68,26 +79,83 @@ def register_consent(records: Records, actor: Actor, pdf: Path | bytes, patient_
         raise WorkflowError(f"{file_name}: the file is empty (0 bytes), so it cannot be a consent; upload the "
                             "signed consent PDF")
     refuse_oversized(size, records.settings.max_pdf_mb, "consent PDF")
-    with ExitStack() as held:
-        with WorkDir(records.settings.work_dir) as work:
-            path = _copy_upload(pdf, work / "consent.pdf")   # never the uploaded name: it may name the patient
-            _refuse_non_pdf(path, file_name)
-            verdict = sandbox.check_in_sandbox(path, trust_roots=trust_roots)   # a crash costs this PDF, not the app
-            if verdict.error:
-                raise WorkflowError(f"{file_name}: this PDF cannot be read "
-                                    f"({_without_work_name(verdict.error, path)}); nothing was registered")
-            document = Document(sha256_file(path), _text_key(records, verdict.text_sha256),
-                                _patient_key(records, patient_ref), file_name)
-            with records.db.reading() as session:
-                earlier = _registered_before(session, document)
-            if earlier is not None:
-                return earlier
-            held.enter_context(records.store.keeping())   # until the commit: nobody deletes this content
-            blob = records.store.put_file(path)
+
+
+def _register_read(records: Records, actor: Actor, path: Path, verdict: Verdict, patient_name: str,
+                   patient_ref: str, file_name: str, signed_in_veil: dict | None,
+                   still_wanted: Callable[[], bool] = lambda: True) -> ConsentView:
+    """Keep the read PDF (at `path`, a work copy) and its verdict as a consent, or refuse with the reason;
+    `still_wanted` is asked last, before anything is stored (a queued reading may have been cancelled)."""
+    if verdict.error:
+        raise WorkflowError(f"{file_name}: this PDF cannot be read "
+                            f"({_without_work_name(verdict.error, path)}); nothing was registered")
+    document = Document(sha256_file(path), _text_key(records, verdict.text_sha256),
+                        _patient_key(records, patient_ref), file_name)
+    with records.db.reading() as session:
+        earlier = _registered_before(session, document)
+    if earlier is not None:
+        return earlier
+    if not still_wanted():
+        raise ReadingCancelled()
+    with records.store.keeping():   # until the commit: nobody deletes this content
+        blob = records.store.put_file(path)
         view = _add_consent(records, actor, verdict, blob, document, patient_name, patient_ref, signed_in_veil)
     if view.existing:   # registered by a second press meanwhile: its file was stored, and is one too many
         delete_unreferenced(records, [blob])
     return view
+
+
+class ReadingCancelled(Exception):
+    """A person cancelled the queued reading while it was read: nothing is registered."""
+
+
+# -- consent reading as a job ------------------------------------------------------------------------------
+READ_AS = "the consent PDF"   # how a queued reading names its file in reasons: the job keeps no file name
+
+
+def enqueue_consent_reading(records: Records, actor: Actor, pdf: Path | bytes, patient_name: str,
+                            patient_ref: str, *, file_name: str = READ_AS) -> JobView:
+    """Queue a consent PDF for a worker to read and register, and return at once: what can be refused
+    without reading it (no name, an empty, oversized or non-PDF file) is refused now, by `file_name`; the
+    PDF is kept encrypted and the patient's name and reference encrypted with it (a consent reading) until
+    the job ends. The job (kind "consent") names the reading only, and, once done, the consent."""
+    authorize(records, actor, "register_consent")
+    _refuse_before_reading(records, pdf, patient_name, patient_ref, file_name)
+    with WorkDir(records.settings.work_dir) as work:
+        path = _copy_upload(pdf, work / "consent.pdf")
+        _refuse_non_pdf(path, file_name)
+        with records.store.keeping():   # until the commit: nobody deletes this content
+            blob = records.store.put_file(path)
+            with records.transaction() as session:
+                reading = ConsentReading(id=uuid.uuid4().hex, pdf_blob=blob, created_at=utcnow())
+                for part, value in (("name", patient_name), ("ref", patient_ref)):
+                    setattr(reading, f"patient_{part}_enc", records.keys.encrypt_text(
+                        value.strip(), field_context("consent_readings", f"patient_{part}", reading.id)))
+                session.add(reading)
+                job = Job(kind="consent", owner_id=actor.id, reading_id=reading.id, state="queued", progress=0.0,
+                          attempts=0, cancel_requested=False, created_at=utcnow())
+                session.add(job)
+                session.flush()
+                log_event(records, session, actor, "job.queued", "job", job.id, kind="consent", pdf_sha256=blob)
+                view = job_view(session, job)
+    records.queue.wake()
+    return view
+
+
+def read_queued_consent(records: Records, actor: Actor, reading_id: str, check: Callable[..., Verdict],
+                        still_wanted: Callable[[], bool]) -> ConsentView:
+    """A worker's part of a consent job: read the queued PDF with `check` (consent.check.check_pdf, in the
+    worker's own process: the worker is the isolation unit) and register it as `register_consent` does."""
+    with records.db.reading() as session:
+        reading = get_row(session, ConsentReading, reading_id)
+        blob, signed_in_veil = reading.pdf_blob, reading.signed_in_veil
+        name, ref = (records.keys.decrypt_text(getattr(reading, f"patient_{part}_enc"),
+                                               field_context("consent_readings", f"patient_{part}", reading.id))
+                     for part in ("name", "ref"))
+    with WorkDir(records.settings.work_dir) as work:
+        path = records.store.decrypt_to(blob, work / "consent.pdf")
+        verdict = check(path, trust_roots=signing.trust_roots(records))
+        return _register_read(records, actor, path, verdict, name, ref, READ_AS, signed_in_veil, still_wanted)
 
 
 def _copy_upload(pdf: Path | bytes, path: Path) -> Path:

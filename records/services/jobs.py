@@ -1,5 +1,7 @@
-"""Jobs a person asks for: de-identify uploaded media in a worker process instead of the page, see each job's
-live progress, cancel it, retry it.
+"""Jobs a person asks for: de-identify uploaded media, re-render an output with a reviewer's edits
+(records.services.review.enqueue_rerender), or read a consent PDF (records.services.consents.
+enqueue_consent_reading), in a worker process instead of the page; see each job's live
+progress, cancel it, retry it.
 
 A job is a row (records.models.Job): queued, then running in a worker (records.worker) with its progress,
 then done, failed (with the reason) or cancelled. The page enqueues and returns at once; what it shows comes
@@ -13,7 +15,8 @@ from dataclasses import dataclass
 from sqlalchemy import select
 
 from records.audit import Actor
-from records.models import Asset, Job, utcnow
+from records.models import Asset, ConsentReading, Job, utcnow
+from records.services.blobs import delete_unreferenced
 from records.services.core import (Records, WorkflowError, as_iso, authorize, get_row, log_event,
                                    original_to_process, username_of)
 from records.users import PermissionDenied
@@ -36,6 +39,8 @@ class JobView:
     asset_id: str | None
     asset_kind: str | None
     output_id: str | None
+    replaces_id: str | None   # a re-render: the output it replaces
+    consent_id: str | None    # a consent reading: the consent it registered
     profile: str | None
     owner: str | None
     worker: str | None
@@ -53,8 +58,8 @@ def job_view(session, job: Job) -> JobView:
     return JobView(id=job.id, kind=job.kind, state=job.state, progress=job.progress, stage=job.stage,
                    error=job.error, attempts=job.attempts, cancel_requested=job.cancel_requested,
                    asset_id=job.asset_id, asset_kind=asset.kind if asset else None, output_id=job.output_id,
-                   profile=job.profile, owner=username_of(session, job.owner_id), worker=job.worker,
-                   created_at=as_iso(job.created_at), started_at=as_iso(job.started_at),
+                   replaces_id=job.replaces_id, consent_id=job.consent_id, profile=job.profile, owner=username_of(session, job.owner_id),
+                   worker=job.worker, created_at=as_iso(job.created_at), started_at=as_iso(job.started_at),
                    finished_at=as_iso(job.finished_at))
 
 
@@ -91,12 +96,35 @@ def list_jobs(records: Records, actor: Actor, *, everyone: bool = False, limit: 
         return [job_view(session, job) for job in session.scalars(query)]
 
 
+def jobs_replacing(records: Records, actor: Actor, output_id: str) -> list[JobView]:
+    """The re-renders asked for an output, newest first, whoever asked (each reviewer sees the output's
+    state the same way)."""
+    authorize(records, actor, "view_records")
+    with records.db.reading() as session:
+        query = select(Job).where(Job.replaces_id == output_id).order_by(Job.created_at.desc(), Job.id)
+        return [job_view(session, job) for job in session.scalars(query)]
+
+
 def get_job(records: Records, actor: Actor, job_id: str) -> JobView:
     authorize(records, actor, "view_records")
     with records.db.reading() as session:
         job = get_row(session, Job, job_id)
         _check_owner(actor, job, "see")
         return job_view(session, job)
+
+
+def forget_reading(session, job: Job) -> str | None:
+    """A consent job ended: its consent reading (the PDF's blob, the patient's name and reference) goes;
+    returns the blob, for the caller to delete after the commit unless a consent now names it."""
+    if job.reading_id is None:
+        return None
+    reading = session.get(ConsentReading, job.reading_id)
+    job.reading_id = None
+    session.flush()
+    if reading is None:
+        return None
+    session.delete(reading)
+    return reading.pdf_blob
 
 
 def cancel_job(records: Records, actor: Actor, job_id: str) -> JobView:
@@ -106,11 +134,15 @@ def cancel_job(records: Records, actor: Actor, job_id: str) -> JobView:
     with records.transaction() as session:
         job = _own_job(session, actor, job_id, "cancel", ACTIVE,
                        "this job is already {state}; there is nothing to cancel")
+        blob = None
         if job.state == "queued":
             job.state, job.finished_at = "cancelled", utcnow()
+            blob = forget_reading(session, job)
         job.cancel_requested = True
         log_event(records, session, actor, "job.cancelled", "job", job.id, was=job.state)
-        return job_view(session, job)
+        view = job_view(session, job)
+    delete_unreferenced(records, [blob])
+    return view
 
 
 def retry_job(records: Records, actor: Actor, job_id: str) -> JobView:
@@ -121,6 +153,8 @@ def retry_job(records: Records, actor: Actor, job_id: str) -> JobView:
                        "this job is {state}; only a failed or cancelled job can be retried")
         if job.asset_id:
             original_to_process(get_row(session, Asset, job.asset_id))
+        if job.kind == "consent" and job.reading_id is None:
+            raise WorkflowError("the consent PDF of this job is no longer kept; upload it again")
         job.state, job.error, job.stage, job.progress = "queued", None, None, 0.0
         job.attempts, job.cancel_requested, job.worker = 0, False, None
         job.created_at, job.started_at, job.finished_at, job.heartbeat_at = utcnow(), None, None, None

@@ -10,6 +10,7 @@ worker that holds it, so a job put back after its worker was thought dead never 
 from __future__ import annotations
 
 import datetime as dt
+import threading
 import time
 from dataclasses import dataclass
 from typing import Callable
@@ -20,7 +21,10 @@ from records.audit import SYSTEM, Actor
 from records.models import Job, User, utcnow
 from records.services.blobs import delete_unreferenced
 from records.services.core import Records, RecordNotFound, WorkflowError, authorize, get_row, log_event
+from records.services.consents import ReadingCancelled, read_queued_consent
 from records.services.intake import render_output
+from records.services.jobs import forget_reading
+from records.services.review import replaceable
 from records.services.upkeep import housekeeping
 from records.users import PermissionDenied
 
@@ -46,6 +50,9 @@ class Claimed:
     asset_id: str | None
     profile: str | None
     attempts: int
+    replaces_id: str | None = None   # a re-render: the output it replaces, and the reviewer's regions
+    regions: dict | None = None
+    reading_id: str | None = None    # a consent job: the queued PDF and its patient
 
 
 # -- taking a job ---------------------------------------------------------------------------------------------
@@ -64,7 +71,8 @@ def claim_next(records: Records, worker: str) -> Claimed | None:
                         stage="starting", attempts=Job.attempts + 1)).rowcount
             if taken:
                 job = session.get(Job, job_id)
-                return Claimed(job.id, job.kind, job.owner_id, job.asset_id, job.profile, job.attempts)
+                return Claimed(job.id, job.kind, job.owner_id, job.asset_id, job.profile, job.attempts,
+                               job.replaces_id, job.regions, job.reading_id)
     return None
 
 
@@ -128,6 +136,8 @@ def run_claimed(records: Records, job: Claimed, worker: str, engine: Callable, b
         except Exception as exc:  # the next period tries again; the row says why this one failed
             return _end(records, job.id, worker, "failed", _reason(exc))
         return _end(records, job.id, worker, "done")
+    if job.kind == "consent":
+        return _read_consent(records, job, worker, beat)
     progress = Progress(records, job.id, worker, beat)
 
     def finish(session, output) -> None:
@@ -142,15 +152,75 @@ def run_claimed(records: Records, job: Claimed, worker: str, engine: Callable, b
 
     try:
         owner = _owner(records, job.owner_id)
-        authorize(records, owner, "process")   # again now: the account may have been disabled meanwhile
-        output = render_output(records, owner, job.asset_id, job.profile or "default", [], [], None, progress,
-                               engine=run_engine, on_commit=finish)
+        added, removed = _regions_if_allowed(records, job, owner)
+        output = render_output(records, owner, job.asset_id, job.profile or "default", added, removed,
+                               job.replaces_id, progress, engine=run_engine, on_commit=finish)
     except JobLost as lost:
         delete_unreferenced(records, [lost.blob])   # the output of a job no longer ours is not kept
         return _end(records, job.id, worker, "cancelled", only_if_cancelled=True)
     except Exception as exc:  # the owner lost the right, the original is gone: the job fails with the reason
         return _end(records, job.id, worker, "failed", _reason(exc))
+    if output.existing:   # made meanwhile by another call for the same work: this job ends with that output
+        return _end(records, job.id, worker, "failed" if output.error else "done", output.error,
+                    output_id=output.id)
     return "failed" if output.error else "done"
+
+
+def _read_consent(records: Records, job: Claimed, worker: str, beat: Callable[[], None]) -> str:
+    """Read the queued consent PDF here and register it; its reading is forgotten when the job ends. Run
+    again after a worker died, it finds the consent registered the first time (the same document for the
+    same patient) instead of making a second."""
+    from consent.check import check_pdf   # here: only a worker reading a consent needs the judge
+
+    progress = Progress(records, job.id, worker, beat)
+    try:
+        owner = _owner(records, job.owner_id)
+        authorize(records, owner, "register_consent")
+        progress(0.1, "reading the consent PDF")
+        view = read_queued_consent(records, owner, job.reading_id, _beating(check_pdf, beat),
+                                   still_wanted=lambda: not _cancel_requested(records, job.id))
+    except ReadingCancelled:
+        return _end(records, job.id, worker, "cancelled")
+    except Exception as exc:  # unreadable, revoked, another patient's: the job fails with the reason
+        return _end(records, job.id, worker, "failed", _reason(exc))
+    return _end(records, job.id, worker, "done", consent_id=view.id)
+
+
+def _beating(check: Callable, beat: Callable[[], None]) -> Callable:
+    """The checker, with a sign of life beside it every half second while it reads (it reports no progress of
+    its own); the reader stops itself at its own time budget, and a hang past that is the silence limit's."""
+    def checked(path, **options):
+        done = threading.Event()
+
+        def keep_beating():
+            while not done.wait(0.5):
+                beat()
+        beater = threading.Thread(target=keep_beating, daemon=True, name="reading-beat")
+        beater.start()
+        try:
+            return check(path, **options)
+        finally:
+            done.set()
+            beater.join()
+    return checked
+
+
+def _cancel_requested(records: Records, job_id: str) -> bool:
+    with records.db.reading() as session:
+        return bool(session.scalar(select(Job.cancel_requested).where(Job.id == job_id)))
+
+
+def _regions_if_allowed(records: Records, job: Claimed, owner: Actor) -> tuple[list, list]:
+    """Check the owner may still do this job (an account may have been disabled meanwhile); a re-render's
+    regions, once its output is known to be still replaceable, else none."""
+    if job.kind != "rerender":
+        authorize(records, owner, "process")
+        return [], []
+    authorize(records, owner, "review")
+    with records.db.reading() as session:
+        replaceable(session, job.replaces_id)
+    regions = job.regions or {}
+    return list(regions.get("added") or []), list(regions.get("removed") or [])
 
 
 def _owner(records: Records, owner_id: str | None) -> Actor:
@@ -166,18 +236,23 @@ def _reason(exc: Exception) -> str:
 
 
 def _end(records: Records, job_id: str, worker: str, state: str, error: str | None = None, *,
-         only_if_cancelled: bool = False) -> str:
+         only_if_cancelled: bool = False, output_id: str | None = None, consent_id: str | None = None) -> str:
     with records.transaction() as session:
         job = session.get(Job, job_id, with_for_update=True)
         if job is None or job.state != "running" or job.worker != worker:
             return job.state if job else state
         if only_if_cancelled and not job.cancel_requested:
             return job.state
-        job.state = "cancelled" if job.cancel_requested else state
+        job.state = "cancelled" if job.cancel_requested and not consent_id else state
         job.error, job.finished_at = (None if job.state == "cancelled" else error), utcnow()
+        if job.state != "cancelled" and (output_id or consent_id):
+            job.output_id, job.consent_id, job.progress = output_id, consent_id, 1.0
+        blob = forget_reading(session, job)
         if job.state == "failed":
             log_event(records, session, SYSTEM, "job.failed", "job", job.id, reason=error)
-        return job.state
+        ended = job.state
+    delete_unreferenced(records, [blob])   # a consent PDF no consent came to name
+    return ended
 
 
 # -- a worker that died ---------------------------------------------------------------------------------------
@@ -198,6 +273,8 @@ def recover(records: Records, job_id: str, worker: str, reason: str) -> str | No
             job.state, job.error, job.finished_at = "failed", reason, utcnow()
             log_event(records, session, SYSTEM, "job.failed", "job", job.id, reason=reason, attempts=job.attempts)
         state = job.state
+        blob = forget_reading(session, job) if state != "queued" else None
+    delete_unreferenced(records, [blob])
     if state == "queued":
         records.queue.wake()
     return state
