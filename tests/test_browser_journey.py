@@ -48,8 +48,8 @@ class Journey:
             self.page.wait_for_timeout(500)
             self.page.screenshot(path=path)
 
-    def see(self, text: str | re.Pattern) -> None:
-        self.page.get_by_text(text).first.wait_for()
+    def see(self, text: str | re.Pattern, timeout: float | None = None) -> None:
+        self.page.get_by_text(text).first.wait_for(timeout=timeout)
         self.settle()
 
     def fill(self, label: str, value: str) -> None:
@@ -174,8 +174,8 @@ def test_the_whole_journey_from_first_start_to_takedown(tmp_path, planted_jpeg):
             you.shot("review-region-drawn-on-the-picture")
             you.click("Add this region")
             you.see("Regions you drew")
-            you.click("Re-render with these changes")
-            you.see(re.compile(r"Re-rendered as output \w+: \d+ region\(s\); verified"))
+            you.click("Re-render with these changes")   # queued: a worker of the app's pool renders it
+            you.see(re.compile(r"Re-rendered as output \w+: \d+ region\(s\); verified"), timeout=180_000)
             for item in CHECKLIST:
                 you.tick(item)
             you.shot("review-re-rendered-checklist-ticked")

@@ -81,7 +81,7 @@ def test_a_text_region_is_shown_in_its_colour_removed_and_drawn_again_as_text(tm
             you.tick(f"Remove #{number} (text)")
             assert _edge_pixels(page, box, REGION_COLOURS["to remove"]) > 5
             you.click("Re-render with these changes")
-            _rerendered_by_a_worker(page, you)
+            _rerendered_by_a_worker(you)
             removed = _newest(records, admin, asset.id)
             assert removed.regions_removed == [box] and box not in removed.regions and removed.error is None
             you.shot("review-slogan-left-visible")
@@ -97,7 +97,7 @@ def test_a_text_region_is_shown_in_its_colour_removed_and_drawn_again_as_text(tm
             you.see("Regions you drew")
             you.shot("review-slogan-drawn-as-text")
             you.click("Re-render with these changes")
-            _rerendered_by_a_worker(page, you)
+            _rerendered_by_a_worker(you)
             drawn = _newest(records, admin, asset.id)
             (added,) = drawn.regions_added
             assert added[4:] == ["text"], added
@@ -110,9 +110,7 @@ def test_a_text_region_is_shown_in_its_colour_removed_and_drawn_again_as_text(tm
     records.close()
 
 
-def _rerendered_by_a_worker(page, you) -> None:
+def _rerendered_by_a_worker(you) -> None:
     """The page queued the re-render; a worker of the app's pool renders it (slow on a loaded 2-core machine)
     and the page then moves to the new output with its note."""
-    page.get_by_text(re.compile(r"Re-rendered as output \w+: \d+ region\(s\); verified")).first.wait_for(
-        timeout=180_000)
-    you.settle()
+    you.see(re.compile(r"Re-rendered as output \w+: \d+ region\(s\); verified"), timeout=180_000)
