@@ -123,10 +123,13 @@ def encode(rgb: np.ndarray, alpha: np.ndarray | None, source_format: str, jpeg_q
     if alpha is not None and fmt != "JPEG":
         img.putalpha(Image.fromarray(alpha, "L"))
     buffer = io.BytesIO()
+    # Measured on a redacted 12 MP photo (benchmarks/images.py, encode): JPEG optimize=True took 2.9x the
+    # time (0.21 s against 0.07 s) for a file 3 % smaller; PNG optimize=True 46 s, compress_level=1 2 s
+    # for a file 27 % larger (lossless either way). Quality is the profile's, unchanged.
     if fmt == "JPEG":
-        img.save(buffer, "JPEG", quality=jpeg_quality, optimize=True)
+        img.save(buffer, "JPEG", quality=jpeg_quality)
     elif fmt == "PNG":
-        img.save(buffer, "PNG", optimize=True)
+        img.save(buffer, "PNG", compress_level=1)
     else:
         img.save(buffer, "WEBP", quality=jpeg_quality, method=4)
     return buffer.getvalue(), ext
