@@ -1,7 +1,8 @@
 """Photo de-identification speed: per stage, per extra photo and per six-photo batch, against deface 1.5.0
 and against the bare floor (decode + encode with the same settings, no detection), in one run.
 
-    python benchmarks/images.py [--repeats 3] [--no-deface] [--engine DIR] [--only stages,marginal,batch,encode]
+    python benchmarks/images.py [--repeats 3] [--no-deface] [--engine DIR] [--compare DIR]
+                                [--only stages,encode,marginal,batch]
 
 It builds six 12 MP JPEG photos at run time into benchmarks/out/photos/ (git-ignored) from pictures that ship
 in pip wheels (scikit-image's astronaut, matplotlib's grace_hopper), upscaled, with faces of several sizes,
@@ -16,7 +17,8 @@ Sections:
 - encode: JPEG (and PNG) encoder settings, size against seconds on the redacted photo.
 
 --engine DIR times another checkout's deid (e.g. an export of main: `git archive main | tar -x -C DIR`, with
-DIR/models linked to this one's) with this script, for a before/after comparison in the same conditions.
+DIR/models linked to this one's) with this script; --compare DIR adds that checkout's command line to the
+batch, taking turns with --engine's, for a before/after comparison in the same conditions.
 The machine's load average is printed with the figures: on shared cores, compare ratios, not seconds.
 """
 from __future__ import annotations
@@ -24,6 +26,7 @@ from __future__ import annotations
 import argparse
 import io
 import os
+import resource
 import shutil
 import statistics
 import subprocess
@@ -128,6 +131,15 @@ def median_time(call, repeats: int):
     return statistics.median(seconds), value
 
 
+def run_child(cmd: list[str], **options):
+    """Wall seconds, CPU seconds (its whole process tree, as far as it was waited for) and the result."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    elapsed, done = timed(lambda: subprocess.run(cmd, capture_output=True, **options))
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    return elapsed, cpu, done
+
+
 def load() -> str:
     return "load average %.2f %.2f %.2f" % os.getloadavg()
 
@@ -222,79 +234,91 @@ def floor_once(photo: Path, out: Path, quality: int) -> None:
     _write_durably(out / f"floor{ext}", encoded)
 
 
-def deface_run(photos: list[Path]) -> float:
-    """Seconds for deface (a fresh process, its defaults) on a folder holding `photos`."""
+def deface_run(photos: list[Path]) -> tuple[float, float]:
+    """Wall and CPU seconds for deface (a fresh process, its defaults) on a folder holding `photos`."""
     with tempfile.TemporaryDirectory(dir=OUT) as folder:
         for photo in photos:
             shutil.copy(photo, folder)
-        elapsed, done = timed(lambda: subprocess.run([str(DEFACE), folder], capture_output=True))
+        elapsed, cpu, done = run_child([str(DEFACE), folder])
         if done.returncode != 0:
             raise SystemExit(f"deface failed: {done.stderr.decode()[-400:]}")
         made = [p for p in Path(folder).iterdir() if "_anonymized" in p.name]
         if len(made) != len(photos):
             raise SystemExit(f"deface wrote {len(made)} outputs for {len(photos)} photos")
-    return elapsed
+    return elapsed, cpu
 
 
-def cli_run(photos: list[Path], engine: Path) -> float:
-    """Seconds for `python -m deid redact` (a fresh command) on `photos`; every output must be verified."""
+def cli_run(photos: list[Path], engine: Path) -> tuple[float, float]:
+    """Wall and CPU seconds for `python -m deid redact` (a fresh command, run in the `engine` checkout) on
+    `photos`; every output must be verified."""
     with tempfile.TemporaryDirectory(dir=OUT) as out:
         cmd = [sys.executable, "-m", "deid", "redact", *map(str, photos), "--out", out, "--json"]
-        elapsed, done = timed(lambda: subprocess.run(cmd, cwd=engine, capture_output=True))
+        env = {**os.environ, "PYTHONPATH": str(engine)}
+        elapsed, cpu, done = run_child(cmd, cwd=engine, env=env)
         if done.returncode != 0:
             raise SystemExit(f"deid redact failed ({done.returncode}): {done.stdout.decode()[-600:]}"
                              f"{done.stderr.decode()[-600:]}")
-    return elapsed
+    return elapsed, cpu
 
 
-def marginal(photos: list[Path], repeats: int, with_deface: bool, engine: Path) -> None:
+def marginal(photos: list[Path], repeats: int, with_deface: bool) -> None:
     """Seconds per extra photo, each tool warm."""
     from deid.api import redact_file
     from deid.profile import load_profile
 
     prof = load_profile("default")
-    veil, floor, defaced = [], [], []
+    veil, veil_cpu, floor, defaced, defaced_cpu = [], [], [], [], []
     with tempfile.TemporaryDirectory(dir=OUT) as out:
         redact_file(photos[0], out, prof)   # warm: models loaded, ExifTool started
         for _ in range(repeats):   # taking turns, so both see the same load
             for photo in photos:
+                cpu = time.process_time()
                 veil.append(timed(lambda: redact_file(photo, out, prof))[0])
+                veil_cpu.append(time.process_time() - cpu)
                 floor.append(timed(lambda: floor_once(photo, Path(out), prof.jpeg_quality))[0])
             if with_deface:
-                one, six = deface_run(photos[:1]), deface_run(photos)
+                (one, one_cpu), (six, six_cpu) = deface_run(photos[:1]), deface_run(photos)
                 defaced.append((six - one) / (len(photos) - 1))
+                defaced_cpu.append((six_cpu - one_cpu) / (len(photos) - 1))
     veil_s, floor_s = statistics.median(veil), statistics.median(floor)
     print(f"\n## Marginal seconds per 12 MP photo, warm (median over {repeats} x {len(photos)}); {load()}")
-    print(f"Veil, in one process (redact_file, verification included): {veil_s:.3f} s")
+    print(f"Veil, in one process (redact_file, verification included): {veil_s:.3f} s "
+          f"(CPU {statistics.median(veil_cpu):.2f} s)")
     print(f"floor (decode + encode, same settings, no detection):       {floor_s:.3f} s"
           f"   Veil = {veil_s / floor_s:.1f}x floor")
     if defaced:
         deface_s = statistics.median(defaced)
-        print(f"deface 1.5.0 ((T6 - T1) / 5 on a folder):                   {deface_s:.3f} s"
-              f"   deface/Veil = {deface_s / veil_s:.1f}x")
+        print(f"deface 1.5.0 ((T6 - T1) / 5 on a folder):                   {deface_s:.3f} s "
+              f"(CPU {statistics.median(defaced_cpu):.2f} s)   deface/Veil = {deface_s / veil_s:.1f}x")
 
 
 # ---------------------------------------------------------------- the six-photo batch
 
-def batch(photos: list[Path], repeats: int, with_deface: bool, engine: Path) -> None:
-    """The command a new user would run, on six photos, against deface on the same six, taking turns; the
-    CLI's own marginal per photo from a one-photo run."""
-    cli6, cli1, deface6, deface1 = [], [], [], []
-    for _ in range(repeats):
-        cli1.append(cli_run(photos[:1], engine))
-        cli6.append(cli_run(photos, engine))
-        if with_deface:
-            deface1.append(deface_run(photos[:1]))
-            deface6.append(deface_run(photos))
-    c6, c1 = statistics.median(cli6), statistics.median(cli1)
-    extra = len(photos) - 1
-    print(f"\n## Six 12 MP photos through the command line, median of {repeats}; {load()}")
-    print(f"{'tool':34} {'1 photo':>8} {'6 photos':>9} {'per extra photo':>16}")
-    print(f"{'python -m deid redact':34} {c1:8.2f} {c6:9.2f} {(c6 - c1) / extra:16.3f}")
+def batch(photos: list[Path], repeats: int, with_deface: bool, engines: list[Path]) -> None:
+    """The command a new user would run, on six photos, against deface on the same six, taking turns (and
+    each --compare checkout's command too); each one's marginal per photo from a one-photo run."""
+    tools = [(f"python -m deid redact ({engine.name})", lambda n, e=engine: cli_run(photos[:n], e))
+             for engine in engines]
     if with_deface:
-        d6, d1 = statistics.median(deface6), statistics.median(deface1)
-        print(f"{'deface 1.5.0 (defaults)':34} {d1:8.2f} {d6:9.2f} {(d6 - d1) / extra:16.3f}")
-        print(f"six-photo batch: Veil is {d6 / c6:.2f}x faster than deface (goal: 5x)")
+        tools.append(("deface 1.5.0 (defaults)", lambda n: deface_run(photos[:n])))
+    runs = {name: {1: [], len(photos): []} for name, _ in tools}
+    for _ in range(repeats):
+        for count in (1, len(photos)):
+            for name, run in tools:
+                runs[name][count].append(run(count))
+    print(f"\n## Six 12 MP photos through the command line, median of {repeats} (wall s, CPU s); {load()}")
+    print(f"{'tool':44} {'1 photo':>13} {'6 photos':>13} {'per extra photo':>16}")
+    walls = {}
+    for name, _ in tools:
+        one = [statistics.median(v) for v in zip(*runs[name][1])]
+        six = [statistics.median(v) for v in zip(*runs[name][len(photos)])]
+        walls[name] = six[0]
+        extra = (six[0] - one[0]) / (len(photos) - 1)
+        print(f"{name:44} {one[0]:6.2f} {one[1]:6.2f} {six[0]:6.2f} {six[1]:6.2f} {extra:16.3f}")
+    if with_deface:
+        deface6 = walls[tools[-1][0]]
+        for name, _ in tools[:-1]:
+            print(f"six-photo batch: {name} is {deface6 / walls[name]:.2f}x faster than deface (goal: 5x)")
 
 
 # ---------------------------------------------------------------- encoder settings
@@ -347,12 +371,13 @@ def main() -> int:
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--no-deface", action="store_true", help="skip deface")
     parser.add_argument("--engine", type=Path, default=ROOT, help="checkout whose deid is timed")
+    parser.add_argument("--compare", type=Path, action="append", default=[],
+                        help="another checkout whose command line takes turns with --engine's in the batch")
     parser.add_argument("--only", default=",".join(SECTIONS), help=f"comma-separated of: {', '.join(SECTIONS)}")
     args = parser.parse_args()
     engine = args.engine.resolve()
     # benchmarks/ itself is not a package folder to import from (its queue.py would hide the standard one)
     sys.path[:] = [str(engine)] + [p for p in sys.path if Path(p or ".").resolve() != HERE]
-    os.environ["PYTHONPATH"] = str(engine)
     with_deface = not args.no_deface
     if with_deface and not DEFACE.exists():
         print(f"deface not found at {DEFACE}; skipped (see DESIGN.md, Benchmarks)")
@@ -367,9 +392,9 @@ def main() -> int:
     if "encode" in sections:
         encode_choices(photos[0], args.repeats)
     if "marginal" in sections:
-        marginal(photos, args.repeats, with_deface, engine)
+        marginal(photos, args.repeats, with_deface)
     if "batch" in sections:
-        batch(photos, args.repeats, with_deface, engine)
+        batch(photos, args.repeats, with_deface, [engine, *(c.resolve() for c in args.compare)])
     return 0
 
 

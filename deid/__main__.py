@@ -11,7 +11,6 @@ import json
 import sys
 
 import isolation
-from deid.api import detect_file, error_message, inspect_file
 from deid.isolated import redact_batch
 from deid.profile import ProfileError, available_profiles, load_profile
 from deid.report import DeidReport
@@ -37,6 +36,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def run_redact(args) -> int:
     profile = load_profile(args.profile)  # an unknown profile is a usage error, before any file is touched
+    isolation.start_server()   # the worker's server imports the engine meanwhile; this process never needs it
     names = iter(args.files)
 
     def said(report: DeidReport) -> None:
@@ -64,6 +64,8 @@ def _summary(report: DeidReport) -> str:
 
 
 def run_detect(args) -> int:
+    from deid.api import detect_file, error_message
+
     profile = load_profile(args.profile)
     found, failed = {}, False
     for name in args.files:
@@ -82,6 +84,8 @@ def run_detect(args) -> int:
 
 
 def run_inspect(args) -> int:
+    from deid.api import inspect_file
+
     entries = [inspect_file(name) for name in args.files]
     if args.json:
         json.dump(entries, sys.stdout, indent=2)

@@ -54,8 +54,8 @@ def decode(data: bytes, fmt: Format) -> Decoded:
                 _check_dimensions(img.size)
                 img.seek(0)  # MPO and multi-page TIFF: only the primary image is ever used
                 img.load()
-                upright = ImageOps.exif_transpose(img)
-                return _to_srgb(upright, fmt.name)
+                ImageOps.exif_transpose(img, in_place=True)   # upright; no copy of a photo already upright
+                return _to_srgb(img, fmt.name)
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):
         raise ImageReadError(f"image dimensions exceed the {MAX_PIXELS // 1_000_000} megapixel limit "
                              "(possible decompression bomb)") from None

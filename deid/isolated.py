@@ -14,7 +14,6 @@ from pathlib import Path
 from typing import Callable, Sequence
 
 import isolation
-from deid.api import error_message, redact_file
 from deid.output import fsync_path
 from deid.profile import Profile, ProfileError, load_profile
 from deid.report import DeidReport
@@ -23,8 +22,22 @@ REDACT_MEMORY_BYTES = 8 << 30   # address space of one de-identification (the la
 REDACT_SILENT_SECONDS = 300     # longest pause between two progress reports (a whole 80 MP photo fits)
 # imported once by the fork server each file's process is forked from (mediapipe alone takes 0.9 s); no
 # model is loaded there, since a loaded model's worker threads would not survive the fork. deid.api brings
-# the whole engine; the three libraries it imports only when a model is first loaded are named too
+# the whole engine; the three libraries it imports only when a model is first loaded are named too. This
+# module imports deid.api only where it runs the engine or words an error: a command line that only asks
+# the workers does not pay for importing it (0.4 s of CPU) while the server imports it too.
 isolation.preload("deid.api", "mediapipe", "onnxruntime", "onnx")
+
+
+def _error_message(exc: BaseException) -> str:
+    from deid.api import error_message
+
+    return error_message(exc)
+
+
+def _redact_file(*args, **options) -> DeidReport:
+    from deid.api import redact_file
+
+    return redact_file(*args, **options)
 
 
 def redact_isolated(path: str | Path, out_dir: str | Path, profile: str | Profile = "default", *,
@@ -39,9 +52,9 @@ def redact_isolated(path: str | Path, out_dir: str | Path, profile: str | Profil
         out_dir.mkdir(parents=True, exist_ok=True)
         staging = Path(tempfile.mkdtemp(prefix=".staging-", dir=out_dir))
     except OSError as exc:
-        return _failed(path, profile, options, error_message(exc))
+        return _failed(path, profile, options, _error_message(exc))
     try:
-        report = isolation.run(redact_file, (str(path), str(staging), profile),
+        report = isolation.run(_redact_file, (str(path), str(staging), profile),
                                {**options, "progress": isolation.progress}, memory_bytes=memory_bytes,
                                silent_seconds=silent_seconds, on_progress=progress)
         if report.output:
@@ -51,7 +64,7 @@ def redact_isolated(path: str | Path, out_dir: str | Path, profile: str | Profil
         return _failed(path, profile, options,
                        f"de-identification stopped on this file ({failure.reason}); nothing was kept")
     except OSError as exc:   # the verified output could not be moved up: it is not kept
-        return _failed(path, profile, options, error_message(exc))
+        return _failed(path, profile, options, _error_message(exc))
     finally:
         shutil.rmtree(staging, ignore_errors=True)
 
@@ -83,7 +96,7 @@ def _batch_in_one_worker(paths: list, out_dir: Path, profile, keep: Callable[[De
         out_dir.mkdir(parents=True, exist_ok=True)
         staging = Path(tempfile.mkdtemp(prefix=".staging-", dir=out_dir))
     except OSError as exc:
-        keep(_failed(paths[0], profile, {}, error_message(exc)))
+        keep(_failed(paths[0], profile, {}, _error_message(exc)))
         return 1
     done = 0
 
@@ -109,7 +122,7 @@ def _redact_each(paths: list[str], staging: str, profile: str | Profile) -> None
     """The batch worker's body: each file's report goes back to the host as soon as it is written, through
     the progress channel (which pickles what it is given, and shows the host this worker is alive)."""
     for path in paths:
-        isolation.progress(0.0, redact_file(path, staging, profile, progress=isolation.progress))
+        isolation.progress(0.0, _redact_file(path, staging, profile, progress=isolation.progress))
 
 
 def _kept_output(report: DeidReport, out_dir: Path, profile) -> DeidReport:
@@ -120,7 +133,7 @@ def _kept_output(report: DeidReport, out_dir: Path, profile) -> DeidReport:
         report.output = str(_moved_up(Path(report.output), out_dir.absolute()))
         return report
     except OSError as exc:
-        return _failed(report.input, profile, {}, error_message(exc))
+        return _failed(report.input, profile, {}, _error_message(exc))
 
 
 def _moved_up(output: Path, out_dir: Path) -> Path:

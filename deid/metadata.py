@@ -172,6 +172,10 @@ class _StayOpen:
             self._process.returncode = 0   # not this process's child: never waited for here
         self._process, self._owner = None, os.getpid()
 
+    @property
+    def process(self) -> subprocess.Popen | None:
+        return self._process if self._owner == os.getpid() else None
+
     def after_fork(self) -> None:
         self._lock = threading.Lock()
         self._forget()
@@ -187,6 +191,12 @@ def _parent_death_kill() -> list[str]:
     ends; where it is missing, ExifTool still ends at the owner's exit or with its process group."""
     setpriv = shutil.which("setpriv")
     return [setpriv, "--pdeathsig", "KILL", "--"] if setpriv else []
+
+
+def stay_open_pid() -> int | None:
+    """The process id of this process's stay-open ExifTool while one runs (for tests and diagnostics)."""
+    process = _STAY_OPEN.process
+    return process.pid if process is not None and process.poll() is None else None
 
 
 _STAY_OPEN = _StayOpen()
