@@ -189,6 +189,9 @@ def stage_table(photo: Path, repeats: int) -> None:
     stage("write + fsync", lambda: _write_durably(written, encoded))
     stage("ExifTool: tags removed (metadata.removed_tags)", lambda: removed_tags(photo, IMAGE_ALLOWED))
     stage("verify: ExifTool allow-list (verify.is_clean)", lambda: is_clean(written, IMAGE_ALLOWED))
+    one_off = ["exiftool", "-j", "-G1", "-a", "-u", "-s", "-ee", "-api", "LargeFileSupport=1", "--", str(written)]
+    stage("(for comparison: one new ExifTool process per read)", lambda: subprocess.run(one_off, capture_output=True))
+    compared = rows.pop()
     out_rgb = stage("verify: read output back (Pillow load)", lambda: _read_back(written))
     residual = residual_detector(prof.residual_threshold)
     left = stage("verify: residual face check", lambda: residual(out_rgb))
@@ -201,6 +204,7 @@ def stage_table(photo: Path, repeats: int) -> None:
     for name, seconds in rows:
         print(f"{name:56} {seconds:8.3f}")
     print(f"{'sum of stages':56} {sum(s for _, s in rows):8.3f}")
+    print(f"{compared[0]:56} {compared[1]:8.3f}")
     print(f"{'whole redact_file (identifiers given)':56} {whole:8.3f}")
     print(f"found: {len(faces)} face, {len(text)} text, {len(codes)} code regions; residual faces left "
           f"{len(left)}, identifiers readable {readable}; report: {len(report.regions)} regions, "
