@@ -122,12 +122,17 @@ def timed(call):
     return time.perf_counter() - start, value
 
 
-def median_time(call, repeats: int):
-    """Median seconds of `repeats` calls, and the last call's value."""
-    seconds, value = [], None
+def median_time(call, repeats: int, cpu: list | None = None):
+    """Median seconds of `repeats` calls, and the last call's value; the median CPU seconds of this process
+    (all its threads) go into `cpu` when given (on loaded cores they vary less than wall seconds)."""
+    seconds, used, value = [], [], None
     for _ in range(repeats):
+        start = time.process_time()
         elapsed, value = timed(call)
+        used.append(time.process_time() - start)
         seconds.append(elapsed)
+    if cpu is not None:
+        cpu.append(statistics.median(used))
     return statistics.median(seconds), value
 
 
@@ -163,11 +168,12 @@ def stage_table(photo: Path, repeats: int) -> None:
     redact_file(photo, work, prof)   # models loaded, ExifTool started (where it stays open)
     data = photo.read_bytes()
     fmt = sniff(data[:64])
-    rows: list[tuple[str, float]] = []
+    rows: list[tuple[str, float, float]] = []
 
     def stage(name: str, call):
-        seconds, value = median_time(call, repeats)
-        rows.append((name, seconds))
+        cpu = []
+        seconds, value = median_time(call, repeats, cpu)
+        rows.append((name, seconds, cpu[0]))
         return value
 
     def pillow_load():
@@ -176,7 +182,7 @@ def stage_table(photo: Path, repeats: int) -> None:
 
     stage("read file + JPEG decode (Pillow load)", pillow_load)
     decoded = stage("  + orientation, sRGB (deid.image.decode)", lambda: image_io.decode(data, fmt))
-    rows[-1] = (rows[-1][0], rows[-1][1] - rows[-2][1])   # the part decode adds to Pillow's load
+    rows[-1] = (rows[-1][0], rows[-1][1] - rows[-2][1], rows[-1][2] - rows[-2][2])   # what decode adds to the load
     rgb = decoded.rgb
     faces = stage("face ensemble (api.face_regions)", lambda: face_regions(rgb, prof))
     text = stage("text detection (text.text_regions)", lambda: text_regions(rgb, prof.section("text")))
@@ -197,15 +203,16 @@ def stage_table(photo: Path, repeats: int) -> None:
     left = stage("verify: residual face check", lambda: residual(out_rgb))
     readable = stage("verify: identifier check (text.identifiers_readable)",
                      lambda: identifiers_readable(out_rgb, IDENTIFIERS, prof.section("text")))
-    whole, report = median_time(lambda: redact_file(photo, work, prof, identifiers=IDENTIFIERS), repeats)
+    whole_cpu = []
+    whole, report = median_time(lambda: redact_file(photo, work, prof, identifiers=IDENTIFIERS), repeats, whole_cpu)
 
     print(f"\n## Stages, one 12 MP photo ({rgb.shape[1]}x{rgb.shape[0]}), median of {repeats}; {load()}")
-    print(f"{'stage':56} {'seconds':>8}")
-    for name, seconds in rows:
-        print(f"{name:56} {seconds:8.3f}")
-    print(f"{'sum of stages':56} {sum(s for _, s in rows):8.3f}")
-    print(f"{compared[0]:56} {compared[1]:8.3f}")
-    print(f"{'whole redact_file (identifiers given)':56} {whole:8.3f}")
+    print(f"{'stage':56} {'seconds':>8} {'CPU s':>7}")
+    for name, seconds, cpu in rows:
+        print(f"{name:56} {seconds:8.3f} {cpu:7.3f}")
+    print(f"{'sum of stages':56} {sum(r[1] for r in rows):8.3f} {sum(r[2] for r in rows):7.3f}")
+    print(f"{compared[0]:56} {compared[1]:8.3f} {'(child)':>7}")
+    print(f"{'whole redact_file (identifiers given)':56} {whole:8.3f} {whole_cpu[0]:7.3f}")
     print(f"found: {len(faces)} face, {len(text)} text, {len(codes)} code regions; residual faces left "
           f"{len(left)}, identifiers readable {readable}; report: {len(report.regions)} regions, "
           f"error {report.error!r}")
