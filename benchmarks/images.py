@@ -397,7 +397,8 @@ def main() -> int:
     photos = build_photos()
     import deid
 
-    print(f"engine: {Path(deid.__file__).parent.parent}; {len(photos)} photos of {SIZE[0]}x{SIZE[1]} in {PHOTOS}; {os.cpu_count()} CPUs")
+    print(f"engine: {Path(deid.__file__).parent.parent}; {len(photos)} photos of {SIZE[0]}x{SIZE[1]} in {PHOTOS}; "
+          f"{os.cpu_count()} CPUs")
     if "stages" in sections:
         stage_table(photos[0], args.repeats)
     if "encode" in sections:

@@ -128,7 +128,8 @@ def test_inspect_names_tags_never_values(planted_jpeg, tmp_path):
 def test_redact_a_file_that_crashes_its_decoder_gets_an_error_entry_and_the_files_around_it_are_still_done(tmp_path):
     """A batch runs in one worker process: a decoder crash costs that file, not the batch. The output of the
     file before it is kept, and a fresh worker takes the file after it."""
-    before, crashing, after, out = tmp_path / "before.jpg", tmp_path / "crash.jpg", tmp_path / "after.jpg", tmp_path / "out"
+    before, crashing, after = tmp_path / "before.jpg", tmp_path / "crash.jpg", tmp_path / "after.jpg"
+    out = tmp_path / "out"
     for path in (before, crashing, after):
         path.write_bytes(grace_hopper_path().read_bytes())
     done = subprocess.run([sys.executable, str(ROOT / "tests" / "crashing_decoder.py"), "redact", str(before),
