@@ -1,8 +1,8 @@
 """`python -m deid redact|detect|inspect`: the stable command-line contract of DESIGN.md.
 
-`redact` de-identifies each file in a process of its own (`deid.isolated.redact_isolated`, which the app
-uses too): a decoder that crashes, runs out of memory or hangs on one file costs that file its output,
-never the rest of the batch.
+`redact` de-identifies the files in a worker process that loads the models and starts ExifTool once for the
+batch (`deid.isolated.redact_batch`): a decoder that crashes, runs out of memory or hangs on one file costs
+that file its output, never the rest of the batch (a fresh worker takes the files after it).
 """
 from __future__ import annotations
 
@@ -11,8 +11,7 @@ import json
 import sys
 
 import isolation
-from deid.api import detect_file, error_message, inspect_file
-from deid.isolated import redact_isolated
+from deid.isolated import redact_batch
 from deid.profile import ProfileError, available_profiles, load_profile
 from deid.report import DeidReport
 
@@ -37,12 +36,15 @@ def build_parser() -> argparse.ArgumentParser:
 
 def run_redact(args) -> int:
     profile = load_profile(args.profile)  # an unknown profile is a usage error, before any file is touched
-    reports = []
+    isolation.start_server()   # the worker's server imports the engine meanwhile; this process never needs it
+    names = iter(args.files)
+
+    def said(report: DeidReport) -> None:
+        if not args.json:
+            print(f"{next(names)}: {_summary(report)}", flush=True)
+
     try:
-        for name in args.files:
-            reports.append(redact_isolated(name, args.out, profile))
-            if not args.json:
-                print(f"{name}: {_summary(reports[-1])}")
+        reports = redact_batch(args.files, args.out, profile, on_report=said)
     finally:
         isolation.shut_down()
     if args.json:
@@ -62,6 +64,8 @@ def _summary(report: DeidReport) -> str:
 
 
 def run_detect(args) -> int:
+    from deid.api import detect_file, error_message
+
     profile = load_profile(args.profile)
     found, failed = {}, False
     for name in args.files:
@@ -80,6 +84,8 @@ def run_detect(args) -> int:
 
 
 def run_inspect(args) -> int:
+    from deid.api import inspect_file
+
     entries = [inspect_file(name) for name in args.files]
     if args.json:
         json.dump(entries, sys.stdout, indent=2)

@@ -54,8 +54,8 @@ def decode(data: bytes, fmt: Format) -> Decoded:
                 _check_dimensions(img.size)
                 img.seek(0)  # MPO and multi-page TIFF: only the primary image is ever used
                 img.load()
-                upright = ImageOps.exif_transpose(img)
-                return _to_srgb(upright, fmt.name)
+                ImageOps.exif_transpose(img, in_place=True)   # upright; no copy of a photo already upright
+                return _to_srgb(img, fmt.name)
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):
         raise ImageReadError(f"image dimensions exceed the {MAX_PIXELS // 1_000_000} megapixel limit "
                              "(possible decompression bomb)") from None
@@ -123,12 +123,16 @@ def encode(rgb: np.ndarray, alpha: np.ndarray | None, source_format: str, jpeg_q
     if alpha is not None and fmt != "JPEG":
         img.putalpha(Image.fromarray(alpha, "L"))
     buffer = io.BytesIO()
+    # Measured on a redacted 12 MP photo (benchmarks/images.py, encode): JPEG optimize=True took 3x the
+    # time (0.24 s against 0.08 s) for a file 3 % smaller; PNG optimize=True 45 s, compress_level=1 2 s
+    # for a file 27 % larger (lossless either way); WebP method=4 2.6 s, method=2 1.0 s, the same size.
+    # Quality is the profile's, unchanged.
     if fmt == "JPEG":
-        img.save(buffer, "JPEG", quality=jpeg_quality, optimize=True)
+        img.save(buffer, "JPEG", quality=jpeg_quality)
     elif fmt == "PNG":
-        img.save(buffer, "PNG", optimize=True)
+        img.save(buffer, "PNG", compress_level=1)
     else:
-        img.save(buffer, "WEBP", quality=jpeg_quality, method=4)
+        img.save(buffer, "WEBP", quality=jpeg_quality, method=2)
     return buffer.getvalue(), ext
 
 

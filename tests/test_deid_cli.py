@@ -125,19 +125,34 @@ def test_inspect_names_tags_never_values(planted_jpeg, tmp_path):
     assert absent["error"] == "file not found"
 
 
-def test_redact_a_file_that_crashes_its_decoder_gets_an_error_entry_and_the_next_file_is_still_done(tmp_path):
-    """Each file is de-identified in a process of its own: a decoder crash costs that file, not the batch."""
-    crashing, good, out = tmp_path / "crash.jpg", tmp_path / "photo.jpg", tmp_path / "out"
-    for path in (crashing, good):
+def test_redact_a_file_that_crashes_its_decoder_gets_an_error_entry_and_the_files_around_it_are_still_done(tmp_path):
+    """A batch runs in one worker process: a decoder crash costs that file, not the batch. The output of the
+    file before it is kept, and a fresh worker takes the file after it."""
+    before, crashing, after = tmp_path / "before.jpg", tmp_path / "crash.jpg", tmp_path / "after.jpg"
+    out = tmp_path / "out"
+    for path in (before, crashing, after):
         path.write_bytes(grace_hopper_path().read_bytes())
-    done = subprocess.run([sys.executable, str(ROOT / "tests" / "crashing_decoder.py"), "redact", str(crashing),
-                           str(good), "--out", str(out), "--json"], cwd=ROOT, capture_output=True, text=True,
-                          env={**os.environ, "PYTHONPATH": f"{ROOT}{os.pathsep}{ROOT / 'tests'}"}, timeout=300)
+    done = subprocess.run([sys.executable, str(ROOT / "tests" / "crashing_decoder.py"), "redact", str(before),
+                           str(crashing), str(after), "--out", str(out), "--json"], cwd=ROOT, capture_output=True,
+                          text=True, env={**os.environ, "PYTHONPATH": f"{ROOT}{os.pathsep}{ROOT / 'tests'}"},
+                          timeout=300)
     assert done.returncode == 1, done.stderr[-2000:]
-    crashed, done_well = json.loads(done.stdout)
+    done_before, crashed, done_after = json.loads(done.stdout)
     assert crashed["input"] == str(crashing) and crashed["output"] is None
     assert crashed["error"] == ("de-identification stopped on this file (it crashed with signal SIGSEGV, or needed "
                                 "more than 8 GB of memory); nothing was kept")
     assert REDACT_KEYS <= set(crashed) and crashed["profile"]["id"] == "default"
-    assert done_well["error"] is None and done_well["verified"] == {"metadata_clean": True, "faces_left": 0}
-    assert [p.name for p in out.iterdir()] == [Path(done_well["output"]).name]   # nothing left of the crash
+    for report, path in ((done_before, before), (done_after, after)):
+        assert report["input"] == str(path)
+        assert report["error"] is None and report["verified"] == {"metadata_clean": True, "faces_left": 0}
+    # the two verified outputs, moved up; nothing of the crash, no staging folder
+    assert sorted(p.name for p in out.iterdir()) == sorted(Path(r["output"]).name for r in (done_before, done_after))
+
+
+def test_redact_without_json_prints_each_file_as_it_is_done(planted_jpeg, tmp_path):
+    bad = tmp_path / "notes.jpg"
+    bad.write_text("not an image")
+    done = deid("redact", str(bad), str(planted_jpeg), "--out", str(tmp_path / "out"))
+    assert done.returncode == 1
+    first, second = done.stdout.splitlines()
+    assert first.startswith(f"{bad}: ERROR ") and second.startswith(f"{planted_jpeg}: ok -> ")
