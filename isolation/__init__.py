@@ -12,7 +12,8 @@ app and its other users. `run` calls a module-level function in a process of its
 
 and returns the function's value or raises a typed `Failed` (Crashed, OutOfMemory, FellSilent, Overran)
 whose `reason` the caller words into its own message. Each run starts from a clean process, so nothing one
-file leaves in memory reaches the next.
+run leaves in memory reaches the next; a caller that hands one run a whole batch (deid's CLI, the app's warm
+workers) trades that for loading its models once, and still loses only the file that killed the run.
 
 Start method: the app is a multi-threaded server (Streamlit's threads, onnxruntime's and MediaPipe's
 thread pools), and forking a process that runs threads is unsafe (a lock held by another thread stays
