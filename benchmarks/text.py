@@ -1,7 +1,7 @@
 """Text and codes in the picture: lines covered, false regions on real photos, and the time it adds.
 
-    python benchmarks/text.py [--data ../shared/data] [--lines 240] [--draw /tmp/veil-text-regions]
-                              [--tesseract] [--skip-video]
+    python benchmarks/text.py [--data ../shared/data] [--lines 240] [--draw benchmarks/out/text-regions]
+                              [--tesseract] [--baseline GIT_REF] [--only coverage,false,photo,video]
 
 1. Coverage: a generated set of scenes (real photos that ship in wheels, flat and noisy backgrounds)
    carrying text lines of varied fonts, letter heights (12 to 90 px), angles, contrasts, on labels or
@@ -169,8 +169,13 @@ def false_regions(data: Path, draw: Path, find) -> None:
         except Exception as exc:  # noqa: BLE001 - a file the engine refuses is skipped, and said so
             print(f"  skipped {path.name}: {type(exc).__name__}")
             continue
-        regions = find(rgb)
+        try:
+            regions = find(rgb)
+        except Exception as exc:  # noqa: BLE001 - a version that fails on a picture is reported, not fatal
+            print(f"  {index:02d} failed: {type(exc).__name__}")
+            continue
         counts.append(len(regions))
+        print(f"  {index:02d}-{len(regions)}.jpg  {path.relative_to(data)}: {len(regions)} region(s)")
         shown = np.ascontiguousarray(rgb[..., ::-1])
         for x0, y0, x1, y1 in regions:
             cv2.rectangle(shown, (x0, y0), (x1 - 1, y1 - 1), (0, 0, 255), max(2, max(rgb.shape) // 400))
@@ -205,29 +210,82 @@ def tesseract_regions(rgb: np.ndarray, padding: float = 0.3) -> list[list[int]]:
     return regions
 
 
-def photo_seconds(repeats: int = 3) -> None:
-    """Seconds the text pass (lines, then codes) adds to a 12 MP photo: wall clock and CPU, after a warm-up;
-    and the share of small lines (12 to 24 px letters, four angles) it covers on that photo."""
-    from deid.codes import code_regions
-    from deid.text import text_regions
+def baseline_modules(ref: str):
+    """deid/text.py and deid/codes.py as they are at git `ref`, loaded beside today's (for timing both in
+    one run, interleaved)."""
+    import importlib.util
+    import subprocess
+    import tempfile
 
+    modules = []
+    folder = Path(tempfile.mkdtemp(prefix="veil-baseline-"))
+    for name in ("text", "codes"):
+        source = subprocess.run(["git", "show", f"{ref}:deid/{name}.py"], cwd=ROOT, capture_output=True,
+                                check=True).stdout
+        path = folder / f"baseline_{name}.py"
+        path.write_bytes(source)
+        spec = importlib.util.spec_from_file_location(f"baseline_{name}", path)
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[spec.name] = module   # dataclasses look their module up there
+        spec.loader.exec_module(module)
+        modules.append(module)
+    return modules
+
+
+def twelve_mp_photo() -> tuple[np.ndarray, list[Planted]]:
+    """A 12 MP photo (4000 x 3000) carrying small lines: 12 to 24 px letters at four angles, on labels."""
     rgb, _ = next(scenes(5, seed=7))
     big = np.array(Image.fromarray(rgb).resize((4000, 3000), Image.BILINEAR))
     small = [plant(big, f"MRN {4471100 + i}", (500 + 1000 * (i % 4), 400 + 700 * (i // 4)), letter_px=letter,
                    angle=angle, label=(245, 245, 240))
              for i, (letter, angle) in enumerate(_sizes_angles())]
-    regions = text_regions(big)
-    covered = [covered_share(line, regions, big.shape) >= COVERED for line in small]
-    walls, cpus = [], []
+    return big, small
+
+
+def _timed(call) -> tuple[float, float]:
+    wall, cpu = time.perf_counter(), time.process_time()
+    call()
+    return time.perf_counter() - wall, time.process_time() - cpu
+
+
+def photo_seconds(versions: dict, repeats: int = 3) -> None:
+    """Seconds each stage adds to a 12 MP photo, per version of deid/text.py and deid/codes.py (interleaved,
+    median of `repeats` after a warm-up): text lines, codes, and the identifier check on a redacted output
+    (verify's re-read: the planted lines covered, identifiers that appear nowhere else); and the share of
+    small lines (12 to 24 px letters, four angles) covered."""
+    import os
+
+    from deid.redact import redact
+
+    big, small = twelve_mp_photo()
+    identifiers = ["QUENNELL", "ROSALIND", "4471999"]
+    outputs, stages = {}, {}
+    for name, (text, codes) in versions.items():
+        regions = text.text_regions(big) + codes.code_regions(big)
+        covered = [covered_share(line, regions, big.shape) >= COVERED for line in small]
+        missed = [(l, a) for (l, a), c in zip(_sizes_angles(), covered) if not c]
+        print(f"  {name}: small lines on the 12 MP photo covered {sum(covered)}/{len(covered)}"
+              + (f" (missed letter sizes and angles: {missed})" if missed else ""))
+        outputs[name] = redact(big.copy(), regions, "solid", 2)
+        stages[name] = {
+            "text": lambda text=text: text.text_regions(big),
+            "codes": lambda codes=codes: codes.code_regions(big),
+            "identifier check": lambda text=text, out=outputs[name]: text.identifiers_readable(out, identifiers),
+        }
+    timings = {(name, stage): [] for name in stages for stage in stages[name]}
     for _ in range(repeats):
-        wall, cpu = time.perf_counter(), time.process_time()
-        text_regions(big)
-        code_regions(big)
-        walls.append(time.perf_counter() - wall)
-        cpus.append(time.process_time() - cpu)
-    print(f"12 MP photo: text and codes add {np.mean(walls):.2f} s wall ({np.mean(cpus):.2f} s CPU, both "
-          f"cores; mean of {repeats}); small lines covered {sum(covered)}/{len(covered)} "
-          f"(missed letter sizes and angles: {[(l, a) for (l, a), c in zip(_sizes_angles(), covered) if not c]})")
+        for name in stages:
+            for stage, call in stages[name].items():
+                timings[name, stage].append(_timed(call))
+    print(f"12 MP photo, seconds added (median of {repeats}; wall / CPU on both cores; load average "
+          f"{os.getloadavg()[0]:.1f}):")
+    for name in stages:
+        parts = []
+        for stage in stages[name]:
+            wall, cpu = np.median(np.array(timings[name, stage]), axis=0)
+            parts.append(f"{stage} {wall:.2f} / {cpu:.2f}")
+        total = sum(np.median(np.array(timings[name, s]), axis=0)[0] for s in ("text", "codes"))
+        print(f"  {name}: {'; '.join(parts)}; text and codes {total:.2f} s wall")
 
 
 def _sizes_angles() -> list[tuple[int, int]]:
@@ -263,24 +321,37 @@ def main() -> int:
     parser.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "data",
                         help="the shared evaluation data (faces-wider-subset, metadata-photos)")
     parser.add_argument("--lines", type=int, default=240)
-    parser.add_argument("--draw", type=Path, default=Path("/tmp/veil-text-regions"))
+    parser.add_argument("--draw", type=Path, default=ROOT / "benchmarks" / "out" / "text-regions")
     parser.add_argument("--tesseract", action="store_true", help="also measure Tesseract's --psm 11 boxes")
+    parser.add_argument("--baseline", metavar="GIT_REF",
+                        help="also measure deid/text.py and deid/codes.py as they are at GIT_REF, interleaved")
+    parser.add_argument("--only", default="coverage,false,photo,video",
+                        help="comma-separated parts to run: coverage, false, photo, video")
     parser.add_argument("--skip-video", action="store_true")
     args = parser.parse_args()
+    parts = set(args.only.split(",")) - ({"video"} if args.skip_video else set())
 
-    from deid.codes import code_regions
-    from deid.text import text_regions
+    from deid import codes, text
 
-    finders = {"veil": lambda rgb: text_regions(rgb) + code_regions(rgb)}
-    if args.tesseract:
-        finders["tesseract --psm 11"] = tesseract_regions
-    coverage(args.lines, finders)
-    if args.data.is_dir():
-        false_regions(args.data, args.draw, lambda rgb: text_regions(rgb) + code_regions(rgb))
-    else:
-        print(f"false regions: skipped, no evaluation data at {args.data} (give --data)")
-    photo_seconds()
-    if not args.skip_video:
+    versions = {"today": (text, codes)}
+    if args.baseline:
+        versions[args.baseline] = baseline_modules(args.baseline)
+    for name, (text_module, codes_module) in versions.items():
+        def find(rgb, text_module=text_module, codes_module=codes_module):
+            return text_module.text_regions(rgb) + codes_module.code_regions(rgb)
+
+        finders = {f"veil {name}": find}
+        if args.tesseract and name == "today":
+            finders["tesseract --psm 11"] = tesseract_regions
+        if "coverage" in parts:
+            coverage(args.lines, finders)
+        if "false" in parts and args.data.is_dir():
+            false_regions(args.data, args.draw / name.replace("/", "-"), find)
+        elif "false" in parts:
+            print(f"false regions: skipped, no evaluation data at {args.data} (give --data)")
+    if "photo" in parts:
+        photo_seconds(versions)
+    if "video" in parts:
         video_seconds(Path("/tmp/veil-text-video"))
     return 0
 

@@ -27,12 +27,15 @@ from deid.models import ModelError, model_path
 from deid.redact import Region, pad_and_clip
 
 DEFAULTS = {
-    "max_side": 1536,        # the picture is looked at with this longest side at most
-    "turn": True,            # and, turned a quarter, once more (the detector learnt mostly level lines)
+    "max_side": 1024,        # the picture is looked at with this longest side at most
+    "turn": True,            # and, turned a quarter, once more where the upright look saw anything
+    "turn_margin": 16,       # px of the looked-at picture added around each window of the turned look
+    "turn_whole": 0.6,       # share of the picture above which the turned look takes all of it
     "threshold": 0.3,        # probability above which a pixel belongs to a line
     "box_threshold": 0.6,    # mean probability a line needs to count
     "unclip": 1.8,           # how far the shrunk core is grown back (DB's ratio of area to perimeter)
     "padding": 0.3,          # share of the line's height added on every side of its region
+    "ends": 0.4,             # and this much more at both ends of the line
     "min_height": 4,         # lines thinner than this (px of the looked-at image) are noise
     "large": 0.1,            # lines thicker than this share of the picture's shorter side must read as text
 }
@@ -53,11 +56,25 @@ class TextLine:
         sides = np.linalg.norm(self.quad - np.roll(self.quad, -1, axis=0), axis=1)
         return float(min(sides[0], sides[1]))
 
-    def region(self, padding: float, width: int, height: int) -> Region | None:
-        """The upright box around the line, grown by `padding` of the line's height on every side."""
+    def region(self, padding: float, width: int, height: int, ends: float = 0.0) -> Region | None:
+        """The upright box around the line, grown by `padding` of the line's height on every side, and by
+        `ends` more at both ends of the line (where the detector's rectangle tends to stop short: the
+        last letter's outer stroke, a trailing dot or apostrophe)."""
+        quad = self.quad
+        if ends > 0:
+            sides = quad - np.roll(quad, -1, axis=0)            # edge i runs from corner i+1 to corner i
+            lengths = np.linalg.norm(sides, axis=1)
+            along = 0 if lengths[0] >= lengths[1] else 1        # index of an edge along the line
+            unit = sides[along] / max(lengths[along], 1e-6)
+            stretch = ends * self.height * unit
+            # corners i and i+1 are the two ends of edge i: push each away from the other
+            quad = quad.copy()
+            for first in (along, along + 2):
+                quad[first % 4] += stretch if first == along else -stretch
+                quad[(first + 1) % 4] -= stretch if first == along else -stretch
         grow = padding * self.height
-        x0, y0 = self.quad.min(axis=0) - grow
-        x1, y1 = self.quad.max(axis=0) + grow
+        x0, y0 = quad.min(axis=0) - grow
+        x1, y1 = quad.max(axis=0) + grow
         return pad_and_clip((x0, y0, x1, y1), 0.0, width, height)
 
 
@@ -147,15 +164,66 @@ def find_lines(rgb: np.ndarray, settings: dict | None = None) -> list[TextLine]:
     height, width = rgb.shape[:2]
     scale = min(1.0, settings["max_side"] / max(height, width))
     small, fx, fy = looked_at(rgb, scale)
-    lines = lines_in_map(probability_map(small), fx, fy, settings)
+    prob = probability_map(small)
+    lines = lines_in_map(prob, fx, fy, settings)
     if settings["turn"]:
-        # the detector learnt mostly level lines; on a quarter-turned copy vertical labels lie level. The
-        # reduced copy is turned, not the picture (a full-size turned copy of 80 MP is 240 MB): the turned
-        # map's x runs along the picture's height, so the factors swap
-        turned = np.ascontiguousarray(np.rot90(small))
-        for line in lines_in_map(probability_map(turned), fy, fx, settings):
-            lines.append(TextLine(np.stack([width - line.quad[:, 1], line.quad[:, 0]], axis=1), line.score))
+        for x0, y0, x1, y1 in turn_windows(prob, settings):
+            lines += _turned_lines(small[y0:y1, x0:x1], (x0, y0), fx, fy, settings)
     return _without_shapeless_blobs(rgb, lines, settings["large"] * min(height, width))
+
+
+def turn_windows(prob: np.ndarray, settings: dict) -> list[tuple[int, int, int, int]]:
+    """Where the quarter-turned look goes, in the map's pixels: around every blob of the upright map, text
+    or not (the detector learnt mostly level lines, but it still marks the letters of a vertical line, if
+    only in pieces). Each blob's box is grown by its longer side and a margin on every side, so a vertical
+    line of which a few letters showed lies wholly inside; overlapping windows are joined, and when they
+    would cover most of the picture the whole picture is turned instead (one run costs less then)."""
+    height, width = prob.shape
+    mask = (prob > settings["threshold"]).astype(np.uint8)
+    count, _, stats, _ = cv2.connectedComponentsWithStats(mask, connectivity=8)
+    margin = settings["turn_margin"]
+    windows = []
+    for x, y, w, h, _area in stats[1:count]:
+        grow = max(w, h) + margin
+        windows.append([max(0, x - grow), max(0, y - grow), min(width, x + w + grow), min(height, y + h + grow)])
+    windows = _joined(windows)
+    if sum((x1 - x0) * (y1 - y0) for x0, y0, x1, y1 in windows) > settings["turn_whole"] * width * height:
+        return [(0, 0, width, height)]
+    return [tuple(w) for w in windows]
+
+
+def _joined(boxes: list[list[int]]) -> list[list[int]]:
+    """Overlapping boxes replaced by the box around them, until none overlap."""
+    boxes = [list(b) for b in boxes]
+    joined = True
+    while joined:
+        joined = False
+        for i in range(len(boxes)):
+            for j in range(i + 1, len(boxes)):
+                a, b = boxes[i], boxes[j]
+                if a[0] < b[2] and b[0] < a[2] and a[1] < b[3] and b[1] < a[3]:
+                    boxes[i] = [min(a[0], b[0]), min(a[1], b[1]), max(a[2], b[2]), max(a[3], b[3])]
+                    del boxes[j]
+                    joined = True
+                    break
+            if joined:
+                break
+    return boxes
+
+
+def _turned_lines(window: np.ndarray, origin: tuple[int, int], fx: float, fy: float,
+                  settings: dict) -> list[TextLine]:
+    """Lines of a window of the reduced picture looked at turned a quarter (vertical labels then lie
+    level), in the picture's pixels. The turned window is padded to the detector's multiples of 32."""
+    turned = np.rot90(window)
+    rows, cols = turned.shape[:2]
+    padded = np.zeros((-(-rows // 32) * 32, -(-cols // 32) * 32, 3), np.uint8)
+    padded[:rows, :cols] = turned
+    found = lines_in_map(probability_map(padded)[:rows, :cols], 1.0, 1.0, settings)
+    # a point (u, v) of the turned window lies at (window width - v, u) in the window
+    x0, y0 = origin
+    return [TextLine(np.stack([window.shape[1] - line.quad[:, 1] + x0, line.quad[:, 0] + y0], axis=1) * [fx, fy],
+                     line.score) for line in found]
 
 
 def _without_shapeless_blobs(rgb: np.ndarray, lines: list[TextLine], large: float) -> list[TextLine]:
@@ -261,14 +329,14 @@ def text_regions(rgb: np.ndarray, settings: dict | None = None) -> list[Region]:
         readings = read_lines(rgb, lines)
         lines = [line for line, (reading,) in zip(lines, readings)
                  if not (reading.confidence >= confidence and squeezed(reading.text) in allowed)]
-    return line_regions(rgb, lines, float(settings["padding"]))
+    return line_regions(rgb, lines, float(settings["padding"]), float(settings["ends"]))
 
 
-def line_regions(rgb: np.ndarray, lines: list[TextLine], padding: float) -> list[Region]:
+def line_regions(rgb: np.ndarray, lines: list[TextLine], padding: float, ends: float = 0.0) -> list[Region]:
     """Each line's region; regions of one line seen twice (upright and turned) or of overlapping pieces
     become the box around both, so nothing either covered is lost."""
     height, width = rgb.shape[:2]
-    regions = [line.region(padding, width, height) for line in lines]
+    regions = [line.region(padding, width, height, ends) for line in lines]
     return merged([r for r in regions if r is not None])
 
 
