@@ -179,9 +179,38 @@ def false_regions(data: Path, draw: Path, find) -> None:
         shown = np.ascontiguousarray(rgb[..., ::-1])
         for x0, y0, x1, y1 in regions:
             cv2.rectangle(shown, (x0, y0), (x1 - 1, y1 - 1), (0, 0, 255), max(2, max(rgb.shape) // 400))
-        cv2.imwrite(str(draw / f"{index:02d}-{len(regions)}.jpg"), shown, [cv2.IMWRITE_JPEG_QUALITY, 80])
+        cv2.imwrite(str(draw / f"{index:02d}-{len(regions)}.png"), _fit(shown, 1024))
+        if regions:
+            cv2.imwrite(str(draw / f"{index:02d}-{len(regions)}-regions.png"), _close_ups(rgb, regions))
     print(f"text regions on {len(counts)} real photos: {sum(counts)} in all, {np.mean(counts):.2f} per image; "
-          f"drawn into {draw} (file name: index-count)")
+          f"drawn into {draw} (file name: index-count; -regions: close-ups)")
+
+
+def _fit(bgr: np.ndarray, side: int) -> np.ndarray:
+    import cv2
+
+    factor = min(1.0, side / max(bgr.shape[:2]))
+    return cv2.resize(bgr, None, fx=factor, fy=factor, interpolation=cv2.INTER_AREA) if factor < 1 else bgr
+
+
+def _close_ups(rgb: np.ndarray, regions: list, height: int = 200, across: int = 3) -> np.ndarray:
+    """Each region with some of its surroundings, numbered in drawing order and scaled to one height, in
+    rows of `across`: what a person judges a region by (writing or not) is often too small in the whole."""
+    import cv2
+
+    tiles = []
+    for number, (x0, y0, x1, y1) in enumerate(regions):
+        grow = max(8, (y1 - y0) // 2)
+        crop = np.ascontiguousarray(rgb[max(0, y0 - grow):y1 + grow, max(0, x0 - grow):x1 + grow, ::-1])
+        cv2.rectangle(crop, (min(grow, x0), min(grow, y0)), (min(grow, x0) + x1 - x0, min(grow, y0) + y1 - y0),
+                      (0, 0, 255), 2)
+        width = max(1, min(600, round(crop.shape[1] * height / crop.shape[0])))
+        tile = np.full((height + 24, 600, 3), 255, np.uint8)
+        tile[24:, :width] = cv2.resize(crop, (width, height))
+        cv2.putText(tile, str(number), (4, 18), cv2.FONT_HERSHEY_SIMPLEX, 0.6, (0, 0, 0), 2)
+        tiles.append(tile)
+    tiles += [np.full_like(tiles[0], 255)] * (-len(tiles) % across)
+    return np.vstack([np.hstack(tiles[i:i + across]) for i in range(0, len(tiles), across)])
 
 
 def tesseract_regions(rgb: np.ndarray, padding: float = 0.3) -> list[list[int]]:
@@ -233,11 +262,12 @@ def baseline_modules(ref: str):
 
 
 def twelve_mp_photo() -> tuple[np.ndarray, list[Planted]]:
-    """A 12 MP photo (4000 x 3000) carrying small lines: 12 to 24 px letters at four angles, on labels."""
+    """A 12 MP photo (4000 x 3000) carrying small lines: 12 to 24 px letters at four angles, every other one
+    on a label, the others dark ink straight on the picture (harder: no label's edges to go by)."""
     rgb, _ = next(scenes(5, seed=7))
     big = np.array(Image.fromarray(rgb).resize((4000, 3000), Image.BILINEAR))
     small = [plant(big, f"MRN {4471100 + i}", (500 + 1000 * (i % 4), 400 + 700 * (i // 4)), letter_px=letter,
-                   angle=angle, label=(245, 245, 240))
+                   angle=angle, label=(245, 245, 240) if i % 2 else None, ink=(30, 30, 30))
              for i, (letter, angle) in enumerate(_sizes_angles())]
     return big, small
 
