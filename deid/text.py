@@ -32,7 +32,8 @@ DEFAULTS = {
     "smallest": 4.6,         # the letter height (px of the looked-at picture) the detector surely finds
     "max_pixels": 1_800_000, # but the looked-at picture never holds more (the detector's memory: 380 MB)
     "turn": True,            # and, turned a quarter, once more where the upright look saw anything
-    "turn_margin": 16,       # px of the looked-at picture added around each window of the turned look
+    "turn_grow": 1.0,        # share of a blob's longer side added around it for the turned look
+    "turn_margin": 16,       # and px of the looked-at picture
     "turn_whole": 0.6,       # share of the picture above which the turned look takes all of it
     "threshold": 0.3,        # probability above which a pixel belongs to a line
     "box_threshold": 0.6,    # mean probability a line needs to count
@@ -192,7 +193,7 @@ def _candidate_lines(rgb: np.ndarray, settings: dict) -> list[TextLine]:
 def turn_windows(prob: np.ndarray, settings: dict) -> list[tuple[int, int, int, int]]:
     """Where the quarter-turned look goes, in the map's pixels: around every blob of the upright map, text
     or not (the detector learnt mostly level lines, but it still marks the letters of a vertical line, if
-    only in pieces). Each blob's box is grown by its longer side and a margin on every side, so a vertical
+    only in pieces). Each blob's box is grown by turn_grow of its longer side and a margin on every side, so a vertical
     line of which a few letters showed lies wholly inside; overlapping windows are joined, and when they
     would cover most of the picture the whole picture is turned instead (one run costs less then)."""
     height, width = prob.shape
@@ -201,7 +202,7 @@ def turn_windows(prob: np.ndarray, settings: dict) -> list[tuple[int, int, int, 
     margin = settings["turn_margin"]
     windows = []
     for x, y, w, h, _area in stats[1:count]:
-        grow = max(w, h) + margin
+        grow = int(settings["turn_grow"] * max(w, h)) + margin
         windows.append([max(0, x - grow), max(0, y - grow), min(width, x + w + grow), min(height, y + h + grow)])
     windows = _joined(windows)
     if sum((x1 - x0) * (y1 - y0) for x0, y0, x1, y1 in windows) > settings["turn_whole"] * width * height:
@@ -344,9 +345,24 @@ def text_regions(rgb: np.ndarray, settings: dict | None = None) -> list[Region]:
     if allowed and lines:
         confidence = float(settings.get("allow_confidence", 0.9))
         readings = read_lines(rgb, lines)
-        lines = [line for line, (reading,) in zip(lines, readings)
-                 if not (reading.confidence >= confidence and squeezed(reading.text) in allowed)]
+        kept = [line for line, (reading,) in zip(lines, readings)
+                if not (reading.confidence >= confidence and squeezed(reading.text) in allowed)]
+        kept_ids = {id(line) for line in kept}
+        lines = _without_pieces_of(kept, [line for line in lines if id(line) not in kept_ids], rgb.shape, settings)
     return line_regions(rgb, lines, float(settings["padding"]), float(settings["ends"]))
+
+
+def _without_pieces_of(lines: list[TextLine], allowed: list[TextLine], shape, settings: dict) -> list[TextLine]:
+    """`lines` less those lying within an allowed line's region: the same ink seen again in pieces (the
+    turned look may see a level line word by word), already read whole as an allowed phrase."""
+    height, width = shape[:2]
+    regions = [line.region(float(settings["padding"]), width, height) for line in allowed]
+    return [line for line in lines
+            if not any(_inside_share(_bare_box(line), region) >= 0.97 for region in regions if region)]
+
+
+def _bare_box(line: TextLine) -> list[float]:
+    return [*line.quad.min(axis=0), *line.quad.max(axis=0)]
 
 
 def line_regions(rgb: np.ndarray, lines: list[TextLine], padding: float, ends: float = 0.0) -> list[Region]:
