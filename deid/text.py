@@ -32,7 +32,10 @@ DEFAULTS = {
     "smallest": 4.6,         # the letter height (px of the looked-at picture) the detector surely finds
     "max_pixels": 1_800_000, # but the looked-at picture never holds more (the detector's memory: 380 MB)
     "turn": True,            # and, turned a quarter, once more where the upright look saw anything
-    "turn_grow": 1.0,        # share of a blob's longer side added around it for the turned look
+    "turn_hint": 0.9,        # the probability a blob must reach somewhere to draw the turned look
+    "turn_min_area": 12,     # and the px it must cover
+    "turn_grow": 4.0,        # times a blob's shorter side (a letter) added around it for the turned look
+    "turn_band": 192,        # px of the looked-at picture: the turned look goes band by band
     "turn_margin": 16,       # and px of the looked-at picture
     "turn_whole": 0.6,       # share of the picture above which the turned look takes all of it
     "threshold": 0.3,        # probability above which a pixel belongs to a line
@@ -191,42 +194,36 @@ def _candidate_lines(rgb: np.ndarray, settings: dict) -> list[TextLine]:
 
 
 def turn_windows(prob: np.ndarray, settings: dict) -> list[tuple[int, int, int, int]]:
-    """Where the quarter-turned look goes, in the map's pixels: around every blob of the upright map, text
-    or not (the detector learnt mostly level lines, but it still marks the letters of a vertical line, if
-    only in pieces). Each blob's box is grown by turn_grow of its longer side and a margin on every side, so a vertical
-    line of which a few letters showed lies wholly inside; overlapping windows are joined, and when they
-    would cover most of the picture the whole picture is turned instead (one run costs less then)."""
+    """Where the quarter-turned look goes, in the map's pixels: around the strong blobs of the upright map,
+    text or not (the detector learnt mostly level lines, but it still marks the letters of a vertical line,
+    if only in pieces). Each blob's box is grown by turn_grow times its shorter side (a letter's size; at
+    most half a band) and a margin on every side; the grown boxes are cut into bands turn_band px tall (overlapping by the margin,
+    so a letter cut by one band is whole in the next), each band looked at where any box crosses it. When
+    the bands would cover most of the picture, the whole picture is turned instead (one run costs less)."""
     height, width = prob.shape
     mask = (prob > settings["threshold"]).astype(np.uint8)
-    count, _, stats, _ = cv2.connectedComponentsWithStats(mask, connectivity=8)
+    count, labels, stats, _ = cv2.connectedComponentsWithStats(mask, connectivity=8)
+    peaks = np.zeros(count, np.float32)
+    np.maximum.at(peaks, labels.ravel(), prob.ravel())
     margin = settings["turn_margin"]
+    wanted = np.zeros((height, width), bool)
+    for (x, y, w, h, area), peak in zip(stats[1:count], peaks[1:count]):
+        if peak < settings["turn_hint"] or area < settings["turn_min_area"]:
+            continue   # a faint or tiny blob (foliage, fabric): letters, even of a vertical line, are more
+        grow = int(min(settings["turn_grow"] * min(w, h), settings["turn_band"] / 2)) + margin
+        wanted[max(0, y - grow):y + h + grow, max(0, x - grow):x + w + grow] = True
     windows = []
-    for x, y, w, h, _area in stats[1:count]:
-        grow = int(settings["turn_grow"] * max(w, h)) + margin
-        windows.append([max(0, x - grow), max(0, y - grow), min(width, x + w + grow), min(height, y + h + grow)])
-    windows = _joined(windows)
+    band = settings["turn_band"]
+    for top in range(0, height, band):
+        y0, y1 = max(0, top - margin), min(height, top + band + margin)
+        columns = np.flatnonzero(wanted[top:top + band].any(axis=0))
+        if columns.size:
+            breaks = np.flatnonzero(np.diff(columns) > 2 * margin)
+            for first, last in zip(np.r_[columns[0], columns[breaks + 1]], np.r_[columns[breaks], columns[-1]]):
+                windows.append((max(0, int(first) - margin), y0, min(width, int(last) + 1 + margin), y1))
     if sum((x1 - x0) * (y1 - y0) for x0, y0, x1, y1 in windows) > settings["turn_whole"] * width * height:
         return [(0, 0, width, height)]
-    return [tuple(w) for w in windows]
-
-
-def _joined(boxes: list[list[int]]) -> list[list[int]]:
-    """Overlapping boxes replaced by the box around them, until none overlap."""
-    boxes = [list(b) for b in boxes]
-    joined = True
-    while joined:
-        joined = False
-        for i in range(len(boxes)):
-            for j in range(i + 1, len(boxes)):
-                a, b = boxes[i], boxes[j]
-                if a[0] < b[2] and b[0] < a[2] and a[1] < b[3] and b[1] < a[3]:
-                    boxes[i] = [min(a[0], b[0]), min(a[1], b[1]), max(a[2], b[2]), max(a[3], b[3])]
-                    del boxes[j]
-                    joined = True
-                    break
-            if joined:
-                break
-    return boxes
+    return windows
 
 
 def _turned_lines(window: np.ndarray, origin: tuple[int, int], fx: float, fy: float,
