@@ -10,8 +10,10 @@
    layout analysis (`--psm 11`, boxes of the words it finds at confidence >= 0, grown like Veil's).
 2. False regions: text regions on 50 real photos (WIDER FACE subset and metadata-photos), counted per
    image and drawn into --draw for a person to look at: banners, signs and shirts are real text there.
-3. Time: seconds the text pass adds to a 12 MP photo, and to one second of 1080p video (redact_video
-   with and without text).
+3. Time: seconds text lines, codes and the identifier check (verify's re-read of an output) add to a
+   12 MP photo (a generated one with text all over it, and a real camera photo scaled to 12 MP), and CPU
+   seconds per camera photo as taken; with --baseline, the same for deid/text.py and deid/codes.py at a
+   git ref, interleaved in the same run; and one second of 1080p video (redact_file with and without text).
 Run by hand; figures go into issue notes.
 """
 from __future__ import annotations
@@ -294,6 +296,31 @@ def camera_photo(data: Path) -> np.ndarray | None:
     return np.asarray(Image.fromarray(best).resize(size, Image.BILINEAR))
 
 
+def camera_seconds(versions: dict, data: Path, repeats: int = 3) -> None:
+    """CPU seconds text and codes take on the camera photos of the false-region set as taken (8 to 12 MP),
+    per version, interleaved, median of `repeats`."""
+    import os
+
+    from deid.api import decode_upright
+
+    photos = []
+    for path in real_photos(data)[40:]:
+        try:
+            rgb = decode_upright(path.read_bytes())
+        except Exception:  # noqa: BLE001 - one the engine refuses is passed over
+            continue
+        if rgb.shape[0] * rgb.shape[1] >= 2_000_000:
+            photos.append(rgb)
+    seconds = {name: [] for name in versions}
+    for _ in range(repeats):
+        for name, (text, codes) in versions.items():
+            seconds[name].append(sum(_timed(lambda rgb=rgb: text.text_regions(rgb) + codes.code_regions(rgb))[1]
+                                     for rgb in photos))
+    print(f"{len(photos)} camera photos as taken, text and codes, CPU s per photo (median of {repeats}; load "
+          f"average {os.getloadavg()[0]:.1f}): "
+          + "; ".join(f"{name} {np.median(seconds[name]) / max(1, len(photos)):.2f}" for name in versions))
+
+
 def _timed(call) -> tuple[float, float]:
     wall, cpu = time.perf_counter(), time.process_time()
     call()
@@ -415,6 +442,8 @@ def main() -> int:
             print(f"false regions: skipped, no evaluation data at {args.data} (give --data)")
     if "photo" in parts:
         photo_seconds(versions, camera_photo(args.data) if args.data.is_dir() else None)
+        if args.data.is_dir():
+            camera_seconds(versions, args.data)
     if "video" in parts:
         video_seconds(Path("/tmp/veil-text-video"))
     return 0

@@ -2,7 +2,9 @@
 
 Lines are found by the PP-OCR text detector (a DB network: a per-pixel text probability map), run on
 onnxruntime; the map is thresholded, each blob becomes a rotated rectangle grown back to the whole line
-(the network marks a shrunk core of each line), and rectangles are mapped to the image's pixels. Text is
+(the network marks a shrunk core of each line), and rectangles are mapped to the image's pixels. The
+picture is looked at once upright, at a size that keeps 12 px letters findable, and once turned a quarter
+(vertical labels) in bands around what the upright look saw, or whole when that is most of it. Text is
 read only when something depends on it: the profile's allow-list, the identifier check of outputs, and
 huge "lines" (which must read as text to count, see _without_shapeless_blobs).
 Reading crops each line straight, scales it to the recogniser's height and decodes its per-column
