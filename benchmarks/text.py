@@ -311,14 +311,23 @@ def camera_seconds(versions: dict, data: Path, repeats: int = 3) -> None:
             continue
         if rgb.shape[0] * rgb.shape[1] >= 2_000_000:
             photos.append(rgb)
-    seconds = {name: [] for name in versions}
+    from deid.redact import redact
+
+    identifiers = ["QUENNELL", "ROSALIND", "4471999"]
+    text, codes = versions["today"]
+    outputs = [redact(rgb, text.text_regions(rgb) + codes.code_regions(rgb), "solid", 2) for rgb in photos]
+    seconds = {(name, stage): [] for name in versions for stage in ("find", "check")}
     for _ in range(repeats):
         for name, (text, codes) in versions.items():
-            seconds[name].append(sum(_timed(lambda rgb=rgb: text.text_regions(rgb) + codes.code_regions(rgb))[1]
-                                     for rgb in photos))
-    print(f"{len(photos)} camera photos as taken, text and codes, CPU s per photo (median of {repeats}; load "
-          f"average {os.getloadavg()[0]:.1f}): "
-          + "; ".join(f"{name} {np.median(seconds[name]) / max(1, len(photos)):.2f}" for name in versions))
+            seconds[name, "find"].append(sum(
+                _timed(lambda rgb=rgb: text.text_regions(rgb) + codes.code_regions(rgb))[1] for rgb in photos))
+            seconds[name, "check"].append(sum(
+                _timed(lambda out=out: text.identifiers_readable(out, identifiers))[1] for out in outputs))
+    count = max(1, len(photos))
+    print(f"{len(photos)} camera photos as taken, CPU s per photo (median of {repeats}; load average "
+          f"{os.getloadavg()[0]:.1f}): " + "; ".join(
+              f"{name}: text and codes {np.median(seconds[name, 'find']) / count:.2f}, identifier check on the "
+              f"redacted output {np.median(seconds[name, 'check']) / count:.2f}" for name in versions))
 
 
 def _timed(call) -> tuple[float, float]:
