@@ -29,7 +29,8 @@ def code_quads(rgb: np.ndarray) -> list[tuple[np.ndarray, float]]:
 
 def _barcodes(gray: np.ndarray) -> list:
     detector = cv2.barcode.BarcodeDetector()
-    detector.setDownsamplingThreshold(float(max(gray.shape)))   # the working copy is already small enough
+    # the working copy is already small enough; OpenCV refuses thresholds under 64 px (a thumbnail)
+    detector.setDownsamplingThreshold(float(max(64, *gray.shape)))
     # The detector measures gradients: perfectly sharp bars (a screenshot, a rendered label) defeat it while
     # a camera's slight softness does not, so every picture is softened alike (sigma 1.5 px) first.
     ok, points = detector.detectMulti(cv2.GaussianBlur(gray, (0, 0), 1.5))

@@ -2,7 +2,9 @@
 
 Lines are found by the PP-OCR text detector (a DB network: a per-pixel text probability map), run on
 onnxruntime; the map is thresholded, each blob becomes a rotated rectangle grown back to the whole line
-(the network marks a shrunk core of each line), and rectangles are mapped to the image's pixels. Text is
+(the network marks a shrunk core of each line), and rectangles are mapped to the image's pixels. The
+picture is looked at once upright, at a size that keeps 12 px letters findable, and once turned a quarter
+(vertical labels) in bands around what the upright look saw, or whole when that is most of it. Text is
 read only when something depends on it: the profile's allow-list, the identifier check of outputs, and
 huge "lines" (which must read as text to count, see _without_shapeless_blobs).
 Reading crops each line straight, scales it to the recogniser's height and decodes its per-column
@@ -27,12 +29,22 @@ from deid.models import ModelError, model_path
 from deid.redact import Region, pad_and_clip
 
 DEFAULTS = {
-    "max_side": 1536,        # the picture is looked at with this longest side at most
-    "turn": True,            # and, turned a quarter, once more (the detector learnt mostly level lines)
+    "max_side": 1024,        # the picture is looked at with this longest side at most, unless
+    "small_print": 12,       # letters this tall (px of the picture) would then shrink below
+    "smallest": 4.6,         # the letter height (px of the looked-at picture) the detector surely finds
+    "max_pixels": 1_800_000, # but the looked-at picture never holds more (the detector's memory: 380 MB)
+    "turn": True,            # and, turned a quarter, once more where the upright look saw anything
+    "turn_hint": 0.9,        # the probability a blob must reach somewhere to draw the turned look
+    "turn_min_area": 12,     # and the px it must cover
+    "turn_grow": 4.0,        # times a blob's shorter side (a letter) added around it for the turned look
+    "turn_band": 192,        # px of the looked-at picture: the turned look goes band by band
+    "turn_margin": 16,       # and px of the looked-at picture
+    "turn_whole": 0.6,       # share of the picture above which the turned look takes all of it
     "threshold": 0.3,        # probability above which a pixel belongs to a line
     "box_threshold": 0.6,    # mean probability a line needs to count
     "unclip": 1.8,           # how far the shrunk core is grown back (DB's ratio of area to perimeter)
     "padding": 0.3,          # share of the line's height added on every side of its region
+    "ends": 0.4,             # and this much more at both ends of the line
     "min_height": 4,         # lines thinner than this (px of the looked-at image) are noise
     "large": 0.1,            # lines thicker than this share of the picture's shorter side must read as text
 }
@@ -53,11 +65,25 @@ class TextLine:
         sides = np.linalg.norm(self.quad - np.roll(self.quad, -1, axis=0), axis=1)
         return float(min(sides[0], sides[1]))
 
-    def region(self, padding: float, width: int, height: int) -> Region | None:
-        """The upright box around the line, grown by `padding` of the line's height on every side."""
+    def region(self, padding: float, width: int, height: int, ends: float = 0.0) -> Region | None:
+        """The upright box around the line, grown by `padding` of the line's height on every side, and by
+        `ends` more at both ends of the line (where the detector's rectangle tends to stop short: the
+        last letter's outer stroke, a trailing dot or apostrophe)."""
+        quad = self.quad
+        if ends > 0:
+            sides = quad - np.roll(quad, -1, axis=0)            # edge i runs from corner i+1 to corner i
+            lengths = np.linalg.norm(sides, axis=1)
+            along = 0 if lengths[0] >= lengths[1] else 1        # index of an edge along the line
+            unit = sides[along] / max(lengths[along], 1e-6)
+            stretch = ends * self.height * unit
+            # corners i and i+1 are the two ends of edge i: push each away from the other
+            quad = quad.copy()
+            for first in (along, along + 2):
+                quad[first % 4] += stretch if first == along else -stretch
+                quad[(first + 1) % 4] -= stretch if first == along else -stretch
         grow = padding * self.height
-        x0, y0 = self.quad.min(axis=0) - grow
-        x1, y1 = self.quad.max(axis=0) + grow
+        x0, y0 = quad.min(axis=0) - grow
+        x1, y1 = quad.max(axis=0) + grow
         return pad_and_clip((x0, y0, x1, y1), 0.0, width, height)
 
 
@@ -145,17 +171,76 @@ def find_lines(rgb: np.ndarray, settings: dict | None = None) -> list[TextLine]:
     """Every text line in an upright RGB picture (see DEFAULTS for the settings)."""
     settings = {**DEFAULTS, **(settings or {})}
     height, width = rgb.shape[:2]
-    scale = min(1.0, settings["max_side"] / max(height, width))
-    small, fx, fy = looked_at(rgb, scale)
-    lines = lines_in_map(probability_map(small), fx, fy, settings)
+    return _without_shapeless_blobs(rgb, _candidate_lines(rgb, settings), settings["large"] * min(height, width))
+
+
+def working_scale(height: int, width: int, settings: dict) -> float:
+    """The scale the picture is looked at: its longest side brought to max_side, but never so small that
+    small print (letters of small_print px) shrinks below what the detector surely finds (measured on 12 px
+    letters of a 12 MP photo: all found at 1536 px, 4.6 px letters; at 1024 px those on a label still,
+    those straight on the picture mostly not), nor so large that it holds more than max_pixels (pictures
+    over 12 MP: their small print is then looked at smaller, as before)."""
+    scale = max(settings["max_side"] / max(height, width), settings["smallest"] / settings["small_print"])
+    return min(1.0, scale, (settings["max_pixels"] / (height * width)) ** 0.5)
+
+
+def _candidate_lines(rgb: np.ndarray, settings: dict) -> list[TextLine]:
+    """The detector's lines, upright and (around what the upright look saw) turned a quarter."""
+    small, fx, fy = looked_at(rgb, working_scale(*rgb.shape[:2], settings))
+    prob = probability_map(small)
+    lines = lines_in_map(prob, fx, fy, settings)
     if settings["turn"]:
-        # the detector learnt mostly level lines; on a quarter-turned copy vertical labels lie level. The
-        # reduced copy is turned, not the picture (a full-size turned copy of 80 MP is 240 MB): the turned
-        # map's x runs along the picture's height, so the factors swap
-        turned = np.ascontiguousarray(np.rot90(small))
-        for line in lines_in_map(probability_map(turned), fy, fx, settings):
-            lines.append(TextLine(np.stack([width - line.quad[:, 1], line.quad[:, 0]], axis=1), line.score))
-    return _without_shapeless_blobs(rgb, lines, settings["large"] * min(height, width))
+        for x0, y0, x1, y1 in turn_windows(prob, settings):
+            lines += _turned_lines(small[y0:y1, x0:x1], (x0, y0), fx, fy, settings)
+    return lines
+
+
+def turn_windows(prob: np.ndarray, settings: dict) -> list[tuple[int, int, int, int]]:
+    """Where the quarter-turned look goes, in the map's pixels: around the strong blobs of the upright map,
+    text or not (the detector learnt mostly level lines, but it still marks the letters of a vertical line,
+    if only in pieces). Each blob's box is grown by turn_grow times its shorter side (a letter's size; at
+    most half a band) and a margin on every side; the grown boxes are cut into bands turn_band px tall (overlapping by the margin,
+    so a letter cut by one band is whole in the next), each band looked at where any box crosses it. When
+    the bands would cover most of the picture, the whole picture is turned instead (one run costs less)."""
+    height, width = prob.shape
+    mask = (prob > settings["threshold"]).astype(np.uint8)
+    count, labels, stats, _ = cv2.connectedComponentsWithStats(mask, connectivity=8)
+    peaks = np.zeros(count, np.float32)
+    np.maximum.at(peaks, labels.ravel(), prob.ravel())
+    margin = settings["turn_margin"]
+    wanted = np.zeros((height, width), bool)
+    for (x, y, w, h, area), peak in zip(stats[1:count], peaks[1:count]):
+        if peak < settings["turn_hint"] or area < settings["turn_min_area"]:
+            continue   # a faint or tiny blob (foliage, fabric): letters, even of a vertical line, are more
+        grow = int(min(settings["turn_grow"] * min(w, h), settings["turn_band"] / 2)) + margin
+        wanted[max(0, y - grow):y + h + grow, max(0, x - grow):x + w + grow] = True
+    windows = []
+    band = settings["turn_band"]
+    for top in range(0, height, band):
+        y0, y1 = max(0, top - margin), min(height, top + band + margin)
+        columns = np.flatnonzero(wanted[top:top + band].any(axis=0))
+        if columns.size:
+            breaks = np.flatnonzero(np.diff(columns) > 2 * margin)
+            for first, last in zip(np.r_[columns[0], columns[breaks + 1]], np.r_[columns[breaks], columns[-1]]):
+                windows.append((max(0, int(first) - margin), y0, min(width, int(last) + 1 + margin), y1))
+    if sum((x1 - x0) * (y1 - y0) for x0, y0, x1, y1 in windows) > settings["turn_whole"] * width * height:
+        return [(0, 0, width, height)]
+    return windows
+
+
+def _turned_lines(window: np.ndarray, origin: tuple[int, int], fx: float, fy: float,
+                  settings: dict) -> list[TextLine]:
+    """Lines of a window of the reduced picture looked at turned a quarter (vertical labels then lie
+    level), in the picture's pixels. The turned window is padded to the detector's multiples of 32."""
+    turned = np.rot90(window)
+    rows, cols = turned.shape[:2]
+    padded = np.zeros((-(-rows // 32) * 32, -(-cols // 32) * 32, 3), np.uint8)
+    padded[:rows, :cols] = turned
+    found = lines_in_map(probability_map(padded)[:rows, :cols], 1.0, 1.0, settings)
+    # a point (u, v) of the turned window lies at (window width - v, u) in the window
+    x0, y0 = origin
+    return [TextLine(np.stack([window.shape[1] - line.quad[:, 1] + x0, line.quad[:, 0] + y0], axis=1) * [fx, fy],
+                     line.score) for line in found]
 
 
 def _without_shapeless_blobs(rgb: np.ndarray, lines: list[TextLine], large: float) -> list[TextLine]:
@@ -259,16 +344,31 @@ def text_regions(rgb: np.ndarray, settings: dict | None = None) -> list[Region]:
     if allowed and lines:
         confidence = float(settings.get("allow_confidence", 0.9))
         readings = read_lines(rgb, lines)
-        lines = [line for line, (reading,) in zip(lines, readings)
-                 if not (reading.confidence >= confidence and squeezed(reading.text) in allowed)]
-    return line_regions(rgb, lines, float(settings["padding"]))
+        kept = [line for line, (reading,) in zip(lines, readings)
+                if not (reading.confidence >= confidence and squeezed(reading.text) in allowed)]
+        kept_ids = {id(line) for line in kept}
+        lines = _without_pieces_of(kept, [line for line in lines if id(line) not in kept_ids], rgb.shape, settings)
+    return line_regions(rgb, lines, float(settings["padding"]), float(settings["ends"]))
 
 
-def line_regions(rgb: np.ndarray, lines: list[TextLine], padding: float) -> list[Region]:
+def _without_pieces_of(lines: list[TextLine], allowed: list[TextLine], shape, settings: dict) -> list[TextLine]:
+    """`lines` less those lying within an allowed line's region: the same ink seen again in pieces (the
+    turned look may see a level line word by word), already read whole as an allowed phrase."""
+    height, width = shape[:2]
+    regions = [line.region(float(settings["padding"]), width, height) for line in allowed]
+    return [line for line in lines
+            if not any(_inside_share(_bare_box(line), region) >= 0.97 for region in regions if region)]
+
+
+def _bare_box(line: TextLine) -> list[float]:
+    return [*line.quad.min(axis=0), *line.quad.max(axis=0)]
+
+
+def line_regions(rgb: np.ndarray, lines: list[TextLine], padding: float, ends: float = 0.0) -> list[Region]:
     """Each line's region; regions of one line seen twice (upright and turned) or of overlapping pieces
     become the box around both, so nothing either covered is lost."""
     height, width = rgb.shape[:2]
-    regions = [line.region(padding, width, height) for line in lines]
+    regions = [line.region(padding, width, height, ends) for line in lines]
     return merged([r for r in regions if r is not None])
 
 
@@ -313,7 +413,8 @@ def identifiers_readable(rgb: np.ndarray, identifiers: list[str], settings: dict
     wanted = {w for w in wanted if len(w) >= MIN_IDENTIFIER}
     if not wanted:
         return 0
-    lines = find_lines(rgb, settings)
+    # every line is read here anyway, so the detector's shapeless blobs need no reading of their own
+    lines = _candidate_lines(rgb, {**DEFAULTS, **(settings or {})})
     if not lines:
         return 0
     texts = [squeezed(reading.text) for pair in read_lines(rgb, lines, both_ways=True) for reading in pair]

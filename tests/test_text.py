@@ -257,6 +257,23 @@ def test_text_regions_cover_twelve_pixel_letters_at_any_angle():
     assert [round(covered_share(line, regions, rgb.shape), 2) for line in lines] == [1.0] * len(lines)
 
 
+@pytest.mark.parametrize("width, height", [(4000, 3000), (6000, 4000), (10000, 8000), (1920, 1080), (640, 480)])
+def test_the_working_scale_keeps_small_print_findable_within_the_detectors_memory(width, height):
+    from deid.text import DEFAULTS, working_scale
+
+    scale = working_scale(height, width, DEFAULTS)
+    looked_at = width * height * scale * scale
+    assert looked_at <= DEFAULTS["max_pixels"] * 1.001 or scale == 1.0 and width * height <= DEFAULTS["max_pixels"]
+    if (width * height * (DEFAULTS["smallest"] / DEFAULTS["small_print"]) ** 2) <= DEFAULTS["max_pixels"]:
+        assert DEFAULTS["small_print"] * scale >= DEFAULTS["smallest"] - 1e-9, "12 px letters shrink below 4.6 px"
+
+
+def test_a_thumbnail_has_no_code_and_is_not_refused():
+    from deid.codes import code_regions
+
+    assert code_regions(np.ascontiguousarray(data.astronaut()[::12, ::12][:33, :50])) == []
+
+
 def test_the_pinned_dictionary_is_the_one_the_pinned_recogniser_carries():
     import hashlib
 
