@@ -10,6 +10,7 @@ import numpy as np
 from PIL import Image
 
 from deid.api import detect_labelled
+from records import services
 from records import services as sv
 from records.models import Output
 from records.release_gate import FIXES
@@ -17,6 +18,8 @@ from records.services.recheck import recheck_identifiers
 from records_fixtures import (PATIENT_NAME, PATIENT_REF, add_people, grace_hopper_path, plain_photo,  # noqa: F401
                               quick_password_hashing, register, sqlite_records)
 from text_fixtures import covered_share, plant
+from ui_fixtures import app, click, ready_to_release, texts
+from ui_fixtures import people_template, veil  # noqa: F401  (pytest fixtures)
 
 NAME_LABEL = "QUENNELL ROSALIND"      # the words of PATIENT_NAME, on a wristband-like label
 ORIGINAL = "before_treatment.png"     # nothing in it names anyone
@@ -122,3 +125,15 @@ def test_an_output_on_which_no_name_can_be_read_passes_once_read_again(sqlite_re
     assert _approve(records, people, kept.id).allowed
     events = sv.audit_events(records, people.admin, action="output.identifiers_checked")
     assert {e["subject_id"] for e in events} == {output.id, kept.id}
+
+
+def test_the_release_page_offers_the_reading_again_beside_the_refusal(veil):
+    consent, asset, output = ready_to_release(veil)
+    _as_before_0007(veil.records, output.id)
+    services.request_release(veil.records, veil.staff, output.id, "instagram")
+    at = app(veil.staff, "app_pages/release.py")
+    assert "**Before approval:** 1 rule(s) do not hold yet" in texts(at)
+    at = click(at, "Read the output again for the patient's name and reference")
+    assert "no name or reference of the consent's patient can be read on it" in texts(at)
+    at = click(app(veil.marketing, "app_pages/release.py"), "Check the gate and approve")
+    assert "approved for instagram: every rule holds" in texts(at)
