@@ -7,6 +7,7 @@ from __future__ import annotations
 import datetime as dt
 
 import numpy as np
+import pytest
 from PIL import Image
 
 from deid.api import detect_labelled
@@ -137,3 +138,20 @@ def test_the_release_page_offers_the_reading_again_beside_the_refusal(veil):
     assert "no name or reference of the consent's patient can be read on it" in texts(at)
     at = click(app(veil.marketing, "app_pages/release.py"), "Check the gate and approve")
     assert "approved for instagram: every rule holds" in texts(at)
+
+
+def test_an_output_that_cannot_be_read_again_stays_refused_and_the_link_still_holds(sqlite_records, tmp_path):
+    records, people = sqlite_records, add_people(sqlite_records)
+    asset = sv.upload_media(records, people.staff, plain_photo(tmp_path / "photo.jpg"), "photo.jpg")
+    output = sv.mark_reviewed(records, people.staff, sv.process(records, people.staff, asset.id).id)
+    stored = records.store.path(output.sha256)
+    altered = bytearray(stored.read_bytes())
+    altered[-40] ^= 0xFF
+    stored.write_bytes(bytes(altered))
+    consent = register(records, people)
+    linked = sv.link_consent(records, people.staff, asset.id, consent.id)
+    assert linked.consent_id == consent.id
+    sv.confirm_patient(records, people.staff2, asset.id)
+    assert "identifiers_unchecked" in _approve(records, people, output.id).codes
+    with pytest.raises(sv.WorkflowError, match="could not be opened .DecryptionError.; it stays held back"):
+        recheck_identifiers(records, people.staff, output.id)

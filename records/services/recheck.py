@@ -10,6 +10,7 @@ from sqlalchemy import select
 
 import isolation
 from records.audit import Actor
+from records.crypto import DecryptionError
 from records.models import Asset, Output
 from records.reread import count_readable_isolated
 from records.services.core import Records, WorkflowError, authorize, get_row, log_event
@@ -51,7 +52,12 @@ def _recheck(records: Records, actor: Actor, output_id: str) -> OutputView:
         blob, profile_id = output.blob, output.profile_id
         identifiers = _patient_identifiers(records, session, asset)
     try:
-        readable = count_readable_isolated(records.store.read_bytes(blob), identifiers, profile_id)
+        picture = records.store.read_bytes(blob)
+    except (OSError, DecryptionError) as exc:   # gone or altered: the gate keeps refusing it
+        raise WorkflowError(f"the output's stored file could not be opened ({type(exc).__name__}); it stays "
+                            "held back at the gate") from None
+    try:
+        readable = count_readable_isolated(picture, identifiers, profile_id)
     except isolation.Failed as failure:
         raise WorkflowError(f"the output could not be read again ({failure.reason}); it stays held back at "
                             "the gate") from None
