@@ -181,6 +181,9 @@ class Output(Base):
     metadata_clean: Mapped[bool] = mapped_column(Boolean, default=False)
     faces_left: Mapped[int | None] = mapped_column(Integer)
     error: Mapped[str | None] = mapped_column(Text)
+    # the consent whose patient's name and reference were read for on this output (photos; None: none was linked
+    # when it was rendered, or not known before 0007): the gate asks for a new reading when the media's differs
+    identifiers_consent_id: Mapped[str | None] = mapped_column(String(32))
     created_by: Mapped[str] = _user_fk(nullable=False)
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     reviewed_by: Mapped[str | None] = _user_fk()

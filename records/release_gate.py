@@ -40,6 +40,7 @@ FIXES = {
     "other_platform": Fix("request the release for a platform the consent covers", "request_release"),
     "deidentify": Fix("process the media with a profile that covers faces", "process"),
     "another_approver": Fix("a person other than the uploader approves", "approve_release"),
+    "recheck_identifiers": Fix("read the output again for the patient's name and reference", "review"),
 }
 
 
@@ -74,6 +75,7 @@ def evaluate(*, output: Output, asset: Asset, consent: Consent | None, approver_
              today: dt.date, two_person_rule: bool) -> Decision:
     reasons: list[Reason] = []
     reasons += _output_rules(output)
+    reasons += _identifier_rules(output, asset)
     if consent is None:
         reasons.append(Reason("no_consent", "no consent is linked to this media", "link_consent"))
     else:
@@ -99,6 +101,16 @@ def _output_rules(output: Output) -> list[Reason]:
         reasons.append(Reason("unreviewed", "no person has reviewed the output and confirmed that no face or "
                                             "other identifier is visible", "review"))
     return reasons
+
+
+def _identifier_rules(output: Output, asset: Asset) -> list[Reason]:
+    """A photo must have been read for the name and reference of the patient whose consent is linked to its
+    media now: one rendered before that consent was linked (or before any was) was never read for them."""
+    if output.kind != "image" or asset.consent_id is None or output.identifiers_consent_id == asset.consent_id:
+        return []
+    return [Reason("identifiers_unchecked", "the output was not read for the patient's name and reference of the "
+                                            "consent linked to the media (it was rendered before that consent was "
+                                            "linked)", "recheck_identifiers")]
 
 
 def _verification_failure(output: Output) -> Reason | None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import streamlit as st
 
 from records import services
+from records.services.recheck import recheck_identifiers
 from ui.session import FAILED, PAGE, attempt, remember, rerun_with_note
 from ui.views import escape_md
 
@@ -13,6 +14,9 @@ REVIEW_FOCUS = "review_focus"   # an output the Review page lists, reviewed or n
 REVIEW_NEXT = "review_next"     # the output the Review page shows first on its next run
 CONSENT_PICK = "consent_pick"   # the Consents page's choice of consent
 PATIENT_CONFIRMED = "A person confirmed that this media shows the patient of the consent."
+NO_IDENTIFIERS = "The output was read again: no name or reference of the consent's patient can be read on it."
+WITHHELD = ("The output was read again and is withheld: the patient's name or reference can be read on it. "
+            "Cover it by hand on the Review page.")
 # the fixes done on another page: the page, the button's words
 ELSEWHERE = {"review": ("review", "Review it on the Review page"),
              "review_again": ("review", "Open it on the Review page"),
@@ -42,6 +46,8 @@ def offer_fixes(rec: services.Records, actor, checks: services.ReleaseObstacles,
             st.caption(f"To clear it: {obstacle.how} ({' or '.join(obstacle.fix_roles)} may do this).")
         elif obstacle.fix == "confirm_patient":
             _same_patient(rec, actor, checks)
+        elif obstacle.fix == "recheck_identifiers":
+            _read_again(rec, actor, checks)
         elif obstacle.fix in ELSEWHERE:
             _one_click_away(checks, obstacle.fix)
         else:
@@ -59,6 +65,16 @@ def _same_patient(rec, actor, checks: services.ReleaseObstacles) -> None:
                  key=f"fix_patient_{checks.release_id}", icon=":material/how_to_reg:"):
         if attempt("Confirming the patient", services.confirm_patient, rec, actor, checks.asset_id) is not FAILED:
             rerun_with_note("release", PATIENT_CONFIRMED)
+
+
+def _read_again(rec, actor, checks: services.ReleaseObstacles) -> None:
+    """The output read again, here, for the linked consent's patient's name and reference."""
+    if st.button("Read the output again for the patient's name and reference", key=f"fix_recheck_{checks.release_id}",
+                 icon=":material/document_scanner:"):
+        with st.spinner("Reading the output again..."):
+            view = attempt("Reading the output again", recheck_identifiers, rec, actor, checks.output_id)
+        if view is not FAILED:
+            rerun_with_note("release", WITHHELD if view.error else NO_IDENTIFIERS)
 
 
 def _one_click_away(checks: services.ReleaseObstacles, fix: str) -> None:

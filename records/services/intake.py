@@ -136,8 +136,9 @@ def upload_limit_mb(settings: Settings, kind: str) -> int:
 
 
 def link_consent(records: Records, actor: Actor, asset_id: str, consent_id: str | None) -> AssetView:
-    """Tie media to a consent; a person must then confirm again that it is this patient's consent. Safe to call
-    twice: linking it to the consent it has changes nothing."""
+    """Tie media to a consent; a person must then confirm again that it is this patient's consent, and the
+    media's photos already rendered are read again for this patient's name and reference (the gate refuses
+    them until they are). Safe to call twice: linking it to the consent it has changes nothing."""
     authorize(records, actor, "link_consent")
     with records.transaction() as session:
         asset = get_row(session, Asset, asset_id, lock=True)
@@ -148,7 +149,11 @@ def link_consent(records: Records, actor: Actor, asset_id: str, consent_id: str 
         asset.consent_id = consent_id
         asset.patient_confirmed_by = asset.patient_confirmed_at = None
         log_event(records, session, actor, "media.linked", "asset", asset.id, consent_id=consent_id)
-        return asset_view(asset, username_of(session, asset.uploaded_by))
+        view = asset_view(asset, username_of(session, asset.uploaded_by))
+    if consent_id:
+        from records.services.recheck import recheck_outputs_of   # it reads identifiers with this module's help
+        recheck_outputs_of(records, actor, asset_id)
+    return view
 
 
 def confirm_patient(records: Records, actor: Actor, asset_id: str) -> AssetView:
@@ -201,7 +206,8 @@ def process(records: Records, actor: Actor, asset_id: str, profile: str = "defau
 
 def _current_output(session, asset_id: str, profile_id: str | None) -> Output | None:
     return session.scalars(select(Output).where(Output.asset_id == asset_id, Output.profile_id == profile_id,
-                                                Output.superseded.is_(False), Output.blob.is_not(None))
+                                                Output.superseded.is_(False), Output.blob.is_not(None),
+                                                Output.error.is_(None))   # not one withheld on a second reading
                            .order_by(Output.created_at.desc())).first()
 
 
@@ -221,6 +227,7 @@ def render_output(records: Records, actor: Actor, asset_id: str, profile: str, a
         asset = get_row(session, Asset, asset_id)
         blob, kind = original_to_process(asset), asset.kind
         identifiers = _patient_identifiers(records, session, asset)
+        checked_for = asset.consent_id   # whose name and reference the engine reads the output for
     with ExitStack() as held:
         with WorkDir(records.settings.work_dir) as work:
             source = records.store.decrypt_to(blob, work / uuid.uuid4().hex)
@@ -233,7 +240,8 @@ def render_output(records: Records, actor: Actor, asset_id: str, profile: str, a
             if report.output:
                 stored["blob"] = stored["sha256"] = records.store.put_file(Path(report.output))
         # the decrypted original is gone before the commit
-        view = _add_output(records, actor, asset_id, kind, report, stored, added, removed, parent_id, on_commit)
+        view = _add_output(records, actor, asset_id, kind, report, stored, added, removed, parent_id, on_commit,
+                           checked_for)
     if view.existing:   # a second press rendered it too, and finished second: its file is one too many
         delete_unreferenced(records, [stored.get("blob")])
     return view
@@ -253,7 +261,9 @@ def _patient_identifiers(records: Records, session, asset: Asset) -> list[str]:
 
 
 def _add_output(records: Records, actor: Actor, asset_id: str, kind: str, report: DeidReport, stored: dict,
-                added: list, removed: list, parent_id: str | None, on_commit: Callable | None) -> OutputView:
+                added: list, removed: list, parent_id: str | None, on_commit: Callable | None,
+                checked_for: str | None) -> OutputView:
+    """`checked_for`: the consent whose patient's identifiers the engine read a photo for."""
     with records.transaction() as session:
         get_row(session, Asset, asset_id, lock=True)   # one rendering of an asset recorded at a time
         profile = report.profile
@@ -265,7 +275,8 @@ def _add_output(records: Records, actor: Actor, asset_id: str, kind: str, report
                         region_kinds=report.region_kinds if report.kind == "image" else None, regions_added=added,
                         regions_removed=removed, frames=report.frames, frames_with_regions=report.frames_with_regions,
                         removed_tags=report.removed, metadata_clean=report.verified.metadata_clean,
-                        faces_left=report.verified.faces_left, error=report.error, created_by=actor.id, **stored)
+                        faces_left=report.verified.faces_left, error=report.error, created_by=actor.id,
+                        identifiers_consent_id=checked_for if (report.kind or kind) == "image" else None, **stored)
         session.add(output)
         if parent_id:
             get_row(session, Output, parent_id, lock=True).superseded = True
