@@ -29,7 +29,9 @@ from pathlib import Path
 import numpy as np
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+# The repository, not this script's folder, comes first: benchmarks/queue.py would hide the standard
+# library's queue (which MediaPipe imports) when the script is run by its path.
+sys.path[0] = str(ROOT)
 
 BUCKETS = [(0, 16, "<16"), (16, 32, "16-32"), (32, 64, "32-64"), (64, 128, "64-128"), (128, 10**9, ">=128")]
 PROTECTED_SHARE = 0.9
