@@ -172,28 +172,31 @@ def _look(images: dict[float, np.ndarray], view: View, floor: float, window: Win
 
 
 def _hints(found: list[_Maps], probe: float, small: float = 1e9) -> np.ndarray:
-    """Rows (x, y, size) in working-image px where a view's heat reaches `probe` for a face under `small` px."""
-    points = [np.zeros((0, 3))]
+    """Rows (x, y, size, heat) in working-image px where a view's heat reaches `probe` for a face under
+    `small` px."""
+    points = [np.zeros((0, 4))]
     for m in found:
         ys, xs = np.nonzero(m.maps.heat >= probe)
         sizes = np.maximum(np.exp(m.maps.size[0, ys, xs]) * m.maps.fy / m.fy,
                            np.exp(m.maps.size[1, ys, xs]) * m.maps.fx / m.fx) * 4
         ys, xs, sizes = ys[sizes < small], xs[sizes < small], sizes[sizes < small]
         points.append(np.stack([(xs + 0.5) * 4 * m.maps.fx / m.fx + m.origin[0],
-                                (ys + 0.5) * 4 * m.maps.fy / m.fy + m.origin[1], sizes], axis=1))
+                                (ys + 0.5) * 4 * m.maps.fy / m.fy + m.origin[1], sizes, m.maps.heat[ys, xs]],
+                               axis=1))
     return np.vstack(points)
 
 
 def _windows(points: np.ndarray, cell: int, width: int, height: int) -> list[Window]:
-    """Windows of the working image around hinted faces (rows x, y, size): the cells a face and as much
-    again around it would cover, and their neighbours, joined along each row of cells, then rows with the
-    same columns joined, plus half a cell on every side."""
+    """Windows of the working image around hinted faces (rows x, y, size, heat): the cells holding them
+    (for a likely face, heat LIKELY or more, all the cells it and as much again around it cover) and their
+    neighbours, joined along each row of cells, then rows with the same columns joined, plus half a cell
+    on every side."""
     rows, cols = int(np.ceil(height / cell)), int(np.ceil(width / cell))
     marked = np.zeros((rows + 2, cols + 2), dtype=bool)
     cx = np.clip((points[:, 0] / cell).astype(int), 0, cols - 1)
     cy = np.clip((points[:, 1] / cell).astype(int), 0, rows - 1)
     marked[cy + 1, cx + 1] = True
-    for x, y, size in points[points[:, 2] > cell / 2]:  # a large face spans several cells
+    for x, y, size, _heat in points[(points[:, 2] > cell / 2) & (points[:, 3] >= LIKELY)]:  # a large face
         c0, c1 = (np.clip([(x - size) / cell, (x + size) / cell], 0, cols - 1)).astype(int)
         r0, r1 = (np.clip([(y - size) / cell, (y + size) / cell], 0, rows - 1)).astype(int)
         marked[r0 + 1:r1 + 2, c0 + 1:c1 + 2] = True
@@ -251,6 +254,8 @@ DEFAULTS = {
     "margin": 6.0,             # working-image px added on every side of a kept box (localisation slack)
 }
 CELL = 128                     # working-image px: the grid on which windows are marked
+LIKELY = 0.3                   # heat of a hint that is likely a face: its window holds the whole face
+UPRIGHT = 0.8                  # an upright view's score at which a face is found upright: no turned look there
 
 
 def _views(settings: dict) -> list[View]:
@@ -278,16 +283,21 @@ def _views(settings: dict) -> list[View]:
     return views
 
 
-def _where(view: View, maps: dict[str, list[_Maps]], settings: dict, width: int, height: int) -> list[Window]:
+def _where(view: View, maps: dict[str, list[_Maps]], settings: dict, width: int, height: int,
+           upright: np.ndarray) -> list[Window]:
     """The windows a view looks at: the whole picture; where the half-scale view's heat reaches `hint`
-    ("hinted") or `turn_hint` ("turned": a face on its side still warms the upright view); or where the
-    native view hints at a face under 32 px ("small", for the enlarged views).
+    ("hinted") or `turn_hint` ("turned": a face on its side still warms the upright view, but not where the
+    `upright` boxes already hold a face found upright); or where the native view hints at a face under 32 px
+    ("small", for the enlarged views).
     Windows covering most of the picture become the whole picture (one run costs less than many)."""
     whole = [(0, 0, width, height)]
     if view.where == "whole":
         return whole
     if view.where in ("hinted", "turned"):
-        points = _hints(maps.get("cf_half", []), float(settings["hint" if view.where == "hinted" else "turn_hint"]))
+        probe = float(settings["hint" if view.where == "hinted" else "turn_hint"])
+        points = _hints(maps.get("cf_half", []), probe, view.max_face)
+        if view.where == "turned":
+            points = points[~_in_boxes(points, upright)]
     else:
         points = _hints(maps.get("cf", []), float(settings["probe"]), 32.0)
     if not len(points):
@@ -297,6 +307,12 @@ def _where(view: View, maps: dict[str, list[_Maps]], settings: dict, width: int,
     if view.where != "small" and area > float(settings["whole_share"]) * width * height:
         return whole
     return windows
+
+
+def _in_boxes(points: np.ndarray, boxes: np.ndarray) -> np.ndarray:
+    """Which points (rows x, y, ...) lie in one of the boxes."""
+    x, y = points[:, :1], points[:, 1:2]
+    return ((x >= boxes[:, 0]) & (x < boxes[:, 2]) & (y >= boxes[:, 1]) & (y < boxes[:, 3])).any(axis=1)
 
 
 def ensemble(detector_settings: dict) -> Detector:
@@ -315,7 +331,8 @@ def ensemble(detector_settings: dict) -> Detector:
             images[scale] = resize_by(work, scale)   # one resize per scale, shared by its views
         boxes, scores, index, maps = [np.zeros((0, 4))], [np.zeros(0)], [np.zeros(0, int)], {}
         for i, view in enumerate(views):
-            for window in _where(view, maps, settings, width, height):
+            sure = np.vstack(boxes)[np.concatenate(scores) >= UPRIGHT] if view.turn else np.zeros((0, 4))
+            for window in _where(view, maps, settings, width, height, sure):
                 found, found_scores = _look(images, view, floor, window, maps.setdefault(view.name, []))
                 boxes.append(found)
                 scores.append(found_scores)
