@@ -8,8 +8,14 @@ double scale (the cheap half-scale one also mirrored), CenterFace on copies turn
 see a face of its size agree on it: the mean, over those views, of the best score each gives to a box
 overlapping it reaches the profile's threshold for that size. Agreement between views, rather than one
 view's score, is what lets low thresholds find hard faces without scattering regions over skin and
-fabric. The double-scale view, the costly one, runs only on windows of the image where the native view
-sees a hint of a small face.
+fabric.
+
+Time goes where faces can be. The half-scale view and BlazeFace look at the whole working image first;
+the native and mirrored views then look only at windows where the half-scale view's heat hints at a face
+(`hint`), the turned copies only where it hints strongly (`turn_hint`) and no upright view has already
+found a face, and the double-scale view only where the native view hints at a small face (`probe`).
+Windows covering most of the picture become the whole picture. On the WIDER subset these hints changed
+no face's outcome (benchmarks/faces.py); on a photo of one or two people most of the picture is skipped.
 
 The residual checker is built differently: BlazeFace short-range proposes faces on the whole output and
 on ever smaller tiles, and each proposal is looked at again on a crop framed around it; only a confirmed
