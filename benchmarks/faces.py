@@ -14,7 +14,8 @@ Figures are printed for the even-numbered images (sorted order, from 0; where th
 the odd-numbered ones, and the whole set. Run by hand; the figures go into issue notes.
 
 With --residual it also measures the residual check of verification: how many images it would block
-once every annotated face is redacted with the profile's padding and blur (it should block none), and
+once every annotated face is redacted with the profile's padding and blur and the check is told those
+regions, as verification tells it (it should block none), and
 which share of the unredacted faces it finds, per size.
 """
 from __future__ import annotations
@@ -213,7 +214,7 @@ def residual_figures(paths: list[str], faces: dict, profile_name: str) -> None:
         regions = [r for r in (face_region(box, profile.padding, profile.extend_up, width, height)
                                for box, _valid in faces[path]) if r]
         start = time.perf_counter()
-        blocked += bool(check(redact(rgb, regions, profile.method, profile.strength)))
+        blocked += bool(check(redact(rgb, regions, profile.method, profile.strength), redacted=regions))
         seconds.append(time.perf_counter() - start)
         left = check(rgb)
         for box, valid in faces[path]:
