@@ -253,7 +253,7 @@ DEFAULTS = {
     "turns": True,             # CenterFace on copies turned a quarter either way, at half scale
     "blazeface": True,         # BlazeFace full-range on the whole working image
     "upscale": 2.0,            # CenterFace on enlarged windows where small faces may be (0 turns it off)
-    "probe": 0.1,              # heat that marks a window for the enlarged views
+    "probe": 0.05,             # heat that marks a window for the enlarged views
     "hint": 0.05,              # heat of the half-scale view that marks the windows the other views look at (0: all)
     "turn_hint": 0.2,          # heat of the half-scale upright view that marks windows for the turned views
     "whole_share": 0.5,        # windows covering more of the picture than this: the view looks at all of it
