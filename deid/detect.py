@@ -105,7 +105,7 @@ class View:
     turn: int = 0       # quarter turns counter-clockwise (np.rot90)
     min_face: float = 0.0   # sizes (longest side, working-image px) of faces this view can see
     max_face: float = 1e9
-    where: str = "whole"    # the part of the picture it looks at: "whole", "hinted" or "small" (see _where)
+    where: str = "whole"    # the part of the picture it looks at: "whole", "hinted", "turned", "small" (_where)
 
 
 @dataclass
