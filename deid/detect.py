@@ -14,8 +14,9 @@ Time goes where faces can be. The half-scale view and BlazeFace look at the whol
 the native and mirrored views then look only at windows where the half-scale view's heat hints at a face
 (`hint`), the turned copies only where it hints strongly (`turn_hint`) and no upright view has already
 found a face, and the double-scale view only where the native view hints at a small face (`probe`).
-Windows covering most of the picture become the whole picture. On the WIDER subset these hints changed
-no face's outcome (benchmarks/faces.py); on a photo of one or two people most of the picture is skipped.
+Windows covering most of the picture become the whole picture. On the WIDER subset no face lost its
+protection to these hints (one more was protected; benchmarks/faces.py); on a photo of one person most
+of the picture is skipped (benchmarks/face_stages.py).
 
 The residual checker is built differently: BlazeFace short-range proposes faces on the whole output and
 on ever smaller tiles, and each proposal is looked at again on a crop framed around it; only a confirmed
