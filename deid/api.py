@@ -96,7 +96,8 @@ def _redact_image(path: Path, fmt: Format, out_dir: Path, prof: Profile, report:
     encoded, ext = _redacted_image(path, fmt, prof, report, review)
     # the pixel arrays are gone by now: verification re-decodes the output without them in memory too
     final = write_verified(out_dir, ext, lambda partial: partial.write_bytes(encoded),
-                           lambda partial, _size: verify_image(partial, prof, report.verified, review.identifiers))
+                           lambda partial, _size: verify_image(partial, prof, report.verified, review.identifiers,
+                                                                report.regions))
     report.output = str(final.absolute())
 
 

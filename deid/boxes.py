@@ -86,7 +86,12 @@ def fuse(detections: list[Detection], overlap: float = 0.3) -> list[Detection]:
 
 
 def _contains(outer: tuple, inner: tuple, share: float = 0.8) -> bool:
+    return covered_share(outer, inner) >= share
+
+
+def covered_share(outer: tuple, inner: tuple) -> float:
+    """The share of box `inner`'s area that lies inside box `outer` (0 for an empty box)."""
     ix = max(0.0, min(outer[2], inner[2]) - max(outer[0], inner[0]))
     iy = max(0.0, min(outer[3], inner[3]) - max(outer[1], inner[1]))
     area = (inner[2] - inner[0]) * (inner[3] - inner[1])
-    return area > 0 and ix * iy / area >= share
+    return ix * iy / area if area > 0 else 0.0

@@ -19,6 +19,7 @@ def new_session(model: str | bytes):
     # Idle workers sleep instead of spinning: spinning cost 155 ms of CPU per 720p run against 98 ms
     # without, CPU that video decoding and encoding on the same two cores need.
     options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+    options.add_session_config_entry("session.inter_op.allow_spinning", "0")  # idle unless parallel mode
     options.log_severity_level = 3
     return ort.InferenceSession(model, options, providers=["CPUExecutionProvider"])
 

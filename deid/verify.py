@@ -92,9 +92,11 @@ def _check_metadata(path: Path, allowed: AllowList, verified: Verified, zeroed: 
 
 # ---------------------------------------------------------------- images
 
-def verify_image(path: Path, prof: Profile, verified: Verified, identifiers: list[str] | None = None) -> None:
+def verify_image(path: Path, prof: Profile, verified: Verified, identifiers: list[str] | None = None,
+                 redacted: list | None = None) -> None:
     """Re-read a written image: metadata against the allow-list, the patient's identifiers read for (when
-    given), and the residual detector for faces left."""
+    given), and the residual detector for faces left (it skips faces wholly inside the `redacted` regions,
+    the output's pixels that the writer says it redacted, and searches everywhere else)."""
     _check_metadata(path, IMAGE_ALLOWED, verified)
     threshold = prof.residual_threshold
     if threshold is None and not identifiers:
@@ -106,7 +108,7 @@ def verify_image(path: Path, prof: Profile, verified: Verified, identifiers: lis
         _check_identifiers(rgb, identifiers, prof, verified)
     if threshold is None:
         return
-    left = residual_detector(threshold)(rgb)
+    left = residual_detector(threshold)(rgb, redacted=redacted)
     verified.faces_left = len(left)
     if left:
         raise OutputWithheld(f"output withheld: {len(left)} face(s) still detectable after redaction; "

@@ -223,6 +223,19 @@ def test_residual_check_catches_a_face_the_regions_missed(wheel_faces, default_p
     assert len(found) == 1 and iou(found[0].box, tuple(face_right)) > 0.3
 
 
+def test_residual_check_skips_only_faces_inside_the_regions_it_is_told_were_redacted(wheel_faces, default_profile):
+    """Given the output's redacted regions, a face inside one gets no second look; one outside is still found.
+    Both faces are left unredacted here, so only the regions passed decide what is skipped."""
+    left, face_left = pasted(wheel_faces["grace_hopper"], FACE_BOXES["grace_hopper"], 120, (480, 800), at=(60, 120))
+    right, face_right = pasted(wheel_faces["astronaut"], FACE_BOXES["astronaut"], 120, (480, 800), at=(480, 120))
+    both = np.where(np.arange(800)[None, :, None] < 400, left, right).astype(np.uint8)
+    check = residual_detector(0.6)
+    assert len(check(both)) == 2
+    told = [r for r in face_regions(both, default_profile) if iou(tuple(r), tuple(face_left)) > 0]
+    found = check(both, redacted=told)
+    assert len(found) == 1 and iou(found[0].box, tuple(face_right)) > 0.3
+
+
 # ---------------------------------------------------------------- building blocks
 
 def test_single_detectors_keep_their_public_form(grace_hopper):
