@@ -29,13 +29,16 @@ from fractions import Fraction
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+# Python puts this script's folder first on the path, where benchmarks/queue.py would shadow the standard
+# library's queue (the video pipeline's channels): the project root takes its place.
+sys.path[0] = str(ROOT)
 os.environ.setdefault("GLOG_minloglevel", "2")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 import av  # noqa: E402
 import numpy as np  # noqa: E402
 
+import deid.api as deid_api  # noqa: E402
 from deid.api import redact_file  # noqa: E402
 from deid.detect import ensemble  # noqa: E402
 from deid.profile import load_profile  # noqa: E402
@@ -108,6 +111,17 @@ def floor_fps(path: Path, settings: VideoSettings) -> float:
         out.mux(stream.encode(None))
     out_path.unlink()
     return frames / (time.perf_counter() - start)
+
+
+def _explained(exc: BaseException) -> str:
+    """The API's message for a failed file, with the traceback printed too (the clips here are synthetic)."""
+    import traceback
+    traceback.print_exception(exc, limit=-4)
+    return _error_message(exc)
+
+
+_error_message = deid_api.error_message
+deid_api.error_message = _explained
 
 
 def veil_fps(path: Path, profile) -> tuple[float, float, DeidReport]:
@@ -269,6 +283,117 @@ def run_recall(args) -> None:
     print(f"all: {grand[1]}/{grand[0]} ({100 * grand[1] / max(1, grand[0]):.2f} %)")
 
 
+# ---------------------------------------------------------------- stages
+
+class StageClock:
+    """CPU seconds (of the calling thread) and wall seconds spent in each wrapped function, by stage name."""
+
+    def __init__(self):
+        import threading
+        self.lock = threading.Lock()
+        self.cpu: dict[str, float] = {}
+        self.wall: dict[str, float] = {}
+        self.calls: dict[str, int] = {}
+
+    def wrap(self, stage: str, fn):
+        def timed(*args, **kwargs):
+            c0, w0 = time.thread_time(), time.perf_counter()
+            try:
+                return fn(*args, **kwargs)
+            finally:
+                c1, w1 = time.thread_time(), time.perf_counter()
+                with self.lock:
+                    self.cpu[stage] = self.cpu.get(stage, 0.0) + c1 - c0
+                    self.wall[stage] = self.wall.get(stage, 0.0) + w1 - w0
+                    self.calls[stage] = self.calls.get(stage, 0) + 1
+        return timed
+
+
+def instrumented(clock: StageClock):
+    """Patch the video pipeline's stages with timed wrappers; returns a function that undoes it."""
+    import deid.tracking as tracking
+    import deid.video.detection as detection
+    import deid.video.pipeline as pipeline
+    import deid.video.reader as reader
+    import deid.video.writer as writer
+
+    patches = []
+
+    def patch(owner, name, stage, wrap_result=None):
+        original = getattr(owner, name)
+        replacement = clock.wrap(stage, original) if wrap_result is None else wrap_result(original)
+        patches.append((owner, name, original))
+        setattr(owner, name, replacement)
+
+    patch(reader, "upright", "decode: upright copy")
+    patch(reader, "small_rgb", "decode: reduced RGB")
+    patch(pipeline, "read", "decode thread (all, Python side)")
+    patch(pipeline, "encode", "encoder thread (all, Python side)")
+    for name in ("centerface", "blazeface"):
+        if hasattr(detection, name):
+            patch(detection, name, "per-frame detector")
+    patch(detection, "tiled", None, lambda original: lambda *a, **k: clock.wrap("keyframe ensemble", original(*a, **k)))
+    patch(detection, "text_regions", "text on keyframes")
+    patch(detection, "code_regions", "codes on keyframes")
+    for name in ("observe", "boxes_at", "forget_before", "cut"):
+        patch(tracking.Tracker, name, "tracking")
+    patch(writer, "redact_frame", "redaction")
+    patch(writer.Writer, "write_video", "encode (calling thread)")
+    patch(pipeline, "residual_detector", None,
+          lambda original: lambda *a, **k: clock.wrap("residual check", original(*a, **k)))
+    patch(pipeline, "verify_video", "verify (read back)")
+
+    def undo():
+        for owner, name, original in reversed(patches):
+            setattr(owner, name, original)
+    return undo
+
+
+def codec_seconds(path: Path, settings: VideoSettings) -> tuple[float, float]:
+    """Process CPU seconds of decoding the clip alone, and of decoding and encoding it (Veil's settings)."""
+    t0 = os.times()
+    with av.open(str(path)) as src:
+        src.streams.video[0].thread_type = "AUTO"
+        for _ in src.decode(video=0):
+            pass
+    t1 = os.times()
+    floor_fps(path, settings)
+    t2 = os.times()
+    cpu = lambda a, b: b.user + b.system - a.user - a.system  # noqa: E731
+    return cpu(t0, t1), cpu(t1, t2)
+
+
+def run_stages(args) -> None:
+    """Where Veil's time goes on a 720p and a 1080p clip: CPU ms per frame of each stage."""
+    profile = load_profile(args.profile)
+    settings = VideoSettings.of(profile)
+    redact_file(synth_clip((320, 180), 1, OUT / "warmup.mp4"), tempfile.mkdtemp(), profile)
+    print(f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f}; {settings}")
+    for name, size in SIZES.items():
+        if args.size and name not in args.size:
+            continue
+        clip = synth_clip(size, args.seconds, OUT / f"clip-{name}-{args.seconds:g}s.mp4")
+        decode_cpu, floor_cpu = codec_seconds(clip, settings)
+        clock = StageClock()
+        undo = instrumented(clock)
+        try:
+            before = os.times()
+            _, total, report = veil_fps(clip, profile)
+            after = os.times()
+        finally:
+            undo()
+        frames = report.frames or 1
+        process_cpu = after.user + after.system - before.user - before.system
+        ms = lambda seconds: 1000 * seconds / frames  # noqa: E731
+        print(f"\n{name}: {frames} frames, {frames / total:.1f} fps, wall {ms(total):.1f} ms/frame, "
+              f"process CPU {ms(process_cpu):.1f} ms/frame (load {os.getloadavg()[0]:.1f})")
+        print(f"  {'stage':36} {'CPU ms/frame':>12} {'wall ms/frame':>13} {'calls':>6}")
+        print(f"  {'codec alone: decode':36} {ms(decode_cpu):12.1f}")
+        print(f"  {'codec alone: decode + encode':36} {ms(floor_cpu):12.1f}")
+        for stage in sorted(clock.cpu, key=lambda s: -clock.cpu[s]):
+            print(f"  {stage:36} {ms(clock.cpu[stage]):12.1f} {ms(clock.wall[stage]):13.1f} {clock.calls[stage]:6d}")
+
+
 # ---------------------------------------------------------------- survey
 
 def ffprobe(path: Path) -> dict:
@@ -310,12 +435,16 @@ def main() -> int:
     recall = sub.add_parser("recall")
     recall.add_argument("--set", action="append", default=[], metavar="SECTION.KEY=VALUE")
     recall.add_argument("--fresh", action="store_true", help="recompute the reference detections")
+    stages = sub.add_parser("stages")
+    stages.add_argument("--seconds", type=float, default=10)
+    stages.add_argument("--profile", default="default")
+    stages.add_argument("--size", action="append", choices=sorted(SIZES), help="only this clip size (repeatable)")
     sub.add_parser("survey")
     parser.add_argument("--threads", default="1", help="VEIL_THREADS for Veil's detectors (default 1)")
     args = parser.parse_args()
     os.environ["VEIL_THREADS"] = args.threads   # read when the first detector session is built
     OUT.mkdir(parents=True, exist_ok=True)
-    {"speed": run_speed, "memory": run_memory, "recall": run_recall, "survey": run_survey}[args.command](args)
+    {"speed": run_speed, "stages": run_stages, "memory": run_memory, "recall": run_recall, "survey": run_survey}[args.command](args)
     return 0
 
 
