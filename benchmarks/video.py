@@ -101,7 +101,7 @@ def floor_fps(path: Path, settings: VideoSettings) -> float:
         source = src.streams.video[0]
         source.thread_type = "AUTO"
         stream = out.add_stream("libx264", rate=source.average_rate,
-                                options={"preset": settings.preset, "crf": str(settings.crf)})
+                                options={"preset": settings.preset, "crf": str(settings.crf), "bf": "0"})
         stream.width, stream.height, stream.pix_fmt = source.width, source.height, "yuv420p"
         stream.time_base = stream.codec_context.time_base = source.time_base
         for frame in src.decode(source):
@@ -153,6 +153,7 @@ def deface_fps(path: Path, frames: int) -> float | None:
 
 def run_speed(args) -> None:
     profile = load_profile(args.profile)
+    against = load_profile(args.against) if args.against else None
     settings = VideoSettings.of(profile)
     redact_file(synth_clip((320, 180), 1, OUT / "warmup.mp4"), tempfile.mkdtemp(), profile)  # load models
     print(f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f}; encoder libx264 {settings.preset} "
@@ -167,6 +168,9 @@ def run_speed(args) -> None:
         before = os.times()
         veil, _, report = veil_fps(clip, profile)
         after = os.times()
+        if args.against:
+            old, _, _ = veil_fps(clip, against)
+            print(f"  {name}: Veil with profile {args.against}: {old:.1f} fps (this one {veil:.1f})")
         cpu_ms = (after.user + after.system - before.user - before.system) / max(1, report.frames or 1) * 1000
         peer = None if args.no_deface else deface_fps(clip, frames)
         ratio = f"{veil / peer:.1f}x" if peer else "-"
@@ -394,6 +398,62 @@ def run_stages(args) -> None:
             print(f"  {stage:36} {ms(clock.cpu[stage]):12.1f} {ms(clock.wall[stage]):13.1f} {clock.calls[stage]:6d}")
 
 
+# ---------------------------------------------------------------- presets
+
+def encoded(frames: list, preset: str, crf: int, path: Path) -> float:
+    """Encode the frames as Veil's writer does (libx264, no B-frames) at `preset`/`crf`: CPU seconds taken."""
+    start = os.times()
+    with av.open(str(path), "w", format="mp4") as out:
+        stream = out.add_stream("libx264", rate=30, options={"preset": preset, "crf": str(crf), "bf": "0"})
+        stream.width, stream.height, stream.pix_fmt = frames[0].width, frames[0].height, "yuv420p"
+        for index, frame in enumerate(frames):
+            frame.pts, frame.time_base = index, Fraction(1, 30)
+            out.mux(stream.encode(frame))
+        out.mux(stream.encode(None))
+    end = os.times()
+    return end.user + end.system - start.user - start.system
+
+
+def luma(frame) -> np.ndarray:
+    return frame.to_ndarray(format="gray")
+
+
+def quality(source_lumas: list[np.ndarray], path: Path, every: int) -> tuple[float, float]:
+    """Mean PSNR (dB) and SSIM of the luma of every `every`-th frame read back, against the source's."""
+    from skimage.metrics import structural_similarity
+    psnrs, ssims = [], []
+    with av.open(str(path)) as c:
+        for index, frame in enumerate(c.decode(video=0)):
+            if index % every:
+                continue
+            ref, got = source_lumas[index // every], luma(frame)
+            mse = float(np.mean((ref.astype(np.float32) - got.astype(np.float32)) ** 2))
+            psnrs.append(10 * np.log10(255 ** 2 / max(mse, 1e-6)))
+            ssims.append(structural_similarity(ref, got, data_range=255))
+    return float(np.mean(psnrs)), float(np.mean(ssims))
+
+
+def run_presets(args) -> None:
+    """x264 presets and CRFs on the same frames: CPU ms per frame, PSNR and SSIM of the luma, size."""
+    clip = synth_clip(SIZES[args.size], args.seconds, OUT / f"clip-{args.size}-{args.seconds:g}s.mp4")
+    with av.open(str(clip)) as c:
+        frames = [f for f in c.decode(video=0)]
+    every = 5
+    source_lumas = [luma(f) for f in frames[::every]]
+    print(f"{args.size}, {len(frames)} frames; load average {os.getloadavg()[0]:.1f}; CPU ms per frame is the "
+          f"median of {args.repeat} encodes")
+    print(f"{'preset':10} {'crf':>3} {'CPU ms/frame':>12} {'PSNR dB':>8} {'SSIM':>7} {'kbit/s':>7}")
+    target = OUT / "preset.mp4"
+    for preset in args.preset:
+        for crf in args.crf:
+            seconds = sorted(encoded(frames, preset, crf, target) for _ in range(args.repeat))[args.repeat // 2]
+            psnr, ssim = quality(source_lumas, target, every)
+            kbits = target.stat().st_size * 8 / 1000 / (len(frames) / 30)
+            print(f"{preset:10} {crf:3d} {1000 * seconds / len(frames):12.1f} {psnr:8.2f} {ssim:7.4f} {kbits:7.0f}",
+                  flush=True)
+    target.unlink(missing_ok=True)
+
+
 # ---------------------------------------------------------------- survey
 
 def ffprobe(path: Path) -> dict:
@@ -429,6 +489,7 @@ def main() -> int:
     speed.add_argument("--seconds", type=float, default=20)
     speed.add_argument("--no-deface", action="store_true")
     speed.add_argument("--profile", default="default")
+    speed.add_argument("--against", help="a second profile file to time Veil with on the same clips (before/after)")
     speed.add_argument("--size", action="append", choices=sorted(SIZES), help="only this clip size (repeatable)")
     memory = sub.add_parser("memory")
     memory.add_argument("--minutes", type=float, default=5)
@@ -439,12 +500,21 @@ def main() -> int:
     stages.add_argument("--seconds", type=float, default=10)
     stages.add_argument("--profile", default="default")
     stages.add_argument("--size", action="append", choices=sorted(SIZES), help="only this clip size (repeatable)")
+    presets = sub.add_parser("presets")
+    presets.add_argument("--seconds", type=float, default=5)
+    presets.add_argument("--size", default="720p", choices=sorted(SIZES))
+    presets.add_argument("--preset", action="append", default=None)
+    presets.add_argument("--crf", action="append", type=int, default=None)
+    presets.add_argument("--repeat", type=int, default=3)
     sub.add_parser("survey")
     parser.add_argument("--threads", default="1", help="VEIL_THREADS for Veil's detectors (default 1)")
     args = parser.parse_args()
+    if args.command == "presets":
+        args.preset = args.preset or ["ultrafast", "superfast", "veryfast", "faster"]
+        args.crf = args.crf or [18, 20, 23]
     os.environ["VEIL_THREADS"] = args.threads   # read when the first detector session is built
     OUT.mkdir(parents=True, exist_ok=True)
-    {"speed": run_speed, "stages": run_stages, "memory": run_memory, "recall": run_recall, "survey": run_survey}[args.command](args)
+    {"speed": run_speed, "stages": run_stages, "presets": run_presets, "memory": run_memory, "recall": run_recall, "survey": run_survey}[args.command](args)
     return 0
 
 
