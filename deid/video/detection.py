@@ -6,7 +6,9 @@ Each frame gets a light detector (CenterFace) at reduced scale; the profile's en
 costliest views (VideoSettings.keyframe_detector), runs at full resolution on tiles every few frames
 (keyframes), on the first frame of every scene and on the last one before a cut, in a worker thread. The
 tracker interpolates, bridges, and holds a face a few frames either side, so a face the light detector
-misses in a frame is still covered. Text lines, barcodes and QR codes (deid/text.py, deid/codes.py) are
+misses in a frame is still covered. Faces the keyframes find that are too small for the reduced frame are
+watched between keyframes: CenterFace at full resolution on a small window around each, every frame
+(_Watch), which keeps their tracks on them and lets the ensemble run on fewer frames at the same recall. Text lines, barcodes and QR codes (deid/text.py, deid/codes.py) are
 looked for every VideoSettings.text_every frames and at both ends of every scene, in the same worker;
 their own tracker interpolates between looks and bridges a line that moved too far to be matched.
 Frames wait in a look-ahead window until their regions are decided.
