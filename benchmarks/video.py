@@ -1,7 +1,9 @@
 """Video de-identification figures: speed against a plain transcode and deface, memory, recall, file survey.
 
-    python benchmarks/video.py speed   [--seconds 20] [--no-deface] [--size 720p]   # fps: Veil, floor, deface
-    python benchmarks/video.py memory  [--minutes 5]                  # Veil's peak memory on a 1080p clip
+    python benchmarks/video.py speed   [--seconds 20] [--no-deface] [--size 720p] [--against P]  # fps: Veil, floor, deface
+    python benchmarks/video.py memory  [--minutes 5] [--profile P]    # Veil's peak memory on a 1080p clip
+    python benchmarks/video.py stages  [--seconds 10] [--size 720p]   # CPU ms per frame of each stage
+    python benchmarks/video.py presets [--size 720p] [--preset superfast ...] [--crf 20 ...]  # x264 quality/CPU
     python benchmarks/video.py recall  [--set video.keyframe_every=12 ...]
     python benchmarks/video.py survey                                  # every file of the shared video folders
 
@@ -184,10 +186,11 @@ def run_speed(args) -> None:
 def run_memory(args) -> None:
     clip = synth_clip(SIZES["1080p"], args.minutes * 60, OUT / f"clip-1080p-{args.minutes:g}min.mp4")
     code = ("import sys, tempfile; from deid.api import redact_file; "
-            "r = redact_file(sys.argv[1], tempfile.mkdtemp(), 'default'); "
+            "r = redact_file(sys.argv[1], tempfile.mkdtemp(), sys.argv[2]); "
             "print(r.error or 'ok', r.frames, r.frames_with_regions)")
     start = time.perf_counter()
-    done = subprocess.run([sys.executable, "-c", code, str(clip)], cwd=ROOT, capture_output=True, text=True)
+    done = subprocess.run([sys.executable, "-c", code, str(clip), args.profile], cwd=ROOT, capture_output=True,
+                          text=True)
     elapsed = time.perf_counter() - start
     peak_mb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
     print(f"1080p, {args.minutes:g} min: {done.stdout.strip()}; {elapsed:.0f} s; peak memory {peak_mb:.0f} MB "
@@ -493,6 +496,7 @@ def main() -> int:
     speed.add_argument("--size", action="append", choices=sorted(SIZES), help="only this clip size (repeatable)")
     memory = sub.add_parser("memory")
     memory.add_argument("--minutes", type=float, default=5)
+    memory.add_argument("--profile", default="default")
     recall = sub.add_parser("recall")
     recall.add_argument("--set", action="append", default=[], metavar="SECTION.KEY=VALUE")
     recall.add_argument("--fresh", action="store_true", help="recompute the reference detections")
