@@ -24,7 +24,10 @@ class VideoSettings:
     blazeface_threshold: float   # BlazeFace full-range on every frame at fast_side (0 turns it off)
     centerface_every: int        # CenterFace at fast_side on every n-th frame (0 turns it off)
     centerface_threshold: float
-    window_every: int        # small faces looked at again at full resolution every n-th frame (0: never)
+    # small faces looked at again at full resolution every n-th frame (0: never). Off: on the face videos it
+    # let the ensemble run every 20 frames at the same recall only with the per-frame CenterFace at 0.15,
+    # whose extra regions doubled the redacted area (benchmarks/video.py recall --set video.window_every=1)
+    window_every: int
     window_threshold: float  # CenterFace's score that counts as seeing a watched face again
     keyframe_detector: dict  # overrides of the profile's [detector] settings for the keyframe ensemble
     cut_threshold: float     # mean grey-level change of a 32x18 thumbnail that marks a scene cut
@@ -38,14 +41,14 @@ class VideoSettings:
     @classmethod
     def of(cls, prof: Profile) -> "VideoSettings":
         video = prof.section("video")
-        keyframe_every = max(1, int(video.get("keyframe_every", 20)))
+        keyframe_every = max(1, int(video.get("keyframe_every", 16)))
         return cls(keyframe_every=keyframe_every,
                    hold=max(keyframe_every, int(video.get("hold", keyframe_every + 8))),
                    fast_side=int(video.get("fast_side", 192)),
                    blazeface_threshold=float(video.get("blazeface_threshold", 0.0)),
                    centerface_every=int(video.get("centerface_every", 1)),
-                   centerface_threshold=float(video.get("centerface_threshold", 0.15)),
-                   window_every=max(0, int(video.get("window_every", 1))),
+                   centerface_threshold=float(video.get("centerface_threshold", 0.3)),
+                   window_every=max(0, int(video.get("window_every", 0))),
                    window_threshold=float(video.get("window_threshold", 0.15)),
                    keyframe_detector=dict(video.get("keyframe_detector", KEYFRAME_DETECTOR)),
                    cut_threshold=float(video.get("cut_threshold", 20.0)),
