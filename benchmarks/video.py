@@ -1,7 +1,9 @@
 """Video de-identification figures: speed against a plain transcode and deface, memory, recall, file survey.
 
-    python benchmarks/video.py speed   [--seconds 20] [--no-deface] [--size 720p]   # fps: Veil, floor, deface
-    python benchmarks/video.py memory  [--minutes 5]                  # Veil's peak memory on a 1080p clip
+    python benchmarks/video.py speed   [--seconds 20] [--no-deface] [--size 720p] [--against P]  # fps: Veil, floor, deface
+    python benchmarks/video.py memory  [--minutes 5] [--profile P]    # Veil's peak memory on a 1080p clip
+    python benchmarks/video.py stages  [--seconds 10] [--size 720p]   # CPU ms per frame of each stage
+    python benchmarks/video.py presets [--size 720p] [--preset superfast ...] [--crf 20 ...]  # x264 quality/CPU
     python benchmarks/video.py recall  [--set video.keyframe_every=12 ...]
     python benchmarks/video.py survey                                  # every file of the shared video folders
 
@@ -29,13 +31,16 @@ from fractions import Fraction
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+# Python puts this script's folder first on the path, where benchmarks/queue.py would shadow the standard
+# library's queue (the video pipeline's channels): the project root takes its place.
+sys.path[0] = str(ROOT)
 os.environ.setdefault("GLOG_minloglevel", "2")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 import av  # noqa: E402
 import numpy as np  # noqa: E402
 
+import deid.api as deid_api  # noqa: E402
 from deid.api import redact_file  # noqa: E402
 from deid.detect import ensemble  # noqa: E402
 from deid.profile import load_profile  # noqa: E402
@@ -98,7 +103,7 @@ def floor_fps(path: Path, settings: VideoSettings) -> float:
         source = src.streams.video[0]
         source.thread_type = "AUTO"
         stream = out.add_stream("libx264", rate=source.average_rate,
-                                options={"preset": settings.preset, "crf": str(settings.crf)})
+                                options={"preset": settings.preset, "crf": str(settings.crf), "bf": "0"})
         stream.width, stream.height, stream.pix_fmt = source.width, source.height, "yuv420p"
         stream.time_base = stream.codec_context.time_base = source.time_base
         for frame in src.decode(source):
@@ -108,6 +113,17 @@ def floor_fps(path: Path, settings: VideoSettings) -> float:
         out.mux(stream.encode(None))
     out_path.unlink()
     return frames / (time.perf_counter() - start)
+
+
+def _explained(exc: BaseException) -> str:
+    """The API's message for a failed file, with the traceback printed too (the clips here are synthetic)."""
+    import traceback
+    traceback.print_exception(exc, limit=-4)
+    return _error_message(exc)
+
+
+_error_message = deid_api.error_message
+deid_api.error_message = _explained
 
 
 def veil_fps(path: Path, profile) -> tuple[float, float, DeidReport]:
@@ -139,6 +155,7 @@ def deface_fps(path: Path, frames: int) -> float | None:
 
 def run_speed(args) -> None:
     profile = load_profile(args.profile)
+    against = load_profile(args.against) if args.against else None
     settings = VideoSettings.of(profile)
     redact_file(synth_clip((320, 180), 1, OUT / "warmup.mp4"), tempfile.mkdtemp(), profile)  # load models
     print(f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f}; encoder libx264 {settings.preset} "
@@ -153,6 +170,9 @@ def run_speed(args) -> None:
         before = os.times()
         veil, _, report = veil_fps(clip, profile)
         after = os.times()
+        if args.against:
+            old, _, _ = veil_fps(clip, against)
+            print(f"  {name}: Veil with profile {args.against}: {old:.1f} fps (this one {veil:.1f})")
         cpu_ms = (after.user + after.system - before.user - before.system) / max(1, report.frames or 1) * 1000
         peer = None if args.no_deface else deface_fps(clip, frames)
         ratio = f"{veil / peer:.1f}x" if peer else "-"
@@ -166,10 +186,11 @@ def run_speed(args) -> None:
 def run_memory(args) -> None:
     clip = synth_clip(SIZES["1080p"], args.minutes * 60, OUT / f"clip-1080p-{args.minutes:g}min.mp4")
     code = ("import sys, tempfile; from deid.api import redact_file; "
-            "r = redact_file(sys.argv[1], tempfile.mkdtemp(), 'default'); "
+            "r = redact_file(sys.argv[1], tempfile.mkdtemp(), sys.argv[2]); "
             "print(r.error or 'ok', r.frames, r.frames_with_regions)")
     start = time.perf_counter()
-    done = subprocess.run([sys.executable, "-c", code, str(clip)], cwd=ROOT, capture_output=True, text=True)
+    done = subprocess.run([sys.executable, "-c", code, str(clip), args.profile], cwd=ROOT, capture_output=True,
+                          text=True)
     elapsed = time.perf_counter() - start
     peak_mb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
     print(f"1080p, {args.minutes:g} min: {done.stdout.strip()}; {elapsed:.0f} s; peak memory {peak_mb:.0f} MB "
@@ -269,6 +290,173 @@ def run_recall(args) -> None:
     print(f"all: {grand[1]}/{grand[0]} ({100 * grand[1] / max(1, grand[0]):.2f} %)")
 
 
+# ---------------------------------------------------------------- stages
+
+class StageClock:
+    """CPU seconds (of the calling thread) and wall seconds spent in each wrapped function, by stage name."""
+
+    def __init__(self):
+        import threading
+        self.lock = threading.Lock()
+        self.cpu: dict[str, float] = {}
+        self.wall: dict[str, float] = {}
+        self.calls: dict[str, int] = {}
+
+    def wrap(self, stage: str, fn):
+        def timed(*args, **kwargs):
+            c0, w0 = time.thread_time(), time.perf_counter()
+            try:
+                return fn(*args, **kwargs)
+            finally:
+                c1, w1 = time.thread_time(), time.perf_counter()
+                with self.lock:
+                    self.cpu[stage] = self.cpu.get(stage, 0.0) + c1 - c0
+                    self.wall[stage] = self.wall.get(stage, 0.0) + w1 - w0
+                    self.calls[stage] = self.calls.get(stage, 0) + 1
+        return timed
+
+
+def instrumented(clock: StageClock):
+    """Patch the video pipeline's stages with timed wrappers; returns a function that undoes it."""
+    import deid.tracking as tracking
+    import deid.video.detection as detection
+    import deid.video.pipeline as pipeline
+    import deid.video.reader as reader
+    import deid.video.writer as writer
+
+    patches = []
+
+    def patch(owner, name, stage, wrap_result=None):
+        original = getattr(owner, name)
+        replacement = clock.wrap(stage, original) if wrap_result is None else wrap_result(original)
+        patches.append((owner, name, original))
+        setattr(owner, name, replacement)
+
+    patch(reader, "upright", "decode: upright copy")
+    patch(reader, "small_rgb", "decode: reduced RGB")
+    patch(pipeline, "read", "decode thread (all, Python side)")
+    patch(pipeline, "encode", "encoder thread (all, Python side)")
+    for name in ("centerface", "blazeface"):
+        if hasattr(detection, name):
+            patch(detection, name, "per-frame detector")
+    patch(detection, "tiled", None, lambda original: lambda *a, **k: clock.wrap("keyframe ensemble", original(*a, **k)))
+    patch(detection, "text_regions", "text on keyframes")
+    patch(detection, "code_regions", "codes on keyframes")
+    for name in ("observe", "boxes_at", "forget_before", "cut"):
+        patch(tracking.Tracker, name, "tracking")
+    patch(writer, "redact_frame", "redaction")
+    patch(writer.Writer, "write_video", "encode (calling thread)")
+    patch(pipeline, "residual_detector", None,
+          lambda original: lambda *a, **k: clock.wrap("residual check", original(*a, **k)))
+    patch(pipeline, "verify_video", "verify (read back)")
+
+    def undo():
+        for owner, name, original in reversed(patches):
+            setattr(owner, name, original)
+    return undo
+
+
+def codec_seconds(path: Path, settings: VideoSettings) -> tuple[float, float]:
+    """Process CPU seconds of decoding the clip alone, and of decoding and encoding it (Veil's settings)."""
+    t0 = os.times()
+    with av.open(str(path)) as src:
+        src.streams.video[0].thread_type = "AUTO"
+        for _ in src.decode(video=0):
+            pass
+    t1 = os.times()
+    floor_fps(path, settings)
+    t2 = os.times()
+    cpu = lambda a, b: b.user + b.system - a.user - a.system  # noqa: E731
+    return cpu(t0, t1), cpu(t1, t2)
+
+
+def run_stages(args) -> None:
+    """Where Veil's time goes on a 720p and a 1080p clip: CPU ms per frame of each stage."""
+    profile = load_profile(args.profile)
+    settings = VideoSettings.of(profile)
+    redact_file(synth_clip((320, 180), 1, OUT / "warmup.mp4"), tempfile.mkdtemp(), profile)
+    print(f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f}; {settings}")
+    for name, size in SIZES.items():
+        if args.size and name not in args.size:
+            continue
+        clip = synth_clip(size, args.seconds, OUT / f"clip-{name}-{args.seconds:g}s.mp4")
+        decode_cpu, floor_cpu = codec_seconds(clip, settings)
+        clock = StageClock()
+        undo = instrumented(clock)
+        try:
+            before = os.times()
+            _, total, report = veil_fps(clip, profile)
+            after = os.times()
+        finally:
+            undo()
+        frames = report.frames or 1
+        process_cpu = after.user + after.system - before.user - before.system
+        ms = lambda seconds: 1000 * seconds / frames  # noqa: E731
+        print(f"\n{name}: {frames} frames, {frames / total:.1f} fps, wall {ms(total):.1f} ms/frame, "
+              f"process CPU {ms(process_cpu):.1f} ms/frame (load {os.getloadavg()[0]:.1f})")
+        print(f"  {'stage':36} {'CPU ms/frame':>12} {'wall ms/frame':>13} {'calls':>6}")
+        print(f"  {'codec alone: decode':36} {ms(decode_cpu):12.1f}")
+        print(f"  {'codec alone: decode + encode':36} {ms(floor_cpu):12.1f}")
+        for stage in sorted(clock.cpu, key=lambda s: -clock.cpu[s]):
+            print(f"  {stage:36} {ms(clock.cpu[stage]):12.1f} {ms(clock.wall[stage]):13.1f} {clock.calls[stage]:6d}")
+
+
+# ---------------------------------------------------------------- presets
+
+def encoded(frames: list, preset: str, crf: int, path: Path) -> float:
+    """Encode the frames as Veil's writer does (libx264, no B-frames) at `preset`/`crf`: CPU seconds taken."""
+    start = os.times()
+    with av.open(str(path), "w", format="mp4") as out:
+        stream = out.add_stream("libx264", rate=30, options={"preset": preset, "crf": str(crf), "bf": "0"})
+        stream.width, stream.height, stream.pix_fmt = frames[0].width, frames[0].height, "yuv420p"
+        for index, frame in enumerate(frames):
+            frame.pts, frame.time_base = index, Fraction(1, 30)
+            out.mux(stream.encode(frame))
+        out.mux(stream.encode(None))
+    end = os.times()
+    return end.user + end.system - start.user - start.system
+
+
+def luma(frame) -> np.ndarray:
+    return frame.to_ndarray(format="gray")
+
+
+def quality(source_lumas: list[np.ndarray], path: Path, every: int) -> tuple[float, float]:
+    """Mean PSNR (dB) and SSIM of the luma of every `every`-th frame read back, against the source's."""
+    from skimage.metrics import structural_similarity
+    psnrs, ssims = [], []
+    with av.open(str(path)) as c:
+        for index, frame in enumerate(c.decode(video=0)):
+            if index % every:
+                continue
+            ref, got = source_lumas[index // every], luma(frame)
+            mse = float(np.mean((ref.astype(np.float32) - got.astype(np.float32)) ** 2))
+            psnrs.append(10 * np.log10(255 ** 2 / max(mse, 1e-6)))
+            ssims.append(structural_similarity(ref, got, data_range=255))
+    return float(np.mean(psnrs)), float(np.mean(ssims))
+
+
+def run_presets(args) -> None:
+    """x264 presets and CRFs on the same frames: CPU ms per frame, PSNR and SSIM of the luma, size."""
+    clip = synth_clip(SIZES[args.size], args.seconds, OUT / f"clip-{args.size}-{args.seconds:g}s.mp4")
+    with av.open(str(clip)) as c:
+        frames = [f for f in c.decode(video=0)]
+    every = 5
+    source_lumas = [luma(f) for f in frames[::every]]
+    print(f"{args.size}, {len(frames)} frames; load average {os.getloadavg()[0]:.1f}; CPU ms per frame is the "
+          f"median of {args.repeat} encodes")
+    print(f"{'preset':10} {'crf':>3} {'CPU ms/frame':>12} {'PSNR dB':>8} {'SSIM':>7} {'kbit/s':>7}")
+    target = OUT / "preset.mp4"
+    for preset in args.preset:
+        for crf in args.crf:
+            seconds = sorted(encoded(frames, preset, crf, target) for _ in range(args.repeat))[args.repeat // 2]
+            psnr, ssim = quality(source_lumas, target, every)
+            kbits = target.stat().st_size * 8 / 1000 / (len(frames) / 30)
+            print(f"{preset:10} {crf:3d} {1000 * seconds / len(frames):12.1f} {psnr:8.2f} {ssim:7.4f} {kbits:7.0f}",
+                  flush=True)
+    target.unlink(missing_ok=True)
+
+
 # ---------------------------------------------------------------- survey
 
 def ffprobe(path: Path) -> dict:
@@ -304,18 +492,33 @@ def main() -> int:
     speed.add_argument("--seconds", type=float, default=20)
     speed.add_argument("--no-deface", action="store_true")
     speed.add_argument("--profile", default="default")
+    speed.add_argument("--against", help="a second profile file to time Veil with on the same clips (before/after)")
     speed.add_argument("--size", action="append", choices=sorted(SIZES), help="only this clip size (repeatable)")
     memory = sub.add_parser("memory")
     memory.add_argument("--minutes", type=float, default=5)
+    memory.add_argument("--profile", default="default")
     recall = sub.add_parser("recall")
     recall.add_argument("--set", action="append", default=[], metavar="SECTION.KEY=VALUE")
     recall.add_argument("--fresh", action="store_true", help="recompute the reference detections")
+    stages = sub.add_parser("stages")
+    stages.add_argument("--seconds", type=float, default=10)
+    stages.add_argument("--profile", default="default")
+    stages.add_argument("--size", action="append", choices=sorted(SIZES), help="only this clip size (repeatable)")
+    presets = sub.add_parser("presets")
+    presets.add_argument("--seconds", type=float, default=5)
+    presets.add_argument("--size", default="720p", choices=sorted(SIZES))
+    presets.add_argument("--preset", action="append", default=None)
+    presets.add_argument("--crf", action="append", type=int, default=None)
+    presets.add_argument("--repeat", type=int, default=3)
     sub.add_parser("survey")
     parser.add_argument("--threads", default="1", help="VEIL_THREADS for Veil's detectors (default 1)")
     args = parser.parse_args()
+    if args.command == "presets":
+        args.preset = args.preset or ["ultrafast", "superfast", "veryfast", "faster"]
+        args.crf = args.crf or [18, 20, 23]
     os.environ["VEIL_THREADS"] = args.threads   # read when the first detector session is built
     OUT.mkdir(parents=True, exist_ok=True)
-    {"speed": run_speed, "memory": run_memory, "recall": run_recall, "survey": run_survey}[args.command](args)
+    {"speed": run_speed, "stages": run_stages, "presets": run_presets, "memory": run_memory, "recall": run_recall, "survey": run_survey}[args.command](args)
     return 0
 
 

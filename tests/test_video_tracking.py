@@ -1,8 +1,13 @@
-"""Issue 5: a face the detector misses in a frame is still covered; tracks never cross a scene cut."""
+"""Issue 5: a face the detector misses in a frame is still covered; tracks never cross a scene cut. Issue 18:
+small faces are followed between keyframes at full resolution."""
 from __future__ import annotations
+
+import av
+import numpy as np
 
 from deid.redact import union_area_share
 from deid.tracking import Tracker
+from deid.video.detection import WINDOW_MISSES, _Watch
 
 
 def face_at(frame: int, speed: float = 4.0, size: float = 40.0) -> tuple:
@@ -66,3 +71,36 @@ def test_two_faces_keep_their_own_tracks():
         tracker.observe(frame, [left, right] if frame % 3 == 0 else [right])
     assert len([t for t in tracker.tracks if not t.bridge]) == 2
     assert all(covered(tracker, f, left) == 1.0 for f in range(10))
+
+
+# ---------------------------------------------------------------- small faces watched between keyframes
+
+def small_face_frame(grace_hopper, x: int, y: int, side: int = 28) -> av.VideoFrame:
+    """A 1280x720 yuv420p frame, plain grey but for Grace Hopper's face `side` pixels across at (x, y):
+    a face far too small for the 192-pixel frame the per-frame detector sees."""
+    from PIL import Image
+
+    picture = np.full((720, 1280, 3), 120, dtype=np.uint8)
+    face = np.asarray(Image.fromarray(grace_hopper[60:400, 120:400]).resize((side, round(side * 340 / 280))))
+    picture[y:y + face.shape[0], x:x + face.shape[1]] = face
+    return av.VideoFrame.from_ndarray(picture, format="rgb24").reformat(format="yuv420p")
+
+
+def test_a_watched_small_face_is_followed_as_it_moves_and_dropped_once_gone(grace_hopper):
+    watch = _Watch(fast_side=192, width=1280, height=720)
+    watch._add([(600.0, 300.0, 628.0, 334.0)])            # where a keyframe saw it
+    for step in range(1, 6):                              # it walks right, 6 px a frame
+        x = 600 + 6 * step
+        found = watch.look(small_face_frame(grace_hopper, x, 300), threshold=0.15)
+        assert len(found) == 1, step
+        box = found[0].box
+        assert box[0] <= x + 4 and box[2] >= x + 24, (step, box)   # on the face where it now is
+    for _ in range(WINDOW_MISSES):                      # it left the picture
+        assert watch.look(small_face_frame(grace_hopper, 0, 0, side=8), threshold=0.15) == []
+    assert watch.boxes == []
+
+
+def test_faces_the_reduced_frame_sees_are_not_watched():
+    watch = _Watch(fast_side=192, width=1280, height=720)
+    watch._add([(100.0, 100.0, 300.0, 330.0), (600.0, 300.0, 628.0, 334.0)])
+    assert [entry[0] for entry in watch.boxes] == [(600.0, 300.0, 628.0, 334.0)]

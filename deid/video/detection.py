@@ -6,7 +6,9 @@ Each frame gets a light detector (CenterFace) at reduced scale; the profile's en
 costliest views (VideoSettings.keyframe_detector), runs at full resolution on tiles every few frames
 (keyframes), on the first frame of every scene and on the last one before a cut, in a worker thread. The
 tracker interpolates, bridges, and holds a face a few frames either side, so a face the light detector
-misses in a frame is still covered. Text lines, barcodes and QR codes (deid/text.py, deid/codes.py) are
+misses in a frame is still covered. Faces the keyframes find that are too small for the reduced frame are
+watched between keyframes: CenterFace at full resolution on a small window around each, every frame
+(_Watch), which keeps their tracks on them and lets the ensemble run on fewer frames at the same recall. Text lines, barcodes and QR codes (deid/text.py, deid/codes.py) are
 looked for every VideoSettings.text_every frames and at both ends of every scene, in the same worker;
 their own tracker interpolates between looks and bridges a line that moved too far to be matched.
 Frames wait in a look-ahead window until their regions are decided.
@@ -19,24 +21,28 @@ from dataclasses import dataclass, field
 from typing import Iterator
 
 import av
+import cv2
 import numpy as np
 from PIL import Image
 
-from deid.boxes import Detection, fuse
+from deid.boxes import Detection, fuse, iou
 from deid.codes import code_regions
 from deid.detect import ensemble, tiled
 from deid.detectors import blazeface, centerface
 from deid.profile import Profile
 from deid.redact import Region, face_region, pad_and_clip
 from deid.text import text_regions
-from deid.tracking import Tracker
-from deid.video.frames import fit
+from deid.tracking import Tracker, same_face
+from deid.video.frames import fit, planes
 from deid.video.settings import VideoSettings
 
 TILE_PIXELS = 1280 * 736          # keyframe tiles: a 720p frame is one tile
 TILE_OVERLAP = 256
 OVERVIEW_SIDE = 960
 GRID = 8                         # regions snap outwards to this grid: even for chroma, and runs stay long
+WINDOW_FACE = 32                 # a watched face is looked at again scaled to about this many pixels across
+WATCH_DELAY = 8                  # frames after a keyframe at which its small faces start being watched
+WINDOW_MISSES = 3                # window looks in a row without the face before it is no longer watched
 
 
 @dataclass
@@ -120,6 +126,8 @@ class _Finder:
         self.last_thumb: np.ndarray | None = None
         self.last_keyframe = -10**9
         self.settled = -1
+        # faces too small for the reduced frame, looked at again at full resolution between keyframes
+        self.watch = _Watch(settings.fast_side, width, height) if settings.window_every else None
 
     def look(self, item: Pending, previous: Pending | None) -> None:
         """Light detections and the scene-cut test for a new frame; start the ensemble and the look for text
@@ -131,6 +139,10 @@ class _Finder:
             found += centerface(item.small, self.settings.centerface_threshold)
         # boxes found at reduced scale are coarse: widen them by a few reduced pixels and a tenth of their size
         item.fast = [_widen(d.scaled(self.back), 2 * self.back) for d in found]
+        if self.watch is not None and self.faces:
+            self.watch.absorb_keyframes(item.index)
+            if item.index % self.settings.window_every == 0:
+                item.fast += self.watch.look(item.frame, self.settings.window_threshold)
         thumb = np.asarray(Image.fromarray(item.small).convert("L").resize((32, 18), Image.BOX), dtype=np.int16)
         item.scene_start = (self.last_thumb is None
                             or float(np.abs(thumb - self.last_thumb).mean()) > self.settings.cut_threshold)
@@ -155,6 +167,8 @@ class _Finder:
         self.last_keyframe = item.index
         if self.faces:
             item.full = self.pool.submit(lambda frame: self.full(frame.to_ndarray(format="rgb24")), item.frame)
+            if self.watch is not None:
+                self.watch.keyframes.append((item.index, item.full))
 
     def _look_for_text(self, item: Pending) -> None:
         self.last_text = item.index
@@ -208,6 +222,73 @@ class _Finder:
             if [x0, y0, x1, y1] not in out:
                 out.append([x0, y0, x1, y1])
         return _drop_contained(out)
+
+
+class _Watch:
+    """Faces the reduced frame is too coarse to see, looked at again between keyframes: CenterFace on a
+    window around each (three faces across), scaled so the face is about WINDOW_FACE pixels across. Fed by
+    the keyframes' results as they come in and by its own sightings; a face not seen in WINDOW_MISSES
+    looks in a row is dropped (the tracker still holds it). Small faces that move are followed closely
+    this way, so the full ensemble can run on fewer frames."""
+
+    def __init__(self, fast_side: int, width: int, height: int):
+        self.width, self.height = width, height
+        # the reduced frame sees faces of about 10 of its pixels and more
+        self.largest = 10 * max(width, height) / fast_side
+        self.boxes: list[list] = []            # [box, misses]
+        self.keyframes: list[tuple[int, Future]] = []
+
+    def absorb_keyframes(self, index: int) -> None:
+        """Watch the small faces of the keyframes WATCH_DELAY or more frames before frame `index`, waiting for
+        their ensemble if need be: a fixed delay, so that the regions do not depend on the machine's speed."""
+        while self.keyframes and self.keyframes[0][0] + WATCH_DELAY <= index:
+            _, future = self.keyframes.pop(0)
+            self._add([d.box for d in future.result()])
+
+    def _add(self, boxes: list[tuple]) -> None:
+        for box in boxes:
+            if max(box[2] - box[0], box[3] - box[1]) > self.largest:
+                continue
+            if not any(iou(box, kept[0]) > 0.3 for kept in self.boxes):
+                self.boxes.append([box, 0])
+
+    def look(self, frame: av.VideoFrame, threshold: float) -> list[Detection]:
+        """Detections in windows around the watched faces of this frame, in its pixels."""
+        found, yuv = [], planes(frame)
+        for entry in self.boxes:
+            box = entry[0]
+            window = self._window(box)
+            seen = [(same_face(box, d.box), d) for d in self._detect(yuv, window, box, threshold)]
+            score, best = max(seen, key=lambda pair: pair[0], default=(0.0, None))
+            if score < 0.1:
+                entry[1] += 1
+                continue
+            entry[0], entry[1] = best.box, 0
+            found.append(_widen(best, 2.0))   # the slack the ensemble's margin gives its boxes
+        self.boxes = [e for e in self.boxes if e[1] < WINDOW_MISSES]
+        return found
+
+    def _window(self, box: tuple) -> tuple[int, int, int, int]:
+        side = max(box[2] - box[0], box[3] - box[1], 8.0)
+        cx, cy = (box[0] + box[2]) / 2, (box[1] + box[3]) / 2
+        x0 = max(0, int(cx - 1.5 * side) & ~3)
+        y0 = max(0, int(cy - 1.5 * side) & ~3)
+        x1 = min(self.width & ~3, -(-int(cx + 1.5 * side) // 4) * 4)
+        y1 = min(self.height & ~3, -(-int(cy + 1.5 * side) // 4) * 4)
+        return x0, y0, max(x1, x0 + 4), max(y1, y0 + 4)
+
+    def _detect(self, yuv: list[np.ndarray], window: tuple, box: tuple, threshold: float) -> list[Detection]:
+        x0, y0, x1, y1 = window
+        w, h = x1 - x0, y1 - y0
+        i420 = np.concatenate([yuv[0][y0:y1, x0:x1].ravel(), yuv[1][y0 // 2:y1 // 2, x0 // 2:x1 // 2].ravel(),
+                               yuv[2][y0 // 2:y1 // 2, x0 // 2:x1 // 2].ravel()]).reshape(h * 3 // 2, w)
+        rgb = cv2.cvtColor(i420, cv2.COLOR_YUV2RGB_I420)
+        scale = min(1.0, WINDOW_FACE / max(box[2] - box[0], box[3] - box[1], 1.0))
+        if scale < 1.0:
+            rgb = cv2.resize(rgb, (max(8, round(w * scale)), max(8, round(h * scale))), interpolation=cv2.INTER_AREA)
+        sx, sy = w / rgb.shape[1], h / rgb.shape[0]
+        return [Detection(d.x0 * sx + x0, d.y0 * sy + y0, d.x1 * sx + x0, d.y1 * sy + y0, d.score, "window")
+                for d in centerface(rgb, threshold)]
 
 
 def _drop_contained(regions: list[Region]) -> list[Region]:

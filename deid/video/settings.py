@@ -11,6 +11,9 @@ KEYFRAME_DETECTOR = {"mirror": [], "turns": False, "upscale": 0}
 # Text on keyframes: one upright look at up to 1280 px (no quarter-turned copy), every TEXT_EVERY frames;
 # the tracker carries each line between looks (benchmarks/text.py measures what it adds).
 TEXT_DETECTOR = {"max_side": 1280, "turn": False}
+# libx264's superfast at CRF 20 gives a higher PSNR and SSIM than veryfast at CRF 20 for about 70 % of its
+# CPU time, in files about 1.6 times larger (benchmarks/video.py presets, 720p and 1080p).
+PRESET = "superfast"
 
 
 @dataclass(frozen=True)
@@ -21,6 +24,11 @@ class VideoSettings:
     blazeface_threshold: float   # BlazeFace full-range on every frame at fast_side (0 turns it off)
     centerface_every: int        # CenterFace at fast_side on every n-th frame (0 turns it off)
     centerface_threshold: float
+    # small faces looked at again at full resolution every n-th frame (0: never). Off: on the face videos it
+    # let the ensemble run every 20 frames at the same recall only with the per-frame CenterFace at 0.15,
+    # whose extra regions doubled the redacted area (benchmarks/video.py recall --set video.window_every=1)
+    window_every: int
+    window_threshold: float  # CenterFace's score that counts as seeing a watched face again
     keyframe_detector: dict  # overrides of the profile's [detector] settings for the keyframe ensemble
     cut_threshold: float     # mean grey-level change of a 32x18 thumbnail that marks a scene cut
     preset: str              # libx264's
@@ -40,10 +48,12 @@ class VideoSettings:
                    blazeface_threshold=float(video.get("blazeface_threshold", 0.0)),
                    centerface_every=int(video.get("centerface_every", 1)),
                    centerface_threshold=float(video.get("centerface_threshold", 0.3)),
+                   window_every=max(0, int(video.get("window_every", 0))),
+                   window_threshold=float(video.get("window_threshold", 0.15)),
                    keyframe_detector=dict(video.get("keyframe_detector", KEYFRAME_DETECTOR)),
                    cut_threshold=float(video.get("cut_threshold", 20.0)),
-                   preset=str(video.get("preset", "veryfast")), crf=int(video.get("crf", 20)),
+                   preset=str(video.get("preset", PRESET)), crf=int(video.get("crf", 20)),
                    audio="keep" if video.get("audio", "drop") == "keep" else "drop",
                    verify_every=max(1, int(video.get("verify_every", 3))),
-                   text_every=max(1, int(video.get("text_every", 2 * keyframe_every))),
+                   text_every=max(1, int(video.get("text_every", 3 * keyframe_every))),
                    text_detector=dict(video.get("text_detector", TEXT_DETECTOR)))
