@@ -55,5 +55,5 @@ class VideoSettings:
                    preset=str(video.get("preset", PRESET)), crf=int(video.get("crf", 20)),
                    audio="keep" if video.get("audio", "drop") == "keep" else "drop",
                    verify_every=max(1, int(video.get("verify_every", 3))),
-                   text_every=max(1, int(video.get("text_every", 3 * keyframe_every))),
+                   text_every=max(1, int(video.get("text_every", 2 * keyframe_every))),
                    text_detector=dict(video.get("text_detector", TEXT_DETECTOR)))
