@@ -36,11 +36,17 @@ def faces_of(report) -> list[list[int]]:
     return [r for r, kind in zip(report.regions, report.region_kinds) if kind == "face"]
 
 
-def face_difference(original: np.ndarray, output: Path, region: list[int]) -> float:
+def face_difference(original: np.ndarray, output: Path, region: list[int], covered=()) -> float:
+    """Mean change of the pixels in `region`, leaving out those under `covered` regions (text covered on
+    purpose: grace_hopper's flag is found as writing and its region reaches the edge of her cap)."""
     x0, y0, x1, y1 = region
     with Image.open(output) as img:
         result = np.asarray(img.convert("RGB")).astype(int)
-    return float(np.abs(result[y0:y1, x0:x1] - original[y0:y1, x0:x1].astype(int)).mean())
+    counted = np.ones(original.shape[:2], dtype=bool)
+    for cx0, cy0, cx1, cy1 in covered:
+        counted[cy0:cy1, cx0:cx1] = False
+    change = np.abs(result - original.astype(int)).mean(axis=2)[y0:y1, x0:x1]
+    return float(change[counted[y0:y1, x0:x1]].mean())
 
 
 def test_photo_with_every_identifier_comes_out_clean_upright_and_faceless(planted_jpeg, grace_hopper, tmp_path):
@@ -153,7 +159,8 @@ def test_identifiable_profile_keeps_the_face_and_still_strips_everything(planted
     output = Path(report.output)
     assert identifying_tags(output, IMAGE_ALLOWED) == []
     assert all(p.encode() not in output.read_bytes() for p in PLANTED.values())
-    assert face_difference(grace_hopper, output, [180, 150, 340, 320]) < 8, "face kept"
+    text = [r for r, kind in zip(report.regions, report.region_kinds) if kind != "face"]
+    assert face_difference(grace_hopper, output, [180, 150, 340, 320], text) < 8, "face kept"
 
 
 def test_detect_returns_the_regions_redact_covers(planted_jpeg, tmp_path):
