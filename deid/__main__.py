@@ -1,8 +1,9 @@
 """`python -m deid redact|detect|inspect`: the stable command-line contract of DESIGN.md.
 
-`redact` de-identifies the files in a worker process that loads the models and starts ExifTool once for the
-batch (`deid.isolated.redact_batch`): a decoder that crashes, runs out of memory or hangs on one file costs
-that file its output, never the rest of the batch (a fresh worker takes the files after it).
+`redact` de-identifies the files in worker processes, one per core (VEIL_WORKERS to change), each loading the
+models and starting ExifTool once (`deid.isolated.redact_batch`); reports come in the files' order. A decoder
+that crashes, runs out of memory or hangs on one file costs that file its output, never the rest of the batch
+(a fresh worker takes the files after it).
 """
 from __future__ import annotations
 

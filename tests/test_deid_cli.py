@@ -126,27 +126,30 @@ def test_inspect_names_tags_never_values(planted_jpeg, tmp_path):
 
 
 def test_redact_a_file_that_crashes_its_decoder_gets_an_error_entry_and_the_files_around_it_are_still_done(tmp_path):
-    """A batch runs in one worker process: a decoder crash costs that file, not the batch. The output of the
-    file before it is kept, and a fresh worker takes the file after it."""
-    before, crashing, after = tmp_path / "before.jpg", tmp_path / "crash.jpg", tmp_path / "after.jpg"
+    """Two workers share the batch, every other file each: a decoder crash costs that file, not the batch. The
+    outputs of the files before it are kept, a fresh worker takes the crashed worker's next file, and the
+    reports come back in the files' order whichever worker finished first."""
+    names = ("before.jpg", "crash.jpg", "after.jpg", "later.jpg", "last.jpg")   # worker 2: crash, later
+    paths = [tmp_path / name for name in names]
     out = tmp_path / "out"
-    for path in (before, crashing, after):
+    for path in paths:
         path.write_bytes(grace_hopper_path().read_bytes())
-    done = subprocess.run([sys.executable, str(ROOT / "tests" / "crashing_decoder.py"), "redact", str(before),
-                           str(crashing), str(after), "--out", str(out), "--json"], cwd=ROOT, capture_output=True,
-                          text=True, env={**os.environ, "PYTHONPATH": f"{ROOT}{os.pathsep}{ROOT / 'tests'}"},
+    done = subprocess.run([sys.executable, str(ROOT / "tests" / "crashing_decoder.py"), "redact",
+                           *map(str, paths), "--out", str(out), "--json"], cwd=ROOT, capture_output=True, text=True,
+                          env={**os.environ, "PYTHONPATH": f"{ROOT}{os.pathsep}{ROOT / 'tests'}", "VEIL_WORKERS": "2"},
                           timeout=300)
     assert done.returncode == 1, done.stderr[-2000:]
-    done_before, crashed, done_after = json.loads(done.stdout)
-    assert crashed["input"] == str(crashing) and crashed["output"] is None
+    reports = json.loads(done.stdout)
+    assert [r["input"] for r in reports] == [str(p) for p in paths]
+    crashed = reports.pop(1)
+    assert crashed["output"] is None
     assert crashed["error"] == ("de-identification stopped on this file (it crashed with signal SIGSEGV, or needed "
                                 "more than 8 GB of memory); nothing was kept")
     assert REDACT_KEYS <= set(crashed) and crashed["profile"]["id"] == "default"
-    for report, path in ((done_before, before), (done_after, after)):
-        assert report["input"] == str(path)
+    for report in reports:
         assert report["error"] is None and report["verified"] == {"metadata_clean": True, "faces_left": 0}
-    # the two verified outputs, moved up; nothing of the crash, no staging folder
-    assert sorted(p.name for p in out.iterdir()) == sorted(Path(r["output"]).name for r in (done_before, done_after))
+    # the verified outputs, moved up; nothing of the crash, no staging folder
+    assert sorted(p.name for p in out.iterdir()) == sorted(Path(r["output"]).name for r in reports)
 
 
 def test_redact_without_json_prints_each_file_as_it_is_done(planted_jpeg, tmp_path):
