@@ -52,8 +52,8 @@ def test_staff_uploads_a_photo_and_its_consent_pdf_and_sees_results_warnings_and
     assert "scan_notes.jpg: this is not a photo or video Veil can read" in shown
     assert "0 of 2 file(s) de-identified and verified; they now wait for review. 1 still in progress." in shown
     bars = at.get("progress")   # queued: the page did no work, neither the file's nor the consent's reading
-    assert [(b.value, b.proto.text) for b in bars] == [(0, "Waiting for a worker"),
-                                                       (0, "Waiting for a worker to read the consent")]
+    assert [(b.value, b.proto.text) for b in bars] == [(0, "Waiting for a worker to read the consent"),
+                                                       (0, "Waiting for a worker")]   # newest first
     assert services.list_consents(veil.records, veil.admin) == []
     (asset,) = services.list_assets(veil.records, veil.admin)
     assert asset.consent_id is None                                    # kept, and linked once the PDF is read
@@ -113,7 +113,7 @@ def test_a_refused_consent_leaves_the_media_kept_without_one_and_the_panel_says_
     at = _send_with_pdf(app(veil.staff, "app_pages/intake.py"), broken, PHOTO)
     assert run_queued_jobs(veil.records) == ["done", "failed"]
     shown = texts(at.run())
-    assert "signed_form.pdf: consent refused: this PDF cannot be read" in shown
+    assert "signed\\_form.pdf: consent refused: this PDF cannot be read" in shown
     assert "stay kept without a consent, so they cannot be released; link them to a consent in Review" in shown
     assert "1 of 1 file(s) de-identified and verified" in shown
     assert services.list_consents(veil.records, veil.admin) == []
