@@ -223,8 +223,8 @@ def _link_media(records: Records, owner: Actor, reading_id: str, consent_id: str
             progress(0.8, "linking the media to the consent")
             link_read_media(records, owner, asset_ids, consent_id, reread=count_readable)
     except Exception as exc:  # the owner lost the right, or a reading failed unexpectedly
-        return (f"Registered, but the media sent with it could not be linked to it ({_reason(exc)}): link them "
-                "to it in Review.")
+        return (f"Registered, but linking the media sent with it, or reading their photos again for the "
+                f"patient's name and reference, failed ({_reason(exc)}): check them in Review.")
     return None
 
 
