@@ -86,14 +86,19 @@ def _reading_card(rec: services.Records, actor, job) -> None:
         elif job.state == "done":
             st.success(f"{name}: registered as consent {short(job.consent_id)}; any photos and videos sent with "
                        "it are linked to it.")
-            if job.error:   # what the person must know of it: the checker's finding, a revocation before it
-                st.warning(f"{name}: {_as_said(job.error)}")
+            _notes(name, job)
         elif job.state == "failed":
             st.error(f"{name}: consent refused: {_as_said(job.error or 'no reason was recorded').rstrip('.')}. "
                      f"{UNLINKED}")
         else:
             st.info(f"{name}: cancelled; nothing was registered. {UNLINKED}")
         _actions(rec, actor, job)
+
+
+def _notes(name: str, job) -> None:
+    """What the person must know of a consent registered: the checker's findings, a revocation before it."""
+    for note in (job.error or "").splitlines():
+        st.warning(f"{name}: {_as_said(note)}")
 
 
 def _as_said(reason: str) -> str:
@@ -296,8 +301,7 @@ def _draw_readings(rec: services.Records, actor, readings: list) -> None:
         elif job.state == "done":
             st.success(f"{name}: registered as consent {short(job.consent_id)}; choose it below to confirm its "
                        "scope.")
-            if job.error:   # what the person must know of it: the checker's finding, a revocation before it
-                st.warning(f"{name}: {job.error}")
+            _notes(name, job)
         elif job.state == "failed":
             st.error(f"{name}: {job.error}")
         else:

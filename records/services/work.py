@@ -199,16 +199,17 @@ def _read_consent(records: Records, job: Claimed, worker: str, beat: Callable[[]
     except Exception as exc:  # unreadable, revoked, another patient's: the job fails with the reason
         return _end(records, job.id, worker, "failed", _reason(exc))
     notes = [_registered_note(view), _link_media(records, owner, job.reading_id, view.id, progress)]
-    return _end(records, job.id, worker, "done", " ".join(n for n in notes if n) or None, consent_id=view.id)
+    return _end(records, job.id, worker, "done", "\n".join(n for n in notes if n) or None, consent_id=view.id)
 
 
 def _registered_note(view) -> str | None:
-    """What the person who sent the PDF must know of the consent registered (no PHI): the job's note."""
+    """What the person who sent the PDF must know of the consent registered (no PHI): the job's note, one
+    line a finding."""
     if view.existing:
         return view.notice
     found = (f"the checker found social-media use {view.social_media.replace('_', ' ')}; a release will be "
              "refused unless a person confirms a written grant." if view.social_media != "covered" else None)
-    return " ".join(n for n in (found, view.notice) if n) or None
+    return "\n".join(n for n in (found, view.notice) if n) or None
 
 
 def _link_media(records: Records, owner: Actor, reading_id: str, consent_id: str, progress: Progress) -> str | None:
