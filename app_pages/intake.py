@@ -1,7 +1,9 @@
 """Intake: a batch of photos and videos with the patient's consent (a new PDF, or one already registered).
 Each file is kept encrypted and queued; worker processes de-identify and verify it while the jobs panel shows
-its progress (leaving the page stops nothing). Each file's warnings and errors name the file. Outputs are not
-downloadable here: only an approved release is."""
+its progress (leaving the page stops nothing). A new consent PDF is read by a worker too: the files are kept
+and queued at once, and linked to the consent once it is registered (refused, they stay without one, and can
+be linked in Review). Each file's warnings and errors name the file. Outputs are not downloadable here: only
+an approved release is."""
 import datetime as dt
 import hashlib
 
@@ -9,7 +11,7 @@ import streamlit as st
 
 from records import services
 from deid.profile import available_profiles
-from ui.jobs_panel import NAMES, jobs_panel
+from ui.jobs_panel import NAMES, READ_NAMES, jobs_panel
 from ui.session import FAILED, attempt, open_page, outcome, remember
 from ui.views import MEDIA_TYPES, consent_label, escape_md, short, upload_limits
 
@@ -81,34 +83,29 @@ st.button(f"{action} {len(files or [])} file(s)", type="primary", key="intake_go
           on_click=lambda: st.session_state.update({BUSY: True}))
 
 
-def register_consent(notes: list) -> str | None:
-    view, failure = outcome("Registering the consent", services.register_consent, rec, actor, pdf.getvalue(),
+def known_consent(notes: list):
+    """The consent this very PDF was registered as for this patient, found without reading it; None when it
+    is new (a worker reads it), FAILED when it is refused without reading (not a PDF, revoked, another
+    patient's): then no file is kept."""
+    view, failure = outcome("Checking the consent", services.registered_already, rec, actor, pdf.getvalue(),
                             patient_name, patient_ref, file_name=pdf.name)
     if view is FAILED:
         notes.append(("error", failure))
-        return None
-    if view.existing:
+    elif view is not None:
         notes.append(("info", view.notice))
-    elif view.social_media != "covered":
-        notes.append(("warning", f"{pdf.name}: the checker found social-media use "
-                                 f"{view.social_media.replace('_', ' ')}; a release will be refused unless a person "
-                                 "confirms a written grant."))
-    else:
-        notes.append(("success", f"{pdf.name}: registered as consent {short(view.id)}; social-media use covered."))
-    if view.notice and not view.existing:
-        notes.append(("warning", view.notice))
-    return view.id
+    return view if view is FAILED or view is None else view.id
 
 
-def send_batch(consent_id: str) -> dict:
+def send_batch(consent_id: str | None) -> dict:
     """Keep each file encrypted and queue it for the workers; one file's refusal never stops the others. The
-    page returns at once: the jobs panel below shows the work as the workers do it."""
-    batch = {"files": len(files), "jobs": [], "notes": []}
-    kept = []
+    page returns at once: the jobs panel below shows the work as the workers do it. Without `consent_id` (its
+    PDF waits to be read) the files' names are checked against the patient as typed."""
+    batch = {"files": len(files), "jobs": [], "notes": [], "assets": []}
     names = st.session_state.setdefault(NAMES, {})   # this session only, to label jobs and review items
     for upload in files:
         asset, error = outcome(upload.name, services.upload_media, rec, actor, upload.getvalue(), upload.name,
-                               consent_id, other_names_confirmed=upload.name in named)
+                               consent_id, other_names_confirmed=upload.name in named,
+                               patient=None if consent_id else patient)
         if asset is FAILED:
             batch["notes"].append(("error", error))
             continue
@@ -118,9 +115,10 @@ def send_batch(consent_id: str) -> dict:
         if asset.existing:
             batch["notes"].append(("info", f"{upload.name}: kept already under this consent; no second copy was "
                                            "made (its de-identification is not repeated)"))
-        kept.append(asset.id)
-    if kept:
-        jobs, error = outcome("Queueing the files", services.enqueue_processing, rec, actor, kept, profile)
+        batch["assets"].append(asset.id)
+    if batch["assets"]:
+        jobs, error = outcome("Queueing the files", services.enqueue_processing, rec, actor, batch["assets"],
+                              profile)
         if jobs is FAILED:
             batch["notes"].append(("error", error))
         else:
@@ -128,18 +126,37 @@ def send_batch(consent_id: str) -> dict:
     return batch
 
 
+def queue_reading(batch: dict) -> None:
+    """Queue the consent PDF for a worker to read, with the files just kept to link to it once registered."""
+    kept = batch["assets"]
+    job, failure = outcome("Queueing the consent", services.enqueue_consent_reading, rec, actor, pdf.getvalue(),
+                           patient_name, patient_ref, file_name=pdf.name, link_assets=kept)
+    if job is FAILED:
+        batch["notes"].insert(0, ("error", f"{failure}. The {len(kept)} file(s) kept stay without a consent, so "
+                                           "they cannot be released: link them to a consent in Review."))
+        return
+    st.session_state.setdefault(READ_NAMES, {})[job.id] = pdf.name
+    batch["reading"] = job.id
+    batch["notes"].insert(0, ("info", f"{pdf.name}: queued to be read by a worker (job {short(job.id)}); the "
+                                      f"{len(kept)} file(s) kept are de-identified meanwhile and linked to the "
+                                      "consent once it is registered. Its reading is shown below."))
+
+
 def run_batch() -> None:
-    """The press: register the consent (or take the chosen one), then keep and queue the files; what it says is
-    kept for the run that follows, which shows the button enabled again."""
+    """The press: take the chosen consent (or the one this PDF already is), or keep and queue the files and
+    then the consent PDF's reading; what it says is kept for the run that follows, which shows the button
+    enabled again. Nothing here reads the PDF: a worker does."""
     notes = []
-    consent_id = chosen or register_consent(notes)
-    if not consent_id:
+    consent_id = chosen or known_consent(notes)
+    if consent_id is FAILED:
         notes.append(("info", f"{len(files)} file(s) wait for a valid consent: none was kept or processed. "
                               "Upload the signed consent PDF (or choose a registered consent) and press the button "
                               "again."))
         st.session_state[BATCH] = {"files": len(files), "jobs": [], "notes": notes}
         return
     batch = send_batch(consent_id)
+    if consent_id is None:
+        queue_reading(batch)
     batch["notes"] = notes + batch["notes"]
     st.session_state[BATCH] = batch
 

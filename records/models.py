@@ -212,7 +212,8 @@ class Release(Base):
 
 class ConsentReading(Base):
     """A consent PDF waiting for a worker to read it (a "consent" job): its blob and the patient it was
-    uploaded for, encrypted; removed when the job ends (the consent registered then holds what is kept)."""
+    uploaded for, encrypted, and the media to link to the consent it becomes (record ids); removed when the job
+    ends (the consent registered then holds what is kept)."""
 
     __tablename__ = "consent_readings"
 
@@ -221,6 +222,7 @@ class ConsentReading(Base):
     patient_name_enc: Mapped[bytes]
     patient_ref_enc: Mapped[bytes]
     signed_in_veil: Mapped[dict | None]      # a consent signed in Veil: the form version and signing's facts
+    link_assets: Mapped[list | None] = mapped_column(JSON)   # ids of media kept with it, linked once registered
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
 
 

@@ -135,7 +135,7 @@ def test_a_backup_restored_into_an_empty_data_folder_with_the_same_key_verifies_
 def test_backup_is_audited_in_the_live_records_and_holds_what_the_manifest_says(clinic, clinic_backup):
     manifest = json.loads((clinic_backup / "manifest.json").read_text())
     assert manifest["format"] == "veil-backup-1" and manifest["database"] == {
-        "kind": "sqlite", "file": "database/veil.db", "revision": "0007"}
+        "kind": "sqlite", "file": "database/veil.db", "revision": "0008"}
     assert manifest["key"]["included"] is False
     assert len(bytes.fromhex(manifest["key"]["fingerprint"])) == 5 + 32   # Tink's key-id prefix and an HMAC tag
     assert manifest["audit"]["intact"] and manifest["problems"] == []

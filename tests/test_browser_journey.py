@@ -154,7 +154,8 @@ def test_the_whole_journey_from_first_start_to_takedown(tmp_path, planted_jpeg):
             you.see(re.compile(rf"{photo.name} names jane, doe, 0012345, which match neither"))
             you.tick("These files show this consent's patient: go on")   # (the planted name is a test's)
             you.click(re.compile(r"Register and de-identify 2 file"))
-            you.see("registered as consent")
+            you.see("queued to be read by a worker")   # the page reads nothing: a worker of the app's pool does
+            you.see("registered as consent", timeout=180_000)
             you.see(re.compile(r"1 of 2 file\(s\) de-identified and verified"))
             you.see(re.compile(r"scan_notes\.jpg: .*not a photo or video"))
             you.see(re.compile(rf"{photo.name}: file name contains a date"))

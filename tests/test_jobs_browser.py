@@ -39,7 +39,7 @@ def test_work_goes_on_while_staff_leave_the_page_and_reload_and_every_file_lands
             you.upload("Photos and videos", clip, planted_jpeg, planted_png)
             you.tick("These files show this consent's patient: go on")   # (the planted name is a test's)
             you.click(re.compile(r"Register and de-identify 3 file"))
-            you.see("registered as consent")
+            you.see("queued to be read by a worker")   # the consent too: the page reads nothing itself
             you.shot("jobs-queued")
 
             you.go("Review")                         # at once: the page does not wait for the work
@@ -47,6 +47,7 @@ def test_work_goes_on_while_staff_leave_the_page_and_reload_and_every_file_lands
             page.locator("h1").get_by_text("Review", exact=True).first.wait_for()
             you.go("Intake")
             page.get_by_text(re.compile("verified clean")).nth(2).wait_for(timeout=240_000)
+            page.get_by_text(re.compile("registered as consent")).first.wait_for(timeout=240_000)
             you.settle()
             you.shot("jobs-finished-with-previews")
             assert page.get_by_text(re.compile("verified clean")).count() == 3
@@ -60,5 +61,8 @@ def test_work_goes_on_while_staff_leave_the_page_and_reload_and_every_file_lands
     assert len(deid) == 3 and {j.state for j in deid} == {"done"}
     outputs = services.list_outputs(records, admin)
     assert sorted(o.id for o in outputs) == sorted(j.output_id for j in deid)   # one output per file
+    (reading,) = [j for j in jobs if j.kind == "consent"]
+    assert reading.state == "done" and {a.consent_id for a in services.list_assets(records, admin)} == {
+        reading.consent_id}                                                      # the files linked to it
     assert (ARTIFACTS / "journey").is_dir()
     records.close()

@@ -60,7 +60,7 @@ def test_two_instances_starting_together_migrate_the_database_once(pg_server):
         t.join()
     try:
         assert errors == []
-        assert current_revision(databases[0].engine) == "0007"
+        assert current_revision(databases[0].engine) == "0008"
         with databases[0].engine.connect() as connection:
             assert connection.execute(text("SELECT count(*) FROM alembic_version")).scalar() == 1
     finally:

@@ -15,7 +15,7 @@ def test_migrations_build_exactly_the_models_tables(records):
     with records.db.engine.connect() as connection:
         diff = compare_metadata(MigrationContext.configure(connection, opts={"compare_type": True}), Base.metadata)
     assert diff == []
-    assert current_revision(records.db.engine) == "0007"
+    assert current_revision(records.db.engine) == "0008"
     assert set(inspect(records.db.engine).get_table_names()) >= {
         "users", "consents", "assets", "outputs", "releases", "audit_events", "audit_head", "installation",
         "alembic_version"}
@@ -24,7 +24,7 @@ def test_migrations_build_exactly_the_models_tables(records):
 def test_running_the_migrations_again_changes_nothing(records):
     records.db.migrate()
     records.db.migrate()
-    assert current_revision(records.db.engine) == "0007"
+    assert current_revision(records.db.engine) == "0008"
 
 
 def test_an_empty_installation_opens_with_a_sealed_empty_audit_chain(records):

@@ -184,6 +184,7 @@ def test_pressing_register_twice_makes_one_consent_one_asset_and_one_output(clin
     you.click(re.compile(r"Register and de-identify 1 file"))
     expect(you.button(re.compile(r"Register and de-identify 1 file"))).to_be_disabled()   # while it runs
     you.see(re.compile(r"1 of 1 file\(s\) de-identified and verified"))
+    you.see(re.compile(r"dora consent\.pdf: registered as consent \w+"))   # read by a worker meanwhile
     you.shot("first-press")
     you.click(re.compile(r"Register and de-identify 1 file"))
     you.see(re.compile(r"dora consent\.pdf: already registered as consent \w+; no second copy was made"))

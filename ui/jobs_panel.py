@@ -1,7 +1,8 @@
 """The jobs panel: the signed-in person's recent jobs with their live progress, cancel and retry, and each
 finished file's result and preview as it lands. On the review page, the re-render of the output on screen
 (`queue_rerender`, `rerender_progress`): queued, its progress, and the new output chosen once it lands. On
-the Consents page, consent PDFs queued for a worker to read (`consent_readings`), each with its state.
+the Consents page, consent PDFs queued for a worker to read (`consent_readings`), each with its state; on
+Intake, the panel shows the reading of the consent PDF sent with the files beside them.
 
 It reads the jobs table (records.services.jobs), not the page's memory, so what it shows survives moving to
 another page, a reload, signing out and an app restart; the work itself happens in worker processes. While a
@@ -68,6 +69,45 @@ def _draw(rec: services.Records, actor, jobs: list, batch: list[str], files: int
     for job in jobs:
         if job.kind in ("deid", "rerender"):
             _card(rec, actor, job, held)
+        elif job.kind == "consent":
+            _reading_card(rec, actor, job)
+
+
+def _reading_card(rec: services.Records, actor, job) -> None:
+    """A consent PDF sent to be read (from Intake, with the files it will be linked to, or from Consents)."""
+    name = escape_md(_reading_label(job))
+    with st.container(border=True):
+        st.markdown(f"**{name}** · consent reading")
+        if job.state == "queued":
+            st.progress(0.0, text="Waiting for a worker to read the consent")
+        elif job.state == "running":
+            st.progress(min(1.0, job.progress), text=f"Reading the consent · {job.stage or 'starting'}"
+                        + (" · cancelling" if job.cancel_requested else ""))
+        elif job.state == "done":
+            st.success(f"{name}: registered as consent {short(job.consent_id)}; any photos and videos sent with "
+                       "it are linked to it.")
+            _notes(name, job)
+        elif job.state == "failed":
+            st.error(f"{name}: consent refused: {_as_said(job.error or 'no reason was recorded').rstrip('.')}. "
+                     f"{UNLINKED}")
+        else:
+            st.info(f"{name}: cancelled; nothing was registered. {UNLINKED}")
+        _actions(rec, actor, job)
+
+
+def _notes(name: str, job) -> None:
+    """What the person must know of a consent registered: the checker's findings, a revocation before it."""
+    for note in (job.error or "").splitlines():
+        st.warning(f"{name}: {_as_said(note)}")
+
+
+def _as_said(reason: str) -> str:
+    """A reading's reason names its file "the consent PDF" (the job keeps no file name); the card names it."""
+    return reason.replace(f"{services.READ_AS}: ", "")
+
+
+UNLINKED = ("Any photos and videos sent with it stay kept without a consent, so they cannot be released; link "
+            "them to a consent in Review.")
 
 
 def _card(rec: services.Records, actor, job, held: dict) -> None:
@@ -261,6 +301,7 @@ def _draw_readings(rec: services.Records, actor, readings: list) -> None:
         elif job.state == "done":
             st.success(f"{name}: registered as consent {short(job.consent_id)}; choose it below to confirm its "
                        "scope.")
+            _notes(name, job)
         elif job.state == "failed":
             st.error(f"{name}: {job.error}")
         else:

@@ -19,16 +19,16 @@ blobs (when a stored file may be deleted), opening (open_records) and work (the 
 from records.audit import SYSTEM
 from records.services.audit import audit_events, audit_summary, find_file, verify_audit
 from records.services.blobs import referenced_blobs
-from records.services.consents import (ATTESTATION, confirm_new_authorization, confirm_scope, consent_details,
+from records.services.consents import (ATTESTATION, READ_AS, confirm_new_authorization, confirm_scope, consent_details,
                                        enqueue_consent_reading, find_consents, list_consents, needs_attestation, register_consent,
-                                       revoke_consent, view_consent_pdf)
+                                       registered_already, revoke_consent, view_consent_pdf)
 from records.services.core import RecordNotFound, Records, ScopeConflict, WorkflowError
 from records.services.jobs import (JobView, cancel_job, enqueue_processing, get_job, jobs_replacing, list_jobs,
                                    retry_job)
 from records.services.signing import sign_consent_in_veil
 from records.services.upkeep import housekeeping
-from records.services.intake import (confirm_patient, link_consent, list_assets, others_named, process,
-                                     upload_limit_mb, upload_media, view_original)
+from records.services.intake import (confirm_patient, link_consent, link_read_media, list_assets, others_named,
+                                     process, upload_limit_mb, upload_media, view_original)
 from records.services.opening import check_key, open_records
 from records.services.pictures import OutputLabel, output_labels, output_thumbnails
 from records.services.releases import (Obstacle, ReleaseObstacles, approve_release, complete_takedown,
@@ -54,9 +54,9 @@ __all__ = [
     "reset_password", "list_users", "key_backup", "confirm_key_backup",
     # consents
     "register_consent", "enqueue_consent_reading", "consent_details", "confirm_new_authorization", "confirm_scope", "list_consents",
-    "find_consents", "view_consent_pdf", "revoke_consent", "needs_attestation", "ATTESTATION", "sign_consent_in_veil",
+    "find_consents", "registered_already", "view_consent_pdf", "revoke_consent", "needs_attestation", "ATTESTATION", "READ_AS", "sign_consent_in_veil",
     # intake
-    "upload_media", "others_named", "upload_limit_mb", "link_consent", "confirm_patient", "list_assets",
+    "upload_media", "others_named", "upload_limit_mb", "link_consent", "link_read_media", "confirm_patient", "list_assets",
     "view_original", "process",
     # jobs
     "JobView", "enqueue_processing", "list_jobs", "jobs_replacing", "get_job", "cancel_job", "retry_job",

@@ -7,6 +7,7 @@ an audited action.
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import shutil
 import uuid
 from dataclasses import asdict, dataclass, replace
@@ -114,12 +115,17 @@ READ_AS = "the consent PDF"   # how a queued reading names its file in reasons: 
 
 
 def enqueue_consent_reading(records: Records, actor: Actor, pdf: Path | bytes, patient_name: str,
-                            patient_ref: str, *, file_name: str = READ_AS) -> JobView:
+                            patient_ref: str, *, file_name: str = READ_AS,
+                            link_assets: list[str] | None = None) -> JobView:
     """Queue a consent PDF for a worker to read and register, and return at once: what can be refused
     without reading it (no name, an empty, oversized or non-PDF file) is refused now, by `file_name`; the
     PDF is kept encrypted and the patient's name and reference encrypted with it (a consent reading) until
-    the job ends. The job (kind "consent") names the reading only, and, once done, the consent."""
+    the job ends. The job (kind "consent") names the reading only, and, once done, the consent.
+    `link_assets`: media kept with the PDF (Intake), which the worker links to the consent once it is
+    registered (records.services.intake.link_read_media); refused, they stay kept without a consent."""
     authorize(records, actor, "register_consent")
+    if link_assets:
+        authorize(records, actor, "link_consent")
     _refuse_before_reading(records, pdf, patient_name, patient_ref, file_name)
     with WorkDir(records.settings.work_dir) as work:
         path = _copy_upload(pdf, work / "consent.pdf")
@@ -127,7 +133,8 @@ def enqueue_consent_reading(records: Records, actor: Actor, pdf: Path | bytes, p
         with records.store.keeping():   # until the commit: nobody deletes this content
             blob = records.store.put_file(path)
             with records.transaction() as session:
-                reading = ConsentReading(id=uuid.uuid4().hex, pdf_blob=blob, created_at=utcnow())
+                reading = ConsentReading(id=uuid.uuid4().hex, pdf_blob=blob, created_at=utcnow(),
+                                         link_assets=list(link_assets) if link_assets else None)
                 for part, value in (("name", patient_name), ("ref", patient_ref)):
                     setattr(reading, f"patient_{part}_enc", records.keys.encrypt_text(
                         value.strip(), field_context("consent_readings", f"patient_{part}", reading.id)))
@@ -136,7 +143,8 @@ def enqueue_consent_reading(records: Records, actor: Actor, pdf: Path | bytes, p
                           attempts=0, cancel_requested=False, created_at=utcnow())
                 session.add(job)
                 session.flush()
-                log_event(records, session, actor, "job.queued", "job", job.id, kind="consent", pdf_sha256=blob)
+                log_event(records, session, actor, "job.queued", "job", job.id, kind="consent", pdf_sha256=blob,
+                          link_assets=reading.link_assets)
                 view = job_view(session, job)
     records.queue.wake()
     return view
@@ -158,6 +166,27 @@ def read_queued_consent(records: Records, actor: Actor, reading_id: str, check: 
         return _register_read(records, actor, path, verdict, name, ref, READ_AS, signed_in_veil, still_wanted)
 
 
+def media_to_link(records: Records, reading_id: str) -> list[str]:
+    """The ids of the media queued with a consent reading, to link to the consent it registered."""
+    with records.db.reading() as session:
+        return list(get_row(session, ConsentReading, reading_id).link_assets or [])
+
+
+def registered_already(records: Records, actor: Actor, pdf: bytes, patient_name: str, patient_ref: str, *,
+                       file_name: str = READ_AS) -> ConsentView | None:
+    """The consent these very bytes were registered as for this patient (marked existing), found without
+    reading the PDF; None when they are not registered yet. Refused with the reason when they were revoked, or
+    registered for another patient (what reading them would say too), and what enqueue_consent_reading
+    refuses (no name, an empty, oversized or non-PDF file). Intake asks it first, so that the same PDF sent
+    again takes its media under the consent it already is, and a PDF refused now keeps no media."""
+    authorize(records, actor, "register_consent")
+    _refuse_before_reading(records, pdf, patient_name, patient_ref, file_name)
+    _refuse_non_pdf_head(bytes(pdf[:PDF_HEADER_WINDOW]), file_name)
+    document = Document(hashlib.sha256(bytes(pdf)).hexdigest(), None, _patient_key(records, patient_ref), file_name)
+    with records.db.reading() as session:
+        return _registered_before(session, document)
+
+
 def _copy_upload(pdf: Path | bytes, path: Path) -> Path:
     if isinstance(pdf, (bytes, bytearray)):
         path.write_bytes(pdf)
@@ -171,7 +200,10 @@ def _copy_upload(pdf: Path | bytes, path: Path) -> Path:
 
 def _refuse_non_pdf(path: Path, file_name: str) -> None:
     with open(path, "rb") as fh:
-        head = fh.read(PDF_HEADER_WINDOW)
+        _refuse_non_pdf_head(fh.read(PDF_HEADER_WINDOW), file_name)
+
+
+def _refuse_non_pdf_head(head: bytes, file_name: str) -> None:
     if PDF_SIGNATURE not in head:
         fmt = sniff(head[:64])
         looks = f" (it is a {fmt.name.upper()} {fmt.kind})" if fmt.kind != "unknown" else ""

@@ -28,8 +28,8 @@ from records.config import Settings
 from records.lookup import image_hash_of, video_hashes
 from records.models import Asset, Consent, Output, field_context, utcnow
 from records.services.blobs import delete_unreferenced
-from records.services.core import (Records, WorkflowError, authorize, get_row, log_event, one_at_a_time,
-                                   original_to_process, patient_of, refuse_oversized, upload_size,
+from records.services.core import (Records, RecordNotFound, WorkflowError, authorize, get_row, log_event,
+                                   one_at_a_time, original_to_process, patient_of, refuse_oversized, upload_size,
                                    username_of)
 from records.services.views import AssetView, OutputView, asset_view, output_view
 from records.store import WorkDir
@@ -39,16 +39,22 @@ NUMBER = re.compile(r"\d+")             # a number in a patient's reference
 
 
 def upload_media(records: Records, actor: Actor, source: Path | bytes, original_name: str,
-                 consent_id: str | None = None, *, other_names_confirmed: bool = False) -> AssetView:
+                 consent_id: str | None = None, *, other_names_confirmed: bool = False,
+                 patient: tuple[str, str] | None = None) -> AssetView:
     """Keep an original encrypted. Its name is stored encrypted; only descriptions of what in the name
     could identify the patient are kept in clear.
 
     A name that names someone other than the consent's patient (`others_named`) is refused unless a person
     has looked and confirmed the file is this patient's (`other_names_confirmed`; audited, without the name).
+    Without a consent yet (its PDF waits to be read), `patient` (their name and reference, as typed; compared
+    in memory, never stored here) is the patient the name is checked against.
     Safe to call twice: the same content (its sha256) under the same consent, while its original is kept,
     returns the asset kept before, marked `existing`."""
     authorize(records, actor, "upload_media")
-    others = len(_others_named(records, consent_id, original_name)) if consent_id else 0
+    if consent_id:
+        others = len(_others_named(records, consent_id, original_name))
+    else:
+        others = len(others_named(original_name, *patient)) if patient else 0
     if others and not other_names_confirmed:
         raise WorkflowError(f"the file name names someone other than this consent's patient ({others} word(s) or "
                             "number(s) match neither their name nor their reference): check that the file shows "
@@ -135,15 +141,44 @@ def upload_limit_mb(settings: Settings, kind: str) -> int:
     return MAX_FILE_BYTES // 2 ** 20 if kind == "image" else settings.max_video_mb
 
 
-def link_consent(records: Records, actor: Actor, asset_id: str, consent_id: str | None) -> AssetView:
+def link_consent(records: Records, actor: Actor, asset_id: str, consent_id: str | None, *,
+                 reread: Callable | None = None) -> AssetView:
     """Tie media to a consent; a person must then confirm again that it is this patient's consent, and the
     media's photos already rendered are read again for this patient's name and reference (the gate refuses
-    them until they are). Safe to call twice: linking it to the consent it has changes nothing."""
+    them until they are). `reread` reads a photo for them (by default in a process of its own; a worker,
+    itself the isolation unit, reads in process). Safe to call twice: linking it to the consent it has
+    changes nothing."""
     authorize(records, actor, "link_consent")
+    return _link(records, actor, asset_id, consent_id, reread)
+
+
+def link_read_media(records: Records, actor: Actor, asset_ids: list[str], consent_id: str, *,
+                    reread: Callable | None = None) -> list[str]:
+    """A consent PDF queued with media (Intake) was read and registered: link each of them that still has no
+    consent, as `link_consent` does (their photos already rendered are read again for the patient's
+    identifiers). Media a person linked meanwhile, or that are gone, are left as they are. Returns the ids of
+    the media now linked to the consent."""
+    authorize(records, actor, "link_consent")
+    linked = []
+    for asset_id in asset_ids:
+        try:
+            view = _link(records, actor, asset_id, consent_id, reread, only_unlinked=True)
+        except RecordNotFound:
+            continue
+        if view is not None:
+            linked.append(asset_id)
+    return linked
+
+
+def _link(records: Records, actor: Actor, asset_id: str, consent_id: str | None, reread: Callable | None,
+          only_unlinked: bool = False) -> AssetView | None:
+    """`only_unlinked`: media linked to another consent are left as they are (None)."""
     with records.transaction() as session:
         asset = get_row(session, Asset, asset_id, lock=True)
         if asset.consent_id == consent_id:
             return asset_view(asset, username_of(session, asset.uploaded_by))
+        if only_unlinked and asset.consent_id is not None:
+            return None
         if consent_id:
             get_row(session, Consent, consent_id)
         asset.consent_id = consent_id
@@ -152,7 +187,7 @@ def link_consent(records: Records, actor: Actor, asset_id: str, consent_id: str 
         view = asset_view(asset, username_of(session, asset.uploaded_by))
     if consent_id:
         from records.services.recheck import recheck_outputs_of   # it reads identifiers with this module's help
-        recheck_outputs_of(records, actor, asset_id)
+        recheck_outputs_of(records, actor, asset_id, reread=reread)
     return view
 
 

@@ -6,6 +6,8 @@ a count, never a name. The identifiers are handed over in memory only: never que
 """
 from __future__ import annotations
 
+from typing import Callable
+
 from sqlalchemy import select
 
 import isolation
@@ -25,9 +27,12 @@ def recheck_identifiers(records: Records, actor: Actor, output_id: str) -> Outpu
     return _recheck(records, actor, output_id)
 
 
-def recheck_outputs_of(records: Records, actor: Actor, asset_id: str) -> list[OutputView]:
+def recheck_outputs_of(records: Records, actor: Actor, asset_id: str, *,
+                       reread: Callable | None = None) -> list[OutputView]:
     """After a consent is linked: read the media's current photo outputs again. One that cannot be read now
-    stays refused at the gate, which offers the reading again, so a failure here does not undo the link."""
+    stays refused at the gate, which offers the reading again, so a failure here does not undo the link.
+    `reread` (records.reread.count_readable's arguments): in a process of its own by default; a worker, the
+    isolation unit itself, passes count_readable to read in its own process."""
     with records.db.reading() as session:
         current = session.scalars(select(Output.id).where(
             Output.asset_id == asset_id, Output.kind == "image", Output.superseded.is_(False),
@@ -35,13 +40,14 @@ def recheck_outputs_of(records: Records, actor: Actor, asset_id: str) -> list[Ou
     views = []
     for output_id in current:
         try:
-            views.append(_recheck(records, actor, output_id))
+            views.append(_recheck(records, actor, output_id, reread or count_readable_isolated))
         except WorkflowError:
             continue
     return views
 
 
-def _recheck(records: Records, actor: Actor, output_id: str) -> OutputView:
+def _recheck(records: Records, actor: Actor, output_id: str,
+             reread: Callable = count_readable_isolated) -> OutputView:
     with records.db.reading() as session:
         output = get_row(session, Output, output_id)
         _refuse_unreadable(output)
@@ -57,7 +63,7 @@ def _recheck(records: Records, actor: Actor, output_id: str) -> OutputView:
         raise WorkflowError(f"the output's stored file could not be opened ({type(exc).__name__}); it stays "
                             "held back at the gate") from None
     try:
-        readable = count_readable_isolated(picture, identifiers, profile_id)
+        readable = reread(picture, identifiers, profile_id)
     except isolation.Failed as failure:
         raise WorkflowError(f"the output could not be read again ({failure.reason}); it stays held back at "
                             "the gate") from None

@@ -21,8 +21,8 @@ from records.audit import SYSTEM, Actor
 from records.models import Job, User, utcnow
 from records.services.blobs import delete_unreferenced
 from records.services.core import Records, RecordNotFound, WorkflowError, authorize, get_row, log_event
-from records.services.consents import ReadingCancelled, read_queued_consent
-from records.services.intake import render_output
+from records.services.consents import ReadingCancelled, media_to_link, read_queued_consent
+from records.services.intake import link_read_media, render_output
 from records.services.jobs import forget_reading
 from records.services.review import replaceable
 from records.services.upkeep import housekeeping
@@ -163,7 +163,22 @@ def run_claimed(records: Records, job: Claimed, worker: str, engine: Callable, b
     if output.existing:   # made meanwhile by another call for the same work: this job ends with that output
         return _end(records, job.id, worker, "failed" if output.error else "done", output.error,
                     output_id=output.id)
+    if not output.error:
+        _read_for_consent_linked_meanwhile(records, owner, job.asset_id)
     return "failed" if output.error else "done"
+
+
+def _read_for_consent_linked_meanwhile(records: Records, owner: Actor, asset_id: str) -> None:
+    """A consent linked while the photo was rendered (its PDF read by another worker meanwhile) found no
+    output to read again: read this one now for that patient's identifiers, in this process. Otherwise
+    nothing is read (the output was read for its consent as it was rendered)."""
+    from records.reread import count_readable
+    from records.services.recheck import recheck_outputs_of
+
+    try:
+        recheck_outputs_of(records, owner, asset_id, reread=count_readable)
+    except Exception:  # noqa: BLE001 - the gate refuses the output until it is read, and offers the reading
+        pass
 
 
 def _read_consent(records: Records, job: Claimed, worker: str, beat: Callable[[], None]) -> str:
@@ -183,7 +198,35 @@ def _read_consent(records: Records, job: Claimed, worker: str, beat: Callable[[]
         return _end(records, job.id, worker, "cancelled")
     except Exception as exc:  # unreadable, revoked, another patient's: the job fails with the reason
         return _end(records, job.id, worker, "failed", _reason(exc))
-    return _end(records, job.id, worker, "done", consent_id=view.id)
+    notes = [_registered_note(view), _link_media(records, owner, job.reading_id, view.id, progress)]
+    return _end(records, job.id, worker, "done", "\n".join(n for n in notes if n) or None, consent_id=view.id)
+
+
+def _registered_note(view) -> str | None:
+    """What the person who sent the PDF must know of the consent registered (no PHI): the job's note, one
+    line a finding."""
+    if view.existing:
+        return view.notice
+    found = (f"the checker found social-media use {view.social_media.replace('_', ' ')}; a release will be "
+             "refused unless a person confirms a written grant." if view.social_media != "covered" else None)
+    return "\n".join(n for n in (found, view.notice) if n) or None
+
+
+def _link_media(records: Records, owner: Actor, reading_id: str, consent_id: str, progress: Progress) -> str | None:
+    """Link the media queued with the consent (Intake) to it, reading their photos already rendered again for
+    the patient's identifiers here, in the worker's own process. The consent stays registered whatever
+    happens here: a failure is the job's note (the media can be linked in Review), not its end."""
+    from records.reread import count_readable   # here: only a worker linking rendered photos reads them
+
+    try:
+        asset_ids = media_to_link(records, reading_id)
+        if asset_ids:
+            progress(0.8, "linking the media to the consent")
+            link_read_media(records, owner, asset_ids, consent_id, reread=count_readable)
+    except Exception as exc:  # the owner lost the right, or a reading failed unexpectedly
+        return (f"Registered, but linking the media sent with it, or reading their photos again for the "
+                f"patient's name and reference, failed ({_reason(exc)}): check them in Review.")
+    return None
 
 
 def _beating(check: Callable, beat: Callable[[], None]) -> Callable:
