@@ -65,14 +65,21 @@ def _no_phi(records, people, *texts):
     assert [w for w in words if w.lower() in stored.lower()] == []
 
 
-def test_linking_a_consent_reads_the_outputs_again_and_withholds_one_showing_the_name(sqlite_records, tmp_path):
-    records, people = sqlite_records, add_people(sqlite_records)
+def _linked_after_the_name_was_left_legible(records, tmp_path):
+    """An output made before any consent, with the patient's name left legible by a reviewer; then the consent
+    is linked (reading the output again) and a second person confirms the patient."""
+    people = add_people(records)
     photo, label, shape = _labelled_photo(tmp_path / "label.png")
     asset, shown = _name_left_legible(records, people, photo, label, shape)
     consent = register(records, people)
     sv.link_consent(records, people.staff, asset.id, consent.id)
     sv.confirm_patient(records, people.staff2, asset.id)
-    (now,) = [o for o in sv.list_outputs(records, people.admin, asset.id) if o.id == shown.id]
+    return records, people, shown
+
+
+def test_linking_a_consent_reads_the_outputs_again_and_withholds_one_showing_the_name(sqlite_records, tmp_path):
+    records, people, shown = _linked_after_the_name_was_left_legible(sqlite_records, tmp_path)
+    (now,) = [o for o in sv.list_outputs(records, people.admin, shown.asset_id) if o.id == shown.id]
     assert now.error and "identifiers can still be read" in now.error
     decision = _approve(records, people, shown.id)
     assert not decision.allowed and "verification_failed" in decision.codes
@@ -82,12 +89,7 @@ def test_linking_a_consent_reads_the_outputs_again_and_withholds_one_showing_the
 
 
 def test_an_output_not_read_for_the_linked_consents_patient_is_refused_until_read_again(sqlite_records, tmp_path):
-    records, people = sqlite_records, add_people(sqlite_records)
-    photo, label, shape = _labelled_photo(tmp_path / "label.png")
-    asset, shown = _name_left_legible(records, people, photo, label, shape)
-    consent = register(records, people)
-    sv.link_consent(records, people.staff, asset.id, consent.id)
-    sv.confirm_patient(records, people.staff2, asset.id)
+    records, people, shown = _linked_after_the_name_was_left_legible(sqlite_records, tmp_path)
     with records.transaction() as session:   # as if rendered, and kept, by a Veil before this reading
         session.get(Output, shown.id).error = None
     _as_before_0007(records, shown.id)
