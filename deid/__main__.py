@@ -12,9 +12,10 @@ import json
 import sys
 
 import isolation
-from deid.isolated import redact_batch
+from deid.isolated import batch_workers, redact_batch
 from deid.profile import ProfileError, available_profiles, load_profile
 from deid.report import DeidReport
+from deid.runtime import share_cores
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -37,6 +38,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def run_redact(args) -> int:
     profile = load_profile(args.profile)  # an unknown profile is a usage error, before any file is touched
+    share_cores(batch_workers(len(args.files)))   # before the workers' server starts: they inherit it
     isolation.start_server()   # the worker's server imports the engine meanwhile; this process never needs it
     names = iter(args.files)
 

@@ -79,7 +79,7 @@ def redact_batch(paths: Sequence[str | Path], out_dir: str | Path, profile: str 
     n-th file, so both cores stay busy. One report per path, in the paths' order, each also given to
     `on_report` as soon as it and every report before it are known."""
     paths = list(paths)
-    count = max(1, min(len(paths), workers or int(os.environ.get("VEIL_WORKERS") or os.cpu_count() or 1)))
+    count = batch_workers(len(paths), workers)
     reports: dict[int, DeidReport] = {}
     told, lock = 0, threading.Lock()
 
@@ -115,6 +115,12 @@ def redact_batch(paths: Sequence[str | Path], out_dir: str | Path, profile: str 
     for thread in streams:
         thread.join()
     return [reports[i] for i in range(len(paths))]
+
+
+def batch_workers(files: int, workers: int | None = None) -> int:
+    """How many worker processes a batch of `files` gets: `workers`, else VEIL_WORKERS, else one per core;
+    never more than the files."""
+    return max(1, min(files, workers or int(os.environ.get("VEIL_WORKERS") or os.cpu_count() or 1)))
 
 
 def _batch_in_one_worker(paths: list, out_dir: Path, profile, keep: Callable[[DeidReport], None],

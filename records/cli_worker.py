@@ -30,13 +30,16 @@ def register(subparsers) -> None:
 
 def run_workers(args: argparse.Namespace) -> int:
     from records.config import ConfigError, load_settings
+    from deid.runtime import share_cores
     from records.worker import Pool
 
     if args.workers is not None and args.workers < 1:
         return fail("worker: --workers must be 1 or more", 2)
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(name)s %(message)s", stream=sys.stderr)
     try:
-        Pool(load_settings(), args.workers).run()
+        settings = load_settings()
+        share_cores(args.workers or settings.worker_count())   # before the workers start: they inherit it
+        Pool(settings, args.workers).run()
     except ConfigError as exc:
         raise CliError(str(exc)) from None
     return 0
