@@ -19,9 +19,10 @@ blobs (when a stored file may be deleted), opening (open_records) and work (the 
 from records.audit import SYSTEM
 from records.services.audit import audit_events, audit_summary, find_file, verify_audit
 from records.services.blobs import referenced_blobs
-from records.services.consents import (ATTESTATION, READ_AS, confirm_new_authorization, confirm_scope, consent_details,
-                                       enqueue_consent_reading, find_consents, list_consents, needs_attestation, register_consent,
-                                       registered_already, revoke_consent, view_consent_pdf)
+from records.services.consent_readings import READ_AS, enqueue_consent_reading, registered_already
+from records.services.consents import (ATTESTATION, confirm_new_authorization, confirm_scope, consent_details,
+                                       find_consents, list_consents, needs_attestation, register_consent,
+                                       revoke_consent, view_consent_pdf)
 from records.services.core import RecordNotFound, Records, ScopeConflict, WorkflowError
 from records.services.jobs import (JobView, cancel_job, enqueue_processing, get_job, jobs_replacing, list_jobs,
                                    retry_job)

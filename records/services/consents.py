@@ -1,5 +1,5 @@
 """Consents: register a PDF (read by the checker in a sandbox), confirm its scope from the quoted evidence,
-find a patient's consents, view the PDF, revoke.
+find a patient's consents, view the PDF, revoke. Reading a PDF as a queued job: consent_readings.py.
 
 The patient's name and reference and the checker's evidence are PHI: stored encrypted, and seeing them is
 an audited action.
@@ -7,7 +7,6 @@ an audited action.
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import shutil
 import uuid
 from dataclasses import asdict, dataclass, replace
@@ -23,13 +22,12 @@ from deid.formats import sniff
 from deid.models import sha256_file
 from records import sandbox, signing
 from records.audit import Actor
-from records.models import Asset, Consent, ConsentReading, Job, Output, Release, field_context, utcnow
+from records.models import Asset, Consent, Output, Release, field_context, utcnow
 from records.release_gate import PLATFORMS, normalise_platform
 from records.services.blobs import delete_unreferenced
 from records.services.core import (Records, ScopeConflict, WorkflowError, as_iso, authorize, get_row,
                                    log_event, one_at_a_time, patient_of, refuse_oversized, upload_size,
                                    username_of)
-from records.services.jobs import JobView, job_view
 from records.services.views import ConsentView, consent_view
 from records.store import WorkDir
 
@@ -63,15 +61,15 @@ def register_consent(records: Records, actor: Actor, pdf: Path | bytes, patient_
     authorize(records, actor, "register_consent")
     if trust_roots is None:
         trust_roots = signing.trust_roots(records)
-    _refuse_before_reading(records, pdf, patient_name, patient_ref, file_name)
+    refuse_before_reading(records, pdf, patient_name, patient_ref, file_name)
     with WorkDir(records.settings.work_dir) as work:
-        path = _copy_upload(pdf, work / "consent.pdf")   # never the uploaded name: it may name the patient
-        _refuse_non_pdf(path, file_name)
+        path = copy_upload(pdf, work / "consent.pdf")   # never the uploaded name: it may name the patient
+        refuse_non_pdf(path, file_name)
         verdict = sandbox.check_in_sandbox(path, trust_roots=trust_roots)   # a crash costs this PDF, not the app
-        return _register_read(records, actor, path, verdict, patient_name, patient_ref, file_name, signed_in_veil)
+        return register_read(records, actor, path, verdict, patient_name, patient_ref, file_name, signed_in_veil)
 
 
-def _refuse_before_reading(records: Records, pdf: Path | bytes, patient_name: str, patient_ref: str,
+def refuse_before_reading(records: Records, pdf: Path | bytes, patient_name: str, patient_ref: str,
                            file_name: str) -> None:
     if not patient_name.strip() or not patient_ref.strip():
         raise WorkflowError("a consent needs the patient's name and reference (record number)")
@@ -82,7 +80,7 @@ def _refuse_before_reading(records: Records, pdf: Path | bytes, patient_name: st
     refuse_oversized(size, records.settings.max_pdf_mb, "consent PDF")
 
 
-def _register_read(records: Records, actor: Actor, path: Path, verdict: Verdict, patient_name: str,
+def register_read(records: Records, actor: Actor, path: Path, verdict: Verdict, patient_name: str,
                    patient_ref: str, file_name: str, signed_in_veil: dict | None,
                    still_wanted: Callable[[], bool] = lambda: True) -> ConsentView:
     """Keep the read PDF (at `path`, a work copy) and its verdict as a consent, or refuse with the reason;
@@ -91,9 +89,9 @@ def _register_read(records: Records, actor: Actor, path: Path, verdict: Verdict,
         raise WorkflowError(f"{file_name}: this PDF cannot be read "
                             f"({_without_work_name(verdict.error, path)}); nothing was registered")
     document = Document(sha256_file(path), _text_key(records, verdict.text_sha256),
-                        _patient_key(records, patient_ref), file_name)
+                        patient_key(records, patient_ref), file_name)
     with records.db.reading() as session:
-        earlier = _registered_before(session, document)
+        earlier = registered_before(session, document)
     if earlier is not None:
         return earlier
     if not still_wanted():
@@ -110,84 +108,7 @@ class ReadingCancelled(Exception):
     """A person cancelled the queued reading while it was read: nothing is registered."""
 
 
-# -- consent reading as a job ------------------------------------------------------------------------------
-READ_AS = "the consent PDF"   # how a queued reading names its file in reasons: the job keeps no file name
-
-
-def enqueue_consent_reading(records: Records, actor: Actor, pdf: Path | bytes, patient_name: str,
-                            patient_ref: str, *, file_name: str = READ_AS,
-                            link_assets: list[str] | None = None) -> JobView:
-    """Queue a consent PDF for a worker to read and register, and return at once: what can be refused
-    without reading it (no name, an empty, oversized or non-PDF file) is refused now, by `file_name`; the
-    PDF is kept encrypted and the patient's name and reference encrypted with it (a consent reading) until
-    the job ends. The job (kind "consent") names the reading only, and, once done, the consent.
-    `link_assets`: media kept with the PDF (Intake), which the worker links to the consent once it is
-    registered (records.services.intake.link_read_media); refused, they stay kept without a consent."""
-    authorize(records, actor, "register_consent")
-    if link_assets:
-        authorize(records, actor, "link_consent")
-    _refuse_before_reading(records, pdf, patient_name, patient_ref, file_name)
-    with WorkDir(records.settings.work_dir) as work:
-        path = _copy_upload(pdf, work / "consent.pdf")
-        _refuse_non_pdf(path, file_name)
-        with records.store.keeping():   # until the commit: nobody deletes this content
-            blob = records.store.put_file(path)
-            with records.transaction() as session:
-                reading = ConsentReading(id=uuid.uuid4().hex, pdf_blob=blob, created_at=utcnow(),
-                                         link_assets=list(link_assets) if link_assets else None)
-                for part, value in (("name", patient_name), ("ref", patient_ref)):
-                    setattr(reading, f"patient_{part}_enc", records.keys.encrypt_text(
-                        value.strip(), field_context("consent_readings", f"patient_{part}", reading.id)))
-                session.add(reading)
-                job = Job(kind="consent", owner_id=actor.id, reading_id=reading.id, state="queued", progress=0.0,
-                          attempts=0, cancel_requested=False, created_at=utcnow())
-                session.add(job)
-                session.flush()
-                log_event(records, session, actor, "job.queued", "job", job.id, kind="consent", pdf_sha256=blob,
-                          link_assets=reading.link_assets)
-                view = job_view(session, job)
-    records.queue.wake()
-    return view
-
-
-def read_queued_consent(records: Records, actor: Actor, reading_id: str, check: Callable[..., Verdict],
-                        still_wanted: Callable[[], bool]) -> ConsentView:
-    """A worker's part of a consent job: read the queued PDF with `check` (consent.check.check_pdf, in the
-    worker's own process: the worker is the isolation unit) and register it as `register_consent` does."""
-    with records.db.reading() as session:
-        reading = get_row(session, ConsentReading, reading_id)
-        blob, signed_in_veil = reading.pdf_blob, reading.signed_in_veil
-        name, ref = (records.keys.decrypt_text(getattr(reading, f"patient_{part}_enc"),
-                                               field_context("consent_readings", f"patient_{part}", reading.id))
-                     for part in ("name", "ref"))
-    with WorkDir(records.settings.work_dir) as work:
-        path = records.store.decrypt_to(blob, work / "consent.pdf")
-        verdict = check(path, trust_roots=signing.trust_roots(records))
-        return _register_read(records, actor, path, verdict, name, ref, READ_AS, signed_in_veil, still_wanted)
-
-
-def media_to_link(records: Records, reading_id: str) -> list[str]:
-    """The ids of the media queued with a consent reading, to link to the consent it registered."""
-    with records.db.reading() as session:
-        return list(get_row(session, ConsentReading, reading_id).link_assets or [])
-
-
-def registered_already(records: Records, actor: Actor, pdf: bytes, patient_name: str, patient_ref: str, *,
-                       file_name: str = READ_AS) -> ConsentView | None:
-    """The consent these very bytes were registered as for this patient (marked existing), found without
-    reading the PDF; None when they are not registered yet. Refused with the reason when they were revoked, or
-    registered for another patient (what reading them would say too), and what enqueue_consent_reading
-    refuses (no name, an empty, oversized or non-PDF file). Intake asks it first, so that the same PDF sent
-    again takes its media under the consent it already is, and a PDF refused now keeps no media."""
-    authorize(records, actor, "register_consent")
-    _refuse_before_reading(records, pdf, patient_name, patient_ref, file_name)
-    _refuse_non_pdf_head(bytes(pdf[:PDF_HEADER_WINDOW]), file_name)
-    document = Document(hashlib.sha256(bytes(pdf)).hexdigest(), None, _patient_key(records, patient_ref), file_name)
-    with records.db.reading() as session:
-        return _registered_before(session, document)
-
-
-def _copy_upload(pdf: Path | bytes, path: Path) -> Path:
+def copy_upload(pdf: Path | bytes, path: Path) -> Path:
     if isinstance(pdf, (bytes, bytearray)):
         path.write_bytes(pdf)
         return path
@@ -198,12 +119,12 @@ def _copy_upload(pdf: Path | bytes, path: Path) -> Path:
     return path
 
 
-def _refuse_non_pdf(path: Path, file_name: str) -> None:
+def refuse_non_pdf(path: Path, file_name: str) -> None:
     with open(path, "rb") as fh:
-        _refuse_non_pdf_head(fh.read(PDF_HEADER_WINDOW), file_name)
+        refuse_non_pdf_head(fh.read(PDF_HEADER_WINDOW), file_name)
 
 
-def _refuse_non_pdf_head(head: bytes, file_name: str) -> None:
+def refuse_non_pdf_head(head: bytes, file_name: str) -> None:
     if PDF_SIGNATURE not in head:
         fmt = sniff(head[:64])
         looks = f" (it is a {fmt.name.upper()} {fmt.kind})" if fmt.kind != "unknown" else ""
@@ -220,7 +141,7 @@ def _text_key(records: Records, text_sha256: str | None) -> str | None:
     return records.keys.blind_index(text_sha256, "consent-text") if text_sha256 else None
 
 
-def _registered_before(session: Session, document: Document) -> ConsentView | None:
+def registered_before(session: Session, document: Document) -> ConsentView | None:
     """The consent this document was registered as for this patient (marked existing), or None when it is
     new; a WorkflowError when it was revoked, or registered for another patient."""
     same = Consent.pdf_sha256 == document.sha256
@@ -253,7 +174,7 @@ def _add_consent(records: Records, actor: Actor, verdict: Verdict, blob: str, do
     now = utcnow()
     with records.transaction() as session:
         one_at_a_time(session)
-        earlier = _registered_before(session, document)
+        earlier = registered_before(session, document)
         if earlier is not None:
             return earlier
         consent = Consent(
@@ -473,7 +394,7 @@ def find_consents(records: Records, actor: Actor, patient_ref: str) -> list[Cons
     authorize(records, actor, "view_records")
     if not patient_ref.strip():
         raise WorkflowError("enter the patient's reference (record number) to search for their consents")
-    key = _patient_key(records, patient_ref)
+    key = patient_key(records, patient_ref)
     with records.transaction() as session:
         found = session.scalars(select(Consent).where(Consent.patient_key == key)
                                 .order_by(Consent.registered_at.desc())).all()
@@ -481,7 +402,7 @@ def find_consents(records: Records, actor: Actor, patient_ref: str) -> list[Cons
         return [consent_view(c) for c in found]
 
 
-def _patient_key(records: Records, patient_ref: str) -> str:
+def patient_key(records: Records, patient_ref: str) -> str:
     return records.keys.blind_index(patient_ref, "patient")
 
 

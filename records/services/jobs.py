@@ -1,5 +1,5 @@
 """Jobs a person asks for: de-identify uploaded media, re-render an output with a reviewer's edits
-(records.services.review.enqueue_rerender), or read a consent PDF (records.services.consents.
+(records.services.review.enqueue_rerender), or read a consent PDF (records.services.consent_readings.
 enqueue_consent_reading), in a worker process instead of the page; see each job's live
 progress, cancel it, retry it.
 

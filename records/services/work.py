@@ -21,7 +21,8 @@ from records.audit import SYSTEM, Actor
 from records.models import Job, User, utcnow
 from records.services.blobs import delete_unreferenced
 from records.services.core import Records, RecordNotFound, WorkflowError, authorize, get_row, log_event
-from records.services.consents import ReadingCancelled, media_to_link, read_queued_consent
+from records.services.consent_readings import media_to_link, read_queued_consent
+from records.services.consents import ReadingCancelled
 from records.services.intake import link_read_media, render_output
 from records.services.jobs import forget_reading
 from records.services.review import replaceable
